@@ -1,0 +1,185 @@
+"""The channel adapter protocol: what a channel plugin implements, and what it is handed.
+
+A channel describes itself (``name``, ``kind``, ``capabilities``, a ``Settings`` class); core
+reads that description and never branches on which channel it is. Inbound, the adapter turns
+what its provider sends into :class:`InboundMessage` values and awaits the runtime's handler:
+when the handler returns an :class:`Ack`, the message is durably stored and the adapter may
+acknowledge its sender (SMTP 250, HTTP 2xx). Outbound, the runtime calls ``send`` from its
+outbox; ``send`` raises :class:`PermanentSendError` when retrying cannot help.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import anyio.abc
+import attrs
+
+from .model import Address, Attachment, attachment_tuple
+
+__all__ = [
+    "Ack",
+    "Capabilities",
+    "ChannelAdapter",
+    "InboundHandler",
+    "InboundMessage",
+    "InboundRejected",
+    "OutboundMessage",
+    "PermanentSendError",
+    "Receipt",
+    "Secret",
+    "TemporaryFailure",
+    "is_secret",
+    "secret",
+]
+
+SECRET_METADATA_KEY = "trunkline.secret"
+
+
+@attrs.frozen(repr=False)
+class Secret:
+    """A value that must never be printed or logged: its repr and str are masked."""
+
+    _value: str
+
+    def get(self) -> str:
+        """The secret itself. Call this only where the value is used."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+
+def secret(*, default: Secret | None = None) -> Any:
+    """Declare a secret field on an adapter's ``Settings`` class.
+
+    In the configuration file a secret is never written literally: it is given as
+    ``{ env = "VARIABLE" }`` and read from the environment when the file is loaded.
+    """
+    return attrs.field(default=default, repr=False, metadata={SECRET_METADATA_KEY: True})
+
+
+def is_secret(field: attrs.Attribute[Any]) -> bool:
+    """True when an attrs field was declared with :func:`secret`."""
+    return bool(field.metadata.get(SECRET_METADATA_KEY))
+
+
+@attrs.frozen
+class Capabilities:
+    """What a channel can do. Core and the conformance suite gate behaviour on these flags."""
+
+    inbound: bool = True
+    outbound: bool = True
+    attachments: bool = False
+    rich_text: bool = False
+    typing_indicators: bool = False
+    delivery_receipts: bool = False
+    dedupe_key: bool = False  # ``send`` honours OutboundMessage.dedupe_key
+    max_body_length: int | None = None
+
+
+@attrs.frozen
+class InboundMessage:
+    """What a channel hands the runtime for each thing a customer sends.
+
+    ``provider_id`` is the provider's own id for the message (a Message-ID, a webhook event
+    id); the runtime uses it to recognise a redelivery. ``thread_hint`` is whatever the
+    provider offers to group messages into one conversation (an email thread, a chat id).
+    """
+
+    channel: str
+    sender: Address
+    body: str = ""
+    subject: str = ""
+    provider_id: str | None = None
+    thread_hint: str | None = None
+    attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=attachment_tuple)
+    attributes: Mapping[str, Any] = attrs.field(factory=dict)
+    received_at: float | None = None
+
+
+@attrs.frozen
+class Ack:
+    """The runtime's answer to an inbound message: it is stored durably.
+
+    ``duplicate`` is true when the message was a redelivery of one already stored; the
+    channel acknowledges it all the same, so the provider stops retrying.
+    """
+
+    contact_id: str
+    message_id: str
+    duplicate: bool = False
+    new_contact: bool = False
+
+
+class InboundRejected(Exception):
+    """The message was refused for good (a filter said so); the sender should not retry."""
+
+
+class TemporaryFailure(Exception):
+    """The runtime cannot store the message now; the sender should retry (SMTP 4xx, HTTP 503)."""
+
+
+@attrs.frozen
+class OutboundMessage:
+    """A message the runtime asks a channel to deliver."""
+
+    message_id: str
+    contact_id: str
+    body: str
+    subject: str = ""
+    attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=attachment_tuple)
+    dedupe_key: str | None = None  # same key, same message: channels that can, send it once
+    thread_hint: str | None = None
+    metadata: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Receipt:
+    """What a channel returns from ``send``: the provider's id for the sent message."""
+
+    provider_id: str | None = None
+
+
+class PermanentSendError(Exception):
+    """Raised by ``send`` when retrying cannot help (bad address, message refused)."""
+
+
+InboundHandler = Callable[[InboundMessage], Awaitable[Ack]]
+"""The callable a channel's ``run`` receives: await it for each inbound message."""
+
+
+@runtime_checkable
+class ChannelAdapter(Protocol):
+    """What a channel plugin provides; ``trunkline_register_channels`` returns such classes.
+
+    The runtime builds one instance per configured channel with
+    ``Adapter(settings, instance="support-mail", workspace="acme")``.
+    """
+
+    name: ClassVar[str]  # the adapter's name, used as ``adapter = "…"`` in configuration
+    Settings: ClassVar[type[Any]]  # an attrs class; mark secrets with trunkline.secret()
+
+    # Usually class attributes; an instance may specialise them from its settings.
+    kind: str  # the channel kind: voice, email, chat, sms, fax, social, …
+    capabilities: Capabilities
+
+    instance: str
+    workspace: str
+
+    async def run(
+        self,
+        inbound: InboundHandler,
+        *,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Receive from the provider until cancelled; call ``task_status.started()`` when ready."""
+
+    async def send(self, to: Address, message: OutboundMessage) -> Receipt:
+        """Deliver one message; raise PermanentSendError when retrying cannot help."""
+
+    async def aclose(self) -> None:
+        """Release connections; called once when the runtime stops."""

@@ -1,0 +1,215 @@
+"""The ``trunkline`` command line: demo, serve, check-config, plugins, and plugin commands.
+
+Plugins are loaded only when a command needs them (or to list plugin commands in
+``--help``); plugin modules must keep their channel SDK imports out of module level.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import click
+
+from .errors import TrunklineError
+
+__all__ = ["build", "main"]
+
+BUILTIN_COMMANDS = ("demo", "serve", "check-config", "plugins")
+
+
+class _State:
+    """What the group hands its commands: the distribution name and a lazily built manager."""
+
+    def __init__(self, distro: str | None) -> None:
+        self.distro = distro
+        self._pm: Any = None
+
+    @property
+    def pm(self) -> Any:
+        if self._pm is None:
+            from .plugins import load_plugins
+
+            self._pm = load_plugins(distro=self.distro)
+        return self._pm
+
+
+def _fail(error: Exception) -> None:
+    click.echo(f"trunkline: error: {error}", err=True)
+    sys.exit(2)
+
+
+class TrunklineGroup(click.Group):
+    """Adds the commands plugins return from ``trunkline_register_commands``."""
+
+    def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        state = ctx.ensure_object(_State)
+        try:
+            commands = state.pm.collect("trunkline_register_commands")
+        except TrunklineError as exc:
+            _fail(exc)
+        return {c.name: c for c in commands if c.name and c.name not in BUILTIN_COMMANDS}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self._plugin_commands(ctx)])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or self._plugin_commands(ctx).get(cmd_name)
+
+
+@click.group(cls=TrunklineGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="trunkline", prog_name="trunkline")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Trunkline: route contacts from any channel to the right agent."""
+    ctx.ensure_object(_State)
+
+
+def build(config_path: str | None, *, pm: Any, env: Mapping[str, str] | None = None) -> Any:
+    """Load and check a configuration file with the plugins of ``pm``. Starts nothing."""
+    from .config import SettingsRegistry, load_config
+
+    registry = SettingsRegistry()
+    pm.hook.trunkline_add_settings.call_historic(kwargs={"registry": registry})
+    adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
+    strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
+    defaults = dict(pm.distro.defaults) if pm.distro is not None else {}
+    assert config_path is not None
+    return load_config(
+        config_path,
+        adapters=adapters,
+        strategies=strategies,
+        plugin_sections=registry.sections,
+        env=os.environ if env is None else env,
+        defaults=defaults,
+    )
+
+
+@cli.command("check-config")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.pass_obj
+def check_config(state: _State, config_file: str) -> None:
+    """Check CONFIG_FILE completely without starting anything."""
+    try:
+        config = build(config_file, pm=state.pm)
+    except TrunklineError as exc:
+        _fail(exc)
+    summary = ", ".join(
+        f"{wid} ({len(w.queues)} queues, {len(w.agents)} agents, {len(w.channels)} channels)"
+        for wid, w in config.workspaces.items()
+    )
+    click.echo(f"{config_file}: OK: {summary or 'no workspaces'}")
+
+
+@cli.command()
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
+@click.pass_obj
+def serve(state: _State, config_file: str, duration: float | None) -> None:
+    """Run the contact centre described by CONFIG_FILE until Ctrl-C."""
+    import anyio
+
+    from .runtime import Runtime
+
+    try:
+        config = build(config_file, pm=state.pm)
+        runtime = Runtime(config, state.pm)
+    except TrunklineError as exc:
+        _fail(exc)
+
+    async def run() -> None:
+        async with runtime.running():
+            click.echo(
+                f"trunkline: serving {config_file} ({len(runtime.channels)} channels); Ctrl-C stops"
+            )
+            if duration is None:
+                await anyio.sleep_forever()
+            else:
+                await anyio.sleep(duration)
+
+    try:
+        anyio.run(run)
+    except KeyboardInterrupt:
+        click.echo("trunkline: stopped")
+
+
+@cli.command()
+@click.option(
+    "--duration",
+    type=float,
+    default=None,
+    help="Stop after this many seconds (default: until Ctrl-C).",
+)
+@click.option(
+    "--agents", type=click.IntRange(1, 500), default=8, show_default=True, help="Simulated agents."
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(0.01, 500),
+    default=1.5,
+    show_default=True,
+    help="Contacts per second.",
+)
+@click.option("--seed", type=int, default=None, help="Seed for a repeatable run.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds between summary lines when stdout is not a terminal.",
+)
+@click.pass_obj
+def demo(
+    state: _State,
+    duration: float | None,
+    agents: int,
+    rate: float,
+    seed: int | None,
+    interval: float,
+) -> None:
+    """Run an embedded contact centre with simulated customers and agents."""
+    from .demo import DemoOptions, run_demo
+
+    options = DemoOptions(agents=agents, rate=rate, seed=seed, duration=duration, interval=interval)
+    try:
+        run_demo(options, pm=state.pm)
+    except TrunklineError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        click.echo("trunkline: demo stopped")
+
+
+@cli.command()
+@click.pass_obj
+def plugins(state: _State) -> None:
+    """List installed plugins, channels and strategies, with versions and origins."""
+    try:
+        pm = state.pm
+    except TrunklineError as exc:
+        _fail(exc)
+    if pm.distro is not None:
+        click.echo(f"distribution: {pm.distro.name} {pm.distro.title}".rstrip())
+    click.echo("plugins:")
+    for info in sorted(pm.infos.values(), key=lambda i: (i.source != "builtin", i.name)):
+        origin = (
+            "trunkline (built-in)"
+            if info.source == "builtin"
+            else f"{info.distribution} {info.version}"
+        )
+        click.echo(f"  {info.name:<20} {origin:<32} {info.module}")
+    click.echo("channels:")
+    for plugin, adapter in pm.collect_by_plugin("trunkline_register_channels"):
+        click.echo(f"  {adapter.name:<20} kind={adapter.kind:<10} from plugin {plugin}")
+    click.echo("strategies:")
+    for plugin, strategy in pm.collect_by_plugin("trunkline_register_strategies"):
+        click.echo(f"  {strategy.name:<20} from plugin {plugin}")
+    click.echo("stores:")
+    for plugin, factory in pm.collect_by_plugin("trunkline_register_stores"):
+        click.echo(f"  {factory.name:<20} from plugin {plugin}")
+
+
+def main(argv: Sequence[str] | None = None, *, distro: str | None = None) -> None:
+    """Entry point of the ``trunkline`` script; vendors call it with ``distro="<name>"``."""
+    cli.main(args=list(argv) if argv is not None else None, obj=_State(distro), prog_name=None)

@@ -1,0 +1,448 @@
+"""Configuration: one TOML file, checked completely before anything starts.
+
+Every table and key is checked against the model and against the settings classes that
+channel adapters and plugins declare. An unknown key or a bad value raises
+:class:`~trunkline.errors.ConfigError` naming the key and its line and column in the file.
+Secrets are never written in the file: a secret field takes ``{ env = "VARIABLE" }``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .channels import ChannelAdapter, Secret, is_secret
+from .errors import ConfigError
+from .model import Agent, Queue, Workspace
+
+__all__ = [
+    "ChannelConfig",
+    "Config",
+    "OutboxSettings",
+    "SettingsRegistry",
+    "StoreSettings",
+    "WorkspaceConfig",
+    "config_from_dict",
+    "load_config",
+]
+
+KeyPath = tuple[str, ...]
+
+
+@attrs.frozen
+class ChannelConfig:
+    """One configured channel instance: which adapter, its checked settings, its queue."""
+
+    name: str
+    adapter: str
+    settings: Any
+    queue: str | None = None
+
+
+@attrs.frozen
+class WorkspaceConfig:
+    """Everything configured for one workspace."""
+
+    workspace: Workspace
+    skills: tuple[str, ...] = ()
+    queues: tuple[Queue, ...] = ()
+    agents: tuple[Agent, ...] = ()
+    channels: tuple[ChannelConfig, ...] = ()
+
+
+@attrs.frozen
+class OutboxSettings:
+    """How outbound messages are retried: ``backoff`` seconds, doubling up to ``max_backoff``."""
+
+    max_attempts: int = 5
+    backoff: float = 1.0
+    max_backoff: float = 300.0
+    poll_interval: float = 1.0
+
+
+@attrs.frozen
+class StoreSettings:
+    """Which store backend keeps the event log; other keys of ``[store]`` go to the backend."""
+
+    backend: str = "memory"
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Config:
+    """The whole checked configuration."""
+
+    workspaces: Mapping[str, WorkspaceConfig]
+    store: StoreSettings = StoreSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    plugin_settings: Mapping[str, Any] = attrs.field(factory=dict)
+    source: str = "<config>"
+
+
+class SettingsRegistry:
+    """Collects the ``[plugins.<name>]`` sections plugins declare in ``trunkline_add_settings``."""
+
+    def __init__(self) -> None:
+        self.sections: dict[str, type[Any]] = {}
+
+    def add(self, name: str, settings_class: type[Any]) -> None:
+        """Declare that ``[plugins.<name>]`` is checked against the attrs class given."""
+        if not attrs.has(settings_class):
+            raise TypeError(f"settings section {name!r}: {settings_class!r} is not an attrs class")
+        self.sections[name] = settings_class
+
+
+# Positions ----------------------------------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*(?P<key>[^\]]+?)\s*\]\]?\s*(#.*)?$")
+_ASSIGN = re.compile(r"^\s*(?P<key>[A-Za-z0-9_\-\"'. ]+?)\s*=")
+
+
+def _split_key(key: str) -> KeyPath:
+    parts, current, quote = [], "", ""
+    for char in key:
+        if quote:
+            if char == quote:
+                quote = ""
+            else:
+                current += char
+        elif char in "\"'":
+            quote = char
+        elif char == ".":
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    parts.append(current.strip())
+    return tuple(parts)
+
+
+def locate_keys(text: str) -> dict[KeyPath, tuple[int, int]]:
+    """Map each table and key path in a TOML document to its (line, column), 1-based."""
+    positions: dict[KeyPath, tuple[int, int]] = {}
+    table: KeyPath = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if match := _HEADER.match(line):
+            table = _split_key(match["key"])
+            positions.setdefault(table, (number, match.start("key") + 1))
+        elif match := _ASSIGN.match(line):
+            positions.setdefault(table + _split_key(match["key"]), (number, match.start("key") + 1))
+    return positions
+
+
+class _Checker:
+    """Turns raw TOML data into typed values, raising errors that point into the file."""
+
+    def __init__(
+        self, source: str, positions: Mapping[KeyPath, tuple[int, int]], env: Mapping[str, str]
+    ):
+        self.source = source
+        self.positions = positions
+        self.env = env
+
+    def error(self, path: KeyPath, message: str) -> ConfigError:
+        line = column = None
+        for end in range(len(path), 0, -1):
+            if path[:end] in self.positions:
+                line, column = self.positions[path[:end]]
+                break
+        return ConfigError(
+            message, key=".".join(path) or None, file=self.source, line=line, column=column
+        )
+
+    def table(self, value: Any, path: KeyPath) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.error(path, f"expected a table, got {_describe(value)}")
+        return value
+
+    def only(self, data: Mapping[str, Any], allowed: typing.Iterable[str], path: KeyPath) -> None:
+        allowed = sorted(allowed)
+        for key in data:
+            if key not in allowed:
+                raise self.error((*path, key), f"unknown key (allowed: {', '.join(allowed)})")
+
+    def attrs_instance(
+        self,
+        cls: type[Any],
+        data: Mapping[str, Any],
+        path: KeyPath,
+        *,
+        fixed: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Build an attrs class from a table, checking keys, types and secrets."""
+        fixed = dict(fixed or {})
+        fields = {f.name: f for f in attrs.fields(cls) if f.name not in fixed and f.init}
+        self.only(data, fields, path)
+        hints = typing.get_type_hints(cls)
+        kwargs = dict(fixed)
+        for name, value in data.items():
+            field = fields[name]
+            if is_secret(field):
+                kwargs[name] = self.secret(value, (*path, name))
+            else:
+                kwargs[name] = self.value(value, hints[name], (*path, name))
+        try:
+            return cls(**kwargs)
+        except (TypeError, ValueError) as exc:
+            raise self.error(path, str(exc)) from None
+
+    def secret(self, value: Any, path: KeyPath) -> Secret:
+        if not (
+            isinstance(value, dict) and set(value) == {"env"} and isinstance(value["env"], str)
+        ):
+            raise self.error(
+                path, 'is a secret: write { env = "VARIABLE" } and put the value in the environment'
+            )
+        variable = value["env"]
+        if variable not in self.env:
+            raise self.error(path, f"environment variable {variable} is not set")
+        return Secret(self.env[variable])
+
+    def value(self, value: Any, hint: Any, path: KeyPath) -> Any:
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if origin in (typing.Union, types.UnionType):
+            if value is None and type(None) in args:
+                return None
+            errors = []
+            for option in (a for a in args if a is not type(None)):
+                try:
+                    return self.value(value, option, path)
+                except ConfigError as exc:
+                    errors.append(exc.message)
+            raise self.error(path, "; ".join(errors))
+        if hint is Any:
+            return value
+        if hint is bool:
+            if not isinstance(value, bool):
+                raise self.error(path, f"expected true or false, got {_describe(value)}")
+            return value
+        if hint is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise self.error(path, f"expected a whole number, got {_describe(value)}")
+            return value
+        if hint is float:
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise self.error(path, f"expected a number, got {_describe(value)}")
+            return float(value)
+        if hint is str:
+            if not isinstance(value, str):
+                raise self.error(path, f"expected a string, got {_describe(value)}")
+            return value
+        if origin in (tuple, list) or origin is typing.Sequence:
+            if not isinstance(value, list):
+                raise self.error(path, f"expected a list, got {_describe(value)}")
+            item = args[0] if args else Any
+            return tuple(self.value(v, item, (*path, str(i))) for i, v in enumerate(value))
+        if origin in (dict, Mapping) or origin is typing.Mapping or hint in (dict, Mapping):
+            table = self.table(value, path)
+            item = args[1] if len(args) == 2 else Any
+            return {k: self.value(v, item, (*path, k)) for k, v in table.items()}
+        if isinstance(hint, type) and attrs.has(hint):
+            return self.attrs_instance(hint, self.table(value, path), path)
+        raise self.error(path, f"cannot check a value of type {hint!r}")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+# Loading ------------------------------------------------------------------------------------
+
+
+def load_config(
+    path: str | os.PathLike[str],
+    *,
+    adapters: Mapping[str, type[ChannelAdapter]],
+    strategies: typing.Collection[str],
+    plugin_sections: Mapping[str, type[Any]] | None = None,
+    env: Mapping[str, str] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> Config:
+    """Read and check a configuration file. Raises ConfigError; starts nothing."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the file: {exc.strerror}", file=source) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        line, column = (int(match[1]), int(match[2])) if match else (None, None)
+        raise ConfigError(
+            f"not valid TOML: {message}", file=source, line=line, column=column
+        ) from None
+    return config_from_dict(
+        _merge(defaults or {}, data),
+        adapters=adapters,
+        strategies=strategies,
+        plugin_sections=plugin_sections,
+        env=env,
+        source=source,
+        positions=locate_keys(text),
+    )
+
+
+def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def config_from_dict(
+    data: Mapping[str, Any],
+    *,
+    adapters: Mapping[str, type[ChannelAdapter]],
+    strategies: typing.Collection[str],
+    plugin_sections: Mapping[str, type[Any]] | None = None,
+    env: Mapping[str, str] | None = None,
+    source: str = "<config>",
+    positions: Mapping[KeyPath, tuple[int, int]] | None = None,
+) -> Config:
+    """Check configuration data already parsed (from TOML or built in code)."""
+    check = _Checker(source, positions or {}, os.environ if env is None else env)
+    top = check.table(dict(data), ())
+    check.only(top, ("store", "outbox", "plugins", "workspaces"), ())
+
+    store_data = dict(check.table(top.get("store", {}), ("store",)))
+    backend = store_data.pop("backend", "memory")
+    if not isinstance(backend, str):
+        raise check.error(("store", "backend"), f"expected a string, got {_describe(backend)}")
+    store = StoreSettings(backend=backend, options=store_data)
+    outbox = check.attrs_instance(
+        OutboxSettings, check.table(top.get("outbox", {}), ("outbox",)), ("outbox",)
+    )
+
+    sections = dict(plugin_sections or {})
+    plugins_data = check.table(top.get("plugins", {}), ("plugins",))
+    check.only(plugins_data, sections, ("plugins",))
+    plugin_settings = {
+        name: check.attrs_instance(
+            sections[name], check.table(value, ("plugins", name)), ("plugins", name)
+        )
+        for name, value in plugins_data.items()
+    }
+
+    workspaces_data = check.table(top.get("workspaces", {}), ("workspaces",))
+    workspaces = {
+        wid: _workspace(check, wid, check.table(value, ("workspaces", wid)), adapters, strategies)
+        for wid, value in workspaces_data.items()
+    }
+    return Config(
+        workspaces=workspaces,
+        store=store,
+        outbox=outbox,
+        plugin_settings=plugin_settings,
+        source=source,
+    )
+
+
+def _workspace(
+    check: _Checker,
+    wid: str,
+    data: Mapping[str, Any],
+    adapters: Mapping[str, type[ChannelAdapter]],
+    strategies: typing.Collection[str],
+) -> WorkspaceConfig:
+    base: KeyPath = ("workspaces", wid)
+    check.only(data, ("name", "skills", "queues", "agents", "channels"), base)
+    name = check.value(data.get("name", wid), str, (*base, "name"))
+    skills: tuple[str, ...] = check.value(
+        data.get("skills", []), tuple[str, ...], (*base, "skills")
+    )
+
+    def known_skills(levels: Mapping[str, int], path: KeyPath) -> None:
+        for skill in levels:
+            if skill not in skills:
+                listing = (
+                    ", ".join(skills)
+                    if skills
+                    else f"none: add skills = [...] to [workspaces.{wid}]"
+                )
+                raise check.error((*path, skill), f'unknown skill "{skill}" (known: {listing})')
+
+    queues = []
+    for qid, raw in check.table(data.get("queues", {}), (*base, "queues")).items():
+        path = (*base, "queues", qid)
+        queue: Queue = check.attrs_instance(
+            Queue, check.table(raw, path), path, fixed={"id": qid, "workspace": wid}
+        )
+        known_skills(queue.skills, (*path, "skills"))
+        if queue.strategy not in strategies:
+            raise check.error(
+                (*path, "strategy"),
+                f'unknown strategy "{queue.strategy}" (known: {", ".join(sorted(strategies))})',
+            )
+        queues.append(queue)
+    queue_ids = {q.id for q in queues}
+
+    def known_queue(qid: str, path: KeyPath) -> None:
+        if qid not in queue_ids:
+            raise check.error(
+                path, f'unknown queue "{qid}" (known: {", ".join(sorted(queue_ids)) or "none"})'
+            )
+
+    agents = []
+    for aid, raw in check.table(data.get("agents", {}), (*base, "agents")).items():
+        path = (*base, "agents", aid)
+        agent: Agent = check.attrs_instance(
+            Agent, check.table(raw, path), path, fixed={"id": aid, "workspace": wid}
+        )
+        known_skills(agent.skills, (*path, "skills"))
+        for i, qid in enumerate(agent.queues):
+            known_queue(qid, (*path, "queues", str(i)))
+        agents.append(agent)
+
+    channels = []
+    for cname, raw in check.table(data.get("channels", {}), (*base, "channels")).items():
+        path = (*base, "channels", cname)
+        table = check.table(raw, path)
+        check.only(table, ("adapter", "queue", "settings"), path)
+        if "adapter" not in table:
+            raise check.error(
+                path, f'missing key "adapter" (one of: {", ".join(sorted(adapters))})'
+            )
+        adapter_name = check.value(table["adapter"], str, (*path, "adapter"))
+        if adapter_name not in adapters:
+            raise check.error(
+                (*path, "adapter"),
+                f'unknown channel adapter "{adapter_name}" '
+                f"(installed: {', '.join(sorted(adapters))})",
+            )
+        queue_name = table.get("queue")
+        if queue_name is not None:
+            known_queue(check.value(queue_name, str, (*path, "queue")), (*path, "queue"))
+        settings_path = (*path, "settings")
+        settings = check.attrs_instance(
+            adapters[adapter_name].Settings,
+            check.table(table.get("settings", {}), settings_path),
+            settings_path,
+        )
+        channels.append(
+            ChannelConfig(name=cname, adapter=adapter_name, settings=settings, queue=queue_name)
+        )
+
+    return WorkspaceConfig(
+        workspace=Workspace(id=wid, name=name),
+        skills=skills,
+        queues=tuple(queues),
+        agents=tuple(agents),
+        channels=tuple(channels),
+    )

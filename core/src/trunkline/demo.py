@@ -1,0 +1,671 @@
+"""``trunkline demo``: an embedded contact centre with simulated customers and agents, shown live.
+
+Nothing here is special to the demo in the core: the configuration is built in code and checked
+like a file would be, the contact centre is an ordinary :class:`~trunkline.runtime.Runtime` on
+the built-in memory channels, and simulated customers and agents drive it through the public
+runtime calls (``deliver``, ``accept``, ``reply``, ``end_contact``…). The figures on screen are
+computed from the event stream, the way any wallboard would compute them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from typing import Any, Final, TextIO, TypeVar
+
+import anyio
+import anyio.abc
+import attrs
+from anyio.streams.memory import MemoryObjectReceiveStream
+from rich import box
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from . import events as ev
+from .channels import InboundRejected, TemporaryFailure
+from .config import Config, config_from_dict
+from .errors import TrunklineError
+from .model import Agent, AgentState, AgentStatus, Offer, Queue
+from .plugins import PluginManager
+from .routing import RoutingError
+from .runtime import Runtime
+
+__all__ = ["DemoOptions", "DemoStats", "DemoSummary", "QueueStats", "demo_config", "run_demo"]
+
+WORKSPACE: Final = "demo"
+_T = TypeVar("_T")
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and not value > 0:
+        raise ValueError(f"demo option {attribute.name}: must be more than 0, got {value!r}")
+
+
+@attrs.frozen
+class DemoOptions:
+    """How big and how busy the simulated contact centre is.
+
+    ``rate`` is customers per second (Poisson arrivals); ``duration`` is seconds to run (None:
+    until Ctrl-C); ``interval`` is seconds between summary lines when the output is not a
+    terminal. The same ``seed`` gives the same customers (arrival times, channels, patience);
+    the agents' choices are seeded too, but real time decides in which order agents draw them.
+    """
+
+    agents: int = attrs.field(default=8, validator=_positive)
+    rate: float = attrs.field(default=1.5, validator=_positive)
+    seed: int | None = None
+    duration: float | None = attrs.field(default=None, validator=_positive)
+    interval: float = attrs.field(default=2.0, validator=_positive)
+
+
+@attrs.frozen
+class DemoSummary:
+    """Totals of a demo run.
+
+    ``offered`` counts offers made to agents (a contact rejected once and then answered was
+    offered twice). ``service_level`` is the share of contacts answered within their queue's
+    threshold, None when no contact counts yet.
+    """
+
+    received: int
+    offered: int
+    answered: int
+    abandoned: int
+    service_level: float | None
+    average_speed_of_answer: float | None = None
+    elapsed: float = 0.0
+
+    def line(self) -> str:
+        """The one-line form printed at the end of the demo, starting ``demo summary:``."""
+        return (
+            f"demo summary: {self.elapsed:.1f}s, received={self.received} "
+            f"offered={self.offered} answered={self.answered} abandoned={self.abandoned} "
+            f"service level={_percent(self.service_level)} "
+            f"asa={_seconds(self.average_speed_of_answer)}"
+        )
+
+
+# The contact centre ---------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Traffic:
+    """One channel of the demo, the queue it feeds, and how its customers and agents behave."""
+
+    channel: str
+    queue: str
+    share: float  # of arriving customers
+    handle_time: float  # mean seconds an agent spends on a contact
+    patience: tuple[float, float] | None  # seconds before hanging up; None: never abandons
+    topics: tuple[tuple[str, str], ...]  # (subject, body)
+
+
+_TRAFFIC: Final = (
+    _Traffic(
+        channel="chat",
+        queue="sales",
+        share=0.45,
+        handle_time=20.0,  # a chat agent holds two at once, so chats may last longer
+        patience=(10.0, 40.0),
+        topics=(
+            ("Pricing", "Hi! How much is the team plan?"),
+            ("Upgrade", "Can I upgrade in the middle of my contract?"),
+            ("Demo", "Could someone show me the product this week?"),
+        ),
+    ),
+    _Traffic(
+        channel="voice",
+        queue="support",
+        share=0.3,
+        handle_time=18.0,
+        patience=(10.0, 40.0),
+        topics=(
+            ("Cannot log in", "(call) I reset my password and still cannot log in."),
+            ("Outage", "(call) Your app has been down for me since this morning."),
+        ),
+    ),
+    _Traffic(
+        channel="email",
+        queue="billing",
+        share=0.25,
+        handle_time=12.0,
+        patience=None,  # nobody hangs up on an email
+        topics=(
+            ("Invoice 2291", "Hello, invoice 2291 charges us twice. Please refund one."),
+            ("VAT number", "Please add our VAT number to future invoices."),
+            ("Card expired", "Our card expired; how do we change it?"),
+        ),
+    ),
+)
+_BY_QUEUE: Final = {traffic.queue: traffic for traffic in _TRAFFIC}
+
+_QUEUES: Final[Mapping[str, Mapping[str, Any]]] = {
+    "sales": {"name": "Sales", "skills": {"en": 1}, "service_level_threshold": 15.0},
+    "support": {"name": "Support", "skills": {"en": 2}, "service_level_threshold": 20.0},
+    "billing": {"name": "Billing", "skills": {"billing": 2}, "service_level_threshold": 30.0},
+}
+_OFFER_TIMEOUT: Final = 8.0  # short, so an ignored offer visibly goes back to the queue
+_WRAP_UP: Final = 2.0
+
+_NAMES: Final = (
+    "ada", "ben", "chloe", "dev", "emma", "farid", "grace", "hugo", "ines", "jonas", "kai",
+    "lena", "malik", "nora", "omar", "pia", "quinn", "rosa", "sami", "tess", "umar", "vera",
+    "wim", "yara",
+)  # fmt: skip
+
+
+def _agent_table(count: int) -> dict[str, dict[str, Any]]:
+    """A fixed, varied team: everyone speaks English, about half know billing well.
+
+    Agent 0 has every skill and capacity for every channel, so each queue is staffed even
+    with ``--agents 1``.
+    """
+    agents: dict[str, dict[str, Any]] = {}
+    for i in range(count):
+        name = _NAMES[i % len(_NAMES)] + ("" if i < len(_NAMES) else str(i // len(_NAMES) + 1))
+        skills = {"en": 2 + i % 4}
+        if i % 2 == 0:
+            skills["billing"] = 2 + i % 3
+        elif i % 3 == 0:
+            skills["billing"] = 1
+        capacity = {"chat": 3 if i % 4 == 3 else 2, "email": 3}
+        if i % 5 != 3:  # a few agents do not take calls
+            capacity["voice"] = 1
+        queues = [
+            q
+            for q, spec in _QUEUES.items()
+            if all(skills.get(s, 0) >= n for s, n in spec["skills"].items())
+        ]
+        agents[name] = {
+            "name": name.capitalize(),
+            "skills": skills,
+            "capacity": capacity,
+            "queues": queues,
+        }
+    return agents
+
+
+def demo_config(options: DemoOptions, pm: PluginManager) -> Config:
+    """The demo's configuration, built in code and checked like a configuration file."""
+    adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
+    strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
+    if "memory" not in adapters:
+        raise TrunklineError(
+            "the demo runs on the built-in memory channel, which is not loaded: remove "
+            '"memory-channel" from TRUNKLINE_DISABLE_PLUGINS (or from your distribution\'s '
+            "disabled plugins)"
+        )
+    if not strategies:
+        raise TrunklineError(
+            "the demo needs a routing strategy and none is loaded: remove "
+            '"strategies" from TRUNKLINE_DISABLE_PLUGINS'
+        )
+    strategy = "longest-idle" if "longest-idle" in strategies else sorted(strategies)[0]
+    queues = {
+        qid: {
+            **spec,
+            "strategy": strategy,
+            "offer_timeout": _OFFER_TIMEOUT,
+            "wrap_up": _WRAP_UP,
+            "service_level_target": 0.8,
+        }
+        for qid, spec in _QUEUES.items()
+    }
+    channels = {
+        t.channel: {"adapter": "memory", "queue": t.queue, "settings": {"kind": t.channel}}
+        for t in _TRAFFIC
+    }
+    data = {
+        "workspaces": {
+            WORKSPACE: {
+                "name": "Trunkline demo",
+                "skills": ["en", "billing"],
+                "queues": queues,
+                "agents": _agent_table(options.agents),
+                "channels": channels,
+            }
+        }
+    }
+    return config_from_dict(
+        data, adapters=adapters, strategies=strategies, env={}, source="<trunkline demo>"
+    )
+
+
+# Statistics -----------------------------------------------------------------------------------
+
+
+@attrs.define
+class QueueStats:
+    """One queue's figures so far, folded from events."""
+
+    queue: Queue
+    waiting: dict[str, float] = attrs.field(factory=dict)  # contact id -> queued at
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    answer_time_total: float = 0.0
+    within_threshold: int = 0  # answered within the service-level threshold
+    counted: int = 0  # contacts that count for service level
+
+    def longest_wait(self, now: float) -> float:
+        """How long the contact waiting longest has waited (0 when nobody waits)."""
+        return max((now - t for t in self.waiting.values()), default=0.0)
+
+    @property
+    def service_level(self) -> float | None:
+        return self.within_threshold / self.counted if self.counted else None
+
+    @property
+    def average_speed_of_answer(self) -> float | None:
+        return self.answer_time_total / self.answered if self.answered else None
+
+
+@attrs.define
+class _AgentTally:
+    status: AgentStatus = AgentStatus.OFFLINE
+    offers: set[str] = attrs.field(factory=set)
+    active: set[str] = attrs.field(factory=set)
+    wrap_up: set[str] = attrs.field(factory=set)
+
+    @property
+    def state(self) -> AgentState:
+        # The same precedence as the routing engine: a ringing offer shows above all else.
+        if self.offers:
+            return AgentState.OFFERED
+        if self.active:
+            return AgentState.BUSY
+        if self.wrap_up:
+            return AgentState.WRAP_UP
+        return AgentState.IDLE
+
+
+class DemoStats:
+    """Wallboard figures for one workspace, fed one event at a time with :meth:`apply`.
+
+    A contact waits from ``ContactQueued`` until an agent accepts it (ringing counts as
+    waiting) or the customer abandons. Service level follows the usual rule: a contact counts
+    when answered, or when abandoned after waiting longer than the queue's threshold; it is
+    within service level when answered within the threshold.
+    """
+
+    def __init__(self, queues: Iterable[Queue], agents: Iterable[Agent]) -> None:
+        self.queues: dict[str, QueueStats] = {q.id: QueueStats(q) for q in queues}
+        self.agents: dict[str, _AgentTally] = {a.id: _AgentTally() for a in agents}
+        self.received = 0
+        self._queue_of: dict[str, str] = {}  # open contact id -> queue id
+        self._queued_at: dict[str, float] = {}  # open contact id -> first queued at
+        self._offers: dict[str, tuple[str, str]] = {}  # open offer id -> (contact id, agent id)
+
+    def apply(self, event: ev.Event) -> None:
+        match event:
+            case ev.ContactReceived():
+                self.received += 1
+            case ev.ContactQueued(contact_id=cid, queue=qid) if qid in self.queues:
+                self._queue_of[cid] = qid
+                queued_at = self._queued_at.setdefault(cid, event.at)
+                self.queues[qid].waiting[cid] = queued_at
+            case ev.ContactOffered(offer=offer):
+                if (stats := self.queues.get(offer.queue)) is not None:
+                    stats.offered += 1
+                self._offers[offer.id] = (offer.contact_id, offer.agent_id)
+                self._agent(offer.agent_id).offers.add(offer.id)
+            case ev.OfferAccepted(offer_id=oid, contact_id=cid, agent_id=aid):
+                self._close_offer(oid)
+                self._agent(aid).active.add(cid)
+                if (stats := self._stats_of(cid)) is not None:
+                    stats.waiting.pop(cid, None)
+                    answer_time = event.at - self._queued_at.get(cid, event.at)
+                    stats.answered += 1
+                    stats.answer_time_total += answer_time
+                    stats.counted += 1
+                    if answer_time <= stats.queue.service_level_threshold:
+                        stats.within_threshold += 1
+            case ev.OfferRejected(offer_id=oid) | ev.OfferTimedOut(offer_id=oid):
+                self._close_offer(oid)
+            case ev.ContactEnded(contact_id=cid, agent_id=aid):
+                tally = self._agent(aid)
+                tally.active.discard(cid)
+                tally.wrap_up.add(cid)
+            case ev.WrapUpEnded(contact_id=cid, agent_id=aid):
+                self._agent(aid).wrap_up.discard(cid)
+            case ev.ContactAbandoned(contact_id=cid, waited=waited):
+                if (stats := self._stats_of(cid)) is not None:
+                    stats.waiting.pop(cid, None)
+                    stats.abandoned += 1
+                    if waited > stats.queue.service_level_threshold:
+                        stats.counted += 1
+                self._forget(cid)
+            case ev.ContactClosed(contact_id=cid):
+                self._forget(cid)
+            case ev.AgentStatusChanged(agent_id=aid, status=status):
+                self._agent(aid).status = status
+            case _:
+                pass
+
+    def _agent(self, agent_id: str) -> _AgentTally:
+        return self.agents.setdefault(agent_id, _AgentTally())
+
+    def _stats_of(self, contact_id: str) -> QueueStats | None:
+        qid = self._queue_of.get(contact_id)
+        return None if qid is None else self.queues[qid]
+
+    def _close_offer(self, offer_id: str) -> None:
+        if (entry := self._offers.pop(offer_id, None)) is not None:
+            self._agent(entry[1]).offers.discard(offer_id)
+
+    def _forget(self, contact_id: str) -> None:
+        """The contact is gone: drop what was kept about it, including a ringing offer."""
+        for oid, (cid, _) in list(self._offers.items()):
+            if cid == contact_id:
+                self._close_offer(oid)
+        if (stats := self._stats_of(contact_id)) is not None:
+            stats.waiting.pop(contact_id, None)
+        self._queue_of.pop(contact_id, None)
+        self._queued_at.pop(contact_id, None)
+
+    # Reading --------------------------------------------------------------------------------
+
+    def agent_counts(self) -> dict[str, int]:
+        """Agents by state (idle, offered, busy, wrap-up) while available, else by status.
+
+        An agent on break or offline counts under that status even while finishing a contact:
+        that is what a supervisor asks first ("who is on break?").
+        """
+        counts = dict.fromkeys([*AgentState, AgentStatus.BREAK, AgentStatus.OFFLINE], 0)
+        for tally in self.agents.values():
+            key = tally.state if tally.status is AgentStatus.AVAILABLE else tally.status
+            counts[key] += 1
+        return {str(key): n for key, n in counts.items()}
+
+    @property
+    def service_level(self) -> float | None:
+        """Service level over all queues, each contact judged by its own queue's threshold."""
+        counted = sum(q.counted for q in self.queues.values())
+        within = sum(q.within_threshold for q in self.queues.values())
+        return within / counted if counted else None
+
+    def summary(self, elapsed: float = 0.0) -> DemoSummary:
+        queues = self.queues.values()
+        answered = sum(q.answered for q in queues)
+        return DemoSummary(
+            received=self.received,
+            offered=sum(q.offered for q in queues),
+            answered=answered,
+            abandoned=sum(q.abandoned for q in queues),
+            service_level=self.service_level,
+            average_speed_of_answer=(
+                sum(q.answer_time_total for q in queues) / answered if answered else None
+            ),
+            elapsed=elapsed,
+        )
+
+    def status_line(self, now: float, elapsed: float) -> str:
+        """One plain line: each queue's figures, then the agents, for logs and pipes."""
+        queues = "; ".join(
+            f"{qid} waiting={len(q.waiting)} longest={q.longest_wait(now):.0f}s "
+            f"answered={q.answered} abandoned={q.abandoned} sl={_percent(q.service_level)}"
+            for qid, q in self.queues.items()
+        )
+        agents = " ".join(f"{key}={n}" for key, n in self.agent_counts().items())
+        return f"t={elapsed:.1f}s queues: {queues} | agents: {agents}"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}s"
+
+
+# The live view --------------------------------------------------------------------------------
+
+
+def _view(stats: DemoStats, now: float, elapsed: float) -> RenderableType:
+    summary = stats.summary(elapsed)
+    header = Text.assemble(
+        ("Trunkline demo", "bold"),
+        f"  t={elapsed:.0f}s  received {summary.received}  answered {summary.answered}  "
+        f"abandoned {summary.abandoned}  service level {_percent(summary.service_level)}  "
+        "(Ctrl-C stops)",
+    )
+    # Sized for an 80-column terminal: the goals go in the caption, not in a column.
+    goals = ", ".join(
+        f"{q.queue.service_level_target:.0%} in {q.queue.service_level_threshold:.0f}s ({qid})"
+        for qid, q in stats.queues.items()
+    )
+    queues = Table(
+        title="Queues",
+        title_justify="left",
+        caption=f"SL goal: {goals}",
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        collapse_padding=True,
+    )
+    queues.add_column("Queue", no_wrap=True)
+    for heading in ("Waiting", "Longest", "Offered", "Answered", "Abandoned", "SL", "ASA"):
+        queues.add_column(heading, justify="right")
+    for qid, q in stats.queues.items():
+        sl = q.service_level
+        style = "" if sl is None else ("green" if sl >= q.queue.service_level_target else "red")
+        traffic = _BY_QUEUE.get(qid)
+        name = q.queue.name or qid
+        queues.add_row(
+            name if traffic is None else f"{name} ({traffic.channel})",
+            str(len(q.waiting)),
+            f"{q.longest_wait(now):.0f}s",
+            str(q.offered),
+            str(q.answered),
+            str(q.abandoned),
+            Text(_percent(sl), style=style),
+            _seconds(q.average_speed_of_answer),
+        )
+    counts = stats.agent_counts()
+    agents = Table(title="Agents", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    for key in counts:
+        agents.add_column(key.capitalize(), justify="right")
+    agents.add_row(*(str(n) for n in counts.values()))
+    return Group(header, queues, agents)
+
+
+# The simulation -------------------------------------------------------------------------------
+
+
+class _Simulation:
+    """Customers who write in and sometimes give up; agents who answer, reply and take breaks."""
+
+    def __init__(self, runtime: Runtime, options: DemoOptions, stats: DemoStats) -> None:
+        self.runtime = runtime
+        self.options = options
+        self.stats = stats
+        # Customers draw from their own generator, in one task, so a seed repeats them exactly
+        # whatever the agents (many tasks, ordered by real time) draw from theirs.
+        seeded = random.Random(options.seed)
+        self.customer_rng = random.Random(seeded.getrandbits(64))
+        self.agent_rng = random.Random(seeded.getrandbits(64))
+        self.customers = 0
+        self.started_at: float | None = None
+
+    def elapsed(self) -> float:
+        return 0.0 if self.started_at is None else self.runtime.clock.now() - self.started_at
+
+    async def run(self, show: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run the contact centre and the simulation until ``duration`` or cancellation."""
+        async with self.runtime.running():
+            events = self.runtime.subscribe()  # before anyone acts, so the figures see it all
+            with events:
+                self.started_at = self.runtime.clock.now()
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._watch, events, tg)
+                    for agent_id in self.stats.agents:
+                        tg.start_soon(self._shift, agent_id)
+                    tg.start_soon(self._arrivals, tg)
+                    tg.start_soon(show)
+                    if self.options.duration is not None:
+                        await anyio.sleep(self.options.duration)
+                        tg.cancel_scope.cancel()
+
+    async def _watch(
+        self, events: MemoryObjectReceiveStream[ev.Event], tg: anyio.abc.TaskGroup
+    ) -> None:
+        async for event in events:
+            self.stats.apply(event)
+            if isinstance(event, ev.ContactOffered):
+                tg.start_soon(self._answer, event.offer)
+
+    async def _attempt(self, call: Awaitable[_T]) -> _T | None:
+        """Await a runtime call; None when the state moved on (offer expired, contact gone)."""
+        try:
+            return await call
+        except RoutingError:
+            return None
+
+    # Customers ----------------------------------------------------------------------------
+
+    async def _arrivals(self, tg: anyio.abc.TaskGroup) -> None:
+        rng = self.customer_rng
+        weights = [traffic.share for traffic in _TRAFFIC]
+        while True:
+            await anyio.sleep(rng.expovariate(self.options.rate))
+            self.customers += 1
+            traffic = rng.choices(_TRAFFIC, weights)[0]
+            subject, body = rng.choice(traffic.topics)
+            patience = None if traffic.patience is None else rng.uniform(*traffic.patience)
+            customer = f"customer-{self.customers:05d}"
+            tg.start_soon(self._customer, customer, traffic, subject, body, patience)
+
+    async def _customer(
+        self, customer: str, traffic: _Traffic, subject: str, body: str, patience: float | None
+    ) -> None:
+        """Write in; hang up if nobody has answered within ``patience`` seconds."""
+        try:
+            ack = await self.runtime.channel(traffic.channel).deliver(
+                customer, body, subject=subject
+            )
+        except (InboundRejected, TemporaryFailure):
+            return  # a plugin's filter refused it, or the store is busy: this customer gives up
+        if patience is None:
+            return
+        await anyio.sleep(patience)
+        if ack.contact_id in self.stats.queues[traffic.queue].waiting:
+            await self._attempt(self.runtime.abandon(WORKSPACE, ack.contact_id))
+
+    # Agents -------------------------------------------------------------------------------
+
+    async def _shift(self, agent_id: str) -> None:
+        """Log in, then now and then take a coffee break."""
+        runtime = self.runtime
+        await self._attempt(runtime.set_agent_status(WORKSPACE, agent_id, AgentStatus.AVAILABLE))
+        while True:
+            await anyio.sleep(self.agent_rng.expovariate(1 / 60))
+            await self._attempt(
+                runtime.set_agent_status(WORKSPACE, agent_id, AgentStatus.BREAK, "coffee")
+            )
+            await anyio.sleep(self.agent_rng.uniform(4.0, 10.0))
+            await self._attempt(
+                runtime.set_agent_status(WORKSPACE, agent_id, AgentStatus.AVAILABLE)
+            )
+
+    async def _answer(self, offer: Offer) -> None:
+        """Look at an offer, then mostly accept it, sometimes reject it, rarely let it ring."""
+        rng, runtime = self.agent_rng, self.runtime
+        await anyio.sleep(rng.uniform(0.3, 1.5))
+        choice = rng.random()
+        if choice < 0.04:
+            return  # missed it: the engine times the offer out and routes the contact again
+        if choice < 0.12:
+            await self._attempt(runtime.reject(WORKSPACE, offer.id, "finishing something else"))
+            return
+        if await self._attempt(runtime.accept(WORKSPACE, offer.id)) is None:
+            return  # too late: the offer expired or the customer left
+        mean = _BY_QUEUE[offer.queue].handle_time if offer.queue in _BY_QUEUE else 10.0
+        sigma = 0.5  # lognormal: most contacts are quick, a few take long, as in real centres
+        await anyio.sleep(rng.lognormvariate(math.log(mean) - sigma**2 / 2, sigma))
+        # Should the reply fail, the demo goes on without it; the contact still ends.
+        with contextlib.suppress(TrunklineError):
+            await runtime.reply(WORKSPACE, offer.contact_id, "Thanks for contacting us: done!")
+        if await self._attempt(runtime.end_contact(WORKSPACE, offer.contact_id)) is None:
+            return
+        # Notes take a while; when they take longer than the queue's wrap-up, the engine
+        # closes the contact on its own timer first and this close finds nothing to do.
+        await anyio.sleep(rng.uniform(0.3, 1.2) * _WRAP_UP)
+        await self._attempt(
+            runtime.close_contact(WORKSPACE, offer.contact_id, disposition="resolved")
+        )
+
+
+# Running --------------------------------------------------------------------------------------
+
+
+def run_demo(
+    options: DemoOptions,
+    *,
+    pm: PluginManager,
+    out: TextIO | None = None,
+    tty: bool | None = None,
+) -> DemoSummary:
+    """Run the demo until ``options.duration`` passes (or Ctrl-C) and return its totals.
+
+    On a terminal the figures are shown live; otherwise one summary line is printed every
+    ``options.interval`` seconds. The final ``demo summary:`` line is printed in every case,
+    Ctrl-C included; KeyboardInterrupt then propagates to the caller.
+    """
+    out = sys.stdout if out is None else out
+    tty = out.isatty() if tty is None else tty
+    config = demo_config(options, pm)
+    runtime = Runtime(config, pm)
+    workspace = config.workspaces[WORKSPACE]
+    stats = DemoStats(workspace.queues, workspace.agents)
+    sim = _Simulation(runtime, options, stats)
+    console = Console(file=out, force_terminal=True) if tty else None
+
+    until = "" if options.duration is None else f" for {options.duration:g}s"
+    banner = (
+        f"Trunkline demo: an embedded contact centre with {options.agents} simulated agents and "
+        f"about {options.rate:g} customers a second on chat, voice and email (memory "
+        f"channels){until}. Ctrl-C stops."
+    )
+
+    async def show_live() -> None:
+        assert console is not None
+        live = Live(
+            console=console,
+            auto_refresh=False,  # rich refreshes from a thread otherwise; we refresh from a task
+            get_renderable=lambda: _view(stats, runtime.clock.now(), sim.elapsed()),
+        )
+        with live:
+            while True:
+                await anyio.sleep(0.25)
+                live.refresh()
+
+    async def show_lines() -> None:
+        assert out is not None
+        start = anyio.current_time()
+        ticks = 0
+        while True:
+            ticks += 1
+            await anyio.sleep_until(start + ticks * options.interval)
+            out.write(stats.status_line(runtime.clock.now(), sim.elapsed()) + "\n")
+            out.flush()
+
+    def say(text: str) -> None:
+        if console is not None:
+            console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            assert out is not None
+            out.write(text + "\n")
+            out.flush()
+
+    say(banner)
+    try:
+        anyio.run(sim.run, show_live if tty else show_lines)
+    finally:
+        summary = stats.summary(sim.elapsed())
+        say(summary.line())
+    return summary

@@ -1,0 +1,41 @@
+"""Exceptions a user of Trunkline can meet; each message names the culprit in one line."""
+
+from __future__ import annotations
+
+__all__ = ["ConfigError", "PluginError", "TrunklineError"]
+
+
+class TrunklineError(Exception):
+    """Base of Trunkline's own errors."""
+
+
+class PluginError(TrunklineError):
+    """A plugin cannot be loaded or is not valid: unknown name, failed import, bad hook."""
+
+
+class ConfigError(TrunklineError):
+    """The configuration is refused. ``str(error)`` is ``FILE:LINE:COL: KEY: problem``."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        self.message = message
+        self.key = key
+        self.file = file
+        self.line = line
+        self.column = column
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = self.file or "<config>"
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"

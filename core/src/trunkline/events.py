@@ -1,0 +1,209 @@
+"""The event types: every change in Trunkline is one of these, appended to the log.
+
+Events are the source of truth. The routing state, customer history and metrics are all
+projections of the log, so replaying it rebuilds them. Events are frozen attrs classes with
+keyword-only fields; ``event.type`` is the class name, stable across releases.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import attrs
+
+from .model import Address, AgentStatus, Contact, Customer, Message, Offer
+
+__all__ = [
+    "EVENT_TYPES",
+    "AgentStatusChanged",
+    "ContactAbandoned",
+    "ContactClosed",
+    "ContactEnded",
+    "ContactOffered",
+    "ContactQueued",
+    "ContactReceived",
+    "CustomerCreated",
+    "Event",
+    "MessageFailed",
+    "MessageReceived",
+    "MessageSent",
+    "OfferAccepted",
+    "OfferRejected",
+    "OfferTimedOut",
+    "OutboundQueued",
+    "SendAttemptFailed",
+    "WrapUpEnded",
+]
+
+
+@attrs.frozen(kw_only=True)
+class Event:
+    """Base of every event: which workspace it belongs to and when it happened (seconds)."""
+
+    workspace: str
+    at: float
+
+    type: ClassVar[str] = "Event"
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.type = cls.__name__
+        EVENT_TYPES[cls.__name__] = cls
+
+
+EVENT_TYPES: dict[str, type[Event]] = {}
+
+
+# Customers and contacts -------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class CustomerCreated(Event):
+    """Identity resolution found no customer for an address and created one."""
+
+    customer: Customer
+
+
+@attrs.frozen(kw_only=True)
+class ContactReceived(Event):
+    """A new contact entered the system (inbound) or was started by an agent (outbound)."""
+
+    contact: Contact
+
+
+@attrs.frozen(kw_only=True)
+class MessageReceived(Event):
+    """A message arrived on a contact, new or already open.
+
+    ``idempotency_key`` is the provider's id for it; a redelivery with the same key is
+    acknowledged without being stored twice.
+    """
+
+    message: Message
+    idempotency_key: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ContactQueued(Event):
+    """The contact joined a queue and waits for an agent."""
+
+    contact_id: str
+    queue: str
+    priority: int
+
+
+@attrs.frozen(kw_only=True)
+class ContactOffered(Event):
+    """The router reserved the contact for one agent."""
+
+    offer: Offer
+
+
+@attrs.frozen(kw_only=True)
+class OfferAccepted(Event):
+    """The agent took the contact; it is now theirs."""
+
+    offer_id: str
+    contact_id: str
+    agent_id: str
+
+
+@attrs.frozen(kw_only=True)
+class OfferRejected(Event):
+    """The agent declined; the contact goes back to its queue without that agent."""
+
+    offer_id: str
+    contact_id: str
+    agent_id: str
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class OfferTimedOut(Event):
+    """The agent did not answer in time; the contact goes back without that agent."""
+
+    offer_id: str
+    contact_id: str
+    agent_id: str
+
+
+@attrs.frozen(kw_only=True)
+class ContactEnded(Event):
+    """The conversation ended; the agent enters wrap-up (possibly of zero length)."""
+
+    contact_id: str
+    agent_id: str
+    wrap_up_until: float
+
+
+@attrs.frozen(kw_only=True)
+class WrapUpEnded(Event):
+    """The agent finished wrap-up for a contact and the capacity it held is free again."""
+
+    contact_id: str
+    agent_id: str
+
+
+@attrs.frozen(kw_only=True)
+class ContactClosed(Event):
+    """The contact is done, with an optional disposition code."""
+
+    contact_id: str
+    disposition: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ContactAbandoned(Event):
+    """The customer left before an agent accepted; ``waited`` is seconds spent in queue."""
+
+    contact_id: str
+    waited: float
+
+
+# Agents -----------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class AgentStatusChanged(Event):
+    """The agent (or a supervisor) set a status: offline, available, or break with a reason."""
+
+    agent_id: str
+    status: AgentStatus
+    reason: str | None = None
+
+
+# Outbound ---------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class OutboundQueued(Event):
+    """A message to a customer was written to the outbox; it is sent after this is durable."""
+
+    message: Message
+    to: Address
+
+
+@attrs.frozen(kw_only=True)
+class SendAttemptFailed(Event):
+    """A send failed for a reason that may pass; it is tried again at ``retry_at``."""
+
+    message_id: str
+    attempt: int
+    error: str
+    retry_at: float
+
+
+@attrs.frozen(kw_only=True)
+class MessageSent(Event):
+    """The channel accepted the message; ``provider_id`` is the channel's own id for it."""
+
+    message_id: str
+    provider_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class MessageFailed(Event):
+    """The message cannot be delivered; agents see this."""
+
+    message_id: str
+    error: str

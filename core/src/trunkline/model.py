@@ -1,0 +1,242 @@
+"""The contact-center model: workspaces, customers, contacts, messages, queues, agents, offers.
+
+Values are frozen attrs classes; change them with ``attrs.evolve``. Run-time state that the
+system derives (an agent's state, a queue's waiting line) is not stored here: it is a
+projection of the event log, kept by the routing engine (see :mod:`trunkline.events`).
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "MAX_PROFICIENCY",
+    "MIN_PROFICIENCY",
+    "Address",
+    "Agent",
+    "AgentState",
+    "AgentStatus",
+    "Attachment",
+    "Contact",
+    "ContactState",
+    "Customer",
+    "Direction",
+    "Message",
+    "Offer",
+    "Queue",
+    "Workspace",
+    "new_id",
+]
+
+MIN_PROFICIENCY = 1
+MAX_PROFICIENCY = 5
+
+
+def new_id(prefix: str) -> str:
+    """A new unique identifier such as ``ct_3f2a…`` (prefix, underscore, 32 hex digits)."""
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value or {}))
+
+
+def _addresses(value: Iterable[Address]) -> tuple[Address, ...]:
+    return tuple(value)
+
+
+def attachment_tuple(value: Iterable[Attachment]) -> tuple[Attachment, ...]:
+    """attrs converter: any iterable of attachments to a tuple."""
+    return tuple(value)
+
+
+def _names(value: Iterable[str]) -> tuple[str, ...]:
+    return tuple(value)
+
+
+def _skill_levels(value: Mapping[str, int] | None) -> Mapping[str, int]:
+    levels = dict(value or {})
+    for skill, level in levels.items():
+        if not isinstance(level, int) or not MIN_PROFICIENCY <= level <= MAX_PROFICIENCY:
+            raise ValueError(
+                f"skill {skill!r}: level {level!r} is not a whole number from "
+                f"{MIN_PROFICIENCY} to {MAX_PROFICIENCY}"
+            )
+    return MappingProxyType(levels)
+
+
+class Direction(enum.StrEnum):
+    """Who started the contact."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class ContactState(enum.StrEnum):
+    """Where a contact is in its life."""
+
+    QUEUED = "queued"  # waiting in a queue for an agent
+    OFFERED = "offered"  # reserved for an agent who has not answered yet
+    ACTIVE = "active"  # an agent accepted it and is handling it
+    WRAP_UP = "wrap-up"  # the conversation ended; the agent is finishing notes
+    CLOSED = "closed"  # done
+    ABANDONED = "abandoned"  # the customer left before an agent answered
+
+
+class AgentStatus(enum.StrEnum):
+    """What the person says they are doing. Set by the agent or a supervisor."""
+
+    OFFLINE = "offline"
+    AVAILABLE = "available"
+    BREAK = "break"
+
+
+class AgentState(enum.StrEnum):
+    """What the system sees the agent doing. Derived, never set directly."""
+
+    IDLE = "idle"
+    OFFERED = "offered"
+    BUSY = "busy"
+    WRAP_UP = "wrap-up"
+
+
+@attrs.frozen
+class Workspace:
+    """A tenant. Everything belongs to exactly one workspace; nothing crosses workspaces."""
+
+    id: str
+    name: str = ""
+
+
+@attrs.frozen
+class Address:
+    """One way to reach a customer on some channel.
+
+    ``kind`` says what the value is (``"email"``, ``"e164"``, ``"slack"``, ``"x"``,
+    ``"webchat"``, ``"memory"``…); channels choose it, core never interprets it.
+    """
+
+    kind: str
+    value: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+
+@attrs.frozen
+class Customer:
+    """A person or organisation that contacts the centre, known by one or more addresses."""
+
+    id: str
+    workspace: str
+    addresses: tuple[Address, ...] = attrs.field(default=(), converter=_addresses)
+    name: str = ""
+
+
+@attrs.frozen
+class Attachment:
+    """A file carried by a message, stored by the SHA-256 of its content."""
+
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+
+
+@attrs.frozen
+class Message:
+    """One item inside a contact: an email, a chat line, an SMS, a fax, a post, a call leg."""
+
+    id: str
+    workspace: str
+    contact_id: str
+    direction: Direction
+    channel: str  # the channel instance name from the configuration
+    body: str = ""
+    sender: Address | None = None
+    attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=attachment_tuple)
+    provider_id: str | None = None  # the provider's own id, used to recognise redeliveries
+    created_at: float = 0.0
+    metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+
+
+@attrs.frozen
+class Contact:
+    """One interaction to be handled, from arrival to close."""
+
+    id: str
+    workspace: str
+    channel: str  # channel instance name
+    channel_kind: str  # voice, email, chat, sms, fax, social… (the adapter's ``kind``)
+    direction: Direction
+    customer_id: str
+    address: Address
+    subject: str = ""
+    attributes: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    priority: int = 0
+    required_skills: Mapping[str, int] = attrs.field(factory=dict, converter=_skill_levels)
+    language: str | None = None
+    thread_key: str | None = None
+    queue: str | None = None
+    created_at: float = 0.0
+
+
+@attrs.frozen
+class Queue:
+    """A line of contacts waiting for agents with the right skills.
+
+    ``skills`` maps each required skill to its minimum proficiency. ``service_level_threshold``
+    is the answer time (seconds) that counts as in service level; ``service_level_target`` is
+    the share of contacts that should meet it (0.8 for "80 % in 20 s").
+    """
+
+    id: str
+    workspace: str
+    name: str = ""
+    skills: Mapping[str, int] = attrs.field(factory=dict, converter=_skill_levels)
+    priority: int = 0
+    strategy: str = "longest-idle"
+    offer_timeout: float = 20.0
+    wrap_up: float = 0.0
+    service_level_threshold: float = 20.0
+    service_level_target: float = 0.8
+
+
+@attrs.frozen
+class Agent:
+    """A person who handles contacts.
+
+    ``skills`` maps skill names to proficiency 1–5. ``capacity`` gives how many contacts of each
+    channel kind the agent may hold at once (``{"voice": 1, "chat": 4, "email": 5}``); a kind that
+    is missing means the agent takes none of it. ``queues`` are the queues the agent serves.
+    """
+
+    id: str
+    workspace: str
+    name: str = ""
+    skills: Mapping[str, int] = attrs.field(factory=dict, converter=_skill_levels)
+    capacity: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_mapping)
+    queues: tuple[str, ...] = attrs.field(default=(), converter=_names)
+
+    def has_skills(self, required: Mapping[str, int]) -> bool:
+        """True when the agent meets every minimum level in ``required``."""
+        return all(self.skills.get(skill, 0) >= level for skill, level in required.items())
+
+
+@attrs.frozen
+class Offer:
+    """A contact reserved for one agent until ``expires_at`` (a TaskRouter reservation)."""
+
+    id: str
+    workspace: str
+    contact_id: str
+    agent_id: str
+    queue: str
+    created_at: float
+    expires_at: float

@@ -1,0 +1,626 @@
+"""The runtime: channels, the inbound pipeline, one routing desk per workspace, the outbox.
+
+Everything runs in one anyio task group. Per workspace a :class:`Desk` holds the routing
+engine and a lock, so each workspace has exactly one writer. The inbound path is
+normalise → filter → resolve the customer → thread → classify → durable append (with the
+routing decision, in one batch) → acknowledge. Outbound messages are appended to the log
+first (the outbox) and sent by a worker that retries with backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import anyio.abc
+import attrs
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from . import events as ev
+from .channels import (
+    Ack,
+    ChannelAdapter,
+    InboundMessage,
+    InboundRejected,
+    OutboundMessage,
+    PermanentSendError,
+    TemporaryFailure,
+)
+from .clock import Clock, SystemClock
+from .config import Config, WorkspaceConfig
+from .errors import TrunklineError
+from .model import (
+    AgentStatus,
+    Attachment,
+    Contact,
+    Customer,
+    Direction,
+    Message,
+    new_id,
+)
+from .plugins import PluginManager
+from .routing import (
+    AbandonContact,
+    AcceptOffer,
+    Classification,
+    CloseContact,
+    Command,
+    EndContact,
+    EnqueueContact,
+    RejectOffer,
+    Router,
+    RoutingEngine,
+    SetAgentStatus,
+    Strategy,
+    Tick,
+)
+from .store import OutboxEntry, Store
+
+__all__ = ["Desk", "EngineFactory", "Runtime", "default_engine"]
+
+log = logging.getLogger("trunkline.runtime")
+
+EngineFactory = Callable[[WorkspaceConfig, Mapping[str, Strategy], PluginManager], RoutingEngine]
+
+
+def default_engine(
+    workspace: WorkspaceConfig, strategies: Mapping[str, Strategy], pm: PluginManager
+) -> RoutingEngine:
+    """Build the routing engine core ships for a workspace."""
+    return Router(
+        workspace.workspace.id,
+        workspace.queues,
+        workspace.agents,
+        strategies=strategies,
+        hooks=pm,
+    )
+
+
+@attrs.define
+class Desk:
+    """One workspace's routing: its engine, the lock that makes it single-writer, a wake-up."""
+
+    config: WorkspaceConfig
+    engine: RoutingEngine
+    lock: anyio.Lock = attrs.field(factory=anyio.Lock)
+    wake: anyio.Event | None = None
+
+    def poke(self) -> None:
+        if self.wake is not None:
+            self.wake.set()
+
+
+class Runtime:
+    """A running contact centre. Use ``async with Runtime(...).running():`` or ``await run()``."""
+
+    def __init__(
+        self,
+        config: Config,
+        pm: PluginManager,
+        *,
+        store: Store | None = None,
+        clock: Clock | None = None,
+        engine_factory: EngineFactory = default_engine,
+    ) -> None:
+        self.config = config
+        self.pm = pm
+        self.clock: Clock = clock or SystemClock()
+        self.strategies: dict[str, Strategy] = {
+            s.name: s for s in pm.collect("trunkline_register_strategies")
+        }
+        self.store: Store = store or self._make_store()
+        self._engine_factory = engine_factory
+        self.desks: dict[str, Desk] = {}
+        self.channels: dict[str, ChannelAdapter] = {}  # by channel instance name
+        self._channel_workspace: dict[str, str] = {}
+        self._channel_queue: dict[str, str | None] = {}
+        self._subscribers: list[MemoryObjectSendStream[ev.Event]] = []
+        self._outbox_wake: anyio.Event | None = None
+        self._observer_send, self._observer_receive = anyio.create_memory_object_stream[ev.Event](
+            math.inf
+        )
+        self._build_channels()
+
+    # Construction -------------------------------------------------------------------------
+
+    def _make_store(self) -> Store:
+        factories = {f.name: f for f in self.pm.collect("trunkline_register_stores")}
+        backend = self.config.store.backend
+        if backend not in factories:
+            known = ", ".join(sorted(factories)) or "none"
+            raise TrunklineError(f'store backend "{backend}" is not installed (known: {known})')
+        store: Store = factories[backend](self.config.store.options)
+        return store
+
+    def _build_channels(self) -> None:
+        adapters = {a.name: a for a in self.pm.collect("trunkline_register_channels")}
+        for wid, workspace in self.config.workspaces.items():
+            for channel in workspace.channels:
+                if channel.name in self.channels:
+                    raise TrunklineError(
+                        f'channel "{channel.name}" is configured twice; channel names are global'
+                    )
+                adapter = adapters[channel.adapter](
+                    channel.settings, instance=channel.name, workspace=wid
+                )
+                self.channels[channel.name] = adapter
+                self._channel_workspace[channel.name] = wid
+                self._channel_queue[channel.name] = channel.queue
+
+    def channel(self, name: str) -> Any:
+        """The adapter instance of a configured channel (typed loosely for test drivers)."""
+        return self.channels[name]
+
+    # Running ------------------------------------------------------------------------------
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Open the store, rebuild routing state from it, start channels; run until cancelled."""
+        await self.store.open()
+        try:
+            for wid, workspace in self.config.workspaces.items():
+                self.desks[wid] = await self._rebuild(workspace)
+            self.pm.hook.trunkline_configure.call_historic(kwargs={"config": self.config})
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._observe)
+                for desk in self.desks.values():
+                    tg.start_soon(self._ticker, desk)
+                tg.start_soon(self._outbox_worker)
+                for name, adapter in self.channels.items():
+                    await tg.start(self._supervise_channel, name, adapter)
+                task_status.started()
+        finally:
+            with anyio.CancelScope(shield=True):
+                for name, adapter in self.channels.items():
+                    try:
+                        await adapter.aclose()
+                    except Exception:
+                        log.exception('channel "%s" failed to close', name)
+                self.pm.hook.trunkline_unconfigure(config=self.config)
+                await self.store.aclose()
+                for stream in self._subscribers:
+                    stream.close()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Runtime]:
+        """Run in the background for the duration of the ``async with`` block."""
+        async with anyio.create_task_group() as tg:
+            await tg.start(self.run)
+            try:
+                yield self
+            finally:
+                tg.cancel_scope.cancel()
+
+    async def _rebuild(self, workspace: WorkspaceConfig) -> Desk:
+        engine = self._engine_factory(workspace, self.strategies, self.pm)
+        for stored in await self.store.read(workspace.workspace.id):
+            engine.apply(stored.event)
+        return Desk(config=workspace, engine=engine)
+
+    async def _supervise_channel(
+        self, name: str, adapter: ChannelAdapter, *, task_status: anyio.abc.TaskStatus[None]
+    ) -> None:
+        """Run a channel. A failure to start stops the runtime; a crash after it started is
+        logged with the channel's name and the channel is restarted with backoff."""
+        status = _StartedFlag(task_status)
+        delay = 0.5
+        while True:
+            try:
+                await adapter.run(self.receive, task_status=status)
+                return
+            except Exception:
+                if not status.done:
+                    raise
+                log.exception(
+                    'channel "%s" (adapter "%s") crashed; restarting in %.1fs',
+                    name,
+                    adapter.name,
+                    delay,
+                )
+            await anyio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    async def _ticker(self, desk: Desk) -> None:
+        while True:
+            desk.wake = anyio.Event()
+            deadline = desk.engine.next_deadline()
+            await self.clock.sleep_until(deadline, desk.wake)
+            if deadline is not None and self.clock.now() >= deadline:
+                try:
+                    await self.command(desk.config.workspace.id, Tick())
+                except TemporaryFailure:
+                    log.exception("routing timers: the store refused; trying again shortly")
+                    await anyio.sleep(self.config.outbox.poll_interval)
+
+    async def _observe(self) -> None:
+        async with self._observer_receive:
+            async for event in self._observer_receive:
+                await self.pm.acall_each("trunkline_contact_event", event=event, runtime=self)
+
+    # Committing events --------------------------------------------------------------------
+
+    def desk(self, workspace: str) -> Desk:
+        try:
+            return self.desks[workspace]
+        except KeyError:
+            raise TrunklineError(f'unknown workspace "{workspace}"') from None
+
+    async def command(self, workspace: str, command: Command) -> list[ev.Event]:
+        """Send a routing command to a workspace's engine and commit what it decides."""
+        desk = self.desk(workspace)
+        async with desk.lock:
+            events = desk.engine.handle(command, self.clock.now())
+            await self._commit(desk, events)
+        return events
+
+    async def _commit(self, desk: Desk, events: Sequence[ev.Event]) -> None:
+        """Append durably, then publish. On failure the engine is rebuilt from the store."""
+        if not events:
+            return
+        try:
+            await self.store.append(events)
+        except Exception as exc:
+            desk.engine = (await self._rebuild(desk.config)).engine
+            if isinstance(exc, TemporaryFailure):
+                raise
+            raise TemporaryFailure(f"the store refused the append: {exc}") from exc
+        desk.poke()
+        for event in events:
+            self._observer_send.send_nowait(event)
+            for stream in list(self._subscribers):
+                try:
+                    stream.send_nowait(event)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    self._subscribers.remove(stream)
+
+    def subscribe(self) -> MemoryObjectReceiveStream[ev.Event]:
+        """A stream of every event from now on, after it is stored. Close it when done."""
+        send, receive = anyio.create_memory_object_stream[ev.Event](math.inf)
+        self._subscribers.append(send)
+        return receive
+
+    # Inbound ------------------------------------------------------------------------------
+
+    async def receive(self, message: InboundMessage) -> Ack:
+        """The inbound pipeline. Returns only once the message is stored durably.
+
+        Raises :class:`InboundRejected` when a filter refuses the message and
+        :class:`TemporaryFailure` when it cannot be stored now (the sender should retry).
+        """
+        if message.channel not in self.channels:
+            raise InboundRejected(f'unknown channel "{message.channel}"')
+        workspace = self._channel_workspace[message.channel]
+        desk = self.desk(workspace)
+        now = self.clock.now() if message.received_at is None else message.received_at
+        reason = await self.pm.acall_first(
+            "trunkline_inbound_filter", message=message, workspace=workspace
+        )
+        if reason:
+            raise InboundRejected(str(reason))
+        key = f"{message.channel}:{message.provider_id}" if message.provider_id else None
+        if key is not None and (seen := await self.store.seen(workspace, key)):
+            return Ack(contact_id=seen[0], message_id=seen[1], duplicate=True)
+
+        customer = await self.pm.acall_first(
+            "trunkline_resolve_customer",
+            workspace=workspace,
+            address=message.sender,
+            message=message,
+            store=self.store,
+        )
+        hooked_customer = customer is not None
+        if customer is None:
+            customer = await self.store.customer_by_address(workspace, message.sender)
+        thread_key = await self.pm.acall_first(
+            "trunkline_thread_key",
+            message=message,
+            workspace=workspace,
+            customer=customer or _placeholder(workspace, message),
+        )
+        if thread_key is None:
+            thread_key = f"{message.channel}:{message.thread_hint or message.sender}"
+        contact = await self.store.open_contact(workspace, thread_key)
+        classification = None
+        if contact is None:
+            draft = self._new_contact(workspace, message, customer, thread_key, now)
+            classification = await self._classify(draft, message)
+
+        async with desk.lock:
+            if key is not None and (seen := await self.store.seen(workspace, key)):
+                return Ack(contact_id=seen[0], message_id=seen[1], duplicate=True)
+            out: list[ev.Event] = []
+            if not hooked_customer:
+                customer = await self.store.customer_by_address(workspace, message.sender)
+            if customer is None:
+                customer = Customer(
+                    id=new_id("cu"), workspace=workspace, addresses=(message.sender,)
+                )
+                out.append(ev.CustomerCreated(workspace=workspace, at=now, customer=customer))
+            contact = await self.store.open_contact(workspace, thread_key)
+            new_contact = contact is None
+            if contact is None:
+                contact = self._new_contact(workspace, message, customer, thread_key, now)
+                contact = self._apply_classification(contact, classification or Classification())
+                out.append(ev.ContactReceived(workspace=workspace, at=now, contact=contact))
+            stored = Message(
+                id=new_id("ms"),
+                workspace=workspace,
+                contact_id=contact.id,
+                direction=Direction.INBOUND,
+                channel=message.channel,
+                body=message.body,
+                sender=message.sender,
+                attachments=message.attachments,
+                provider_id=message.provider_id,
+                created_at=now,
+                metadata={"subject": message.subject} if message.subject else {},
+            )
+            out.append(
+                ev.MessageReceived(workspace=workspace, at=now, message=stored, idempotency_key=key)
+            )
+            for event in out:
+                desk.engine.apply(event)
+            if new_contact:
+                out += desk.engine.handle(EnqueueContact(contact), now)
+            await self._commit(desk, out)
+        return Ack(contact_id=contact.id, message_id=stored.id, new_contact=new_contact)
+
+    def _new_contact(
+        self,
+        workspace: str,
+        message: InboundMessage,
+        customer: Customer | None,
+        thread_key: str,
+        now: float,
+    ) -> Contact:
+        return Contact(
+            id=new_id("ct"),
+            workspace=workspace,
+            channel=message.channel,
+            channel_kind=self.channels[message.channel].kind,
+            direction=Direction.INBOUND,
+            customer_id=customer.id if customer is not None else "",
+            address=message.sender,
+            subject=message.subject,
+            attributes=message.attributes,
+            thread_key=thread_key,
+            created_at=now,
+        )
+
+    async def _classify(self, contact: Contact, message: InboundMessage) -> Classification:
+        merged = Classification()
+        for result in await self.pm.acall_each(
+            "trunkline_classify", contact=contact, message=message
+        ):
+            if not isinstance(result, Classification):
+                log.error("trunkline_classify returned %r, not a Classification; ignored", result)
+                continue
+            merged = Classification(
+                attributes={**merged.attributes, **result.attributes},
+                priority=result.priority if result.priority is not None else merged.priority,
+                required_skills=result.required_skills
+                if result.required_skills is not None
+                else merged.required_skills,
+                language=result.language or merged.language,
+                queue=result.queue or merged.queue,
+            )
+        return merged
+
+    def _apply_classification(self, contact: Contact, c: Classification) -> Contact:
+        contact = attrs.evolve(
+            contact,
+            attributes={**contact.attributes, **c.attributes},
+            priority=c.priority if c.priority is not None else contact.priority,
+            required_skills=c.required_skills
+            if c.required_skills is not None
+            else contact.required_skills,
+            language=c.language or contact.language,
+        )
+        queues = {q.id: q for q in self.desk(contact.workspace).config.queues}
+        queue = c.queue if c.queue in queues else None
+        if c.queue and queue is None:
+            log.error(
+                'classification chose unknown queue "%s" for contact %s; ignored',
+                c.queue,
+                contact.id,
+            )
+        if queue is None:
+            picked = self.pm.call_first("trunkline_select_queue", contact=contact, queues=queues)
+            queue = picked if picked in queues else None
+        if queue is None:
+            queue = self._channel_queue.get(contact.channel) or next(iter(queues), None)
+        if queue is None:
+            raise InboundRejected(f'workspace "{contact.workspace}" has no queue to route to')
+        return attrs.evolve(contact, queue=queue)
+
+    # Agents -------------------------------------------------------------------------------
+
+    async def set_agent_status(
+        self, workspace: str, agent_id: str, status: AgentStatus | str, reason: str | None = None
+    ) -> list[ev.Event]:
+        return await self.command(workspace, SetAgentStatus(agent_id, AgentStatus(status), reason))
+
+    async def accept(self, workspace: str, offer_id: str) -> list[ev.Event]:
+        return await self.command(workspace, AcceptOffer(offer_id))
+
+    async def reject(self, workspace: str, offer_id: str, reason: str = "") -> list[ev.Event]:
+        return await self.command(workspace, RejectOffer(offer_id, reason))
+
+    async def end_contact(self, workspace: str, contact_id: str) -> list[ev.Event]:
+        return await self.command(workspace, EndContact(contact_id))
+
+    async def close_contact(
+        self, workspace: str, contact_id: str, disposition: str | None = None
+    ) -> list[ev.Event]:
+        return await self.command(workspace, CloseContact(contact_id, disposition))
+
+    async def abandon(self, workspace: str, contact_id: str) -> list[ev.Event]:
+        return await self.command(workspace, AbandonContact(contact_id))
+
+    # Outbound -----------------------------------------------------------------------------
+
+    async def reply(
+        self,
+        workspace: str,
+        contact_id: str,
+        body: str,
+        *,
+        subject: str = "",
+        attachments: Sequence[Attachment] = (),
+    ) -> Message:
+        """Write a message to the contact's customer into the outbox; the worker sends it."""
+        contact = await self.store.contact(workspace, contact_id)
+        if contact is None:
+            raise TrunklineError(f'unknown contact "{contact_id}" in workspace "{workspace}"')
+        message = Message(
+            id=new_id("ms"),
+            workspace=workspace,
+            contact_id=contact_id,
+            direction=Direction.OUTBOUND,
+            channel=contact.channel,
+            body=body,
+            attachments=tuple(attachments),
+            created_at=self.clock.now(),
+            metadata={"subject": subject} if subject else {},
+        )
+        desk = self.desk(workspace)
+        async with desk.lock:
+            await self._commit(
+                desk,
+                [
+                    ev.OutboundQueued(
+                        workspace=workspace,
+                        at=message.created_at,
+                        message=message,
+                        to=contact.address,
+                    )
+                ],
+            )
+        if self._outbox_wake is not None:
+            self._outbox_wake.set()
+        return message
+
+    async def _outbox_worker(self) -> None:
+        settings = self.config.outbox
+        while True:
+            self._outbox_wake = anyio.Event()
+            deadline = self.clock.now() + settings.poll_interval
+            try:
+                for entry in await self.store.outbox_due(self.clock.now()):
+                    await self._send(entry)
+                # Sleep until the next retry is due, but poll anyway: another node may add work.
+                upcoming = await self.store.outbox_due(math.inf, limit=1)
+                if upcoming:
+                    deadline = min(deadline, upcoming[0].due_at)
+            except Exception:
+                log.exception("outbox: a round of sending failed; trying again shortly")
+            await self.clock.sleep_until(deadline, self._outbox_wake)
+
+    async def _send(self, entry: OutboxEntry) -> None:
+        message = entry.message
+        workspace = message.workspace
+        adapter = self.channels.get(message.channel)
+        attempt = entry.attempts + 1
+        now = self.clock.now()
+        event: ev.Event
+        if adapter is None:
+            event = ev.MessageFailed(
+                workspace=workspace,
+                at=now,
+                message_id=message.id,
+                error=f'channel "{message.channel}" is not configured',
+            )
+        else:
+            outbound = OutboundMessage(
+                message_id=message.id,
+                contact_id=message.contact_id,
+                body=message.body,
+                subject=str(message.metadata.get("subject", "")),
+                attachments=message.attachments,
+                dedupe_key=message.id,
+            )
+            rendered = self.pm.call_first(
+                "trunkline_render_outbound",
+                message=outbound,
+                capabilities=adapter.capabilities,
+                channel=message.channel,
+            )
+            outbound = (
+                rendered if isinstance(rendered, OutboundMessage) else _fit(outbound, adapter)
+            )
+            try:
+                receipt = await adapter.send(entry.to, outbound)
+            except PermanentSendError as exc:
+                event = ev.MessageFailed(
+                    workspace=workspace, at=now, message_id=message.id, error=str(exc)
+                )
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    'channel "%s": send of %s failed (attempt %d): %s',
+                    message.channel,
+                    message.id,
+                    attempt,
+                    error,
+                )
+                settings = self.config.outbox
+                if attempt >= settings.max_attempts:
+                    event = ev.MessageFailed(
+                        workspace=workspace,
+                        at=now,
+                        message_id=message.id,
+                        error=f"gave up after {attempt} attempts: {error}",
+                    )
+                else:
+                    delay = min(settings.backoff * 2 ** (attempt - 1), settings.max_backoff)
+                    event = ev.SendAttemptFailed(
+                        workspace=workspace,
+                        at=now,
+                        message_id=message.id,
+                        attempt=attempt,
+                        error=error,
+                        retry_at=now + delay,
+                    )
+            else:
+                event = ev.MessageSent(
+                    workspace=workspace,
+                    at=now,
+                    message_id=message.id,
+                    provider_id=receipt.provider_id,
+                )
+        desk = self.desk(workspace)
+        async with desk.lock:
+            await self._commit(desk, [event])
+
+
+def _fit(message: OutboundMessage, adapter: ChannelAdapter) -> OutboundMessage:
+    """Core's default rendering: drop what the channel cannot carry, cut what is too long."""
+    caps = adapter.capabilities
+    if not caps.attachments and message.attachments:
+        message = attrs.evolve(message, attachments=())
+    if caps.max_body_length is not None and len(message.body) > caps.max_body_length:
+        message = attrs.evolve(message, body=message.body[: caps.max_body_length])
+    return message
+
+
+def _placeholder(workspace: str, message: InboundMessage) -> Customer:
+    """A customer not yet created, so thread-key hooks always receive one."""
+    return Customer(id="", workspace=workspace, addresses=(message.sender,))
+
+
+class _StartedFlag(anyio.abc.TaskStatus[None]):
+    """Passes ``started()`` on the first time only, and remembers that it happened."""
+
+    def __init__(self, inner: anyio.abc.TaskStatus[None]) -> None:
+        self.inner = inner
+        self.done = False
+
+    def started(self, value: None = None) -> None:
+        if not self.done:
+            self.done = True
+            self.inner.started(value)

@@ -1,0 +1,89 @@
+"""The Store protocol: the append-only event log and the lookups the inbound path needs.
+
+A store keeps events per workspace in order and answers from projections it maintains as
+it appends: customers by address, the open contact for a thread key, the redelivery check
+(idempotency keys) and the outbox. ``append`` returns only once the events are as durable
+as the store promises; the runtime acknowledges senders after that, never before.
+
+Stores are plugins: ``trunkline_register_stores`` returns :class:`StoreFactory` objects and
+the configuration picks one by name (``store = "memory"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from .events import Event
+from .model import Address, Contact, Customer, Message
+
+__all__ = ["OutboxEntry", "Store", "StoreFactory", "StoredEvent"]
+
+
+@attrs.frozen
+class StoredEvent:
+    """An event with its position in its workspace's log (1, 2, 3…)."""
+
+    seq: int
+    event: Event
+
+
+@attrs.frozen
+class OutboxEntry:
+    """A message waiting to be sent, with how often it was tried and when it is next due."""
+
+    message: Message
+    to: Address
+    attempts: int = 0
+    due_at: float = 0.0
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Where events live. Every method is async so durable stores can do I/O."""
+
+    name: str
+
+    async def open(self) -> None:
+        """Connect, create or check the schema."""
+
+    async def aclose(self) -> None:
+        """Flush and disconnect."""
+
+    async def append(self, events: Sequence[Event]) -> int:
+        """Append events atomically; return the sequence number of the last one.
+
+        Raises :class:`trunkline.channels.TemporaryFailure` when the events could not be made
+        durable; nothing of the batch is then stored.
+        """
+
+    async def read(self, workspace: str, after: int = 0) -> Sequence[StoredEvent]:
+        """The workspace's events with ``seq > after``, in order."""
+
+    async def seen(self, workspace: str, idempotency_key: str) -> tuple[str, str] | None:
+        """``(contact id, message id)`` stored under a provider's message id, if any."""
+
+    async def customer_by_address(self, workspace: str, address: Address) -> Customer | None:
+        """The customer an address belongs to."""
+
+    async def open_contact(self, workspace: str, thread_key: str) -> Contact | None:
+        """The contact not yet closed or abandoned that has this thread key."""
+
+    async def contact(self, workspace: str, contact_id: str) -> Contact | None:
+        """A contact by id, open or not."""
+
+    async def messages(self, workspace: str, contact_id: str) -> Sequence[Message]:
+        """The messages of a contact, in order, both directions."""
+
+    async def outbox_due(self, now: float, limit: int = 100) -> Sequence[OutboxEntry]:
+        """Outbound messages neither sent nor failed whose next attempt is due by ``now``."""
+
+
+class StoreFactory(Protocol):
+    """Registered by plugins; builds a store from its configuration table."""
+
+    name: str
+
+    def __call__(self, settings: Mapping[str, Any]) -> Store: ...

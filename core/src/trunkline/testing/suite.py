@@ -1,0 +1,309 @@
+"""The channel conformance suite: the tests every channel plugin runs against itself.
+
+Modelled on SQLAlchemy's dialect suite. A plugin's ``tests/test_conformance.py`` subclasses
+:class:`ChannelConformance`, names its adapter and settings, and implements a small driver:
+how to make the channel receive a message (``inject``) and what it has sent (``sent``).
+Tests are gated on the adapter's :class:`~trunkline.Capabilities`: a channel without
+``outbound`` skips the outbound tests, and so on. Example::
+
+    from trunkline.testing.suite import ChannelConformance, Sample
+
+    class TestMyChannel(ChannelConformance):
+        adapter = MyChannel
+        settings = {"region": "eu"}
+
+        async def inject(self, channel, sample: Sample):
+            return await channel.simulate_inbound(sample.sender, sample.body, sample.provider_id)
+
+        def sent(self, channel):
+            return channel.outbox_for_tests
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, ClassVar
+
+import anyio
+import anyio.lowlevel
+import attrs
+import pytest
+
+from .. import events as ev
+from ..channels import Ack, Capabilities, ChannelAdapter, OutboundMessage, is_secret
+from ..clock import FakeClock
+from ..config import config_from_dict
+from ..errors import ConfigError
+from ..hookspecs import hookimpl
+from ..model import Address, Attachment
+from ..plugins import PluginManager, load_plugins
+from ..runtime import Runtime
+from .harness import wait_for_event
+
+__all__ = ["ChannelConformance", "Sample"]
+
+WORKSPACE = "conformance"
+CHANNEL = "channel-under-test"
+
+
+@attrs.frozen
+class Sample:
+    """An inbound message the suite asks the driver to make the channel receive."""
+
+    sender: str
+    body: str
+    provider_id: str | None = None
+    subject: str = ""
+    attachments: tuple[tuple[Attachment, bytes], ...] = ()
+
+
+def _backends() -> list[str]:
+    try:
+        import trio  # noqa: F401
+    except ImportError:
+        return ["asyncio"]
+    return ["asyncio", "trio"]
+
+
+class _Register:
+    """Registers the adapter under test when no installed plugin provides it already."""
+
+    def __init__(self, adapter: type[ChannelAdapter]) -> None:
+        self.adapter = adapter
+
+    @hookimpl
+    def trunkline_register_channels(self) -> list[type[ChannelAdapter]]:
+        return [self.adapter]
+
+
+@pytest.mark.anyio
+class ChannelConformance:
+    """Subclass with ``adapter``, ``settings``, and the driver methods ``inject`` and ``sent``."""
+
+    adapter: ClassVar[type[ChannelAdapter]]
+    settings: ClassVar[Mapping[str, Any]] = {}
+    env: ClassVar[Mapping[str, str]] = {}
+    #: The channel's capacity kind for the agent; defaults to the adapter's kind.
+    kind: ClassVar[str | None] = None
+
+    # The driver -----------------------------------------------------------------------------
+
+    async def inject(self, channel: Any, sample: Sample) -> Ack:
+        """Make the running channel receive ``sample`` and return the runtime's Ack."""
+        raise NotImplementedError("a conformance test class must implement inject()")
+
+    def sent(self, channel: Any) -> Sequence[tuple[Address, OutboundMessage]]:
+        """What the channel has delivered so far, as ``(to, message)`` pairs."""
+        raise NotImplementedError("a conformance test class must implement sent()")
+
+    async def inject_malformed(self, channel: Any) -> None:
+        """Feed the channel one malformed input; it must raise a clear error. Optional."""
+        pytest.skip("the driver does not implement inject_malformed()")
+
+    # Fixtures and helpers ----------------------------------------------------------------
+
+    @pytest.fixture(params=_backends())
+    def anyio_backend(self, request: pytest.FixtureRequest) -> str:
+        return str(request.param)
+
+    def plugin_manager(self) -> PluginManager:
+        pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+        names = {a.name for a in pm.collect("trunkline_register_channels")}
+        if self.adapter.name not in names:
+            pm.register_plugin(_Register(self.adapter), f"conformance-{self.adapter.name}")
+        return pm
+
+    def config_data(self, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        kind = self.kind or getattr(self.adapter, "kind", "chat")
+        return {
+            "outbox": {"backoff": 0.01, "poll_interval": 0.05},
+            "workspaces": {
+                WORKSPACE: {
+                    "queues": {"q": {"offer_timeout": 30}},
+                    "agents": {"a1": {"capacity": {kind: 5}, "queues": ["q"]}},
+                    "channels": {
+                        CHANNEL: {
+                            "adapter": self.adapter.name,
+                            "queue": "q",
+                            "settings": dict(self.settings if settings is None else settings),
+                        }
+                    },
+                }
+            },
+        }
+
+    def build(self, pm: PluginManager | None = None) -> Runtime:
+        pm = pm or self.plugin_manager()
+        adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
+        strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
+        config = config_from_dict(
+            self.config_data(), adapters=adapters, strategies=strategies, env=self.env
+        )
+        return Runtime(config, pm, clock=FakeClock())
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[tuple[Runtime, Any]]:
+        runtime = self.build()
+        async with runtime.running():
+            yield runtime, runtime.channel(CHANNEL)
+
+    def caps(self) -> Capabilities:
+        return self.adapter.capabilities
+
+    def need(self, flag: str) -> None:
+        if not getattr(self.caps(), flag):
+            pytest.skip(f"channel {self.adapter.name!r} does not declare capability {flag!r}")
+
+    async def stored(self, runtime: Runtime) -> list[ev.Event]:
+        return [s.event for s in await runtime.store.read(WORKSPACE)]
+
+    # The suite ---------------------------------------------------------------------------
+
+    def test_describes_itself(self) -> None:
+        adapter = self.adapter
+        assert isinstance(adapter.name, str), "adapter.name must be a str"
+        assert adapter.name, "adapter.name must not be empty"
+        assert isinstance(getattr(adapter, "kind", None), str), "adapter.kind must be a str"
+        assert isinstance(adapter.capabilities, Capabilities)
+        assert attrs.has(adapter.Settings), "Settings must be an attrs class"
+        for method in ("run", "send", "aclose"):
+            assert callable(getattr(adapter, method, None)), f"adapter has no {method}()"
+
+    def test_secret_settings_are_masked(self) -> None:
+        secrets = [f for f in attrs.fields(self.adapter.Settings) if is_secret(f)]
+        if not secrets:
+            pytest.skip("the adapter declares no secret settings")
+        for field in secrets:
+            assert not field.repr, f"secret {field.name!r} would appear in repr()"
+
+    def test_unknown_setting_is_refused(self) -> None:
+        pm = self.plugin_manager()
+        adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
+        strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
+        data = self.config_data({**self.settings, "no_such_setting": 1})
+        with pytest.raises(ConfigError, match="no_such_setting"):
+            config_from_dict(data, adapters=adapters, strategies=strategies, env=self.env)
+
+    async def test_starts_and_stops(self) -> None:
+        async with self.running() as (_runtime, channel):
+            assert channel.instance == CHANNEL
+            assert channel.workspace == WORKSPACE
+
+    async def test_inbound_creates_a_contact(self) -> None:
+        self.need("inbound")
+        async with self.running() as (runtime, channel):
+            ack = await self.inject(channel, Sample("cust-1", "hello from conformance", "m-1"))
+            assert ack.new_contact
+            assert not ack.duplicate
+            contact = await runtime.store.contact(WORKSPACE, ack.contact_id)
+            assert contact is not None
+            assert contact.channel == CHANNEL
+            assert contact.channel_kind == channel.kind
+            bodies = [m.body for m in await runtime.store.messages(WORKSPACE, ack.contact_id)]
+            assert any("hello from conformance" in body for body in bodies)
+
+    async def test_second_message_joins_the_open_contact(self) -> None:
+        self.need("inbound")
+        async with self.running() as (runtime, channel):
+            first = await self.inject(channel, Sample("cust-2", "first", "m-2a"))
+            second = await self.inject(channel, Sample("cust-2", "second", "m-2b"))
+            assert second.contact_id == first.contact_id
+            assert not second.new_contact
+            assert len(await runtime.store.messages(WORKSPACE, first.contact_id)) == 2
+
+    async def test_redelivery_is_recognised(self) -> None:
+        self.need("inbound")
+        async with self.running() as (runtime, channel):
+            first = await self.inject(channel, Sample("cust-3", "once", "m-3"))
+            again = await self.inject(channel, Sample("cust-3", "once", "m-3"))
+            assert again.duplicate
+            assert (again.contact_id, again.message_id) == (first.contact_id, first.message_id)
+            received = [e for e in await self.stored(runtime) if isinstance(e, ev.MessageReceived)]
+            assert len(received) == 1
+
+    async def test_oversize_inbound_is_refused_and_nothing_is_lost(self) -> None:
+        self.need("inbound")
+        async with self.running() as (runtime, channel):
+            limit = channel.capabilities.max_body_length
+            if limit is None:
+                pytest.skip("the channel declares no max_body_length")
+            kept = await self.inject(channel, Sample("cust-4", "fits", "m-4a"))
+            with pytest.raises(Exception, match=str(limit)):
+                await self.inject(channel, Sample("cust-4", "x" * (limit + 1), "m-4b"))
+            assert await runtime.store.contact(WORKSPACE, kept.contact_id) is not None
+            assert len(await runtime.store.messages(WORKSPACE, kept.contact_id)) == 1
+
+    async def test_malformed_input_gets_a_clear_error(self) -> None:
+        async with self.running() as (runtime, channel):
+            kept = None
+            if self.caps().inbound:
+                kept = await self.inject(channel, Sample("cust-5", "before", "m-5"))
+            before = len(await self.stored(runtime))
+            with pytest.raises(Exception) as info:  # noqa: PT011 - any clear error will do
+                await self.inject_malformed(channel)
+            assert str(info.value).strip(), "the error must say what was wrong"
+            assert len(await self.stored(runtime)) == before
+            if kept is not None:
+                assert await runtime.store.contact(WORKSPACE, kept.contact_id) is not None
+
+    async def test_attachments_are_kept(self) -> None:
+        self.need("inbound")
+        self.need("attachments")
+        content = b"%PDF-1.4 conformance\n"
+        attachment = Attachment(
+            filename="note.pdf",
+            content_type="application/pdf",
+            size=len(content),
+            sha256=hashlib.sha256(content).hexdigest(),
+        )
+        async with self.running() as (runtime, channel):
+            sample = Sample("cust-6", "see attached", "m-6", attachments=((attachment, content),))
+            ack = await self.inject(channel, sample)
+            messages = await runtime.store.messages(WORKSPACE, ack.contact_id)
+            hashes = {a.sha256 for m in messages for a in m.attachments}
+            assert attachment.sha256 in hashes
+
+    async def test_reply_is_delivered_once(self) -> None:
+        self.need("inbound")
+        self.need("outbound")
+        async with self.running() as (runtime, channel):
+            ack = await self.inject(channel, Sample("cust-7", "question", "m-7"))
+            events = runtime.subscribe()
+            message = await runtime.reply(WORKSPACE, ack.contact_id, "the answer")
+            await wait_for_event(
+                events,
+                lambda e: (
+                    isinstance(e, ev.MessageSent | ev.MessageFailed) and e.message_id == message.id
+                ),
+            )
+            sent = [(to, m) for to, m in self.sent(channel) if m.message_id == message.id]
+            assert len(sent) == 1, f"expected one delivery of {message.id}, got {len(sent)}"
+            to, outbound = sent[0]
+            assert "the answer" in outbound.body
+            contact = await runtime.store.contact(WORKSPACE, ack.contact_id)
+            assert contact is not None
+            assert to == contact.address
+
+    async def test_send_honours_the_dedupe_key(self) -> None:
+        self.need("inbound")
+        self.need("outbound")
+        self.need("dedupe_key")
+        async with self.running() as (runtime, channel):
+            ack = await self.inject(channel, Sample("cust-8", "hi", "m-8"))
+            contact = await runtime.store.contact(WORKSPACE, ack.contact_id)
+            assert contact is not None
+            to = contact.address
+            message = OutboundMessage(
+                message_id="ms_dedupe", contact_id=ack.contact_id, body="once", dedupe_key="k-1"
+            )
+            first = await channel.send(to, message)
+            second = await channel.send(to, message)
+            assert first == second
+            assert len([m for _, m in self.sent(channel) if m.dedupe_key == "k-1"]) == 1
+
+    async def test_stops_within_a_second(self) -> None:
+        with anyio.fail_after(1.0):
+            async with self.running():
+                await anyio.lowlevel.checkpoint()

@@ -1,0 +1,175 @@
+"""Configuration: a complete file loads; every mistake is named with its key and position."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from trunkline import ConfigError, Secret
+from trunkline.config import load_config, locate_keys
+from trunkline.plugins import PluginManager
+
+GOOD = """\
+[store]
+backend = "memory"
+
+[outbox]
+max_attempts = 3
+
+[workspaces.acme]
+name = "Acme Inc."
+skills = ["en", "de", "billing"]
+
+[workspaces.acme.queues.support]
+skills = { en = 1 }
+offer_timeout = 15
+wrap_up = 5
+
+[workspaces.acme.queues.billing]
+skills = { billing = 2 }
+priority = 1
+
+[workspaces.acme.agents.alice]
+name = "Alice"
+skills = { en = 5, billing = 3 }
+capacity = { chat = 3, email = 5 }
+queues = ["support", "billing"]
+
+[workspaces.acme.channels.web]
+adapter = "memory"
+queue = "support"
+
+[workspaces.acme.channels.web.settings]
+kind = "chat"
+token = { env = "WEB_TOKEN" }
+"""
+
+
+def load(tmp_path: Path, pm: PluginManager, text: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    path = tmp_path / "trunkline.toml"
+    path.write_text(textwrap.dedent(text))
+    return load_config(
+        path,
+        adapters={a.name: a for a in pm.collect("trunkline_register_channels")},
+        strategies={s.name for s in pm.collect("trunkline_register_strategies")},
+        env={"WEB_TOKEN": "t0ps3cret"} if env is None else env,
+    )
+
+
+def error(tmp_path: Path, pm: PluginManager, text: str, env: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path, pm, text, env)
+    return str(info.value)
+
+
+def test_a_complete_file_loads(tmp_path: Path, trunkline_pm: PluginManager) -> None:
+    config = load(tmp_path, trunkline_pm, GOOD)
+    acme = config.workspaces["acme"]
+    assert acme.workspace.name == "Acme Inc."
+    assert [q.id for q in acme.queues] == ["support", "billing"]
+    assert acme.queues[0].offer_timeout == 15.0
+    assert dict(acme.agents[0].skills) == {"en": 5, "billing": 3}
+    assert acme.agents[0].queues == ("support", "billing")
+    assert config.outbox.max_attempts == 3
+    settings = acme.channels[0].settings
+    assert settings.token == Secret("t0ps3cret")
+    assert "t0ps3cret" not in repr(settings)
+    assert "t0ps3cret" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("mistake", "expected"),
+    [
+        (
+            GOOD.replace("wrap_up = 5", "wrap_up = 5\nwrapup = 3"),
+            "trunkline.toml:15:1: workspaces.acme.queues.support.wrapup: unknown key",
+        ),
+        (
+            GOOD.replace("offer_timeout = 15", 'offer_timeout = "soon"'),
+            "trunkline.toml:13:1: workspaces.acme.queues.support.offer_timeout: "
+            "expected a number, got str 'soon'",
+        ),
+        (
+            GOOD.replace("skills = { en = 5, billing = 3 }", "skills = { en = 5, fr = 3 }"),
+            'trunkline.toml:22:1: workspaces.acme.agents.alice.skills.fr: unknown skill "fr" '
+            "(known: en, de, billing)",
+        ),
+        (
+            GOOD.replace("skills = { en = 5, billing = 3 }", "skills = { en = 9 }"),
+            "workspaces.acme.agents.alice: skill 'en': level 9 is not a whole number from 1 to 5",
+        ),
+        (
+            GOOD.replace('queues = ["support", "billing"]', 'queues = ["support", "sales"]'),
+            'workspaces.acme.agents.alice.queues.1: unknown queue "sales" (known: billing, support)',
+        ),
+        (
+            GOOD.replace('adapter = "memory"', 'adapter = "carrier-pigeon"'),
+            "trunkline.toml:27:1: workspaces.acme.channels.web.adapter: unknown channel adapter "
+            '"carrier-pigeon" (installed: memory)',
+        ),
+        (
+            GOOD.replace("priority = 1", 'priority = 1\nstrategy = "fastest"'),
+            'workspaces.acme.queues.billing.strategy: unknown strategy "fastest" (known: longest-idle)',
+        ),
+        (
+            GOOD.replace('token = { env = "WEB_TOKEN" }', 'token = "t0ps3cret"'),
+            'workspaces.acme.channels.web.settings.token: is a secret: write { env = "VARIABLE" }',
+        ),
+        (
+            GOOD.replace('kind = "chat"', 'kind = "chat"\ncolour = "blue"'),
+            "trunkline.toml:32:1: workspaces.acme.channels.web.settings.colour: unknown key "
+            "(allowed: kind, max_body_length, token)",
+        ),
+        (GOOD + "\n[telemetry]\nenabled = true\n", "trunkline.toml:34:2: telemetry: unknown key"),
+        (
+            GOOD.replace("max_attempts = 3", "max_attempts = 3.5"),
+            "trunkline.toml:5:1: outbox.max_attempts: expected a whole number, got float 3.5",
+        ),
+    ],
+    ids=[
+        "misspelled-key",
+        "wrong-type",
+        "unknown-skill",
+        "level-out-of-range",
+        "unknown-queue",
+        "unknown-adapter",
+        "unknown-strategy",
+        "literal-secret",
+        "unknown-setting",
+        "unknown-table",
+        "float-for-int",
+    ],
+)
+def test_mistakes_name_the_key_and_position(
+    tmp_path: Path, trunkline_pm: PluginManager, mistake: str, expected: str
+) -> None:
+    assert expected in error(tmp_path, trunkline_pm, mistake)
+
+
+def test_missing_secret_variable_is_named(tmp_path: Path, trunkline_pm: PluginManager) -> None:
+    message = error(tmp_path, trunkline_pm, GOOD, env={})
+    assert (
+        "workspaces.acme.channels.web.settings.token: environment variable WEB_TOKEN is not set"
+        in message
+    )
+
+
+def test_malformed_toml_gives_line_and_column(tmp_path: Path, trunkline_pm: PluginManager) -> None:
+    message = error(
+        tmp_path, trunkline_pm, GOOD.replace("offer_timeout = 15", "offer_timeout = = 15")
+    )
+    assert message.startswith(f"{tmp_path / 'trunkline.toml'}:13:17: not valid TOML")
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path, trunkline_pm: PluginManager) -> None:
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_config(tmp_path / "nope.toml", adapters={}, strategies=set())
+
+
+def test_locate_keys_handles_quoted_and_dotted_keys() -> None:
+    positions = locate_keys('[a."b.c"]\n  d.e = 1\n"f g" = 2\n')
+    assert positions[("a", "b.c")] == (1, 2)
+    assert positions[("a", "b.c", "d", "e")] == (2, 3)
+    assert positions[("a", "b.c", "f g")] == (3, 1)

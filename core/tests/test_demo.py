@@ -1,0 +1,256 @@
+"""``trunkline demo``: the wallboard figures, the configuration, and real runs of the demo."""
+
+from __future__ import annotations
+
+import io
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from trunkline import events as ev
+from trunkline.demo import DemoOptions, DemoStats, demo_config, run_demo
+from trunkline.errors import TrunklineError
+from trunkline.model import Agent, AgentStatus, Offer, Queue
+from trunkline.plugins import load_plugins
+
+W = "demo"
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+CLI = [sys.executable, "-c", "from trunkline.cli import main; main()", "demo"]
+
+
+def stats_for_one_queue(threshold: float = 10.0) -> DemoStats:
+    queue = Queue(id="sales", workspace=W, service_level_threshold=threshold)
+    agents = [Agent(id="ada", workspace=W), Agent(id="ben", workspace=W)]
+    return DemoStats([queue], agents)
+
+
+def queued(cid: str, at: float) -> ev.ContactQueued:
+    return ev.ContactQueued(workspace=W, at=at, contact_id=cid, queue="sales", priority=0)
+
+
+def offered(cid: str, agent: str, at: float, oid: str | None = None) -> ev.ContactOffered:
+    offer = Offer(
+        id=oid or f"of-{cid}",
+        workspace=W,
+        contact_id=cid,
+        agent_id=agent,
+        queue="sales",
+        created_at=at,
+        expires_at=at + 8,
+    )
+    return ev.ContactOffered(workspace=W, at=at, offer=offer)
+
+
+def accepted(cid: str, agent: str, at: float) -> ev.OfferAccepted:
+    return ev.OfferAccepted(
+        workspace=W, at=at, offer_id=f"of-{cid}", contact_id=cid, agent_id=agent
+    )
+
+
+def status(agent: str, value: AgentStatus, at: float = 0.0) -> ev.AgentStatusChanged:
+    return ev.AgentStatusChanged(workspace=W, at=at, agent_id=agent, status=value)
+
+
+# Statistics ---------------------------------------------------------------------------------
+
+
+def test_service_level_counts_answers_within_threshold_and_long_abandons_only() -> None:
+    stats = stats_for_one_queue(threshold=10.0)
+    for event in [
+        queued("c1", 100.0),
+        offered("c1", "ada", 101.0),
+        accepted("c1", "ada", 104.0),  # answered in 4 s: within
+        queued("c2", 100.0),
+        offered("c2", "ben", 110.0),
+        accepted("c2", "ben", 115.0),  # answered in 15 s: outside
+        queued("c3", 100.0),
+        ev.ContactAbandoned(workspace=W, at=103.0, contact_id="c3", waited=3.0),  # short: ignored
+        queued("c4", 100.0),
+        ev.ContactAbandoned(workspace=W, at=130.0, contact_id="c4", waited=30.0),  # counts against
+    ]:
+        stats.apply(event)
+
+    sales = stats.queues["sales"]
+    assert (sales.answered, sales.abandoned, sales.offered) == (2, 2, 2)
+    assert sales.service_level == pytest.approx(1 / 3)
+    assert sales.average_speed_of_answer == pytest.approx((4 + 15) / 2)
+    summary = stats.summary(elapsed=30.0)
+    assert (summary.answered, summary.abandoned, summary.service_level) == (2, 2, 1 / 3)
+
+
+def test_answer_time_runs_from_first_queued_even_after_a_rejected_offer() -> None:
+    stats = stats_for_one_queue(threshold=10.0)
+    stats.apply(queued("c1", 100.0))
+    stats.apply(offered("c1", "ada", 100.5, oid="first"))
+    stats.apply(
+        ev.OfferRejected(workspace=W, at=101.0, offer_id="first", contact_id="c1", agent_id="ada")
+    )
+    stats.apply(offered("c1", "ben", 108.0))
+    stats.apply(accepted("c1", "ben", 112.0))
+    sales = stats.queues["sales"]
+    assert sales.offered == 2
+    assert sales.average_speed_of_answer == pytest.approx(12.0)
+    assert sales.service_level == 0.0
+
+
+def test_a_contact_waits_while_ringing_and_stops_waiting_when_accepted() -> None:
+    stats = stats_for_one_queue()
+    stats.apply(queued("c1", 100.0))
+    stats.apply(queued("c2", 105.0))
+    stats.apply(offered("c1", "ada", 106.0))
+    sales = stats.queues["sales"]
+    assert set(sales.waiting) == {"c1", "c2"}
+    assert sales.longest_wait(now=110.0) == pytest.approx(10.0)
+    stats.apply(accepted("c1", "ada", 111.0))
+    assert set(sales.waiting) == {"c2"}
+    assert sales.longest_wait(now=111.0) == pytest.approx(6.0)
+    assert "sales waiting=1 longest=6s answered=1" in stats.status_line(111.0, elapsed=11.0)
+
+
+def test_agents_are_counted_by_state_while_available_and_by_status_otherwise() -> None:
+    stats = stats_for_one_queue()
+    assert stats.agent_counts()["offline"] == 2
+    stats.apply(status("ada", AgentStatus.AVAILABLE))
+    stats.apply(status("ben", AgentStatus.AVAILABLE))
+    stats.apply(queued("c1", 1.0))
+    stats.apply(offered("c1", "ada", 1.0))
+    assert stats.agent_counts() == {
+        "idle": 1,
+        "offered": 1,
+        "busy": 0,
+        "wrap-up": 0,
+        "break": 0,
+        "offline": 0,
+    }
+    stats.apply(accepted("c1", "ada", 2.0))
+    assert stats.agent_counts()["busy"] == 1
+    stats.apply(
+        ev.ContactEnded(workspace=W, at=3.0, contact_id="c1", agent_id="ada", wrap_up_until=5.0)
+    )
+    assert stats.agent_counts()["wrap-up"] == 1
+    stats.apply(ev.WrapUpEnded(workspace=W, at=5.0, contact_id="c1", agent_id="ada"))
+    stats.apply(ev.ContactClosed(workspace=W, at=5.0, contact_id="c1"))
+    stats.apply(status("ben", AgentStatus.BREAK, 6.0))
+    counts = stats.agent_counts()
+    assert (counts["idle"], counts["break"], counts["wrap-up"]) == (1, 1, 0)
+
+
+def test_a_customer_hanging_up_while_it_rings_frees_the_agent() -> None:
+    stats = stats_for_one_queue()
+    stats.apply(status("ada", AgentStatus.AVAILABLE))
+    stats.apply(queued("c1", 1.0))
+    stats.apply(offered("c1", "ada", 2.0))
+    stats.apply(ev.ContactAbandoned(workspace=W, at=4.0, contact_id="c1", waited=3.0))
+    assert stats.agent_counts()["offered"] == 0
+    assert stats.agent_counts()["idle"] == 1
+    assert stats.queues["sales"].waiting == {}
+
+
+# Configuration ------------------------------------------------------------------------------
+
+
+def test_the_demo_centre_has_three_channel_kinds_and_staffs_every_queue_with_one_agent() -> None:
+    config = demo_config(DemoOptions(agents=1), load_plugins({}))
+    workspace = config.workspaces["demo"]
+    assert sorted(c.settings.kind for c in workspace.channels) == ["chat", "email", "voice"]
+    assert all(c.queue for c in workspace.channels)
+    (agent,) = workspace.agents
+    assert set(agent.queues) == {q.id for q in workspace.queues}
+    assert all(q.offer_timeout <= 10 and q.wrap_up <= 2 for q in workspace.queues)
+    assert (
+        len(demo_config(DemoOptions(agents=30), load_plugins({})).workspaces["demo"].agents) == 30
+    )
+
+
+def test_the_demo_says_which_plugin_to_enable_when_the_memory_channel_is_disabled() -> None:
+    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGINS": "memory-channel"})
+    with pytest.raises(TrunklineError, match="memory-channel"):
+        demo_config(DemoOptions(), pm)
+
+
+def test_options_refuse_a_rate_of_zero() -> None:
+    with pytest.raises(ValueError, match="rate"):
+        DemoOptions(rate=0)
+
+
+# Running ------------------------------------------------------------------------------------
+
+
+@pytest.mark.timeout(15)
+def test_run_prints_a_summary_line_per_interval_when_not_a_terminal() -> None:
+    out = io.StringIO()
+    summary = run_demo(
+        DemoOptions(agents=4, rate=5, seed=1, duration=3, interval=0.5),
+        pm=load_plugins({}),
+        out=out,
+        tty=False,
+    )
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("Trunkline demo:")
+    ticks = [line for line in lines if line.startswith("t=")]
+    assert len(ticks) >= 4
+    assert all(" queues: sales waiting=" in line and " | agents: idle=" in line for line in ticks)
+    assert lines[-1].startswith("demo summary:")
+    assert f"received={summary.received} " in lines[-1]
+    assert summary.received > 0
+    assert summary.answered > 0
+    assert summary.offered >= summary.answered
+    assert "\x1b[" not in out.getvalue()
+
+
+@pytest.mark.timeout(15)
+def test_run_on_a_terminal_shows_queue_and_agent_tables() -> None:
+    out = io.StringIO()
+    summary = run_demo(
+        DemoOptions(agents=3, rate=5, seed=2, duration=1.5), pm=load_plugins({}), out=out, tty=True
+    )
+    text = ANSI.sub("", out.getvalue())
+    for expected in ("Queues", "Longest", "Abandoned", "Sales (chat)", "Agents", "Wrap-up"):
+        assert expected in text
+    assert not any(line.startswith("t=") for line in text.splitlines())
+    assert text.rstrip().splitlines()[-1].startswith("demo summary:")
+    assert summary.received > 0
+
+
+@pytest.mark.timeout(20)
+def test_cli_demo_with_piped_output_prints_plain_lines_and_a_summary() -> None:
+    result = subprocess.run(
+        [*CLI, "--duration", "3", "--seed", "1", "--rate", "4", "--interval", "1"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert sum(line.startswith("t=") for line in lines) >= 2
+    assert lines[-1].startswith("demo summary:")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT")
+@pytest.mark.timeout(20)
+def test_cli_demo_stops_on_ctrl_c_with_a_summary_and_no_traceback() -> None:
+    # The default SIGINT handler is restored in the child: a shell may have ignored it.
+    process = subprocess.Popen(
+        [*CLI, "--seed", "1", "--interval", "0.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("Trunkline demo:")
+        assert process.stdout.readline().startswith("t=")
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "demo summary:" in out
+    assert "Traceback" not in err

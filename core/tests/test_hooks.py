@@ -1,0 +1,296 @@
+"""Every hook, exercised once through a real run: the plugin API does what its docs say.
+
+The meta-test at the end checks that the plugin below implements every hookspec and that
+each one was actually called, so a new hook cannot be added without a test that runs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import anyio
+import attrs
+import click
+import pytest
+from click.testing import CliRunner
+
+import trunkline.hookspecs
+from trunkline import (
+    Agent,
+    Capabilities,
+    Classification,
+    Contact,
+    Customer,
+    FakeClock,
+    OutboundMessage,
+    Queue,
+    hookimpl,
+    hookspec,
+)
+from trunkline import events as ev
+from trunkline.builtin.memory_channel import MemoryChannel
+from trunkline.builtin.memory_store import MemoryStore
+from trunkline.cli import _State, build, cli
+from trunkline.plugins import PluginManager, load_plugins
+from trunkline.runtime import Runtime
+from trunkline.testing import wait_for_event
+
+pytestmark = pytest.mark.anyio
+W = "acme"
+ALL_HOOKS = {name for name in dir(trunkline.hookspecs) if name.startswith("trunkline_")}
+
+
+class ExtraSpecs:
+    @hookspec(firstresult=True)
+    def trunkline_everything_greeting(self, name: str) -> str | None:  # type: ignore[empty-body]
+        """A hook a plugin adds for other plugins."""
+
+
+@attrs.frozen
+class EverythingSettings:
+    greeting: str = "hello"
+
+
+class LoudMemoryChannel(MemoryChannel):
+    name = "loud-memory"
+
+
+class CountingStore(MemoryStore):
+    name = "counting"
+    appends = 0
+
+    async def append(self, events: Sequence[ev.Event]) -> int:
+        self.appends += 1
+        return await super().append(events)
+
+
+class CountingStoreFactory:
+    name = "counting"
+
+    def __call__(self, settings: Mapping[str, Any]) -> CountingStore:
+        assert settings == {"note": "from the file"}
+        return CountingStore()
+
+
+class ReverseAlphabetical:
+    name = "reverse-alphabetical"
+
+    def pick(self, candidates: Sequence[Any], contact: Contact, queue: Queue) -> Any:
+        return max(candidates, key=lambda view: view.agent.id)
+
+
+class Everything:
+    """Implements every hook and records what it saw."""
+
+    def __init__(self) -> None:
+        self.called: dict[str, list[dict[str, Any]]] = {}
+
+    def note(self, hook: str, **kwargs: Any) -> None:
+        self.called.setdefault(hook, []).append(kwargs)
+
+    # setup
+    @hookimpl
+    def trunkline_addhooks(self, pluginmanager: PluginManager) -> None:
+        self.note("trunkline_addhooks")
+        pluginmanager.add_hookspecs(ExtraSpecs)
+
+    @hookimpl
+    def trunkline_everything_greeting(self, name: str) -> str:
+        return f"hello, {name}"
+
+    @hookimpl
+    def trunkline_add_settings(self, registry: Any) -> None:
+        self.note("trunkline_add_settings")
+        registry.add("everything", EverythingSettings)
+
+    @hookimpl
+    def trunkline_configure(self, config: Any) -> None:
+        self.note("trunkline_configure", greeting=config.plugin_settings["everything"].greeting)
+
+    @hookimpl
+    def trunkline_unconfigure(self, config: Any) -> None:
+        self.note("trunkline_unconfigure")
+
+    # registries
+    @hookimpl
+    def trunkline_register_channels(self) -> list[type[Any]]:
+        self.note("trunkline_register_channels")
+        return [LoudMemoryChannel]
+
+    @hookimpl
+    def trunkline_register_strategies(self) -> list[Any]:
+        self.note("trunkline_register_strategies")
+        return [ReverseAlphabetical()]
+
+    @hookimpl
+    def trunkline_register_stores(self) -> list[Any]:
+        self.note("trunkline_register_stores")
+        return [CountingStoreFactory()]
+
+    @hookimpl
+    def trunkline_register_commands(self) -> list[click.Command]:
+        self.note("trunkline_register_commands")
+
+        @click.command("everything")
+        def everything() -> None:
+            click.echo("everything ran")
+
+        return [everything]
+
+    # inbound
+    @hookimpl
+    async def trunkline_inbound_filter(self, message: Any) -> str | None:
+        self.note("trunkline_inbound_filter", body=message.body)
+        return "no shouting" if message.body.isupper() else None
+
+    @hookimpl
+    async def trunkline_resolve_customer(
+        self, workspace: str, address: Any, store: Any
+    ) -> Customer | None:
+        self.note("trunkline_resolve_customer", address=address)
+        if address.value == "vip":
+            return Customer(id="cu_vip", workspace=workspace, addresses=(address,), name="V.I.P.")
+        return None
+
+    @hookimpl
+    def trunkline_thread_key(self, message: Any, customer: Customer) -> str | None:
+        self.note("trunkline_thread_key", customer=customer.id)
+        return message.attributes.get("ticket")
+
+    @hookimpl
+    async def trunkline_classify(self, contact: Contact, message: Any) -> Classification:
+        self.note("trunkline_classify")
+        return Classification(attributes={"seen_by": "everything"})
+
+    # routing
+    @hookimpl
+    def trunkline_select_queue(self, contact: Contact, queues: Mapping[str, Queue]) -> str | None:
+        self.note("trunkline_select_queue")
+        return "vip" if contact.customer_id == "cu_vip" else None
+
+    @hookimpl
+    def trunkline_filter_agents(self, contact: Contact, agents: Sequence[Agent]) -> list[str]:
+        self.note("trunkline_filter_agents", agents=[a.id for a in agents])
+        return [a.id for a in agents if a.id != "trainee"]
+
+    @hookimpl
+    def trunkline_score_agents(self, agents: Sequence[Agent]) -> dict[str, float]:
+        self.note("trunkline_score_agents")
+        return {a.id: float(a.skills.get("en", 0)) for a in agents}
+
+    @hookimpl
+    def trunkline_pick_agent(
+        self, contact: Contact, agents: Sequence[Agent], scores: Mapping[str, float]
+    ) -> str | None:
+        self.note("trunkline_pick_agent", scores=dict(scores))
+        return (
+            "senior" if contact.queue == "vip" and any(a.id == "senior" for a in agents) else None
+        )
+
+    # outbound and lifecycle
+    @hookimpl
+    def trunkline_render_outbound(
+        self, message: OutboundMessage, capabilities: Capabilities
+    ) -> OutboundMessage:
+        self.note("trunkline_render_outbound", attachments=capabilities.attachments)
+        return attrs.evolve(message, body=message.body + " -- sent by Everything")
+
+    @hookimpl
+    async def trunkline_contact_event(self, event: ev.Event, runtime: Runtime) -> None:
+        self.note("trunkline_contact_event", type=event.type)
+
+
+CONFIG = """
+[store]
+backend = "counting"
+note = "from the file"
+
+[plugins.everything]
+greeting = "hi from the file"
+
+[workspaces.acme]
+skills = ["en"]
+
+[workspaces.acme.queues.general]
+strategy = "reverse-alphabetical"
+
+[workspaces.acme.queues.vip]
+
+[workspaces.acme.agents.trainee]
+skills = { en = 5 }
+capacity = { chat = 1 }
+queues = ["general", "vip"]
+
+[workspaces.acme.agents.senior]
+skills = { en = 4 }
+capacity = { chat = 1 }
+queues = ["general", "vip"]
+
+[workspaces.acme.agents.junior]
+skills = { en = 4 }
+capacity = { chat = 1 }
+queues = ["general"]
+
+[workspaces.acme.channels.web]
+adapter = "loud-memory"
+queue = "general"
+"""
+
+
+async def test_every_hook_is_exercised(tmp_path: Any) -> None:
+    plugin = Everything()
+    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"}, extra=[("everything", plugin)])
+    assert pm.hook.trunkline_everything_greeting(name="Ana") == "hello, Ana"
+
+    state = _State(None)
+    state._pm = pm
+    result = CliRunner().invoke(cli, ["everything"], obj=state)
+    assert result.output == "everything ran\n"
+
+    path = tmp_path / "cc.toml"
+    path.write_text(CONFIG)
+    config = build(str(path), pm=pm, env={})
+    runtime = Runtime(config, pm, clock=FakeClock())
+    assert isinstance(runtime.store, CountingStore)
+
+    async with runtime.running():
+        events = runtime.subscribe()
+        web = runtime.channel("web")
+        with pytest.raises(Exception, match="no shouting"):
+            await web.deliver("ann", "HELP")
+        for agent in ("trainee", "senior", "junior"):
+            await runtime.set_agent_status(W, agent, "available")
+        # general queue: trainee filtered out; senior and junior tie on score (en 4), and the
+        # queue's reverse-alphabetical strategy breaks the tie.
+        first = await web.deliver("ann", "hello", attributes={"ticket": "T-1"})
+        offered = await wait_for_event(events, lambda e: isinstance(e, ev.ContactOffered))
+        assert offered.offer.agent_id == "senior"  # type: ignore[attr-defined]
+        joined = await web.deliver("bea", "same ticket", attributes={"ticket": "T-1"})
+        assert joined.contact_id == first.contact_id
+        vip = await web.deliver("vip", "it is me")
+        vip_contact = await runtime.store.contact(W, vip.contact_id)
+        assert vip_contact is not None
+        assert vip_contact.customer_id == "cu_vip"
+        assert vip_contact.queue == "vip"
+        assert vip_contact.attributes["seen_by"] == "everything"
+        await runtime.reply(W, first.contact_id, "we are on it")
+        await wait_for_event(events, lambda e: isinstance(e, ev.MessageSent))
+        assert web.sent[-1][1].body == "we are on it -- sent by Everything"
+        for _ in range(10):
+            await anyio.lowlevel.checkpoint()
+
+    assert runtime.store.appends > 0  # type: ignore[attr-defined]
+    assert plugin.called["trunkline_configure"] == [{"greeting": "hi from the file"}]
+    assert {"type": "MessageSent"} in plugin.called["trunkline_contact_event"]
+    assert [a for a in plugin.called["trunkline_filter_agents"][0]["agents"] if a != "trainee"] == [
+        "senior",
+        "junior",
+    ]
+    missing = ALL_HOOKS - set(plugin.called)
+    assert not missing, f"hooks never exercised: {sorted(missing)}"
+
+
+def test_the_everything_plugin_implements_every_hookspec() -> None:
+    implemented = {name for name in dir(Everything) if name.startswith("trunkline_")}
+    assert implemented >= ALL_HOOKS, f"not implemented: {sorted(ALL_HOOKS - implemented)}"

@@ -1,0 +1,360 @@
+"""The runtime: inbound pipeline, durable-before-ack, offers in real time, outbox, isolation."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import anyio
+import pytest
+
+from trunkline import (
+    Classification,
+    FakeClock,
+    InboundRejected,
+    PermanentSendError,
+    Runtime,
+    TemporaryFailure,
+    hookimpl,
+)
+from trunkline import events as ev
+from trunkline.builtin.memory_store import MemoryStore
+from trunkline.events import Event
+from trunkline.plugins import PluginManager, load_plugins
+from trunkline.testing import build_runtime, wait_for_event
+from trunkline.testing.plugin import MEMORY_CONFIG
+
+pytestmark = pytest.mark.anyio
+W = "acme"
+
+
+def of_type(events: Sequence[Event], kind: type[Event]) -> list[Any]:
+    return [e for e in events if isinstance(e, kind)]
+
+
+async def stored(runtime: Runtime) -> list[Event]:
+    return [s.event for s in await runtime.store.read(W)]
+
+
+async def settle() -> None:
+    """Let background tasks (ticker, outbox, observers) run."""
+    for _ in range(20):
+        await anyio.lowlevel.checkpoint()
+
+
+async def test_ack_comes_after_the_message_is_stored(memory_runtime: Runtime) -> None:
+    ack = await memory_runtime.channel("web").deliver("carol", "my order is late", provider_id="p1")
+    log = await stored(memory_runtime)
+    received = of_type(log, ev.MessageReceived)
+    assert [m.message.id for m in received] == [ack.message_id]
+    assert of_type(log, ev.ContactQueued)[0].contact_id == ack.contact_id
+
+
+async def test_contact_is_offered_to_the_longest_idle_agent(
+    memory_runtime: Runtime, fake_clock: FakeClock
+) -> None:
+    await memory_runtime.set_agent_status(W, "bob", "available")
+    fake_clock.advance(5)
+    await memory_runtime.set_agent_status(W, "alice", "available")
+    events = memory_runtime.subscribe()
+    await memory_runtime.channel("web").deliver("carol", "hello")
+    offered = await wait_for_event(events, lambda e: isinstance(e, ev.ContactOffered))
+    assert offered.offer.agent_id == "bob"  # type: ignore[attr-defined]
+
+
+async def test_offer_times_out_in_time_and_goes_to_the_next_agent(
+    memory_runtime: Runtime, fake_clock: FakeClock
+) -> None:
+    await memory_runtime.set_agent_status(W, "alice", "available")
+    fake_clock.advance(1)
+    await memory_runtime.set_agent_status(W, "bob", "available")
+    events = memory_runtime.subscribe()
+    await memory_runtime.channel("web").deliver("carol", "hello")
+    first = await wait_for_event(events, lambda e: isinstance(e, ev.ContactOffered))
+    assert first.offer.agent_id == "alice"  # type: ignore[attr-defined]
+    fake_clock.advance(9.5)
+    await settle()
+    assert not of_type(await stored(memory_runtime), ev.OfferTimedOut)
+    fake_clock.advance(0.5)  # offer_timeout is 10 s
+    await wait_for_event(events, lambda e: isinstance(e, ev.OfferTimedOut))
+    second = await wait_for_event(events, lambda e: isinstance(e, ev.ContactOffered))
+    assert second.offer.agent_id == "bob"  # type: ignore[attr-defined]
+
+
+async def test_concurrent_redeliveries_store_one_message(memory_runtime: Runtime) -> None:
+    acks = []
+
+    async def deliver() -> None:
+        acks.append(await memory_runtime.channel("web").deliver("dan", "twice", provider_id="dup"))
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(5):
+            tg.start_soon(deliver)
+    assert len({(a.contact_id, a.message_id) for a in acks}) == 1
+    assert sum(not a.duplicate for a in acks) == 1
+    assert len(of_type(await stored(memory_runtime), ev.MessageReceived)) == 1
+    assert len(of_type(await stored(memory_runtime), ev.CustomerCreated)) == 1
+
+
+async def test_messages_of_one_customer_join_the_open_contact_until_it_closes(
+    memory_runtime: Runtime,
+) -> None:
+    web = memory_runtime.channel("web")
+    first = await web.deliver("erin", "one")
+    second = await web.deliver("erin", "two")
+    assert second.contact_id == first.contact_id
+    await memory_runtime.abandon(W, first.contact_id)
+    third = await web.deliver("erin", "three")
+    assert third.new_contact
+    assert third.contact_id != first.contact_id
+    customers = {e.customer.id for e in of_type(await stored(memory_runtime), ev.CustomerCreated)}
+    assert len(customers) == 1  # the same customer, a new contact
+
+
+async def test_full_conversation_is_recorded_as_events(memory_runtime: Runtime) -> None:
+    events = memory_runtime.subscribe()
+    await memory_runtime.set_agent_status(W, "alice", "available")
+    ack = await memory_runtime.channel("web").deliver("fay", "help")
+    offer = await wait_for_event(events, lambda e: isinstance(e, ev.ContactOffered))
+    await memory_runtime.accept(W, offer.offer.id)  # type: ignore[attr-defined]
+    reply = await memory_runtime.reply(W, ack.contact_id, "on it")
+    await wait_for_event(events, lambda e: isinstance(e, ev.MessageSent))
+    await memory_runtime.end_contact(W, ack.contact_id)  # wrap_up is 0: closes at once
+    kinds = [type(e).__name__ for e in await stored(memory_runtime)]
+    assert kinds == [
+        "AgentStatusChanged",
+        "CustomerCreated",
+        "ContactReceived",
+        "MessageReceived",
+        "ContactQueued",
+        "ContactOffered",
+        "OfferAccepted",
+        "OutboundQueued",
+        "MessageSent",
+        "ContactEnded",
+        "WrapUpEnded",
+        "ContactClosed",
+    ]
+    bodies = [m.body for m in await memory_runtime.store.messages(W, ack.contact_id)]
+    assert bodies == ["help", "on it"]
+    assert memory_runtime.channel("web").sent[0][1].message_id == reply.id
+
+
+async def test_outbox_retries_with_backoff_then_sends(
+    memory_runtime: Runtime, fake_clock: FakeClock
+) -> None:
+    web = memory_runtime.channel("web")
+    ack = await web.deliver("gus", "hi")
+    web.fail_next(ConnectionError("provider down"), times=2)
+    events = memory_runtime.subscribe()
+    message = await memory_runtime.reply(W, ack.contact_id, "answer")
+    failed = await wait_for_event(events, lambda e: isinstance(e, ev.SendAttemptFailed))
+    assert failed.attempt == 1  # type: ignore[attr-defined]
+    assert failed.retry_at == pytest.approx(fake_clock.now() + 1.0)  # type: ignore[attr-defined]
+    fake_clock.advance(1.0)
+    second = await wait_for_event(events, lambda e: isinstance(e, ev.SendAttemptFailed))
+    assert second.attempt == 2  # type: ignore[attr-defined]
+    assert second.retry_at == pytest.approx(fake_clock.now() + 2.0)  # type: ignore[attr-defined]
+    fake_clock.advance(2.0)
+    sent = await wait_for_event(events, lambda e: isinstance(e, ev.MessageSent))
+    assert sent.message_id == message.id  # type: ignore[attr-defined]
+    assert [m.body for _, m in web.sent] == ["answer"]
+
+
+async def test_permanent_send_failure_is_recorded_and_not_retried(memory_runtime: Runtime) -> None:
+    web = memory_runtime.channel("web")
+    ack = await web.deliver("hal", "hi")
+    web.fail_next(PermanentSendError("address does not exist"))
+    events = memory_runtime.subscribe()
+    await memory_runtime.reply(W, ack.contact_id, "answer")
+    failed = await wait_for_event(events, lambda e: isinstance(e, ev.MessageFailed))
+    assert "address does not exist" in failed.error  # type: ignore[attr-defined]
+    assert await memory_runtime.store.outbox_due(float("inf")) == []
+    assert web.sent == []
+
+
+async def test_outbox_gives_up_after_max_attempts(
+    trunkline_pm: PluginManager, fake_clock: FakeClock
+) -> None:
+    data = {**MEMORY_CONFIG, "outbox": {"max_attempts": 2, "backoff": 0.5}}
+    runtime = build_runtime(trunkline_pm, data, clock=fake_clock)
+    async with runtime.running():
+        web = runtime.channel("web")
+        ack = await web.deliver("ida", "hi")
+        web.fail_next(TimeoutError("slow"), times=5)
+        events = runtime.subscribe()
+        await runtime.reply(W, ack.contact_id, "answer")
+        await wait_for_event(events, lambda e: isinstance(e, ev.SendAttemptFailed))
+        fake_clock.advance(0.5)
+        failed = await wait_for_event(events, lambda e: isinstance(e, ev.MessageFailed))
+        assert "gave up after 2 attempts" in failed.error  # type: ignore[attr-defined]
+
+
+# Plugins that misbehave --------------------------------------------------------------------
+
+
+class Crashes:
+    """A plugin whose hooks raise: it must be isolated, logged by name, and lose nothing."""
+
+    @hookimpl
+    async def trunkline_classify(self) -> None:
+        raise RuntimeError("classifier exploded")
+
+    @hookimpl
+    def trunkline_score_agents(self) -> None:
+        raise ZeroDivisionError("scorer exploded")
+
+    @hookimpl
+    async def trunkline_contact_event(self, event: Event) -> None:
+        raise RuntimeError(f"observer exploded on {event.type}")
+
+
+async def test_a_plugin_that_raises_is_isolated(
+    fake_clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"}, extra=[("crashy", Crashes())])
+    runtime = build_runtime(pm, MEMORY_CONFIG, clock=fake_clock)
+    caplog.set_level(logging.ERROR, logger="trunkline")
+    async with runtime.running():
+        events = runtime.subscribe()
+        await runtime.set_agent_status(W, "alice", "available")
+        ack = await runtime.channel("web").deliver("jo", "still routed?")
+        offered = await wait_for_event(events, lambda e: isinstance(e, ev.ContactOffered))
+        assert offered.offer.contact_id == ack.contact_id  # type: ignore[attr-defined]
+        await settle()
+    messages = [r.getMessage() for r in caplog.records]
+    assert any('plugin "crashy" raised in trunkline_classify' in m for m in messages)
+    assert any('plugin "crashy" raised in trunkline_score_agents' in m for m in messages)
+    assert any('plugin "crashy" raised in trunkline_contact_event' in m for m in messages)
+
+
+class Gatekeeper:
+    @hookimpl
+    def trunkline_inbound_filter(self, message: Any) -> str | None:
+        return "spam is refused" if "WIN A PRIZE" in message.body else None
+
+
+async def test_filtered_message_is_refused_and_nothing_is_stored(fake_clock: FakeClock) -> None:
+    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"}, extra=[("gate", Gatekeeper())])
+    runtime = build_runtime(pm, MEMORY_CONFIG, clock=fake_clock)
+    async with runtime.running():
+        kept = await runtime.channel("web").deliver("kim", "a real question")
+        before = await stored(runtime)
+        with pytest.raises(InboundRejected, match="spam is refused"):
+            await runtime.channel("web").deliver("spammer", "WIN A PRIZE now")
+        assert await stored(runtime) == before
+        assert await runtime.store.contact(W, kept.contact_id) is not None
+
+
+class FailingStore(MemoryStore):
+    """A memory store that can be told to refuse appends, like a full disk."""
+
+    fail = False
+
+    async def append(self, events: Sequence[Event]) -> int:
+        if self.fail:
+            raise OSError(28, "No space left on device")
+        return await super().append(events)
+
+
+async def test_store_failure_is_a_temporary_failure_and_loses_nothing(
+    trunkline_pm: PluginManager, fake_clock: FakeClock
+) -> None:
+    store = FailingStore()
+    runtime = build_runtime(trunkline_pm, MEMORY_CONFIG, clock=fake_clock)
+    runtime.store = store
+    async with runtime.running():
+        web = runtime.channel("web")
+        kept = await web.deliver("lea", "first")
+        store.fail = True
+        with pytest.raises(TemporaryFailure, match="No space left"):
+            await web.deliver("max", "second")
+        with pytest.raises(TemporaryFailure):
+            await runtime.set_agent_status(W, "alice", "available")
+        store.fail = False
+        # The engine was rebuilt from the store: "max" never happened, "lea" still waits.
+        engine = runtime.desk(W).engine
+        assert [v.contact.id for v in engine.waiting("support")] == [kept.contact_id]  # type: ignore[attr-defined]
+        retried = await web.deliver("max", "second")
+        events = runtime.subscribe()
+        await runtime.set_agent_status(W, "alice", "available")
+        offered = await wait_for_event(events, lambda e: isinstance(e, ev.ContactOffered))
+        assert offered.offer.contact_id == kept.contact_id  # type: ignore[attr-defined]
+        assert retried.new_contact
+
+
+async def test_restart_rebuilds_routing_state_from_the_store(
+    trunkline_pm: PluginManager, fake_clock: FakeClock
+) -> None:
+    store = MemoryStore()
+    first = build_runtime(trunkline_pm, MEMORY_CONFIG, clock=fake_clock)
+    first.store = store
+    async with first.running():
+        await first.set_agent_status(W, "alice", "available")
+        a = await first.channel("web").deliver("ned", "one")
+        b = await first.channel("web").deliver("ola", "two")
+    second = build_runtime(trunkline_pm, MEMORY_CONFIG, clock=fake_clock)
+    second.store = store
+    async with second.running():
+        engine: Any = second.desk(W).engine
+        assert engine.agent("alice").status.value == "available"
+        assert {o.contact_id for o in engine.offers.values()} == {a.contact_id}
+        assert [v.contact.id for v in engine.waiting("support")] == [b.contact_id]
+        offer_id = next(iter(engine.offers))
+        await second.accept(W, offer_id)  # the offer made before the restart is still good
+
+
+async def test_a_crashing_channel_is_restarted(
+    trunkline_pm: PluginManager, fake_clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = build_runtime(trunkline_pm, MEMORY_CONFIG, clock=fake_clock)
+    web = runtime.channel("web")
+    original: Callable[..., Any] = web.run
+    calls = 0
+
+    async def run(inbound: Any, *, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            task_status.started()
+            raise ConnectionResetError("provider hung up")
+        await original(inbound, task_status=task_status)
+
+    web.run = run
+    caplog.set_level(logging.ERROR, logger="trunkline")
+    async with runtime.running():
+        with anyio.fail_after(5):
+            ack = await web.deliver("pat", "are you back?")
+        assert ack.new_contact
+    assert calls == 2
+    assert any('channel "web" (adapter "memory") crashed' in r.getMessage() for r in caplog.records)
+
+
+class Classifier:
+    @hookimpl
+    async def trunkline_classify(self, contact: Any, message: Any) -> Classification | None:
+        await anyio.lowlevel.checkpoint()  # an async implementation is awaited by core
+        if "rechnung" in message.body.lower():
+            return Classification(
+                required_skills={"de": 3}, priority=2, attributes={"topic": "billing"}
+            )
+        return None
+
+
+async def test_async_classification_shapes_routing(fake_clock: FakeClock) -> None:
+    pm = load_plugins(
+        {"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"}, extra=[("classifier", Classifier())]
+    )
+    runtime = build_runtime(pm, MEMORY_CONFIG, clock=fake_clock)
+    async with runtime.running():
+        events = runtime.subscribe()
+        await runtime.set_agent_status(W, "alice", "available")  # no German
+        await runtime.set_agent_status(W, "bob", "available")  # de 4
+        ack = await runtime.channel("web").deliver("uwe", "Frage zur Rechnung")
+        offered = await wait_for_event(events, lambda e: isinstance(e, ev.ContactOffered))
+        assert offered.offer.agent_id == "bob"  # type: ignore[attr-defined]
+        contact = await runtime.store.contact(W, ack.contact_id)
+        assert contact is not None
+        assert contact.attributes["topic"] == "billing"
+        assert contact.priority == 2

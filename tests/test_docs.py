@@ -1,0 +1,309 @@
+"""The documentation stays true to the code.
+
+Meta-tests compare the reference pages with the code they describe (hooks, commands,
+configuration keys); the runnable examples in ``docs/`` are run; the site is built strictly.
+A fenced ``python`` block whose first line is ``# docs: run`` is a runnable example, and a
+fenced ``toml`` block whose first line is ``# docs: check-config`` is an example configuration
+file (see CONTRIBUTING.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import attrs
+import pytest
+
+from trunkline import Capabilities, Distro, hookspecs
+from trunkline.builtin.memory_channel import MemorySettings
+from trunkline.cli import cli
+from trunkline.config import OutboxSettings
+from trunkline.model import Agent, Queue
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+RUN_MARKER = "# docs: run"
+CHECK_CONFIG_MARKER = "# docs: check-config"
+EXAMPLE_TIMEOUT = 30  # seconds for one runnable example
+
+HOOKS = sorted(
+    name
+    for name, value in vars(hookspecs).items()
+    if name.startswith("trunkline_") and inspect.isfunction(value)
+)
+
+
+# Reading the pages -----------------------------------------------------------------------------
+
+
+def read(page: str) -> str:
+    return (DOCS / page).read_text(encoding="utf-8")
+
+
+def sections(text: str, level: int) -> dict[str, str]:
+    """Map each heading of ``level`` (2 for ``##``) to its text, up to the next such heading."""
+    prefix = "#" * level + " "
+    found: dict[str, str] = {}
+    title: str | None = None
+    lines: list[str] = []
+    fence: str | None = None
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if fence is None and stripped.startswith(("```", "~~~")):
+            fence = stripped[:3]
+        elif fence is not None and stripped.startswith(fence):
+            fence = None
+        elif fence is None and line.startswith(prefix):
+            if title is not None:
+                found[title] = "\n".join(lines)
+            title, lines = line[len(prefix) :].strip(), []
+            continue
+        lines.append(line)
+    if title is not None:
+        found[title] = "\n".join(lines)
+    return found
+
+
+@attrs.frozen
+class Block:
+    """One fenced code block of a page: its info string, its text and where it starts."""
+
+    page: str
+    line: int
+    info: str
+    code: str
+
+
+_FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)")
+
+
+def fenced_blocks(path: Path) -> list[Block]:
+    """Every fenced code block of a Markdown file, dedented (blocks may sit in list items)."""
+    blocks = []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    number = 0
+    while number < len(lines):
+        opening = _FENCE.match(lines[number])
+        number += 1
+        if opening is None:
+            continue
+        indent, fence = len(opening["indent"]), opening["fence"]
+        start, body = number, []
+        while number < len(lines):
+            line = lines[number]
+            number += 1
+            stripped = line.strip()
+            if stripped and set(stripped) == {fence[0]} and len(stripped) >= len(fence):
+                break
+            body.append(line[indent:] if line[:indent].strip() == "" else line)
+        page = path.relative_to(DOCS).as_posix()
+        blocks.append(Block(page, start, opening["info"], "\n".join(body) + "\n"))
+    return blocks
+
+
+def marked_blocks(info: str, marker: str) -> list[Block]:
+    return [
+        block
+        for path in sorted(DOCS.rglob("*.md"))
+        for block in fenced_blocks(path)
+        if block.info == info and block.code.lstrip("\n").startswith(marker + "\n")
+    ]
+
+
+RUNNABLE = marked_blocks("python", RUN_MARKER)
+CONFIG_FILES = marked_blocks("toml", CHECK_CONFIG_MARKER)
+
+
+def block_ids(blocks: list[Block]) -> list[str]:
+    index: dict[str, int] = {}
+    ids = []
+    for block in blocks:
+        index[block.page] = index.get(block.page, 0) + 1
+        ids.append(f"{block.page}#{index[block.page]}")
+    return ids
+
+
+def example_env() -> dict[str, str]:
+    """The environment examples run in: core's built-ins and their own plugins only."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUNKLINE_")}
+    env["TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return env
+
+
+def field_names(cls: type) -> list[str]:
+    return [field.name for field in attrs.fields(cls) if field.name not in ("id", "workspace")]
+
+
+# The hook reference ----------------------------------------------------------------------------
+
+
+def hook_sections() -> dict[str, str]:
+    return {
+        title: text
+        for title, text in sections(read("hooks.md"), 2).items()
+        if "trunkline_" in title
+    }
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_has_a_section_in_the_hook_reference(hook: str) -> None:
+    assert hook in hook_sections(), f"docs/hooks.md has no section '## {hook}'"
+
+
+def test_the_hook_reference_has_no_section_for_a_hook_that_does_not_exist() -> None:
+    titles = [t for t in sections(read("hooks.md"), 2) if t.startswith("trunkline_")]
+    assert sorted(set(titles) - set(HOOKS)) == []
+    assert len(titles) == len(set(titles)), "a hook has two sections"
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_each_hook_section_states_how_the_hook_is_called(hook: str) -> None:
+    text = " ".join(hook_sections().get(hook, "").split())  # line breaks do not matter
+    spec = getattr(getattr(hookspecs, hook), "trunkline_spec", {})
+    assert ("may be async" in text) == (hook in hookspecs.ASYNC_HOOKS), (
+        f"{hook}: the section must say 'may be async' exactly when the hook accepts async def"
+    )
+    if spec.get("historic"):
+        assert "historic" in text, f"{hook} is historic; its section must say so"
+    if spec.get("firstresult"):
+        assert "first result" in text, f"{hook} is firstresult; its section must say so"
+    assert "**When:**" in text, f"{hook}: the section must say when the hook is called"
+    assert "```python" in text, f"{hook}: the section must show an example implementation"
+
+
+# The command line and configuration references -------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_and_option_is_documented(name: str) -> None:
+    documented = sections(read("cli.md"), 2)
+    title = f"trunkline {name}"
+    assert title in documented, f"docs/cli.md has no section '## {title}'"
+    for param in cli.commands[name].params:
+        for option in param.opts:
+            if option.startswith("-"):
+                assert f"`{option}" in documented[title], f"{title}: option {option} is missing"
+
+
+def test_the_global_options_are_documented() -> None:
+    text = read("cli.md")
+    for option in ("--version", "--help", "-h"):
+        assert f"`{option}`" in text
+
+
+@pytest.mark.parametrize(
+    ("cls", "page", "heading", "level"),
+    [
+        (Queue, "configuration.md", "Queues", 3),
+        (Agent, "configuration.md", "Agents", 3),
+        (OutboxSettings, "configuration.md", "`[outbox]`", 2),
+        (MemorySettings, "configuration.md", "The memory channel", 3),
+        (Capabilities, "plugins/writing-a-channel.md", "`capabilities`", 3),
+        (Distro, "distributions.md", "The `Distro`", 2),
+    ],
+)
+def test_every_key_is_documented(cls: type, page: str, heading: str, level: int) -> None:
+    section = sections(read(page), level).get(heading)
+    assert section is not None, f"docs/{page} has no heading {heading!r}"
+    missing = [name for name in field_names(cls) if f"| `{name}` |" not in section]
+    assert missing == [], f"docs/{page}, {heading}: undocumented keys {missing}"
+
+
+def test_every_plugin_environment_variable_is_documented() -> None:
+    text = read("plugins/discovery.md")
+    for variable in (
+        "TRUNKLINE_PLUGINS",
+        "TRUNKLINE_DISABLE_PLUGINS",
+        "TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD",
+        "TRUNKLINE_DISTRO",
+    ):
+        assert f"| `{variable}` |" in text, f"{variable} is not in the table of variables"
+
+
+# The examples ----------------------------------------------------------------------------------
+
+
+def test_the_documentation_has_runnable_examples() -> None:
+    pages = {block.page for block in RUNNABLE}
+    assert {"embedding.md", "hooks.md", "plugins/writing-a-channel.md"} <= pages
+    assert CONFIG_FILES, "configuration.md should have a complete example file"
+
+
+@pytest.mark.parametrize("block", RUNNABLE, ids=block_ids(RUNNABLE))
+def test_runnable_example_runs(block: Block, tmp_path: Path) -> None:
+    script = tmp_path / "example.py"
+    script.write_text(block.code, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=example_env(),
+        capture_output=True,
+        text=True,
+        timeout=EXAMPLE_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, (
+        f"docs/{block.page}:{block.line}: the example exited with {result.returncode}\n"
+        f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+    )
+
+
+@pytest.mark.parametrize("block", CONFIG_FILES, ids=block_ids(CONFIG_FILES))
+def test_example_configuration_passes_check_config(block: Block, tmp_path: Path) -> None:
+    config = tmp_path / "example.toml"
+    config.write_text(block.code, encoding="utf-8")
+    env = example_env()
+    for variable in re.findall(r'\benv\s*=\s*"([^"]+)"', block.code):
+        env[variable] = "dummy-secret"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from trunkline.cli import main; main(sys.argv[1:])",
+            "check-config",
+            str(config),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=EXAMPLE_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, f"docs/{block.page}:{block.line}: {result.stderr}"
+    assert ": OK: " in result.stdout
+
+
+# The site --------------------------------------------------------------------------------------
+
+
+def test_the_site_builds_strictly(tmp_path: Path) -> None:
+    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("material") is None:
+        pytest.skip("mkdocs-material is not installed (it is in the dev dependency group)")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--config-file",
+            str(ROOT / "mkdocs.yml"),
+            "--site-dir",
+            str(tmp_path / "site"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "site" / "hooks" / "index.html").exists()
