@@ -24,7 +24,8 @@ from trunkline import Capabilities, Distro, hookspecs
 from trunkline.builtin.memory_channel import MemorySettings
 from trunkline.cli import cli
 from trunkline.config import OutboxSettings
-from trunkline.model import Agent, Queue
+from trunkline.hours import Schedule
+from trunkline.model import Agent, EscalationStep, Queue, RoutingSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -137,7 +138,11 @@ def example_env() -> dict[str, str]:
 
 
 def field_names(cls: type) -> list[str]:
-    return [field.name for field in attrs.fields(cls) if field.name not in ("id", "workspace")]
+    return [
+        field.name
+        for field in attrs.fields(cls)
+        if field.init and field.name not in ("id", "workspace")
+    ]
 
 
 # The hook reference ----------------------------------------------------------------------------
@@ -202,6 +207,9 @@ def test_the_global_options_are_documented() -> None:
     [
         (Queue, "configuration.md", "Queues", 3),
         (Agent, "configuration.md", "Agents", 3),
+        (EscalationStep, "configuration.md", "Escalation steps", 4),
+        (RoutingSettings, "configuration.md", "Routing rules", 3),
+        (Schedule, "configuration.md", "Business hours", 3),
         (OutboxSettings, "configuration.md", "`[outbox]`", 2),
         (MemorySettings, "configuration.md", "The memory channel", 3),
         (Capabilities, "plugins/writing-a-channel.md", "`capabilities`", 3),

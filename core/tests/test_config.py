@@ -111,7 +111,7 @@ def test_a_complete_file_loads(tmp_path: Path, trunkline_pm: PluginManager) -> N
         ),
         (
             GOOD.replace("priority = 1", 'priority = 1\nstrategy = "fastest"'),
-            'workspaces.acme.queues.billing.strategy: unknown strategy "fastest" (known: longest-idle)',
+            'workspaces.acme.queues.billing.strategy: unknown strategy "fastest" (known: best-skill, fewest-contacts, least-occupied, longest-idle, random, round-robin, top-down)',
         ),
         (
             GOOD.replace('token = { env = "WEB_TOKEN" }', 'token = "t0ps3cret"'),

@@ -76,8 +76,9 @@ class CountingStoreFactory:
 class ReverseAlphabetical:
     name = "reverse-alphabetical"
 
-    def pick(self, candidates: Sequence[Any], contact: Contact, queue: Queue) -> Any:
-        return max(candidates, key=lambda view: view.agent.id)
+    def key(self, agent: Any, queue: Any) -> Any:
+        # Smallest key first: negated code points, so later letters sort first.
+        return (*(-ord(ch) for ch in agent.agent.id), 0)
 
 
 class Everything:

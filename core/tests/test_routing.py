@@ -1,4 +1,4 @@
-"""The minimal routing engine: decisions, offers, wrap-up, replay, and its invariants."""
+"""The routing engine's basics: order, skills, offers, wrap-up, capacity, replay."""
 
 from __future__ import annotations
 
@@ -207,7 +207,10 @@ def test_abandon_while_offered_frees_the_agent() -> None:
     r.handle(SetAgentStatus("a", AgentStatus.AVAILABLE), 0)
     r.handle(EnqueueContact(contact("c")), 1)
     events = r.handle(AbandonContact("c"), 4)
-    assert [(type(e), getattr(e, "waited", None)) for e in events] == [(ev.ContactAbandoned, 3)]
+    assert [(type(e), getattr(e, "waited", None)) for e in events] == [
+        (ev.OfferRescinded, None),
+        (ev.ContactAbandoned, 3),
+    ]
     assert r.agent("a").state is AgentState.IDLE
     assert r.offers == {}
 
@@ -411,7 +414,7 @@ def test_offers_follow_priority_then_arrival(agent_specs, ops) -> None:  # type:
             for q in run.agent.queues:
                 for v in router.waiting(q):
                     skills = {**router.queues[q].skills, **v.contact.required_skills}
-                    if run.agent.id in v.declined or not run.agent.has_skills(skills):
+                    if v.has_declined(run.agent.id) or not run.agent.has_skills(skills):
                         continue
                     if (-v.priority, v.queued_at) < rank:
                         violations.append(f"{v.contact.id} waited ahead of {chosen.contact.id}")

@@ -24,6 +24,7 @@ from .clock import Clock, FakeClock, SystemClock
 from .config import Config, SettingsRegistry, WorkspaceConfig, config_from_dict, load_config
 from .errors import ConfigError, PluginError, TrunklineError
 from .hookspecs import hookimpl, hookspec
+from .hours import Schedule
 from .model import (
     Address,
     Agent,
@@ -34,15 +35,18 @@ from .model import (
     ContactState,
     Customer,
     Direction,
+    EscalationStep,
     Message,
     Offer,
     Queue,
+    RoutingSettings,
     Workspace,
 )
 from .plugins import Distro, PluginManager, load_plugins
 from .routing import Classification, Router, RoutingError, Strategy
 from .runtime import Runtime
 from .store import Store, StoredEvent
+from .switchboard import Switchboard
 
 __version__ = "0.1.0"
 
@@ -64,6 +68,7 @@ __all__ = [
     "Customer",
     "Direction",
     "Distro",
+    "EscalationStep",
     "FakeClock",
     "InboundHandler",
     "InboundMessage",
@@ -78,12 +83,15 @@ __all__ = [
     "Receipt",
     "Router",
     "RoutingError",
+    "RoutingSettings",
     "Runtime",
+    "Schedule",
     "Secret",
     "SettingsRegistry",
     "Store",
     "StoredEvent",
     "Strategy",
+    "Switchboard",
     "SystemClock",
     "TemporaryFailure",
     "TrunklineError",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 import click
 
@@ -17,7 +17,7 @@ from .errors import TrunklineError
 
 __all__ = ["build", "main"]
 
-BUILTIN_COMMANDS = ("demo", "serve", "check-config", "plugins")
+BUILTIN_COMMANDS = ("demo", "serve", "check-config", "explain", "plugins")
 
 
 class _State:
@@ -154,6 +154,13 @@ def serve(state: _State, config_file: str, duration: float | None) -> None:
 )
 @click.option("--seed", type=int, default=None, help="Seed for a repeatable run.")
 @click.option(
+    "--events",
+    "events_file",
+    type=click.File("w", encoding="utf-8"),
+    default=None,
+    help="Write every event to this file as JSON lines (for `trunkline explain`).",
+)
+@click.option(
     "--interval",
     type=click.FloatRange(0.1),
     default=2.0,
@@ -167,6 +174,7 @@ def demo(
     agents: int,
     rate: float,
     seed: int | None,
+    events_file: TextIO | None,
     interval: float,
 ) -> None:
     """Run an embedded contact centre with simulated customers and agents."""
@@ -174,11 +182,95 @@ def demo(
 
     options = DemoOptions(agents=agents, rate=rate, seed=seed, duration=duration, interval=interval)
     try:
-        run_demo(options, pm=state.pm)
+        run_demo(options, pm=state.pm, events=events_file)
     except TrunklineError as exc:
         _fail(exc)
     except KeyboardInterrupt:
         click.echo("trunkline: demo stopped")
+
+
+@cli.command()
+@click.argument("contact_id")
+@click.option(
+    "--events",
+    "events_file",
+    type=click.File("r", encoding="utf-8"),
+    default=None,
+    help="Read the event log from this JSON-lines file (as `trunkline demo --events` writes).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The configuration the log was made with (default: the demo's).",
+)
+@click.option("--workspace", default=None, help="The contact's workspace (default: the only one).")
+@click.option("--agent", "agents", multiple=True, help="Also say why not this agent (repeatable).")
+@click.pass_obj
+def explain(
+    state: _State,
+    contact_id: str,
+    events_file: TextIO | None,
+    config_file: str | None,
+    workspace: str | None,
+    agents: tuple[str, ...],
+) -> None:
+    """Say why CONTACT_ID went to its agent, or why it waits, and why not other agents.
+
+    The engine is deterministic, so the explanation replays the event log up to the decision
+    and judges every agent of the contact's pools as the engine saw them then.
+    """
+    try:
+        click.echo(_explain(state.pm, contact_id, events_file, config_file, workspace, agents))
+    except TrunklineError as exc:
+        _fail(exc)
+
+
+def _explain(
+    pm: Any,
+    contact_id: str,
+    events_file: TextIO | None,
+    config_file: str | None,
+    workspace: str | None,
+    agents: tuple[str, ...],
+) -> str:
+    from . import events as ev
+    from .codec import read_events
+    from .routing import explain_from_log
+    from .runtime import default_engine
+
+    if events_file is None:
+        raise TrunklineError(
+            "give the event log with --events FILE (`trunkline demo --events FILE` writes one); "
+            "reading it from a durable store comes with the SQLite and PostgreSQL stores"
+        )
+    log = list(read_events(events_file, source=events_file.name))
+    if config_file is not None:
+        config = build(config_file, pm=pm)
+    else:
+        from .demo import DemoOptions, demo_config
+
+        seen = {e.agent_id for e in log if isinstance(e, ev.AgentStatusChanged)}
+        config = demo_config(DemoOptions(agents=max(1, len(seen))), pm)
+    if workspace is None:
+        if len(config.workspaces) != 1:
+            raise TrunklineError(
+                f"the configuration has {len(config.workspaces)} workspaces: choose one with "
+                f"--workspace ({', '.join(sorted(config.workspaces))})"
+            )
+        workspace = next(iter(config.workspaces))
+    if workspace not in config.workspaces:
+        raise TrunklineError(f'unknown workspace "{workspace}"')
+    strategies = {s.name: s for s in pm.collect("trunkline_register_strategies")}
+    chosen = config.workspaces[workspace]
+    explanation = explain_from_log(
+        (e for e in log if e.workspace == workspace),
+        lambda: default_engine(chosen, strategies, pm),
+        contact_id,
+        agents,
+    )
+    return explanation.render()
 
 
 @cli.command()

@@ -21,7 +21,9 @@ import attrs
 
 from .channels import ChannelAdapter, Secret, is_secret
 from .errors import ConfigError
-from .model import Agent, Queue, Workspace
+from .hours import Schedule
+from .model import Agent, Queue, RoutingSettings, Workspace
+from .requirements import RequirementError, parse_requirement
 
 __all__ = [
     "ChannelConfig",
@@ -53,6 +55,8 @@ class WorkspaceConfig:
 
     workspace: Workspace
     skills: tuple[str, ...] = ()
+    routing: RoutingSettings = RoutingSettings()
+    hours: Mapping[str, Schedule] = attrs.field(factory=dict)
     queues: tuple[Queue, ...] = ()
     agents: tuple[Agent, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
@@ -362,7 +366,7 @@ def _workspace(
     strategies: typing.Collection[str],
 ) -> WorkspaceConfig:
     base: KeyPath = ("workspaces", wid)
-    check.only(data, ("name", "skills", "queues", "agents", "channels"), base)
+    check.only(data, ("name", "skills", "routing", "hours", "queues", "agents", "channels"), base)
     name = check.value(data.get("name", wid), str, (*base, "name"))
     skills: tuple[str, ...] = check.value(
         data.get("skills", []), tuple[str, ...], (*base, "skills")
@@ -378,8 +382,34 @@ def _workspace(
                 )
                 raise check.error((*path, skill), f'unknown skill "{skill}" (known: {listing})')
 
+    routing_path = (*base, "routing")
+    routing: RoutingSettings = check.attrs_instance(
+        RoutingSettings, check.table(data.get("routing", {}), routing_path), routing_path
+    )
+    hours = {
+        name: check.attrs_instance(
+            Schedule, check.table(raw, (*base, "hours", name)), (*base, "hours", name)
+        )
+        for name, raw in check.table(data.get("hours", {}), (*base, "hours")).items()
+    }
+
+    def requirement(text: str, path: KeyPath) -> None:
+        try:
+            parse_requirement(text, skills=skills)
+        except RequirementError as exc:
+            raise check.error(path, str(exc)) from None
+
+    queues_data = check.table(data.get("queues", {}), (*base, "queues"))
+    queue_ids = set(queues_data)
+
+    def known_queue(qid: str, path: KeyPath) -> None:
+        if qid not in queue_ids:
+            raise check.error(
+                path, f'unknown queue "{qid}" (known: {", ".join(sorted(queue_ids)) or "none"})'
+            )
+
     queues = []
-    for qid, raw in check.table(data.get("queues", {}), (*base, "queues")).items():
+    for qid, raw in queues_data.items():
         path = (*base, "queues", qid)
         queue: Queue = check.attrs_instance(
             Queue, check.table(raw, path), path, fixed={"id": qid, "workspace": wid}
@@ -390,14 +420,25 @@ def _workspace(
                 (*path, "strategy"),
                 f'unknown strategy "{queue.strategy}" (known: {", ".join(sorted(strategies))})',
             )
-        queues.append(queue)
-    queue_ids = {q.id for q in queues}
-
-    def known_queue(qid: str, path: KeyPath) -> None:
-        if qid not in queue_ids:
+        if queue.requirement:
+            requirement(queue.requirement, (*path, "requirement"))
+        if queue.hours and queue.hours not in hours:
             raise check.error(
-                path, f'unknown queue "{qid}" (known: {", ".join(sorted(queue_ids)) or "none"})'
+                (*path, "hours"),
+                f'unknown business hours "{queue.hours}" (known: '
+                f"{', '.join(sorted(hours)) or f'none: add [workspaces.{wid}.hours.NAME]'})",
             )
+        if queue.closed_queue:
+            known_queue(queue.closed_queue, (*path, "closed_queue"))
+        for number, step in enumerate(queue.escalation):
+            step_path = (*path, "escalation", str(number))
+            if step.requirement is not None:
+                requirement(step.requirement, (*step_path, "requirement"))
+            for i, other in enumerate(step.queues):
+                known_queue(other, (*step_path, "queues", str(i)))
+            if step.overflow is not None:
+                known_queue(step.overflow, (*step_path, "overflow"))
+        queues.append(queue)
 
     agents = []
     for aid, raw in check.table(data.get("agents", {}), (*base, "agents")).items():
@@ -439,9 +480,22 @@ def _workspace(
             ChannelConfig(name=cname, adapter=adapter_name, settings=settings, queue=queue_name)
         )
 
+    groups = {g for agent in agents for g in agent.groups}
+    for queue in queues:
+        for number, step in enumerate(queue.escalation):
+            for i, group in enumerate(step.groups):
+                if group not in groups:
+                    raise check.error(
+                        (*base, "queues", queue.id, "escalation", str(number), "groups", str(i)),
+                        f'unknown agent group "{group}" (known: '
+                        f"{', '.join(sorted(groups)) or 'none: give agents groups = [...]'})",
+                    )
+
     return WorkspaceConfig(
         workspace=Workspace(id=wid, name=name),
         skills=skills,
+        routing=routing,
+        hours=hours,
         queues=tuple(queues),
         agents=tuple(agents),
         channels=tuple(channels),

@@ -28,6 +28,7 @@ from rich.text import Text
 
 from . import events as ev
 from .channels import InboundRejected, TemporaryFailure
+from .codec import write_event
 from .config import Config, config_from_dict
 from .errors import TrunklineError
 from .model import Agent, AgentState, AgentStatus, Offer, Queue
@@ -225,6 +226,8 @@ def demo_config(options: DemoOptions, pm: PluginManager) -> Config:
             WORKSPACE: {
                 "name": "Trunkline demo",
                 "skills": ["en", "billing"],
+                # A call takes the agent's whole attention; chats and emails mix.
+                "routing": {"blocks": {"voice": ["chat", "email"]}},
                 "queues": queues,
                 "agents": _agent_table(options.agents),
                 "channels": channels,
@@ -480,10 +483,17 @@ def _view(stats: DemoStats, now: float, elapsed: float) -> RenderableType:
 class _Simulation:
     """Customers who write in and sometimes give up; agents who answer, reply and take breaks."""
 
-    def __init__(self, runtime: Runtime, options: DemoOptions, stats: DemoStats) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        options: DemoOptions,
+        stats: DemoStats,
+        record: Callable[[ev.Event], None] | None = None,
+    ) -> None:
         self.runtime = runtime
         self.options = options
         self.stats = stats
+        self.record = record
         # Customers draw from their own generator, in one task, so a seed repeats them exactly
         # whatever the agents (many tasks, ordered by real time) draw from theirs.
         seeded = random.Random(options.seed)
@@ -516,6 +526,8 @@ class _Simulation:
     ) -> None:
         async for event in events:
             self.stats.apply(event)
+            if self.record is not None:
+                self.record(event)
             if isinstance(event, ev.ContactOffered):
                 tg.start_soon(self._answer, event.offer)
 
@@ -609,12 +621,14 @@ def run_demo(
     pm: PluginManager,
     out: TextIO | None = None,
     tty: bool | None = None,
+    events: TextIO | None = None,
 ) -> DemoSummary:
     """Run the demo until ``options.duration`` passes (or Ctrl-C) and return its totals.
 
     On a terminal the figures are shown live; otherwise one summary line is printed every
     ``options.interval`` seconds. The final ``demo summary:`` line is printed in every case,
-    Ctrl-C included; KeyboardInterrupt then propagates to the caller.
+    Ctrl-C included; KeyboardInterrupt then propagates to the caller. With ``events``, every
+    event is written there as a JSON line (:mod:`trunkline.codec`), for ``trunkline explain``.
     """
     out = sys.stdout if out is None else out
     tty = out.isatty() if tty is None else tty
@@ -622,7 +636,14 @@ def run_demo(
     runtime = Runtime(config, pm)
     workspace = config.workspaces[WORKSPACE]
     stats = DemoStats(workspace.queues, workspace.agents)
-    sim = _Simulation(runtime, options, stats)
+    record = None
+    if events is not None:
+        stream = events
+
+        def record(event: ev.Event) -> None:
+            write_event(stream, event)
+
+    sim = _Simulation(runtime, options, stats, record)
     console = Console(file=out, force_terminal=True) if tty else None
 
     until = "" if options.duration is None else f" for {options.duration:g}s"

@@ -19,9 +19,12 @@ __all__ = [
     "ContactAbandoned",
     "ContactClosed",
     "ContactEnded",
+    "ContactEscalated",
     "ContactOffered",
     "ContactQueued",
     "ContactReceived",
+    "ContactRefused",
+    "ContactTransferred",
     "CustomerCreated",
     "Event",
     "MessageFailed",
@@ -29,6 +32,7 @@ __all__ = [
     "MessageSent",
     "OfferAccepted",
     "OfferRejected",
+    "OfferRescinded",
     "OfferTimedOut",
     "OutboundQueued",
     "SendAttemptFailed",
@@ -85,18 +89,58 @@ class MessageReceived(Event):
 
 @attrs.frozen(kw_only=True)
 class ContactQueued(Event):
-    """The contact joined a queue and waits for an agent."""
+    """The contact joined a queue and waits for an agent.
+
+    ``since`` is its place in line: the time it first arrived, kept across escalation and
+    overflow, or given back when a customer who abandoned returns within the queue's
+    ``rejoin_window``. While ``preferred_agent`` is set (a returning customer's last agent, or
+    the target of a transfer), only that agent is offered the contact, until
+    ``preferred_until``.
+    """
 
     contact_id: str
     queue: str
     priority: int
+    since: float | None = None
+    level: int = 0
+    preferred_agent: str | None = None
+    preferred_until: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ContactEscalated(Event):
+    """The contact moved to escalation ``level`` of its queue (0: the queue itself).
+
+    Reached from a preferred agent's window (``reason`` says which) or a step's timeout.
+    """
+
+    contact_id: str
+    level: int
+    priority: int
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ContactRefused(Event):
+    """The queue would not take the contact, or it left because no agent could serve it."""
+
+    contact_id: str
+    queue: str
+    reason: str
 
 
 @attrs.frozen(kw_only=True)
 class ContactOffered(Event):
-    """The router reserved the contact for one agent."""
+    """The router reserved the contact for one agent.
+
+    ``level`` is the escalation level that was in force and ``rule`` what chose the agent: the
+    strategy's name, ``"preferred"`` for a returning customer's or a transfer's agent, or
+    ``"plugin:<name>"``. ``trunkline explain`` tells the rest by replaying the log.
+    """
 
     offer: Offer
+    level: int = 0
+    rule: str = ""
 
 
 @attrs.frozen(kw_only=True)
@@ -119,12 +163,34 @@ class OfferRejected(Event):
 
 
 @attrs.frozen(kw_only=True)
+class OfferRescinded(Event):
+    """The offer was withdrawn: another agent accepted first, or the customer left."""
+
+    offer_id: str
+    contact_id: str
+    agent_id: str
+
+
+@attrs.frozen(kw_only=True)
 class OfferTimedOut(Event):
     """The agent did not answer in time; the contact goes back without that agent."""
 
     offer_id: str
     contact_id: str
     agent_id: str
+
+
+@attrs.frozen(kw_only=True)
+class ContactTransferred(Event):
+    """The agent handling the contact passed it on, to a queue and possibly to one agent.
+
+    The contact keeps its id and its history; a :class:`ContactQueued` follows.
+    """
+
+    contact_id: str
+    from_agent: str
+    queue: str
+    to_agent: str | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -154,10 +220,11 @@ class ContactClosed(Event):
 
 @attrs.frozen(kw_only=True)
 class ContactAbandoned(Event):
-    """The customer left before an agent accepted; ``waited`` is seconds spent in queue."""
+    """The customer left before an agent accepted; ``waited`` is seconds since arrival."""
 
     contact_id: str
     waited: float
+    queue: str | None = None
 
 
 # Agents -----------------------------------------------------------------------------------

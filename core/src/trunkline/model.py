@@ -8,6 +8,7 @@ projection of the event log, kept by the routing engine (see :mod:`trunkline.eve
 from __future__ import annotations
 
 import enum
+import itertools
 import uuid
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -27,9 +28,11 @@ __all__ = [
     "ContactState",
     "Customer",
     "Direction",
+    "EscalationStep",
     "Message",
     "Offer",
     "Queue",
+    "RoutingSettings",
     "Workspace",
     "new_id",
 ]
@@ -43,8 +46,12 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 
 
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value or {}))
+    # One shared empty mapping: a million waiting contacts should not carry a million empty dicts.
+    return MappingProxyType(dict(value)) if value else _EMPTY
 
 
 def _addresses(value: Iterable[Address]) -> tuple[Address, ...]:
@@ -61,7 +68,9 @@ def _names(value: Iterable[str]) -> tuple[str, ...]:
 
 
 def _skill_levels(value: Mapping[str, int] | None) -> Mapping[str, int]:
-    levels = dict(value or {})
+    if not value:
+        return _EMPTY
+    levels = dict(value)
     for skill, level in levels.items():
         if not isinstance(level, int) or not MIN_PROFICIENCY <= level <= MAX_PROFICIENCY:
             raise ValueError(
@@ -87,6 +96,7 @@ class ContactState(enum.StrEnum):
     WRAP_UP = "wrap-up"  # the conversation ended; the agent is finishing notes
     CLOSED = "closed"  # done
     ABANDONED = "abandoned"  # the customer left before an agent answered
+    REFUSED = "refused"  # the queue would not take it (full, closed, no agents), with a reason
 
 
 class AgentStatus(enum.StrEnum):
@@ -187,25 +197,101 @@ class Contact:
     created_at: float = 0.0
 
 
+def _one_of(*allowed: str) -> Any:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
+        if value not in allowed:
+            raise ValueError(
+                f"{attribute.name}: {value!r} is not one of {', '.join(map(repr, allowed))}"
+            )
+
+    return check
+
+
+def _not_negative(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name}: must not be negative, got {value!r}")
+
+
+def _steps(value: Iterable[EscalationStep]) -> tuple[EscalationStep, ...]:
+    steps = tuple(value)
+    for before, after in itertools.pairwise(steps):
+        if not after.after > before.after:
+            raise ValueError(
+                f"escalation: each step must come later than the one before "
+                f"(after = {after.after:g} follows after = {before.after:g})"
+            )
+    return steps
+
+
+@attrs.frozen
+class EscalationStep:
+    """One step of a queue's escalation, taken ``after`` seconds in the queue.
+
+    Steps are cumulative, like the rings of a bullseye: a step may relax the requirement
+    (``requirement`` replaces the one before), widen the agents (``queues`` and ``groups`` add
+    the agents of those queues and groups), set the contact's ``priority``, or ``overflow`` it
+    to another queue. A contact keeps its place in line (its arrival time) across steps.
+    """
+
+    after: float = attrs.field(validator=_not_negative)
+    requirement: str | None = None
+    queues: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    groups: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    priority: int | None = None
+    overflow: str | None = None
+
+
 @attrs.frozen
 class Queue:
     """A line of contacts waiting for agents with the right skills.
 
-    ``skills`` maps each required skill to its minimum proficiency. ``service_level_threshold``
-    is the answer time (seconds) that counts as in service level; ``service_level_target`` is
-    the share of contacts that should meet it (0.8 for "80 % in 20 s").
+    Who may serve it: the agents who list the queue in ``queues``, meeting ``skills`` (minimum
+    proficiency per skill) and ``requirement`` (an expression over the contact and the agent's
+    skills, such as ``language == "de" and billing >= 3``). ``escalation`` widens that over
+    time. The order of the line: priority, then arrival, where one priority step is worth
+    ``priority_step`` seconds of waiting; ``order`` is ``"fifo"`` or ``"lifo"``.
+
+    ``service_level_threshold`` is the answer time (seconds) that counts as in service level;
+    ``service_level_target`` is the share of contacts that should meet it (0.8 for
+    "80 % in 20 s"). See ``docs/routing.md`` for every key with a worked example.
     """
 
     id: str
     workspace: str
     name: str = ""
     skills: Mapping[str, int] = attrs.field(factory=dict, converter=_skill_levels)
+    requirement: str = ""
     priority: int = 0
+    priority_step: float = attrs.field(default=60.0, validator=_not_negative)
+    order: str = attrs.field(default="fifo", validator=_one_of("fifo", "lifo"))
     strategy: str = "longest-idle"
-    offer_timeout: float = 20.0
-    wrap_up: float = 0.0
+    seed: int = 0
+    offer_timeout: float = attrs.field(default=20.0, validator=_not_negative)
+    offer_to: int = attrs.field(default=1)
+    wrap_up: float = attrs.field(default=0.0, validator=_not_negative)
+    max_length: int = attrs.field(default=0, validator=_not_negative)
+    when_no_agents: str = attrs.field(default="join", validator=_one_of("join", "refuse"))
+    leave_when_no_agents: bool = False
+    hours: str = ""
+    when_closed: str = attrs.field(
+        default="refuse", validator=_one_of("refuse", "queue", "overflow")
+    )
+    closed_queue: str = attrs.field(default="")
+    escalation: tuple[EscalationStep, ...] = attrs.field(default=(), converter=_steps)
+    sticky: float = attrs.field(default=0.0, validator=_not_negative)
+    rejoin_window: float = attrs.field(default=0.0, validator=_not_negative)
     service_level_threshold: float = 20.0
     service_level_target: float = 0.8
+
+    @offer_to.validator
+    def _check_offer_to(self, attribute: attrs.Attribute[int], value: int) -> None:
+        if value < 1:
+            raise ValueError(f"offer_to: must be at least 1, got {value!r}")
+
+    @closed_queue.validator
+    def _check_closed_queue(self, attribute: attrs.Attribute[str], value: str) -> None:
+        if self.when_closed == "overflow" and not value:
+            raise ValueError('when_closed = "overflow" needs closed_queue, the queue to send to')
 
 
 @attrs.frozen
@@ -214,7 +300,9 @@ class Agent:
 
     ``skills`` maps skill names to proficiency 1–5. ``capacity`` gives how many contacts of each
     channel kind the agent may hold at once (``{"voice": 1, "chat": 4, "email": 5}``); a kind that
-    is missing means the agent takes none of it. ``queues`` are the queues the agent serves.
+    is missing means the agent takes none of it. Which kinds cannot be held together is the
+    workspace's :class:`RoutingSettings` ``blocks``. ``queues`` are the queues the agent serves;
+    ``groups`` are named pools of agents that a queue's escalation can add.
     """
 
     id: str
@@ -223,6 +311,7 @@ class Agent:
     skills: Mapping[str, int] = attrs.field(factory=dict, converter=_skill_levels)
     capacity: Mapping[str, int] = attrs.field(factory=dict, converter=_frozen_mapping)
     queues: tuple[str, ...] = attrs.field(default=(), converter=_names)
+    groups: tuple[str, ...] = attrs.field(default=(), converter=_names)
 
     def has_skills(self, required: Mapping[str, int]) -> bool:
         """True when the agent meets every minimum level in ``required``."""
@@ -240,3 +329,22 @@ class Offer:
     queue: str
     created_at: float
     expires_at: float
+
+
+def _blocks(value: Mapping[str, Iterable[str]] | None) -> Mapping[str, tuple[str, ...]]:
+    return MappingProxyType({kind: tuple(kinds) for kind, kinds in (value or {}).items()})
+
+
+@attrs.frozen
+class RoutingSettings:
+    """Workspace-wide routing rules.
+
+    ``blocks`` are cross-channel rules: ``{"voice": ("chat", "email")}`` means an agent holding a
+    voice contact is offered no chat or email, and one holding a chat or email is offered no
+    voice (the kinds never mix). ``auto_break_after`` puts an agent on break, with
+    ``auto_break_reason``, after that many offers in a row time out (0: never).
+    """
+
+    blocks: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict, converter=_blocks)
+    auto_break_after: int = attrs.field(default=0, validator=_not_negative)
+    auto_break_reason: str = "missed offers"

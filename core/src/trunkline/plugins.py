@@ -137,6 +137,10 @@ class PluginManager(pluggy.PluginManager):
         impls.reverse()  # pluggy calls the last registered (and tryfirst) first
         return impls
 
+    def has_impls(self, hook_name: str, /) -> bool:
+        """True when some plugin implements the hook (the engine skips unused hooks)."""
+        return bool(getattr(self.hook, hook_name).get_hookimpls())
+
     def call_each(self, hook_name: str, /, **kwargs: Any) -> list[Any]:
         """Call every implementation; a raising plugin is logged and skipped.
 

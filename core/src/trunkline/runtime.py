@@ -69,7 +69,7 @@ EngineFactory = Callable[[WorkspaceConfig, Mapping[str, Strategy], PluginManager
 
 def default_engine(
     workspace: WorkspaceConfig, strategies: Mapping[str, Strategy], pm: PluginManager
-) -> RoutingEngine:
+) -> Router:
     """Build the routing engine core ships for a workspace."""
     return Router(
         workspace.workspace.id,
@@ -77,6 +77,9 @@ def default_engine(
         workspace.agents,
         strategies=strategies,
         hooks=pm,
+        skills=workspace.skills,
+        settings=workspace.routing,
+        schedules=workspace.hours,
     )
 
 

@@ -1,0 +1,1246 @@
+"""The routing engine: a pure state machine that matches waiting contacts to agents.
+
+Commands go in, events come out. The engine does no I/O and never sleeps: the caller passes
+the current time with each command and asks :meth:`Router.next_deadline` when to send the
+next :class:`~trunkline.routing.commands.Tick`. The state is a projection of the events the
+engine emitted, so :meth:`Router.apply` over a stored log rebuilds it exactly, and the same
+commands at the same times give the same events (restart = replay; the simulator and
+``trunkline explain`` rely on it).
+
+How a decision is made (see ``docs/routing.md``): after every command the engine restores
+its invariant — no eligible agent is left idle while a contact it could serve waits. A
+contact that starts waiting is offered to the best eligible agent of its pools in its
+queue's strategy order; an agent that becomes free takes the best contact, by priority-
+adjusted waiting time, across every queue and group it serves.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from .. import events as ev
+from ..errors import TrunklineError
+from ..hours import Schedule
+from ..model import (
+    Agent,
+    AgentStatus,
+    Contact,
+    ContactState,
+    EscalationStep,
+    Offer,
+    Queue,
+    RoutingSettings,
+)
+from ..requirements import (
+    AgentPredicate,
+    RequirementError,
+    combine,
+    minimums_predicate,
+    parse_requirement,
+)
+from .commands import (
+    AbandonContact,
+    AcceptOffer,
+    CloseContact,
+    Command,
+    EndContact,
+    EnqueueContact,
+    RejectOffer,
+    SetAgentStatus,
+    Tick,
+    TransferContact,
+)
+from .state import AgentIndex, AgentRun, ContactView, Level, Line, Pool, QueueState
+from .strategy import AgentView, Strategy
+
+__all__ = ["Router", "RoutingEngine", "RoutingError", "RoutingHooks"]
+
+ROUTING_HOOKS = ("trunkline_filter_agents", "trunkline_score_agents", "trunkline_pick_agent")
+
+
+class RoutingError(TrunklineError):
+    """A command that cannot apply, or a routing configuration that cannot work."""
+
+
+class RoutingHooks(Protocol):
+    """The slice of the plugin manager the engine calls (synchronous, isolated calls)."""
+
+    def call_each(self, hook_name: str, /, **kwargs: Any) -> list[Any]: ...
+    def call_first(self, hook_name: str, /, **kwargs: Any) -> Any: ...
+    def has_impls(self, hook_name: str, /) -> bool: ...
+
+
+class RoutingEngine(Protocol):
+    """What the runtime needs from an engine."""
+
+    def handle(self, command: Command, now: float) -> list[ev.Event]: ...
+    def apply(self, event: ev.Event) -> None: ...
+    def next_deadline(self) -> float | None: ...
+
+
+_OFFER, _WRAP, _STEP, _PREFERRED = range(4)
+_WAITING = (ContactState.QUEUED, ContactState.OFFERED)
+_MISSING: Any = object()
+_INF = math.inf
+
+
+class Router:
+    """The routing engine of one workspace. Not thread-safe: exactly one writer."""
+
+    def __init__(
+        self,
+        workspace: str,
+        queues: Iterable[Queue],
+        agents: Iterable[Agent],
+        *,
+        strategies: Mapping[str, Strategy],
+        hooks: RoutingHooks | None = None,
+        skills: Iterable[str] | None = None,
+        settings: RoutingSettings | None = None,
+        schedules: Mapping[str, Schedule] | None = None,
+    ) -> None:
+        queues, agents = list(queues), list(agents)
+        self.workspace = workspace
+        self.strategies = dict(strategies)
+        self.hooks = hooks
+        self.settings = settings or RoutingSettings()
+        self.schedules = dict(schedules or {})
+        if skills is None:
+            found = {s for a in agents for s in a.skills} | {s for q in queues for s in q.skills}
+            skills = sorted(found)
+        self.skills = tuple(skills)
+        self.conflicts = _conflicts(self.settings.blocks)
+        self.queues: dict[str, Queue] = {}
+        self.agents: dict[str, AgentRun] = {}
+        self.contacts: dict[str, ContactView] = {}
+        self.offers: dict[str, Offer] = {}
+        self._queues: dict[str, QueueState] = {}
+        self._pools: dict[str, Pool] = {}
+        self._seq = itertools.count(1)
+        self._offer_clock = 0  # grows with every offer: round-robin's memory
+        self._deadlines: list[tuple[float, int, int, Any, Any]] = []
+        self._last_agent: dict[str, str] = {}  # customer id -> agent who last accepted
+        self._rejoin: dict[tuple[str, str], tuple[float, float]] = {}  # -> (since, until)
+        self._rejoin_limit = 1024
+        self._dirty_agents: dict[str, AgentRun] = {}
+        self._stale: dict[str, AgentRun] = {}  # agents whose index entries lag their state
+        self._dirty_contacts: list[ContactView] = []
+        self._out: list[ev.Event] = []
+        self._now = 0.0
+        for queue in queues:
+            self._add_queue(queue)
+        for queue in queues:
+            self._check_queue(queue)
+        for agent in agents:
+            self.add_agent(agent)
+        self._appliers: dict[type[ev.Event], Callable[[Any], None]] = {
+            ev.ContactReceived: self._on_received,
+            ev.ContactQueued: self._on_queued,
+            ev.ContactEscalated: self._on_escalated,
+            ev.ContactOffered: self._on_offered,
+            ev.OfferAccepted: self._on_accepted,
+            ev.OfferRejected: self._on_declined,
+            ev.OfferTimedOut: self._on_declined,
+            ev.OfferRescinded: self._on_rescinded,
+            ev.ContactTransferred: self._on_transferred,
+            ev.ContactEnded: self._on_ended,
+            ev.WrapUpEnded: self._on_wrap_up_ended,
+            ev.ContactClosed: self._on_closed,
+            ev.ContactAbandoned: self._on_abandoned,
+            ev.ContactRefused: self._on_refused,
+            ev.AgentStatusChanged: self._on_status,
+        }
+
+    # Configuration ------------------------------------------------------------------------
+
+    def add_queue(self, queue: Queue) -> None:
+        """Add a queue while running (configuration is not part of the event log)."""
+        if queue.id in self.queues:
+            raise RoutingError(f'queue "{queue.id}" exists already')
+        self._add_queue(queue)
+        try:
+            self._check_queue(queue)
+        except RoutingError:
+            del self.queues[queue.id], self._queues[queue.id]
+            raise
+        for pool in {
+            p.id: p for level in self._queues[queue.id].levels for p in level.pools
+        }.values():
+            index = pool.indexes[queue.id]
+            for run in pool.members:
+                run.indexes.append(index)
+                run.indexed = False  # put it into the new index too, at the next sync
+                self._stale[run.agent.id] = run
+
+    def add_agent(self, agent: Agent) -> None:
+        """Add an agent (offline) while running."""
+        if agent.id in self.agents:
+            raise RoutingError(f'agent "{agent.id}" exists already')
+        for skill in agent.skills:
+            if skill not in self.skills:
+                raise RoutingError(
+                    f'agent "{agent.id}": unknown skill "{skill}" (known: '
+                    f"{', '.join(self.skills) or 'none'})"
+                )
+        for qid in agent.queues:
+            if qid not in self.queues:
+                raise RoutingError(
+                    f'agent "{agent.id}": unknown queue "{qid}" (known: '
+                    f"{', '.join(sorted(self.queues)) or 'none'})"
+                )
+        run = AgentRun(agent, len(self.agents))
+        self.agents[agent.id] = run
+        ids = [f"queue:{q}" for q in agent.queues] + [f"group:{g}" for g in agent.groups]
+        for pool_id in dict.fromkeys(ids):
+            pool = self._pool(pool_id)
+            pool.members.append(run)
+            run.pools.append(pool)
+            run.indexes.extend(pool.indexes.values())
+
+    def _pool(self, pool_id: str) -> Pool:
+        pool = self._pools.get(pool_id)
+        if pool is None:
+            pool = self._pools[pool_id] = Pool(pool_id)
+        return pool
+
+    def _add_queue(self, queue: Queue) -> None:
+        if queue.strategy not in self.strategies:
+            known = ", ".join(sorted(self.strategies)) or "none"
+            raise RoutingError(
+                f'queue "{queue.id}": unknown strategy "{queue.strategy}" (known: {known})'
+            )
+        for skill in queue.skills:
+            if skill not in self.skills:
+                raise RoutingError(
+                    f'queue "{queue.id}": unknown skill "{skill}" (known: '
+                    f"{', '.join(self.skills) or 'none'})"
+                )
+        requirement = self._parse(queue, queue.requirement or "true")
+        pools = [self._pool(f"queue:{queue.id}")]
+        skills = set(queue.skills) | requirement.skills_used
+        levels: list[Level] = []
+        state = QueueState(queue, levels, frozenset())
+        levels.append(Level(0, requirement, tuple(pools), None))
+        for number, step in enumerate(queue.escalation, start=1):
+            if step.requirement is not None:
+                requirement = self._parse(queue, step.requirement, number)
+                skills |= requirement.skills_used
+            pools += [self._pool(f"queue:{q}") for q in step.queues]
+            pools += [self._pool(f"group:{g}") for g in step.groups]
+            pools = list({p.id: p for p in pools}.values())
+            levels.append(Level(number, requirement, tuple(pools), step))
+        state.skills = frozenset(skills)
+        for pool in pools:
+            pool.indexes[queue.id] = AgentIndex(pool, state)
+        self.queues[queue.id] = queue
+        self._queues[queue.id] = state
+
+    def _parse(self, queue: Queue, text: str, step: int | None = None) -> Any:
+        try:
+            return parse_requirement(text, skills=self.skills)
+        except RequirementError as exc:
+            where = f'queue "{queue.id}"' + (f" escalation step {step}" if step else "")
+            raise RoutingError(f"{where}: {exc}") from None
+
+    def _check_queue(self, queue: Queue) -> None:
+        def known(qid: str, what: str) -> None:
+            if qid not in self.queues:
+                raise RoutingError(
+                    f'queue "{queue.id}": {what} names unknown queue "{qid}" (known: '
+                    f"{', '.join(sorted(self.queues))})"
+                )
+
+        if queue.hours and queue.hours not in self.schedules:
+            raise RoutingError(
+                f'queue "{queue.id}": unknown business hours "{queue.hours}" (known: '
+                f"{', '.join(sorted(self.schedules)) or 'none'})"
+            )
+        if queue.when_closed == "overflow":
+            known(queue.closed_queue, "closed_queue")
+        for number, step in enumerate(queue.escalation, start=1):
+            for qid in step.queues:
+                known(qid, f"escalation step {number}")
+            if step.overflow is not None:
+                known(step.overflow, f"escalation step {number} overflow")
+
+    # Reading ------------------------------------------------------------------------------
+
+    def agent(self, agent_id: str) -> AgentView:
+        return self._agent(agent_id)
+
+    def agent_views(self) -> list[AgentView]:
+        return list(self.agents.values())
+
+    def queue_view(self, queue_id: str) -> QueueState:
+        return self._queues[queue_id]
+
+    def waiting(self, queue_id: str) -> list[ContactView]:
+        """The contacts waiting (not offered) in a queue, first in line first."""
+        views = [
+            v
+            for v in self.contacts.values()
+            if v.queue == queue_id and v.state is ContactState.QUEUED and v.seq != -1
+        ]
+        views.sort(key=lambda v: (v.score, v.seq))
+        return views
+
+    def next_deadline(self) -> float | None:
+        """When the next :class:`Tick` is due: an offer, a wrap-up or an escalation step."""
+        heap = self._deadlines
+        while heap and not self._due_valid(heap[0]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
+
+    # Commands -----------------------------------------------------------------------------
+
+    def handle(self, command: Command, now: float) -> list[ev.Event]:
+        """Decide what ``command`` means at ``now``; apply and return the events."""
+        out: list[ev.Event] = []
+        self._out, self._now = out, now
+        self._dirty_agents.clear()
+        self._dirty_contacts.clear()
+        w = self.workspace
+        match command:
+            case EnqueueContact(contact=contact):
+                self._enqueue(contact, now)
+            case SetAgentStatus(agent_id=agent_id, status=status, reason=reason):
+                run = self._agent(agent_id)
+                self._emit(
+                    ev.AgentStatusChanged(
+                        workspace=w, at=now, agent_id=agent_id, status=status, reason=reason
+                    )
+                )
+                if status is AgentStatus.OFFLINE:
+                    self._after_logoff(run)
+            case AcceptOffer(offer_id=offer_id):
+                offer = self._offer(offer_id)
+                self._emit(
+                    ev.OfferAccepted(
+                        workspace=w,
+                        at=now,
+                        offer_id=offer_id,
+                        contact_id=offer.contact_id,
+                        agent_id=offer.agent_id,
+                    )
+                )
+                for other in list(self.contacts[offer.contact_id].offers):
+                    self._rescind(self.offers[other])
+            case RejectOffer(offer_id=offer_id, reason=reason):
+                offer = self._offer(offer_id)
+                self._emit(
+                    ev.OfferRejected(
+                        workspace=w,
+                        at=now,
+                        offer_id=offer_id,
+                        contact_id=offer.contact_id,
+                        agent_id=offer.agent_id,
+                        reason=reason,
+                    )
+                )
+            case EndContact(contact_id=contact_id):
+                self._end(self._contact(contact_id, ContactState.ACTIVE), now)
+            case CloseContact(contact_id=contact_id, disposition=disposition):
+                view = self._contact(contact_id, ContactState.WRAP_UP)
+                assert view.agent_id is not None
+                self._emit(
+                    ev.WrapUpEnded(
+                        workspace=w, at=now, contact_id=contact_id, agent_id=view.agent_id
+                    )
+                )
+                self._emit(
+                    ev.ContactClosed(
+                        workspace=w, at=now, contact_id=contact_id, disposition=disposition
+                    )
+                )
+            case AbandonContact(contact_id=contact_id):
+                view = self._contact(contact_id)
+                if view.state in _WAITING:
+                    for offer_id in list(view.offers):
+                        self._rescind(self.offers[offer_id])
+                    self._emit(
+                        ev.ContactAbandoned(
+                            workspace=w,
+                            at=now,
+                            contact_id=contact_id,
+                            waited=now - view.since,
+                            queue=view.queue,
+                        )
+                    )
+                elif view.state is ContactState.ACTIVE:
+                    self._end(view, now)
+            case TransferContact(contact_id=contact_id, queue=queue_id, agent=agent_id):
+                self._transfer(self._contact(contact_id, ContactState.ACTIVE), queue_id, agent_id)
+            case Tick():
+                pass
+            case _:  # pragma: no cover - exhaustiveness guard
+                raise RoutingError(f"unknown command {command!r}")
+        self._expire(now)
+        self._dispatch()
+        if self._stale:
+            self._sync_indexes()
+        return out
+
+    def _emit(self, event: ev.Event) -> None:
+        self.apply(event)
+        self._out.append(event)
+
+    def _rescind(self, offer: Offer) -> None:
+        self._emit(
+            ev.OfferRescinded(
+                workspace=self.workspace,
+                at=self._now,
+                offer_id=offer.id,
+                contact_id=offer.contact_id,
+                agent_id=offer.agent_id,
+            )
+        )
+
+    # Arrival ------------------------------------------------------------------------------
+
+    def _enqueue(self, contact: Contact, now: float) -> None:
+        w = self.workspace
+        existing = self.contacts.get(contact.id)
+        if existing is not None and existing.queue is not None:
+            raise RoutingError(f'contact "{contact.id}" is already in queue "{existing.queue}"')
+        qid = contact.queue
+        if qid is None or qid not in self.queues:
+            known = ", ".join(sorted(self.queues)) or "none"
+            raise RoutingError(f'contact "{contact.id}": unknown queue "{qid}" (known: {known})')
+        if existing is None:
+            self._emit(ev.ContactReceived(workspace=w, at=now, contact=contact))
+        queue = self.queues[qid]
+        refusal = None
+        if queue.hours and not self.schedules[queue.hours].is_open(now):
+            closed = f'queue "{qid}" is closed ({self.schedules[queue.hours].describe()})'
+            if queue.when_closed == "refuse":
+                refusal = closed
+            elif queue.when_closed == "overflow":
+                qid = queue.closed_queue
+                queue = self.queues[qid]
+        if refusal is None:
+            refusal = self._refusal(self._queues[qid], contact)
+        if refusal is not None:
+            self._emit(
+                ev.ContactRefused(
+                    workspace=w, at=now, contact_id=contact.id, queue=qid, reason=refusal
+                )
+            )
+            return
+        since = now
+        customer = contact.customer_id
+        if queue.rejoin_window and customer:
+            kept = self._rejoin.pop((customer, qid), None)
+            if kept is not None and kept[1] >= now:
+                since = kept[0]
+        preferred = until = None
+        if queue.sticky and customer:
+            last = self._last_agent.get(customer)
+            run = None if last is None else self.agents.get(last)
+            if run is not None and run.status is not AgentStatus.OFFLINE and self._serves(run, qid):
+                preferred, until = last, now + queue.sticky
+        self._emit(
+            ev.ContactQueued(
+                workspace=w,
+                at=now,
+                contact_id=contact.id,
+                queue=qid,
+                priority=contact.priority + queue.priority,
+                since=since,
+                preferred_agent=preferred,
+                preferred_until=until,
+            )
+        )
+
+    def _refusal(self, state: QueueState, contact: Contact) -> str | None:
+        queue = state.queue
+        if queue.max_length and state.waiting >= queue.max_length:
+            return f'queue "{queue.id}" is full ({queue.max_length} waiting)'
+        if queue.when_no_agents == "refuse" and not self._servable(state, contact):
+            return f'queue "{queue.id}" has no logged-in agent who could serve this contact'
+        return None
+
+    def _servable(self, state: QueueState, contact: Contact) -> bool:
+        """True when some logged-in agent of the queue's first level could take the contact."""
+        level = state.levels[0]
+        predicate = self._bind(state, level, contact)
+        kind = contact.channel_kind
+        for pool in level.pools:
+            if pool.logged_in:
+                for run in pool.members:
+                    if (
+                        run.status is not AgentStatus.OFFLINE
+                        and run.capacity.get(kind, 0) > 0
+                        and predicate(run.skills)
+                    ):
+                        return True
+        return False
+
+    def _serves(self, run: AgentRun, qid: str) -> bool:
+        ids = {p.id for level in self._queues[qid].levels for p in level.pools}
+        return any(p.id in ids for p in run.pools)
+
+    # Agents leaving, ending, transferring -------------------------------------------------
+
+    def _after_logoff(self, run: AgentRun) -> None:
+        """An agent went offline: preferred contacts fall back; empty queues may be left."""
+        w, now = self.workspace, self._now
+        for view in list(run.preferred.values()):
+            self._emit(
+                ev.ContactEscalated(
+                    workspace=w,
+                    at=now,
+                    contact_id=view.contact.id,
+                    level=0,
+                    priority=view.priority,
+                    reason=f'preferred agent "{run.agent.id}" went offline',
+                )
+            )
+        leaving: dict[str, ContactView] = {}
+        for pool in run.pools:
+            if pool.logged_in:
+                continue
+            for line in list(pool.lines.values()):
+                for _, _, view in line.ordered():
+                    queue = self.queues[view.queue]  # type: ignore[index]
+                    if queue.leave_when_no_agents and not any(
+                        ln.pool.logged_in for ln in view.lines
+                    ):
+                        leaving[view.contact.id] = view
+        for view in leaving.values():
+            self._emit(
+                ev.ContactRefused(
+                    workspace=w,
+                    at=now,
+                    contact_id=view.contact.id,
+                    queue=view.queue or "",
+                    reason=f'queue "{view.queue}" has no logged-in agent left',
+                )
+            )
+
+    def _end(self, view: ContactView, now: float) -> None:
+        assert view.agent_id is not None
+        assert view.queue is not None
+        until = now + self.queues[view.queue].wrap_up
+        w, cid = self.workspace, view.contact.id
+        self._emit(
+            ev.ContactEnded(
+                workspace=w, at=now, contact_id=cid, agent_id=view.agent_id, wrap_up_until=until
+            )
+        )
+        if until <= now:
+            self._emit(ev.WrapUpEnded(workspace=w, at=now, contact_id=cid, agent_id=view.agent_id))
+            self._emit(ev.ContactClosed(workspace=w, at=now, contact_id=cid))
+
+    def _transfer(self, view: ContactView, queue_id: str | None, agent_id: str | None) -> None:
+        assert view.agent_id is not None
+        assert view.queue is not None
+        qid = queue_id or view.queue
+        if qid not in self.queues:
+            raise RoutingError(
+                f'transfer of "{view.contact.id}": unknown queue "{qid}" (known: '
+                f"{', '.join(sorted(self.queues))})"
+            )
+        if agent_id is not None:
+            target = self._agent(agent_id)
+            if target.status is AgentStatus.OFFLINE:
+                raise RoutingError(
+                    f'transfer of "{view.contact.id}": agent "{agent_id}" is offline'
+                )
+            if agent_id == view.agent_id:
+                raise RoutingError(
+                    f'transfer of "{view.contact.id}": agent "{agent_id}" has it already'
+                )
+        w, now = self.workspace, self._now
+        self._emit(
+            ev.ContactTransferred(
+                workspace=w,
+                at=now,
+                contact_id=view.contact.id,
+                from_agent=view.agent_id,
+                queue=qid,
+                to_agent=agent_id,
+            )
+        )
+        self._emit(
+            ev.ContactQueued(
+                workspace=w,
+                at=now,
+                contact_id=view.contact.id,
+                queue=qid,
+                priority=view.contact.priority + self.queues[qid].priority,
+                since=now,
+                preferred_agent=agent_id,
+                preferred_until=_INF if agent_id is not None else None,
+            )
+        )
+
+    # Timers -------------------------------------------------------------------------------
+
+    def _deadline(self, at: float, kind: int, ref: Any, token: Any) -> None:
+        heapq.heappush(self._deadlines, (at, next(self._seq), kind, ref, token))
+
+    def _due_valid(self, entry: tuple[float, int, int, Any, Any]) -> bool:
+        _, _, kind, ref, token = entry
+        if kind == _OFFER:
+            return ref in self.offers
+        if kind == _WRAP:
+            run, cid = ref
+            held = run.wrap_up.get(cid)
+            return held is not None and held[1] == token
+        view: ContactView = ref
+        return view.seq == token and view.state is ContactState.QUEUED
+
+    def _expire(self, now: float) -> None:
+        heap, w = self._deadlines, self.workspace
+        while heap and heap[0][0] <= now:
+            entry = heapq.heappop(heap)
+            if not self._due_valid(entry):
+                continue
+            _, _, kind, ref, _ = entry
+            if kind == _OFFER:
+                offer = self.offers[ref]
+                self._emit(
+                    ev.OfferTimedOut(
+                        workspace=w,
+                        at=now,
+                        offer_id=offer.id,
+                        contact_id=offer.contact_id,
+                        agent_id=offer.agent_id,
+                    )
+                )
+                run = self.agents[offer.agent_id]
+                limit = self.settings.auto_break_after
+                if limit and run.missed >= limit and run.status is AgentStatus.AVAILABLE:
+                    self._emit(
+                        ev.AgentStatusChanged(
+                            workspace=w,
+                            at=now,
+                            agent_id=run.agent.id,
+                            status=AgentStatus.BREAK,
+                            reason=self.settings.auto_break_reason,
+                        )
+                    )
+            elif kind == _WRAP:
+                run, cid = ref
+                self._emit(
+                    ev.WrapUpEnded(workspace=w, at=now, contact_id=cid, agent_id=run.agent.id)
+                )
+                self._emit(ev.ContactClosed(workspace=w, at=now, contact_id=cid))
+            elif kind == _PREFERRED:
+                view = ref
+                self._emit(
+                    ev.ContactEscalated(
+                        workspace=w,
+                        at=now,
+                        contact_id=view.contact.id,
+                        level=0,
+                        priority=view.priority,
+                        reason=f'preferred agent "{view.preferred}" was not free in time',
+                    )
+                )
+            else:
+                self._escalate(ref, now)
+
+    def _escalate(self, view: ContactView, now: float) -> None:
+        """Move a waiting contact to the last escalation level that is due."""
+        assert view.queue is not None
+        levels = self._queues[view.queue].levels
+        level = view.level
+        while level + 1 < len(levels) and view.joined_at + _after(levels[level + 1].step) <= now:
+            level += 1
+        if level == view.level:
+            return
+        step = levels[level].step
+        assert step is not None
+        w = self.workspace
+        if step.overflow is not None:
+            target = self.queues[step.overflow]
+            self._emit(
+                ev.ContactQueued(
+                    workspace=w,
+                    at=now,
+                    contact_id=view.contact.id,
+                    queue=target.id,
+                    priority=view.contact.priority + target.priority,
+                    since=view.since,
+                )
+            )
+            return
+        priority = view.priority
+        for passed in levels[view.level + 1 : level + 1]:
+            if passed.step is not None and passed.step.priority is not None:
+                priority = passed.step.priority
+        self._emit(
+            ev.ContactEscalated(
+                workspace=w,
+                at=now,
+                contact_id=view.contact.id,
+                level=level,
+                priority=priority,
+                reason=f"escalation step {level} after {step.after:g}s",
+            )
+        )
+
+    # Dispatch -----------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Restore the invariant: no eligible agent idles while a contact it could serve waits.
+
+        Only the contacts that started waiting and the agents that became eligible during this
+        command can form new pairs. The usual command brings one of them; a burst (a timer
+        freeing several agents, a returned offer beside a free agent) is served best contact
+        first, each contact going to the agent its queue's strategy prefers.
+        """
+        while self._dirty_contacts or self._dirty_agents:
+            contacts = [v for v in self._dirty_contacts if v.seq != -1]
+            agents = [r for r in self._dirty_agents.values() if r.eligible]
+            self._dirty_contacts.clear()
+            self._dirty_agents.clear()
+            hooked = self._hooked()
+            if not agents and len(contacts) == 1:
+                self._route_contact(contacts[0], hooked)
+            elif len(agents) == 1 and not contacts and not hooked:
+                best = self._best_contact(agents[0])
+                if best is not None:
+                    self._route_contact(best[2], hooked, agents[0])
+            elif agents or contacts:
+                self._route_burst(contacts, agents, hooked)
+
+    def _hooked(self) -> bool:
+        hooks = self.hooks
+        return hooks is not None and any(hooks.has_impls(name) for name in ROUTING_HOOKS)
+
+    def _route_burst(
+        self, contacts: list[ContactView], agents: list[AgentRun], hooked: bool
+    ) -> None:
+        tie = itertools.count()
+        heap: list[tuple[float, int, int, ContactView, AgentRun | None]] = [
+            (view.score, view.seq, next(tie), view, None) for view in contacts
+        ]
+        refused: dict[str, set[int]] = {}  # agent -> contacts a plugin kept from it
+
+        heapq.heapify(heap)
+
+        def push_best(run: AgentRun) -> None:
+            best = self._best_contact(run, refused.get(run.agent.id))
+            if best is not None:
+                heapq.heappush(heap, (best[0], best[1], next(tie), best[2], run))
+
+        for free in agents:
+            push_best(free)
+        while heap:
+            _, seq, _, view, run = heapq.heappop(heap)
+            if run is not None and not run.eligible:
+                continue
+            if view.seq != seq:  # offered meanwhile
+                if run is not None:
+                    push_best(run)
+                continue
+            routed = self._route_contact(view, hooked)
+            if run is not None and run.eligible:
+                if not routed:
+                    refused.setdefault(run.agent.id, set()).add(seq)
+                push_best(run)
+
+    def _route_contact(self, view: ContactView, hooked: bool, only: AgentRun | None = None) -> bool:
+        """Offer a waiting contact to the best eligible agents; False when there are none.
+
+        ``only`` is given when the engine knows that agent is the sole eligible one.
+        """
+        if view.preferred is not None:
+            run = self.agents[view.preferred]
+            if self._can_serve(run, view):
+                self._make_offers(view, [run], "preferred")
+                return True
+            return False
+        state = self._queues[view.queue]  # type: ignore[index]
+        if hooked:
+            chosen, rule = self._choose_with_hooks(view, state, list(self._candidates(view, state)))
+        elif only is not None and state.queue.offer_to == 1:
+            chosen, rule = [only], state.queue.strategy
+        else:
+            chosen = self._best_agents(view, state, state.queue.offer_to)
+            rule = state.queue.strategy
+        if not chosen:
+            return False
+        self._make_offers(view, chosen, rule)
+        return True
+
+    def _can_serve(self, run: AgentRun, view: ContactView) -> bool:
+        kind = view.contact.channel_kind
+        return (
+            run.eligible
+            and self._can_take(run, kind)
+            and not view.has_declined(run.agent.id)
+            and (view.predicate is None or view.predicate(run.skills))
+        )
+
+    def _can_take(self, run: AgentRun, kind: str) -> bool:
+        held = run.held
+        if not held:
+            return kind in run.capacity
+        if held.get(kind, 0) >= run.capacity.get(kind, 0):
+            return False
+        conflicts = self.conflicts.get(kind)
+        return not conflicts or not any(held.get(k) for k in conflicts)
+
+    def _best_agents(self, view: ContactView, state: QueueState, n: int) -> list[AgentRun]:
+        """The ``n`` eligible agents first in the strategy's order across the contact's pools."""
+        if self._stale:
+            self._sync_indexes()
+        qid = state.queue.id
+        level = state.levels[view.level]
+        if n == 1 and len(level.pools) == 1:
+            index = level.pools[0].indexes[qid]
+            top = index.top()
+            if top is None:
+                return []
+            if self._can_serve(top, view):
+                return [top]
+        found: dict[str, tuple[Any, int, AgentRun]] = {}
+        for pool in level.pools:
+            taken = 0
+            for entry in pool.indexes[qid].ordered():
+                run = entry[2]
+                if run.agent.id in found or not self._can_serve(run, view):
+                    continue
+                found[run.agent.id] = entry
+                taken += 1
+                if taken == n:
+                    break
+        best = sorted(found.values(), key=lambda e: (e[0], e[1]))[:n]
+        return [e[2] for e in best]
+
+    def _candidates(self, view: ContactView, state: QueueState) -> Iterator[AgentRun]:
+        """Every eligible agent who could serve the contact, in the strategy's order."""
+        if self._stale:
+            self._sync_indexes()
+        qid = state.queue.id
+        entries: dict[str, tuple[Any, int, AgentRun]] = {}
+        for pool in state.levels[view.level].pools:
+            for entry in pool.indexes[qid].ordered():
+                if entry[2].agent.id not in entries and self._can_serve(entry[2], view):
+                    entries[entry[2].agent.id] = entry
+        for entry in sorted(entries.values(), key=lambda e: (e[0], e[1])):
+            yield entry[2]
+
+    def _choose_with_hooks(
+        self, view: ContactView, state: QueueState, candidates: list[AgentRun]
+    ) -> tuple[list[AgentRun], str]:
+        assert self.hooks is not None
+        contact, queue = view.contact, state.queue
+        if not candidates:
+            return [], ""
+        for keep in self.hooks.call_each(
+            "trunkline_filter_agents",
+            contact=contact,
+            queue=queue,
+            agents=[r.agent for r in candidates],
+        ):
+            allowed = set(keep)
+            candidates = [r for r in candidates if r.agent.id in allowed]
+        if not candidates:
+            return [], ""
+        agents = [r.agent for r in candidates]
+        scores: dict[str, float] = {}
+        for result in self.hooks.call_each(
+            "trunkline_score_agents", contact=contact, queue=queue, agents=agents
+        ):
+            for agent_id, score in result.items():
+                scores[agent_id] = scores.get(agent_id, 0.0) + float(score)
+        picked = self.hooks.call_first(
+            "trunkline_pick_agent", contact=contact, queue=queue, agents=agents, scores=scores
+        )
+        by_id = {r.agent.id: r for r in candidates}
+        if picked in by_id:
+            return [by_id[picked]], "plugin"
+        rule = queue.strategy
+        if scores:
+            top = max(scores.get(r.agent.id, 0.0) for r in candidates)
+            candidates = [r for r in candidates if scores.get(r.agent.id, 0.0) == top]
+            rule = f"scores, then {queue.strategy}"
+        return candidates[: queue.offer_to], rule
+
+    def _best_contact(
+        self, run: AgentRun, skip: set[int] | None = None
+    ) -> tuple[float, int, ContactView] | None:
+        """The best waiting contact ``run`` could serve, across all its pools' lines."""
+        best: tuple[float, int, ContactView] | None = None
+        aid = run.agent.id
+        for view in run.preferred.values():
+            if view.state is ContactState.QUEUED and self._can_take(run, view.contact.channel_kind):
+                if skip and view.seq in skip:
+                    continue
+                if best is None or (view.score, view.seq) < (best[0], best[1]):
+                    best = (view.score, view.seq, view)
+        skills = run.skills
+        takes: dict[str, bool] = {}
+        for pool in run.pools:
+            for line in pool.lines.values():
+                if not line.live:
+                    continue
+                kind = line.kind
+                ok = takes.get(kind)
+                if ok is None:
+                    ok = takes[kind] = self._can_take(run, kind)
+                if not ok or not (line.always or line.predicate(skills)):
+                    continue
+                heap = line.heap
+                top = heap[0]
+                if not skip and top[2].seq == top[1] and top[2].declined is None:
+                    entry: tuple[float, int, ContactView] | None = top  # the usual case
+                elif skip:
+                    entry = next(
+                        (
+                            e
+                            for e in line.ordered()
+                            if e[1] not in skip and not e[2].has_declined(aid)
+                        ),
+                        None,
+                    )
+                else:
+                    entry = line.first(aid)
+                if entry is not None and (
+                    best is None
+                    or entry[0] < best[0]
+                    or (entry[0] == best[0] and entry[1] < best[1])
+                ):
+                    best = entry
+        return best
+
+    def _make_offers(self, view: ContactView, runs: Sequence[AgentRun], rule: str) -> None:
+        queue = self.queues[view.queue]  # type: ignore[index]
+        now, w = self._now, self.workspace
+        for n, run in enumerate(runs, start=view.offers_made):
+            offer = Offer(
+                id=f"{view.contact.id}:o{n}",
+                workspace=w,
+                contact_id=view.contact.id,
+                agent_id=run.agent.id,
+                queue=queue.id,
+                created_at=now,
+                expires_at=now + queue.offer_timeout,
+            )
+            self._emit(
+                ev.ContactOffered(workspace=w, at=now, offer=offer, level=view.level, rule=rule)
+            )
+
+    # Projection ---------------------------------------------------------------------------
+
+    def apply(self, event: ev.Event) -> None:
+        """Fold one event into the state. Events the engine does not route by are ignored."""
+        applier = self._appliers.get(type(event))
+        if applier is not None:
+            applier(event)
+
+    def _on_received(self, event: ev.ContactReceived) -> None:
+        if event.contact.id not in self.contacts:
+            self.contacts[event.contact.id] = ContactView(event.contact, event.at)
+
+    def _on_queued(self, event: ev.ContactQueued) -> None:
+        view = self.contacts[event.contact_id]
+        self._unplace(view)
+        self._count_out(view)
+        view.queue = event.queue
+        view.state = ContactState.QUEUED
+        view.priority = event.priority
+        view.since = event.at if event.since is None else event.since
+        view.joined_at = event.at
+        view.level = event.level
+        view.agent_id = None
+        view.declined = None
+        view.preferred = event.preferred_agent
+        view.preferred_until = _INF if event.preferred_until is None else event.preferred_until
+        self._count_in(view)
+        self._place(view)
+
+    def _on_escalated(self, event: ev.ContactEscalated) -> None:
+        view = self.contacts[event.contact_id]
+        self._unplace(view)
+        view.level = event.level
+        view.priority = event.priority
+        view.preferred = None
+        if view.state is ContactState.QUEUED:
+            self._place(view)
+
+    def _on_offered(self, event: ev.ContactOffered) -> None:
+        offer = event.offer
+        view = self.contacts[offer.contact_id]
+        run = self.agents[offer.agent_id]
+        if view.state is ContactState.QUEUED:
+            self._unplace(view)
+            view.state = ContactState.OFFERED
+        view.offers.append(offer.id)
+        view.offers_made += 1
+        self.offers[offer.id] = offer
+        kind = view.contact.channel_kind
+        run.offer = offer.id
+        run.held[kind] = run.held.get(kind, 0) + 1
+        run.offered += 1
+        self._offer_clock += 1
+        run.last_offer = self._offer_clock
+        self._deadline(offer.expires_at, _OFFER, offer.id, None)
+        self._reindex(run)
+
+    def _on_accepted(self, event: ev.OfferAccepted) -> None:
+        self.offers.pop(event.offer_id, None)
+        view = self.contacts[event.contact_id]
+        view.offers.remove(event.offer_id)
+        self._count_out(view)
+        view.state = ContactState.ACTIVE
+        view.agent_id = event.agent_id
+        run = self.agents[event.agent_id]
+        run.offer = None
+        run.active[view.contact.id] = view.contact.channel_kind
+        run.handled += 1
+        run.missed = 0
+        if view.contact.customer_id:
+            self._last_agent[view.contact.customer_id] = run.agent.id
+        self._reindex(run)
+
+    def _release(self, run: AgentRun, kind: str, at: float | None) -> None:
+        """Free one unit of ``kind``. ``at`` is given when a contact finished (not an offer):
+        an agent free of every contact from then on has been idle since ``at``."""
+        count = run.held.get(kind, 0) - 1
+        if count > 0:
+            run.held[kind] = count
+        else:
+            run.held.pop(kind, None)
+        if at is not None and not run.active and not run.wrap_up and run.offer is None:
+            run.idle_since = at
+        self._reindex(run)
+
+    def _on_rescinded(self, event: ev.OfferRescinded) -> None:
+        self.offers.pop(event.offer_id, None)
+        view = self.contacts[event.contact_id]
+        view.offers.remove(event.offer_id)
+        run = self.agents[event.agent_id]
+        run.offer = None
+        self._release(run, view.contact.channel_kind, None)
+
+    def _on_declined(self, event: ev.OfferRejected | ev.OfferTimedOut) -> None:
+        self.offers.pop(event.offer_id, None)
+        view = self.contacts[event.contact_id]
+        view.offers.remove(event.offer_id)
+        if view.declined is None:
+            view.declined = set()
+        view.declined.add(event.agent_id)
+        if view.preferred == event.agent_id:
+            view.preferred = None  # the preferred agent declined: normal routing from here
+        run = self.agents[event.agent_id]
+        run.offer = None
+        if isinstance(event, ev.OfferTimedOut):
+            run.missed += 1
+        if view.state is ContactState.OFFERED and not view.offers:
+            view.state = ContactState.QUEUED
+            self._place(view)
+        self._release(run, view.contact.channel_kind, None)
+
+    def _on_transferred(self, event: ev.ContactTransferred) -> None:
+        view = self.contacts[event.contact_id]
+        run = self.agents[event.from_agent]
+        kind = run.active.pop(event.contact_id)
+        view.agent_id = None
+        view.state = ContactState.QUEUED
+        self._release(run, kind, event.at)
+
+    def _on_ended(self, event: ev.ContactEnded) -> None:
+        run = self.agents[event.agent_id]
+        kind = run.active.pop(event.contact_id)
+        run.wrap_up[event.contact_id] = (kind, event.wrap_up_until)
+        self.contacts[event.contact_id].state = ContactState.WRAP_UP
+        if event.wrap_up_until > event.at:
+            self._deadline(event.wrap_up_until, _WRAP, (run, event.contact_id), event.wrap_up_until)
+
+    def _on_wrap_up_ended(self, event: ev.WrapUpEnded) -> None:
+        run = self.agents[event.agent_id]
+        held = run.wrap_up.pop(event.contact_id, None)
+        if held is not None:
+            # A timer that fires late still ends the wrap-up when it was due.
+            self._release(run, held[0], min(event.at, held[1]))
+
+    def _on_closed(self, event: ev.ContactClosed) -> None:
+        self.contacts.pop(event.contact_id, None)
+
+    def _on_abandoned(self, event: ev.ContactAbandoned) -> None:
+        view = self.contacts.pop(event.contact_id)
+        self._unplace(view)
+        self._count_out(view)
+        view.state = ContactState.ABANDONED
+        queue = self.queues.get(view.queue or "")
+        customer = view.contact.customer_id
+        if queue is not None and queue.rejoin_window and customer:
+            rejoin = self._rejoin
+            if len(rejoin) >= self._rejoin_limit:  # forget the expired, amortised O(1)
+                for key in [k for k, (_, until) in rejoin.items() if until < event.at]:
+                    del rejoin[key]
+                self._rejoin_limit = max(1024, 2 * len(rejoin))
+            rejoin[(customer, queue.id)] = (view.since, event.at + queue.rejoin_window)
+
+    def _on_refused(self, event: ev.ContactRefused) -> None:
+        view = self.contacts.pop(event.contact_id)
+        self._unplace(view)
+        self._count_out(view)
+        view.state = ContactState.REFUSED
+
+    def _on_status(self, event: ev.AgentStatusChanged) -> None:
+        run = self.agents[event.agent_id]
+        was_on = run.status is not AgentStatus.OFFLINE
+        is_on = event.status is not AgentStatus.OFFLINE
+        if was_on != is_on:
+            for pool in run.pools:
+                pool.logged_in += 1 if is_on else -1
+        if event.status is AgentStatus.AVAILABLE and run.status is not AgentStatus.AVAILABLE:
+            run.missed = 0
+            if run.offer is None and not run.active and not run.wrap_up:
+                run.idle_since = event.at
+        run.status, run.reason = event.status, event.reason
+        self._reindex(run)
+
+    # Placement and indexes ----------------------------------------------------------------
+
+    def _count_in(self, view: ContactView) -> None:
+        """Count the contact as waiting in its queue (queued or offered; ``max_length``)."""
+        state = self._queues[view.queue]  # type: ignore[index]
+        state.waiting += 1
+        view.counted = state
+
+    def _count_out(self, view: ContactView) -> None:
+        if view.counted is not None:
+            view.counted.waiting -= 1
+            view.counted = None
+
+    def _bind(self, state: QueueState, level: Level, contact: Contact) -> AgentPredicate:
+        minimums = dict(state.queue.skills)
+        for skill, floor in contact.required_skills.items():
+            minimums[skill] = max(floor, minimums.get(skill, 0))
+        predicate = level.requirement.bind(contact)
+        return combine(predicate, minimums_predicate(minimums)) if minimums else predicate
+
+    def _place(self, view: ContactView) -> None:
+        """Put a queued contact in the lines of its level's pools (or its preferred agent's)."""
+        state = self._queues[view.queue]  # type: ignore[index]
+        seq = view.seq = next(self._seq)
+        score = -view.since if state.queue.order == "lifo" else view.since
+        if view.priority:
+            score -= view.priority * state.queue.priority_step
+        view.score = score
+        self._dirty_contacts.append(view)
+        if view.preferred is not None:
+            self.agents[view.preferred].preferred[view.contact.id] = view
+            view.predicate = None
+            if view.preferred_until < _INF:
+                self._deadline(view.preferred_until, _PREFERRED, view, seq)
+            return
+        level = state.levels[view.level]
+        predicate = view.predicate = self._bind(state, level, view.contact)
+        kind = view.contact.channel_kind
+        entry = (score, seq, view)
+        lines = []
+        key = (kind, predicate.key)
+        for pool in level.pools:
+            line = pool.lines.get(key)
+            if line is None:
+                line = pool.lines[key] = Line(pool, kind, predicate)
+            line.push(entry)
+            lines.append(line)
+        view.lines = tuple(lines)
+        if view.level + 1 < len(state.levels):
+            step = state.levels[view.level + 1].step
+            assert step is not None
+            self._deadline(view.joined_at + step.after, _STEP, view, seq)
+
+    def _unplace(self, view: ContactView) -> None:
+        if view.seq == -1:
+            return
+        view.seq = -1
+        for line in view.lines:
+            line.leave()
+        view.lines = ()
+        if view.preferred is not None:
+            self.agents[view.preferred].preferred.pop(view.contact.id, None)
+
+    def _reindex(self, run: AgentRun) -> None:
+        """The agent's routing state changed: recompute eligibility now, the indexes later.
+
+        An agent freed and offered a contact within one command (the usual case with a
+        backlog) never touches its indexes; the rest is settled by :meth:`_sync_indexes`
+        before any index is read and at the end of every command.
+        """
+        eligible = (
+            run.status is AgentStatus.AVAILABLE
+            and run.offer is None
+            and any(self._can_take(run, kind) for kind in run.capacity)
+        )
+        if eligible:
+            self._dirty_agents[run.agent.id] = run
+        run.eligible = eligible
+        self._stale[run.agent.id] = run
+
+    def _sync_indexes(self) -> None:
+        """Bring every stale agent's entries in its indexes up to date with its state."""
+        strategies = self.strategies
+        for run in self._stale.values():
+            if run.eligible:
+                shared: dict[str, Any] = {}  # strategies whose key ignores the queue
+                for index in run.indexes:
+                    name = index.queue.queue.strategy
+                    key = shared.get(name, _MISSING)
+                    if key is _MISSING:
+                        strategy = strategies[name]
+                        key = strategy.key(run, index.queue)
+                        if not getattr(strategy, "per_queue", True):
+                            shared[name] = key
+                    index.put(run, key)
+                run.indexed = True
+            elif run.indexed:
+                for index in run.indexes:
+                    index.drop(run)
+                run.indexed = False
+        self._stale.clear()
+
+    # Lookups ------------------------------------------------------------------------------
+
+    def _agent(self, agent_id: str) -> AgentRun:
+        try:
+            return self.agents[agent_id]
+        except KeyError:
+            raise RoutingError(
+                f'unknown agent "{agent_id}" in workspace "{self.workspace}"'
+            ) from None
+
+    def _offer(self, offer_id: str) -> Offer:
+        try:
+            return self.offers[offer_id]
+        except KeyError:
+            raise RoutingError(
+                f'offer "{offer_id}" is not open (accepted, rejected or expired)'
+            ) from None
+
+    def _contact(self, contact_id: str, state: ContactState | None = None) -> ContactView:
+        view = self.contacts.get(contact_id)
+        if view is None:
+            raise RoutingError(
+                f'contact "{contact_id}" is not open in workspace "{self.workspace}"'
+            )
+        if state is not None and view.state is not state:
+            raise RoutingError(f'contact "{contact_id}" is {view.state.value}, not {state.value}')
+        return view
+
+
+def _conflicts(blocks: Mapping[str, Sequence[str]]) -> dict[str, frozenset[str]]:
+    """Symmetric closure of the blocks rule: kinds that may never be held together."""
+    pairs: dict[str, set[str]] = {}
+    for kind, others in blocks.items():
+        for other in others:
+            pairs.setdefault(kind, set()).add(other)
+            pairs.setdefault(other, set()).add(kind)
+    return {kind: frozenset(others) for kind, others in pairs.items()}
+
+
+def _after(step: EscalationStep | None) -> float:
+    return 0.0 if step is None else step.after

@@ -1,0 +1,455 @@
+"""The routing invariants, checked by hypothesis over thousands of random command sequences.
+
+The engine under test is driven by a rule-based state machine. A small reference model,
+written separately here, folds the same events and judges them: capacity and cross-channel
+rules, one agent per contact, nothing lost, arrival order within a queue and priority, no
+idle agent beside a contact it could serve, and replay giving the same state and decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from trunkline import events as ev
+from trunkline.builtin.strategies import trunkline_register_strategies
+from trunkline.model import (
+    Address,
+    Agent,
+    AgentStatus,
+    Contact,
+    ContactState,
+    Direction,
+    EscalationStep,
+    Queue,
+    RoutingSettings,
+)
+from trunkline.requirements import parse_requirement
+from trunkline.routing import (
+    AbandonContact,
+    AcceptOffer,
+    CloseContact,
+    Command,
+    EndContact,
+    EnqueueContact,
+    RejectOffer,
+    Router,
+    SetAgentStatus,
+    Tick,
+    TransferContact,
+)
+
+W = "acme"
+SKILLS = ("en", "de", "billing")
+KINDS = ("chat", "voice", "email")
+STRATEGIES = {s.name: s for s in trunkline_register_strategies()}
+SETTINGS = RoutingSettings(blocks={"voice": ("chat", "email")}, auto_break_after=2)
+QUEUES = (
+    Queue(
+        id="q1",
+        workspace=W,
+        offer_timeout=7,
+        wrap_up=3,
+        sticky=20,
+        rejoin_window=30,
+        max_length=6,
+    ),
+    Queue(
+        id="q2",
+        workspace=W,
+        requirement='language == "de" and de >= 2 or language != "de"',
+        priority_step=15,
+        offer_to=2,
+        offer_timeout=5,
+        strategy="round-robin",
+        escalation=(
+            EscalationStep(after=10, requirement="true", groups=("floor",)),
+            EscalationStep(after=25, overflow="q1"),
+        ),
+    ),
+    Queue(
+        id="q3",
+        workspace=W,
+        order="lifo",
+        skills={"en": 1},
+        strategy="random",
+        seed=7,
+        when_no_agents="refuse",
+        leave_when_no_agents=True,
+        offer_timeout=4,
+    ),
+)
+QUEUE = {q.id: q for q in QUEUES}
+
+
+def levels(queue: Queue) -> list[tuple[str, set[str]]]:
+    """(requirement, pools) per escalation level, built from the configuration alone."""
+    requirement, pools = queue.requirement or "true", {f"queue:{queue.id}"}
+    out = [(requirement, set(pools))]
+    for step in queue.escalation:
+        requirement = step.requirement if step.requirement is not None else requirement
+        pools |= {f"queue:{q}" for q in step.queues} | {f"group:{g}" for g in step.groups}
+        out.append((requirement, set(pools)))
+    return out
+
+
+LEVELS = {q.id: levels(q) for q in QUEUES}
+CONFLICTS = {"voice": {"chat", "email"}, "chat": {"voice"}, "email": {"voice"}}
+
+agent_specs = st.lists(
+    st.tuples(
+        st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 5)),
+        st.dictionaries(st.sampled_from(KINDS), st.integers(0, 3)),
+        st.sets(st.sampled_from([q.id for q in QUEUES]), min_size=1),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@attrs.define
+class Waiting:
+    """The reference model's view of a contact that has not ended."""
+
+    contact: Contact
+    queue: str
+    priority: int
+    since: float
+    level: int = 0
+    preferred: str | None = None
+    placed: bool = True  # False while offered or handled
+    declined: set[str] = attrs.field(factory=set)
+    offers: set[str] = attrs.field(factory=set)
+    owner: str | None = None
+
+
+class Model:
+    """Folds events the simple way and raises AssertionError on a broken invariant."""
+
+    def __init__(self, agents: Mapping[str, Agent]) -> None:
+        self.agents = agents
+        self.status = dict.fromkeys(agents, AgentStatus.OFFLINE)
+        self.held: dict[str, dict[str, str]] = {a: {} for a in agents}  # contact -> kind
+        self.pending: dict[str, str | None] = dict.fromkeys(agents)  # agent -> offer id
+        self.offers: dict[str, ev.Offer] = {}  # type: ignore[name-defined]
+        self.open: dict[str, Waiting] = {}
+        self.ended: set[str] = set()
+        self.received: dict[str, Contact] = {}
+
+    def fold(self, event: ev.Event) -> None:
+        match event:
+            case ev.ContactReceived(contact=c):
+                self.received[c.id] = c
+            case ev.ContactQueued():
+                old = self.open.get(event.contact_id)
+                contact = old.contact if old else self._contact(event.contact_id)
+                self.open[event.contact_id] = Waiting(
+                    contact,
+                    event.queue,
+                    event.priority,
+                    event.at if event.since is None else event.since,
+                    event.level,
+                    event.preferred_agent,
+                )
+            case ev.ContactEscalated():
+                w = self.open[event.contact_id]
+                w.level, w.priority, w.preferred = event.level, event.priority, None
+            case ev.ContactOffered(offer=offer):
+                self.check_order(offer.contact_id, offer.agent_id)
+                w = self.open[offer.contact_id]
+                assert w.owner is None, f"{offer.contact_id} offered while handled"
+                assert self.pending[offer.agent_id] is None, "two open offers for one agent"
+                assert self.could_serve(offer.agent_id, w, ignore_pending=False), (
+                    f"{offer.contact_id} offered to {offer.agent_id}, who cannot serve it"
+                )
+                w.placed = False
+                w.offers.add(offer.id)
+                self.offers[offer.id] = offer
+                self.pending[offer.agent_id] = offer.id
+                self.held[offer.agent_id][offer.contact_id] = w.contact.channel_kind
+                self.check_capacity(offer.agent_id)
+            case ev.OfferAccepted():
+                w = self.open[event.contact_id]
+                assert w.owner is None, f"{event.contact_id} assigned to two agents"
+                w.owner = event.agent_id
+                w.offers.discard(event.offer_id)
+                self.pending[event.agent_id] = None
+                self.offers.pop(event.offer_id)
+            case ev.OfferRejected() | ev.OfferTimedOut() | ev.OfferRescinded():
+                w = self.open[event.contact_id]
+                w.offers.discard(event.offer_id)
+                self.offers.pop(event.offer_id)
+                self.pending[event.agent_id] = None
+                del self.held[event.agent_id][event.contact_id]
+                if not isinstance(event, ev.OfferRescinded):
+                    w.declined.add(event.agent_id)
+                    if w.preferred == event.agent_id:
+                        w.preferred = None
+                    if not w.offers and w.owner is None:
+                        w.placed = True
+            case ev.ContactTransferred():
+                del self.held[event.from_agent][event.contact_id]
+                self.open[event.contact_id].owner = None
+            case ev.WrapUpEnded():
+                del self.held[event.agent_id][event.contact_id]
+            case ev.ContactClosed() | ev.ContactAbandoned() | ev.ContactRefused():
+                w = self.open.pop(event.contact_id, None)
+                assert w is None or not w.offers, "a contact ended with open offers"
+                self.ended.add(event.contact_id)
+            case ev.AgentStatusChanged():
+                self.status[event.agent_id] = event.status
+            case _:
+                pass
+
+    def _contact(self, contact_id: str) -> Contact:
+        assert contact_id in self.received, f"{contact_id} queued before it was received"
+        return self.received[contact_id]
+
+    # Judgements ----------------------------------------------------------------------------
+
+    def check_capacity(self, agent_id: str) -> None:
+        agent = self.agents[agent_id]
+        kinds = list(self.held[agent_id].values())
+        for kind in set(kinds):
+            assert kinds.count(kind) <= agent.capacity.get(kind, 0), f"{agent_id} over {kind}"
+            assert not CONFLICTS.get(kind, set()) & set(kinds), f"{agent_id} mixes {set(kinds)}"
+
+    def meets(self, agent_id: str, w: Waiting) -> bool:
+        agent = self.agents[agent_id]
+        requirement, pools = LEVELS[w.queue][w.level]
+        member = {f"queue:{q}" for q in agent.queues} | {f"group:{g}" for g in agent.groups}
+        if not member & pools:
+            return False
+        queue = QUEUE[w.queue]
+        if any(agent.skills.get(s, 0) < n for s, n in queue.skills.items()):
+            return False
+        return parse_requirement(requirement, skills=SKILLS).matches(w.contact, agent.skills)
+
+    def could_serve(self, agent_id: str, w: Waiting, *, ignore_pending: bool = False) -> bool:
+        """Whether the agent could be offered this contact right now."""
+        if self.status[agent_id] is not AgentStatus.AVAILABLE:
+            return False
+        if not ignore_pending and self.pending[agent_id] is not None:
+            return False
+        if agent_id in w.declined:
+            return False
+        kind = w.contact.channel_kind
+        kinds = list(self.held[agent_id].values())
+        if kinds.count(kind) >= self.agents[agent_id].capacity.get(kind, 0):
+            return False
+        if CONFLICTS.get(kind, set()) & set(kinds):
+            return False
+        if w.preferred is not None:
+            return agent_id == w.preferred
+        return self.meets(agent_id, w)
+
+    def check_order(self, contact_id: str, agent_id: str) -> None:
+        """Nobody the agent could serve waited ahead in the same queue at the same priority
+        and escalation level (overtaking only by priority or escalation)."""
+        chosen = self.open[contact_id]
+        lifo = QUEUE[chosen.queue].order == "lifo"
+        for other in self.open.values():
+            if (
+                other is chosen
+                or not other.placed
+                or other.owner is not None
+                or other.queue != chosen.queue
+                or other.priority != chosen.priority
+                or other.level != chosen.level
+                or other.preferred is not None
+                or chosen.preferred is not None
+            ):
+                continue
+            ahead = other.since > chosen.since if lifo else other.since < chosen.since
+            if ahead and self.could_serve(agent_id, other):
+                raise AssertionError(
+                    f"{contact_id} overtook {other.contact.id} in {chosen.queue} for {agent_id}"
+                )
+
+    def check_work_conserving(self) -> None:
+        """No available agent without an offer idles beside a contact it could serve."""
+        for w in self.open.values():
+            if not w.placed or w.owner is not None or w.offers:
+                continue
+            for agent_id in self.agents:
+                assert not self.could_serve(agent_id, w), (
+                    f"{agent_id} is idle while {w.contact.id} waits in {w.queue}"
+                )
+
+
+class RoutingMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 0.0
+        self.log: list[ev.Event] = []
+        self.commands: list[tuple[Command, float]] = []
+        self.arrived: set[str] = set()
+        self.count = 0
+
+    def build(self) -> Router:
+        return Router(
+            W,
+            QUEUES,
+            self.agent_list,
+            strategies=STRATEGIES,
+            skills=SKILLS,
+            settings=SETTINGS,
+        )
+
+    @initialize(specs=agent_specs)
+    def setup(self, specs: list[tuple[dict[str, int], dict[str, int], set[str], bool]]) -> None:
+        self.agent_list = [
+            Agent(
+                id=f"a{n}",
+                workspace=W,
+                skills=skills,
+                capacity=capacity,
+                queues=tuple(sorted(queues)),
+                groups=("floor",) if floor else (),
+            )
+            for n, (skills, capacity, queues, floor) in enumerate(specs)
+        ]
+        self.router = self.build()
+        self.model = Model({a.id: a for a in self.agent_list})
+
+    def do(self, command: Command, dt: float = 0.01) -> None:
+        self.now += dt
+        events = self.router.handle(command, self.now)
+        self.commands.append((command, self.now))
+        self.log += events
+        for event in events:
+            self.model.fold(event)
+
+    @rule(
+        kind=st.sampled_from(KINDS),
+        queue=st.sampled_from([q.id for q in QUEUES]),
+        priority=st.integers(0, 2),
+        customer=st.sampled_from(["ann", "bob", "cy", "dee"]),
+        language=st.sampled_from([None, "de", "en"]),
+    )
+    def arrive(self, kind: str, queue: str, priority: int, customer: str, language: str) -> None:
+        self.count += 1
+        cid = f"c{self.count}"
+        self.arrived.add(cid)
+        contact = Contact(
+            id=cid,
+            workspace=W,
+            channel="web",
+            channel_kind=kind,
+            direction=Direction.INBOUND,
+            customer_id=customer,
+            address=Address("memory", customer),
+            queue=queue,
+            priority=priority,
+            language=language,
+        )
+        self.do(EnqueueContact(contact))
+
+    @rule(index=st.integers(0, 4), status=st.sampled_from(list(AgentStatus)))
+    def status(self, index: int, status: AgentStatus) -> None:
+        agent = self.agent_list[index % len(self.agent_list)]
+        self.do(SetAgentStatus(agent.id, status, "test" if status is AgentStatus.BREAK else None))
+
+    @rule(index=st.integers(0, 50), accept=st.booleans())
+    def answer(self, index: int, accept: bool) -> None:
+        if not self.router.offers:
+            return
+        offer_id = sorted(self.router.offers)[index % len(self.router.offers)]
+        self.do(AcceptOffer(offer_id) if accept else RejectOffer(offer_id))
+
+    def pick(self, index: int, state: ContactState | None) -> str | None:
+        ids = sorted(c for c, v in self.router.contacts.items() if state in (None, v.state))
+        return ids[index % len(ids)] if ids else None
+
+    @rule(index=st.integers(0, 50), what=st.sampled_from(["end", "close", "abandon"]))
+    def finish(self, index: int, what: str) -> None:
+        state = {"end": ContactState.ACTIVE, "close": ContactState.WRAP_UP, "abandon": None}[what]
+        cid = self.pick(index, state)
+        if cid is not None:
+            kind = {"end": EndContact, "close": CloseContact, "abandon": AbandonContact}[what]
+            self.do(kind(cid))
+
+    @rule(index=st.integers(0, 50), to=st.sampled_from(["q1", "q2", "q3", "agent"]))
+    def transfer(self, index: int, to: str) -> None:
+        cid = self.pick(index, ContactState.ACTIVE)
+        if cid is None:
+            return
+        if to == "agent":
+            owner = self.router.contacts[cid].agent_id
+            online = [
+                a.id
+                for a in self.agent_list
+                if a.id != owner and self.router.agent(a.id).status is not AgentStatus.OFFLINE
+            ]
+            if online:
+                self.do(TransferContact(cid, agent=online[index % len(online)]))
+        else:
+            self.do(TransferContact(cid, queue=to))
+
+    @rule(seconds=st.floats(0.1, 30))
+    def wait(self, seconds: float) -> None:
+        self.do(Tick(), seconds)
+
+    @invariant()
+    def nothing_is_lost(self) -> None:
+        if not hasattr(self, "router"):
+            return
+        assert self.arrived == set(self.model.open) | self.model.ended
+        assert set(self.router.contacts) == set(self.model.open)
+        for cid, w in self.model.open.items():
+            view = self.router.contacts[cid]
+            assert (view.queue, view.state is ContactState.QUEUED and view.seq != -1) == (
+                w.queue,
+                w.placed and w.owner is None,
+            )
+
+    @invariant()
+    def capacity_holds_and_no_agent_idles_beside_work(self) -> None:
+        if not hasattr(self, "router"):
+            return
+        for agent_id in self.model.agents:
+            self.model.check_capacity(agent_id)
+        self.model.check_work_conserving()
+
+    def teardown(self) -> None:
+        if not hasattr(self, "router"):
+            return
+        # Replaying the log rebuilds the same state...
+        replayed = self.build()
+        for event in self.log:
+            replayed.apply(event)
+        assert state_of(replayed) == state_of(self.router)
+        # ...and the same commands at the same times make the same decisions.
+        again = self.build()
+        events: list[ev.Event] = []
+        for command, at in self.commands:
+            events += again.handle(command, at)
+        assert events == self.log
+
+
+def state_of(router: Router) -> Any:
+    contacts = {
+        cid: (v.state, v.queue, v.level, v.priority, v.since, v.agent_id, v.declined, v.preferred)
+        for cid, v in router.contacts.items()
+    }
+    agents = {
+        aid: (r.status, r.state, dict(r.held), r.active, r.wrap_up, r.idle_since, r.missed)
+        for aid, r in router.agents.items()
+    }
+    waiting = {q: [v.contact.id for v in router.waiting(q)] for q in router.queues}
+    return contacts, agents, waiting, router.offers, router.next_deadline()
+
+
+TestRoutingInvariants = RoutingMachine.TestCase
+TestRoutingInvariants.settings = settings(
+    max_examples=2000,
+    stateful_step_count=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
