@@ -396,7 +396,8 @@ def test_replaying_the_log_rebuilds_the_same_state(agent_specs, ops) -> None:  #
 )
 def test_offers_follow_priority_then_arrival(agent_specs, ops) -> None:  # type: ignore[no-untyped-def]
     """Whenever a contact is offered, every contact still waiting in a queue the agent serves,
-    which the agent could take and had not declined, ranks behind it."""
+    which the agent could take and had not declined, ranks behind it: priority is worth
+    ``priority_step`` seconds of waiting per step."""
     router = build(agent_specs)
     original = router.handle
     violations: list[str] = []
@@ -410,13 +411,14 @@ def test_offers_follow_priority_then_arrival(agent_specs, ops) -> None:  # type:
             if chosen is None:
                 continue
             run = router.agents[e.offer.agent_id]
-            rank = (-chosen.priority, chosen.queued_at)
+            step = router.queues[chosen.queue].priority_step  # type: ignore[index]
+            rank = chosen.queued_at - chosen.priority * step
             for q in run.agent.queues:
                 for v in router.waiting(q):
                     skills = {**router.queues[q].skills, **v.contact.required_skills}
                     if v.has_declined(run.agent.id) or not run.agent.has_skills(skills):
                         continue
-                    if (-v.priority, v.queued_at) < rank:
+                    if v.queued_at - v.priority * router.queues[q].priority_step < rank:
                         violations.append(f"{v.contact.id} waited ahead of {chosen.contact.id}")
         return events
 

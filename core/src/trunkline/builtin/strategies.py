@@ -24,13 +24,15 @@ __all__ = [
 
 
 class LongestIdle:
-    """The agent free of every contact for longest; busy multitaskers after the free ones."""
+    """The agent who has waited longest for a contact: since they became available, finished
+    one, or took one with room left for more (so multitaskers take turns with free agents)."""
 
     name = "longest-idle"
     per_queue = False  # the key ignores the queue: computed once per agent change
+    monotonic = True  # a new key is always the latest readiness: an O(1) ordered index
 
     def key(self, agent: AgentView, queue: QueueView) -> Any:
-        return (agent.load > 0, agent.idle_since, agent.order)
+        return agent.ready_since
 
 
 class RoundRobin:

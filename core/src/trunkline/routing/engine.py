@@ -54,7 +54,7 @@ from .commands import (
     Tick,
     TransferContact,
 )
-from .state import AgentIndex, AgentRun, ContactView, Level, Line, Pool, QueueState
+from .state import AgentIndex, AgentRun, ContactView, Level, Line, OrderedIndex, Pool, QueueState
 from .strategy import AgentView, Strategy
 
 __all__ = ["Router", "RoutingEngine", "RoutingError", "RoutingHooks"]
@@ -131,6 +131,7 @@ class Router:
         self._dirty_contacts: list[ContactView] = []
         self._out: list[ev.Event] = []
         self._now = 0.0
+        self._at = 0.0  # the time of the event being applied
         for queue in queues:
             self._add_queue(queue)
         for queue in queues:
@@ -199,6 +200,7 @@ class Router:
             pool = self._pool(pool_id)
             pool.members.append(run)
             run.pools.append(pool)
+            run.lines.extend(pool.lines.values())
             run.indexes.extend(pool.indexes.values())
 
     def _pool(self, pool_id: str) -> Pool:
@@ -234,8 +236,13 @@ class Router:
             pools = list({p.id: p for p in pools}.values())
             levels.append(Level(number, requirement, tuple(pools), step))
         state.skills = frozenset(skills)
+        index_type = (
+            OrderedIndex
+            if getattr(self.strategies[queue.strategy], "monotonic", False)
+            else AgentIndex
+        )
         for pool in pools:
-            pool.indexes[queue.id] = AgentIndex(pool, state)
+            pool.indexes[queue.id] = index_type(pool, state)
         self.queues[queue.id] = queue
         self._queues[queue.id] = state
 
@@ -318,29 +325,11 @@ class Router:
                     self._after_logoff(run)
             case AcceptOffer(offer_id=offer_id):
                 offer = self._offer(offer_id)
-                self._emit(
-                    ev.OfferAccepted(
-                        workspace=w,
-                        at=now,
-                        offer_id=offer_id,
-                        contact_id=offer.contact_id,
-                        agent_id=offer.agent_id,
-                    )
-                )
+                self._answer(ev.OfferAccepted, offer)
                 for other in list(self.contacts[offer.contact_id].offers):
-                    self._rescind(self.offers[other])
+                    self._answer(ev.OfferRescinded, self.offers[other])
             case RejectOffer(offer_id=offer_id, reason=reason):
-                offer = self._offer(offer_id)
-                self._emit(
-                    ev.OfferRejected(
-                        workspace=w,
-                        at=now,
-                        offer_id=offer_id,
-                        contact_id=offer.contact_id,
-                        agent_id=offer.agent_id,
-                        reason=reason,
-                    )
-                )
+                self._answer(ev.OfferRejected, self._offer(offer_id), reason=reason)
             case EndContact(contact_id=contact_id):
                 self._end(self._contact(contact_id, ContactState.ACTIVE), now)
             case CloseContact(contact_id=contact_id, disposition=disposition):
@@ -360,7 +349,7 @@ class Router:
                 view = self._contact(contact_id)
                 if view.state in _WAITING:
                     for offer_id in list(view.offers):
-                        self._rescind(self.offers[offer_id])
+                        self._answer(ev.OfferRescinded, self.offers[offer_id])
                     self._emit(
                         ev.ContactAbandoned(
                             workspace=w,
@@ -388,14 +377,16 @@ class Router:
         self.apply(event)
         self._out.append(event)
 
-    def _rescind(self, offer: Offer) -> None:
+    def _answer(self, kind: Callable[..., ev.Event], offer: Offer, **extra: Any) -> None:
+        """Emit an event that closes an offer: accepted, rejected, rescinded or timed out."""
         self._emit(
-            ev.OfferRescinded(
+            kind(
                 workspace=self.workspace,
                 at=self._now,
                 offer_id=offer.id,
                 contact_id=offer.contact_id,
                 agent_id=offer.agent_id,
+                **extra,
             )
         )
 
@@ -603,15 +594,7 @@ class Router:
             _, _, kind, ref, _ = entry
             if kind == _OFFER:
                 offer = self.offers[ref]
-                self._emit(
-                    ev.OfferTimedOut(
-                        workspace=w,
-                        at=now,
-                        offer_id=offer.id,
-                        contact_id=offer.contact_id,
-                        agent_id=offer.agent_id,
-                    )
-                )
+                self._answer(ev.OfferTimedOut, offer)
                 run = self.agents[offer.agent_id]
                 limit = self.settings.auto_break_after
                 if limit and run.missed >= limit and run.status is AgentStatus.AVAILABLE:
@@ -879,37 +862,30 @@ class Router:
                     best = (view.score, view.seq, view)
         skills = run.skills
         takes: dict[str, bool] = {}
-        for pool in run.pools:
-            for line in pool.lines.values():
-                if not line.live:
-                    continue
-                kind = line.kind
-                ok = takes.get(kind)
-                if ok is None:
-                    ok = takes[kind] = self._can_take(run, kind)
-                if not ok or not (line.always or line.predicate(skills)):
-                    continue
-                heap = line.heap
-                top = heap[0]
-                if not skip and top[2].seq == top[1] and top[2].declined is None:
-                    entry: tuple[float, int, ContactView] | None = top  # the usual case
-                elif skip:
-                    entry = next(
-                        (
-                            e
-                            for e in line.ordered()
-                            if e[1] not in skip and not e[2].has_declined(aid)
-                        ),
-                        None,
-                    )
-                else:
-                    entry = line.first(aid)
-                if entry is not None and (
-                    best is None
-                    or entry[0] < best[0]
-                    or (entry[0] == best[0] and entry[1] < best[1])
-                ):
-                    best = entry
+        for line in run.lines:
+            if not line.live:
+                continue
+            kind = line.kind
+            ok = takes.get(kind)
+            if ok is None:
+                ok = takes[kind] = self._can_take(run, kind)
+            if not ok or not (line.always or line.predicate(skills)):
+                continue
+            top = line.heap[0]
+            entry: tuple[float, int, ContactView] | None
+            if skip:
+                entry = next(
+                    (e for e in line.ordered() if e[1] not in skip and not e[2].has_declined(aid)),
+                    None,
+                )
+            elif top[2].seq == top[1] and top[2].declined is None:
+                entry = top  # the usual case: the head of the line is live and unrefused
+            else:
+                entry = line.first(aid)
+            if entry is not None and (
+                best is None or entry[0] < best[0] or (entry[0] == best[0] and entry[1] < best[1])
+            ):
+                best = entry
         return best
 
     def _make_offers(self, view: ContactView, runs: Sequence[AgentRun], rule: str) -> None:
@@ -935,6 +911,7 @@ class Router:
         """Fold one event into the state. Events the engine does not route by are ignored."""
         applier = self._appliers.get(type(event))
         if applier is not None:
+            self._at = event.at
             applier(event)
 
     def _on_received(self, event: ev.ContactReceived) -> None:
@@ -1012,7 +989,7 @@ class Router:
             run.held.pop(kind, None)
         if at is not None and not run.active and not run.wrap_up and run.offer is None:
             run.idle_since = at
-        self._reindex(run)
+        self._reindex(run, at)
 
     def _on_rescinded(self, event: ev.OfferRescinded) -> None:
         self.offers.pop(event.offer_id, None)
@@ -1146,6 +1123,8 @@ class Router:
             line = pool.lines.get(key)
             if line is None:
                 line = pool.lines[key] = Line(pool, kind, predicate)
+                for member in pool.members:
+                    member.lines.append(line)
             line.push(entry)
             lines.append(line)
         view.lines = tuple(lines)
@@ -1164,27 +1143,35 @@ class Router:
         if view.preferred is not None:
             self.agents[view.preferred].preferred.pop(view.contact.id, None)
 
-    def _reindex(self, run: AgentRun) -> None:
+    def _reindex(self, run: AgentRun, at: float | None = None) -> None:
         """The agent's routing state changed: recompute eligibility now, the indexes later.
 
         An agent freed and offered a contact within one command (the usual case with a
         backlog) never touches its indexes; the rest is settled by :meth:`_sync_indexes`
         before any index is read and at the end of every command.
         """
-        eligible = (
-            run.status is AgentStatus.AVAILABLE
-            and run.offer is None
-            and any(self._can_take(run, kind) for kind in run.capacity)
-        )
+        eligible = False
+        if run.status is AgentStatus.AVAILABLE and run.offer is None:
+            if not run.held:
+                eligible = bool(run.capacity)
+            else:
+                for kind in run.capacity:
+                    if self._can_take(run, kind):
+                        eligible = True
+                        break
         if eligible:
             self._dirty_agents[run.agent.id] = run
+            run.ready_since = self._at if at is None else at
         run.eligible = eligible
         self._stale[run.agent.id] = run
 
     def _sync_indexes(self) -> None:
         """Bring every stale agent's entries in its indexes up to date with its state."""
         strategies = self.strategies
-        for run in self._stale.values():
+        stale = list(self._stale.values())
+        if len(stale) > 1:  # in readiness order, so ordered indexes only ever append
+            stale.sort(key=lambda r: (r.ready_since, r.order))
+        for run in stale:
             if run.eligible:
                 shared: dict[str, Any] = {}  # strategies whose key ignores the queue
                 for index in run.indexes:

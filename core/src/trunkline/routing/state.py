@@ -18,7 +18,16 @@ from typing import Any
 from ..model import Agent, AgentState, AgentStatus, Contact, ContactState, EscalationStep, Queue
 from ..requirements import AgentPredicate, Requirement
 
-__all__ = ["AgentIndex", "AgentRun", "ContactView", "Level", "Line", "Pool", "QueueState"]
+__all__ = [
+    "AgentIndex",
+    "AgentRun",
+    "ContactView",
+    "Level",
+    "Line",
+    "OrderedIndex",
+    "Pool",
+    "QueueState",
+]
 
 # A heap is rebuilt when it holds more than twice its live entries plus this slack.
 _SLACK = 16
@@ -38,12 +47,14 @@ class AgentRun:
         "indexed",
         "indexes",
         "last_offer",
+        "lines",
         "missed",
         "offer",
         "offered",
         "order",
         "pools",
         "preferred",
+        "ready_since",
         "reason",
         "skills",
         "status",
@@ -60,6 +71,7 @@ class AgentRun:
         self.status = AgentStatus.OFFLINE
         self.reason: str | None = None
         self.idle_since = 0.0
+        self.ready_since = 0.0
         self.handled = 0
         self.offered = 0
         self.last_offer = 0
@@ -69,7 +81,8 @@ class AgentRun:
         self.wrap_up: dict[str, tuple[str, float]] = {}  # contact id -> (kind, until)
         self.held: dict[str, int] = {}  # kind -> contacts held (offered, active, wrap-up)
         self.pools: list[Pool] = []
-        self.indexes: list[AgentIndex] = []
+        self.lines: list[Line] = []  # every line of every pool it is in (never shrinks)
+        self.indexes: list[AgentIndex | OrderedIndex] = []
         self.preferred: dict[str, ContactView] = {}  # contacts waiting for this agent only
         self.eligible = False  # could be offered a contact now
         self.indexed = False  # has live entries in its indexes
@@ -194,7 +207,7 @@ class Pool:
         self.members: list[AgentRun] = []
         self.logged_in = 0  # members whose status is not offline
         self.lines: dict[tuple[str, Any], Line] = {}  # (kind, predicate key) -> line
-        self.indexes: dict[str, AgentIndex] = {}  # queue id -> eligible agents in its order
+        self.indexes: dict[str, AgentIndex | OrderedIndex] = {}  # queue id -> its eligible agents
 
 
 class Line:
@@ -285,6 +298,55 @@ class AgentIndex:
     def ordered(self) -> Iterator[tuple[Any, int, AgentRun]]:
         live = self.live
         return _walk(self.heap, lambda e: live.get(e[2].agent.id) is e)
+
+
+class OrderedIndex:
+    """Eligible agents of one pool for a strategy whose keys only grow (``monotonic``).
+
+    Such a strategy gives an agent, whenever its key changes, a key at least as large as any
+    in the index, so an insertion-ordered dict is the sorted order and every operation is
+    O(1). A key that arrives out of order (a replay settling many agents at once) is still
+    placed exactly, by a rebuild.
+    """
+
+    __slots__ = ("live", "pool", "queue")
+
+    def __init__(self, pool: Pool, queue: QueueState) -> None:
+        self.pool = pool
+        self.queue = queue
+        self.live: dict[str, tuple[Any, int, AgentRun]] = {}
+
+    def put(self, run: AgentRun, key: Any) -> None:
+        live = self.live
+        aid = run.agent.id
+        current = live.get(aid)
+        if current is not None:
+            if current[0] == key:
+                return
+            del live[aid]
+        entry = (key, run.order, run)
+        if live:
+            last = next(reversed(live.values()))
+            if (last[0], last[1]) > (key, run.order):
+                live[aid] = entry
+                self._rebuild()
+                return
+        live[aid] = entry
+
+    def _rebuild(self) -> None:
+        entries = sorted(self.live.values(), key=lambda e: (e[0], e[1]))
+        self.live = {e[2].agent.id: e for e in entries}
+
+    def drop(self, run: AgentRun) -> None:
+        self.live.pop(run.agent.id, None)
+
+    def top(self) -> AgentRun | None:
+        for entry in self.live.values():
+            return entry[2]
+        return None
+
+    def ordered(self) -> Iterator[tuple[Any, int, AgentRun]]:
+        return iter(list(self.live.values()))
 
 
 def _walk(heap: list[Any], valid: Any) -> Iterator[Any]:

@@ -39,6 +39,12 @@ class AgentView(Protocol):
         ...
 
     @property
+    def ready_since(self) -> float:
+        """When the agent last became ready for another contact: became available, finished
+        a contact, had an offer end, or accepted one with room left."""
+        ...
+
+    @property
     def handled(self) -> int:
         """Contacts accepted since the engine started."""
         ...
@@ -95,5 +101,8 @@ class Strategy(Protocol):
         """A comparable value; smaller is offered first. Equal keys go to the agent listed
         first in the configuration. A strategy whose key does not depend on ``queue`` may say
         so with a class attribute ``per_queue = False``: the engine then computes it once per
-        agent change instead of once per queue the agent serves."""
+        agent change instead of once per queue the agent serves. A strategy whose key, when
+        it changes, is never smaller than the keys of the other eligible agents (a time of
+        readiness, say) may declare ``monotonic = True``: its indexes are then ordered dicts
+        with O(1) updates."""
         ...
