@@ -861,25 +861,23 @@ class Router:
                 if best is None or (view.score, view.seq) < (best[0], best[1]):
                     best = (view.score, view.seq, view)
         skills = run.skills
-        takes: dict[str, bool] = {}
+        if run.held:
+            takes: dict[str, bool] = {k: self._can_take(run, k) for k in run.capacity}
+        else:
+            takes = run.capacity  # type: ignore[assignment]  # holds nothing: any kind it takes
         for line in run.lines:
-            if not line.live:
+            if not line.live or not takes.get(line.kind):
                 continue
-            kind = line.kind
-            ok = takes.get(kind)
-            if ok is None:
-                ok = takes[kind] = self._can_take(run, kind)
-            if not ok or not (line.always or line.predicate(skills)):
+            if not (line.always or line.predicate(skills)):
                 continue
-            top = line.heap[0]
             entry: tuple[float, int, ContactView] | None
             if skip:
                 entry = next(
                     (e for e in line.ordered() if e[1] not in skip and not e[2].has_declined(aid)),
                     None,
                 )
-            elif top[2].seq == top[1] and top[2].declined is None:
-                entry = top  # the usual case: the head of the line is live and unrefused
+            elif not line.declines:
+                entry = line.head()  # the usual case: nobody in this line declined anyone
             else:
                 entry = line.first(aid)
             if entry is not None and (
@@ -1138,7 +1136,7 @@ class Router:
             return
         view.seq = -1
         for line in view.lines:
-            line.leave()
+            line.leave(view)
         view.lines = ()
         if view.preferred is not None:
             self.agents[view.preferred].preferred.pop(view.contact.id, None)

@@ -213,7 +213,7 @@ class Pool:
 class Line:
     """Waiting contacts of one class in one pool, best first: ``(score, seq, view)``."""
 
-    __slots__ = ("always", "heap", "key", "kind", "live", "pool", "predicate")
+    __slots__ = ("always", "declines", "heap", "key", "kind", "live", "pool", "predicate")
 
     def __init__(self, pool: Pool, kind: str, predicate: AgentPredicate) -> None:
         self.pool = pool
@@ -223,20 +223,34 @@ class Line:
         self.key = (kind, predicate.key)
         self.heap: list[tuple[float, int, ContactView]] = []
         self.live = 0
+        self.declines = 0  # live contacts that some agent declined (they skip that agent)
 
     def push(self, entry: tuple[float, int, ContactView]) -> None:
         self.live += 1
+        if entry[2].declined is not None:
+            self.declines += 1
         heap = self.heap
         if len(heap) > 2 * self.live + _SLACK:
             heap[:] = [e for e in heap if e[2].seq == e[1]]
             heapq.heapify(heap)
         heapq.heappush(heap, entry)
 
-    def leave(self) -> None:
-        """One live contact left; an empty line keeps its place but drops its dead entries."""
+    def leave(self, view: ContactView) -> None:
+        """A live contact left; an empty line keeps its place but drops its dead entries."""
         self.live -= 1
+        if view.declined is not None:
+            self.declines -= 1
         if self.live == 0:
             self.heap.clear()
+
+    def head(self) -> tuple[float, int, ContactView]:
+        """The best live entry (the line must not be empty)."""
+        heap = self.heap
+        top = heap[0]
+        while top[2].seq != top[1]:
+            heapq.heappop(heap)
+            top = heap[0]
+        return top
 
     def first(self, agent_id: str) -> tuple[float, int, ContactView] | None:
         """The best live entry whose contact has not declined ``agent_id``."""
