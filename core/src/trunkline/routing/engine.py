@@ -877,7 +877,7 @@ class Router:
                     None,
                 )
             elif not line.declines:
-                entry = line.head()  # the usual case: nobody in this line declined anyone
+                entry = line.head  # the usual case: nobody in this line declined anyone
             else:
                 entry = line.first(aid)
             if entry is not None and (
