@@ -65,11 +65,17 @@ class CountingStore(MemoryStore):
         return await super().append(events)
 
 
+@attrs.frozen
+class CountingStoreSettings:
+    note: str = ""
+
+
 class CountingStoreFactory:
     name = "counting"
+    Settings = CountingStoreSettings
 
-    def __call__(self, settings: Mapping[str, Any]) -> CountingStore:
-        assert settings == {"note": "from the file"}
+    def __call__(self, settings: CountingStoreSettings) -> CountingStore:
+        assert settings == CountingStoreSettings(note="from the file")
         return CountingStore()
 
 

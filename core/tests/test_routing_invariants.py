@@ -425,6 +425,20 @@ class RoutingMachine(RuleBasedStateMachine):
         for event in self.log:
             replayed.apply(event)
         assert state_of(replayed) == state_of(self.router)
+        # ...and so does a snapshot, restored into a fresh router...
+        restored = self.build()
+        restored.restore(self.router.snapshot())
+        assert state_of(restored) == state_of(self.router)
+        later = self.now + 100  # and all three go on to decide alike
+        extra: list[tuple[Command, float]] = [
+            (SetAgentStatus(agent.id, AgentStatus.AVAILABLE), later) for agent in self.agent_list
+        ]
+        extra.append((Tick(), later + 50))
+        for command, at in extra:
+            decided = self.router.handle(command, at)
+            assert replayed.handle(command, at) == decided
+            assert restored.handle(command, at) == decided
+        assert state_of(restored) == state_of(replayed) == state_of(self.router)
         # ...and the same commands at the same times make the same decisions.
         again = self.build()
         events: list[ev.Event] = []

@@ -17,7 +17,7 @@ from .errors import TrunklineError
 
 __all__ = ["build", "main"]
 
-BUILTIN_COMMANDS = ("demo", "serve", "check-config", "explain", "plugins")
+BUILTIN_COMMANDS = ("demo", "serve", "check-config", "explain", "db", "plugins")
 
 
 class _State:
@@ -75,6 +75,7 @@ def build(config_path: str | None, *, pm: Any, env: Mapping[str, str] | None = N
     pm.hook.trunkline_add_settings.call_historic(kwargs={"registry": registry})
     adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
     strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
+    stores = {f.name: f.Settings for f in pm.collect("trunkline_register_stores")}
     defaults = dict(pm.distro.defaults) if pm.distro is not None else {}
     assert config_path is not None
     return load_config(
@@ -84,6 +85,7 @@ def build(config_path: str | None, *, pm: Any, env: Mapping[str, str] | None = N
         plugin_sections=registry.sections,
         env=os.environ if env is None else env,
         defaults=defaults,
+        stores=stores,
     )
 
 
@@ -115,7 +117,7 @@ def serve(state: _State, config_file: str, duration: float | None) -> None:
 
     try:
         config = build(config_file, pm=state.pm)
-        runtime = Runtime(config, state.pm)
+        runtime = Runtime(config, state.pm, store=default_store(config, config_file, state.pm))
     except TrunklineError as exc:
         _fail(exc)
 
@@ -161,6 +163,13 @@ def serve(state: _State, config_file: str, duration: float | None) -> None:
     help="Write every event to this file as JSON lines (for `trunkline explain`).",
 )
 @click.option(
+    "--db",
+    "database",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Keep the event log in this SQLite file (default: a temporary one).",
+)
+@click.option(
     "--interval",
     type=click.FloatRange(0.1),
     default=2.0,
@@ -175,12 +184,20 @@ def demo(
     rate: float,
     seed: int | None,
     events_file: TextIO | None,
+    database: str | None,
     interval: float,
 ) -> None:
     """Run an embedded contact centre with simulated customers and agents."""
     from .demo import DemoOptions, run_demo
 
-    options = DemoOptions(agents=agents, rate=rate, seed=seed, duration=duration, interval=interval)
+    options = DemoOptions(
+        agents=agents,
+        rate=rate,
+        seed=seed,
+        duration=duration,
+        interval=interval,
+        database=database,
+    )
     try:
         run_demo(options, pm=state.pm, events=events_file)
     except TrunklineError as exc:
@@ -273,6 +290,43 @@ def _explain(
     return explanation.render()
 
 
+@cli.group()
+def db() -> None:
+    """Look after the database of a configuration: schema upgrades, retention."""
+
+
+def _open_store(state: _State, config_file: str, *, upgrade: bool = False) -> tuple[Any, Any]:
+    """The configuration and its store (opened), as ``serve`` would build them."""
+    import anyio
+
+    from .runtime import Runtime
+
+    config = build(config_file, pm=state.pm)
+    runtime = Runtime(config, state.pm, store=default_store(config, config_file, state.pm))
+    store = runtime.store
+    if upgrade:
+        store.upgrade = True  # type: ignore[attr-defined]
+    anyio.run(store.open)
+    return config, store
+
+
+@db.command("upgrade")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.pass_obj
+def db_upgrade(state: _State, config_file: str) -> None:
+    """Bring the database of CONFIG_FILE to the schema this Trunkline needs."""
+    import anyio
+
+    from .sqlstore import SCHEMA_VERSION
+
+    try:
+        _, store = _open_store(state, config_file, upgrade=True)
+    except TrunklineError as exc:
+        _fail(exc)
+    anyio.run(store.aclose)
+    click.echo(f"{config_file}: the {store.name} database is at schema version {SCHEMA_VERSION}")
+
+
 @cli.command()
 @click.pass_obj
 def plugins(state: _State) -> None:
@@ -300,6 +354,23 @@ def plugins(state: _State) -> None:
     click.echo("stores:")
     for plugin, factory in pm.collect_by_plugin("trunkline_register_stores"):
         click.echo(f"  {factory.name:<20} from plugin {plugin}")
+
+
+def default_store(config: Any, config_file: str, pm: Any) -> Any:
+    """The store ``serve`` uses when the file names none: SQLite beside the file."""
+    if config.store.backend is not None:
+        return None  # the runtime builds the one the file chose
+    from pathlib import Path
+
+    factories = {f.name: f for f in pm.collect("trunkline_register_stores")}
+    if "sqlite" not in factories:
+        raise TrunklineError(
+            "the file names no [store] and the default, SQLite, is not loaded: name a backend "
+            'with [store] backend = "…", or remove "sqlite-store" from TRUNKLINE_DISABLE_PLUGINS'
+        )
+    path = Path(config_file).resolve().parent / "trunkline.db"
+    factory = factories["sqlite"]
+    return factory(factory.Settings(path=str(path)))
 
 
 def main(argv: Sequence[str] | None = None, *, distro: str | None = None) -> None:

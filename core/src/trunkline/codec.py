@@ -12,23 +12,42 @@ import enum
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import cattrs
 
 from .errors import TrunklineError
 from .events import EVENT_TYPES, Event
 
-__all__ = ["CodecError", "dump_event", "load_event", "read_events", "write_event"]
+__all__ = [
+    "CodecError",
+    "dump_event",
+    "dump_value",
+    "load_event",
+    "load_value",
+    "read_events",
+    "write_event",
+]
 
 
 class CodecError(TrunklineError):
     """A stored or transmitted event that cannot be read back."""
 
 
+_T = TypeVar("_T")
 _converter = cattrs.Converter()
 _converter.register_unstructure_hook(MappingProxyType, lambda value: dict(value))
 _converter.register_unstructure_hook(enum.Enum, lambda value: value.value)
+
+
+def dump_value(value: Any) -> Any:
+    """Any model value (a Contact, a Message…) as JSON-ready data, the way events hold it."""
+    return _converter.unstructure(value)
+
+
+def load_value(data: Any, cls: type[_T]) -> _T:
+    """A model value back from :func:`dump_value`'s data."""
+    return _converter.structure(data, cls)
 
 
 def dump_event(event: Event) -> dict[str, Any]:

@@ -74,10 +74,18 @@ class OutboxSettings:
 
 @attrs.frozen
 class StoreSettings:
-    """Which store backend keeps the event log; other keys of ``[store]`` go to the backend."""
+    """Which store backend keeps the event log; other keys of ``[store]`` go to the backend.
 
-    backend: str = "memory"
-    options: Mapping[str, Any] = attrs.field(factory=dict)
+    ``backend`` None means the file did not choose: an embedded runtime then keeps its log in
+    memory, and ``trunkline serve`` uses SQLite beside the configuration file. ``options`` is
+    the backend's checked ``Settings`` instance (or, when no backends were known while
+    checking, the raw table). ``snapshot_every`` is how many events pass between routing
+    snapshots, which keep restarts short (0: never).
+    """
+
+    backend: str | None = None
+    options: Any = attrs.field(factory=dict)
+    snapshot_every: int = 50_000
 
 
 @attrs.frozen
@@ -273,6 +281,7 @@ def load_config(
     plugin_sections: Mapping[str, type[Any]] | None = None,
     env: Mapping[str, str] | None = None,
     defaults: Mapping[str, Any] | None = None,
+    stores: Mapping[str, type[Any]] | None = None,
 ) -> Config:
     """Read and check a configuration file. Raises ConfigError; starts nothing."""
     source = str(path)
@@ -297,6 +306,7 @@ def load_config(
         env=env,
         source=source,
         positions=locate_keys(text),
+        stores=stores,
     )
 
 
@@ -319,17 +329,18 @@ def config_from_dict(
     env: Mapping[str, str] | None = None,
     source: str = "<config>",
     positions: Mapping[KeyPath, tuple[int, int]] | None = None,
+    stores: Mapping[str, type[Any]] | None = None,
 ) -> Config:
-    """Check configuration data already parsed (from TOML or built in code)."""
+    """Check configuration data already parsed (from TOML or built in code).
+
+    ``stores`` maps each installed store backend to its ``Settings`` class; with it, the
+    ``[store]`` table is checked completely.
+    """
     check = _Checker(source, positions or {}, os.environ if env is None else env)
     top = check.table(dict(data), ())
     check.only(top, ("store", "outbox", "plugins", "workspaces"), ())
 
-    store_data = dict(check.table(top.get("store", {}), ("store",)))
-    backend = store_data.pop("backend", "memory")
-    if not isinstance(backend, str):
-        raise check.error(("store", "backend"), f"expected a string, got {_describe(backend)}")
-    store = StoreSettings(backend=backend, options=store_data)
+    store = _store(check, check.table(top.get("store", {}), ("store",)), stores)
     outbox = check.attrs_instance(
         OutboxSettings, check.table(top.get("outbox", {}), ("outbox",)), ("outbox",)
     )
@@ -356,6 +367,32 @@ def config_from_dict(
         plugin_settings=plugin_settings,
         source=source,
     )
+
+
+def _store(
+    check: _Checker, table: Mapping[str, Any], stores: Mapping[str, type[Any]] | None
+) -> StoreSettings:
+    data = dict(table)
+    backend = data.pop("backend", None)
+    if backend is not None and not isinstance(backend, str):
+        raise check.error(("store", "backend"), f"expected a string, got {_describe(backend)}")
+    every = check.value(data.pop("snapshot_every", 50_000), int, ("store", "snapshot_every"))
+    if every < 0:
+        raise check.error(("store", "snapshot_every"), f"must not be negative, got {every}")
+    options: Any = data
+    if stores is not None:
+        if backend is None and data:
+            raise check.error(
+                ("store",), f'name the backend: backend = "…" (one of: {", ".join(sorted(stores))})'
+            )
+        if backend is not None:
+            if backend not in stores:
+                raise check.error(
+                    ("store", "backend"),
+                    f'unknown store backend "{backend}" (installed: {", ".join(sorted(stores))})',
+                )
+            options = check.attrs_instance(stores[backend], data, ("store",))
+    return StoreSettings(backend=backend, options=options, snapshot_every=every)
 
 
 def _workspace(

@@ -13,7 +13,9 @@ import contextlib
 import math
 import random
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
+from pathlib import Path
 from typing import Any, Final, TextIO, TypeVar
 
 import anyio
@@ -62,6 +64,7 @@ class DemoOptions:
     seed: int | None = None
     duration: float | None = attrs.field(default=None, validator=_positive)
     interval: float = attrs.field(default=2.0, validator=_positive)
+    database: str | None = None  # the SQLite file to keep the log in; None: a temporary one
 
 
 @attrs.frozen
@@ -191,9 +194,14 @@ def _agent_table(count: int) -> dict[str, dict[str, Any]]:
     return agents
 
 
-def demo_config(options: DemoOptions, pm: PluginManager) -> Config:
-    """The demo's configuration, built in code and checked like a configuration file."""
+def demo_config(options: DemoOptions, pm: PluginManager, database: str | None = None) -> Config:
+    """The demo's configuration, built in code and checked like a configuration file.
+
+    With ``database``, the event log goes to that SQLite file (the demo's default, as for
+    ``trunkline serve``); without it, to memory.
+    """
     adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
+    stores = {f.name: f.Settings for f in pm.collect("trunkline_register_stores")}
     strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
     if "memory" not in adapters:
         raise TrunklineError(
@@ -221,7 +229,7 @@ def demo_config(options: DemoOptions, pm: PluginManager) -> Config:
         t.channel: {"adapter": "memory", "queue": t.queue, "settings": {"kind": t.channel}}
         for t in _TRAFFIC
     }
-    data = {
+    data: dict[str, Any] = {
         "workspaces": {
             WORKSPACE: {
                 "name": "Trunkline demo",
@@ -234,8 +242,20 @@ def demo_config(options: DemoOptions, pm: PluginManager) -> Config:
             }
         }
     }
+    if database is not None:
+        if "sqlite" not in stores:
+            raise TrunklineError(
+                'the demo keeps its log in SQLite, which is not loaded: remove "sqlite-store" '
+                "from TRUNKLINE_DISABLE_PLUGINS"
+            )
+        data["store"] = {"backend": "sqlite", "path": database}
     return config_from_dict(
-        data, adapters=adapters, strategies=strategies, env={}, source="<trunkline demo>"
+        data,
+        adapters=adapters,
+        strategies=strategies,
+        env={},
+        source="<trunkline demo>",
+        stores=stores,
     )
 
 
@@ -632,7 +652,12 @@ def run_demo(
     """
     out = sys.stdout if out is None else out
     tty = out.isatty() if tty is None else tty
-    config = demo_config(options, pm)
+    scratch = None
+    database = options.database
+    if database is None:  # a fresh database each run, removed at the end
+        scratch = tempfile.TemporaryDirectory(prefix="trunkline-demo-")
+        database = str(Path(scratch.name) / "demo.db")
+    config = demo_config(options, pm, database)
     runtime = Runtime(config, pm)
     workspace = config.workspaces[WORKSPACE]
     stats = DemoStats(workspace.queues, workspace.agents)
@@ -689,4 +714,6 @@ def run_demo(
     finally:
         summary = stats.summary(sim.elapsed())
         say(summary.line())
+        if scratch is not None:
+            scratch.cleanup()
     return summary

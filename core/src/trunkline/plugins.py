@@ -49,6 +49,7 @@ DISTRO_GROUP = "trunkline.distro"
 BUILTIN_PLUGINS: Mapping[str, str] = {
     "memory-channel": "trunkline.builtin.memory_channel",
     "memory-store": "trunkline.builtin.memory_store",
+    "sqlite-store": "trunkline.builtin.sqlite_store",
     "strategies": "trunkline.builtin.strategies",
 }
 

@@ -41,7 +41,11 @@ class Lookups:
                 self.messages.setdefault((w, message.contact_id), []).append(message)
                 if key is not None:
                     self.idempotency[(w, key)] = (message.contact_id, message.id)
-            case ev.ContactClosed(contact_id=cid) | ev.ContactAbandoned(contact_id=cid):
+            case (
+                ev.ContactClosed(contact_id=cid)
+                | ev.ContactAbandoned(contact_id=cid)
+                | ev.ContactRefused(contact_id=cid)
+            ):
                 closed = self.contacts.get((w, cid))
                 key = None if closed is None else closed.thread_key
                 if key is not None and self.open_threads.get((w, key)) == cid:

@@ -9,6 +9,7 @@ first (the outbox) and sent by a worker that retries with backoff.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -58,11 +59,14 @@ from .routing import (
     Strategy,
     Tick,
 )
-from .store import OutboxEntry, Store
+from .routing.engine import SNAPSHOT_FORMAT
+from .store import OutboxEntry, Snapshot, Store
 
 __all__ = ["Desk", "EngineFactory", "Runtime", "default_engine"]
 
 log = logging.getLogger("trunkline.runtime")
+
+REPLAY_CHUNK = 10_000  # events read at a time when rebuilding from the store
 
 EngineFactory = Callable[[WorkspaceConfig, Mapping[str, Strategy], PluginManager], RoutingEngine]
 
@@ -91,6 +95,7 @@ class Desk:
     engine: RoutingEngine
     lock: anyio.Lock = attrs.field(factory=anyio.Lock)
     wake: anyio.Event | None = None
+    unsnapshotted: int = 0  # events appended since the last routing snapshot
 
     def poke(self) -> None:
         if self.wake is not None:
@@ -123,16 +128,14 @@ class Runtime:
         self._channel_queue: dict[str, str | None] = {}
         self._subscribers: list[MemoryObjectSendStream[ev.Event]] = []
         self._outbox_wake: anyio.Event | None = None
-        self._observer_send, self._observer_receive = anyio.create_memory_object_stream[ev.Event](
-            math.inf
-        )
+        self._observer_send: MemoryObjectSendStream[ev.Event] | None = None
         self._build_channels()
 
     # Construction -------------------------------------------------------------------------
 
     def _make_store(self) -> Store:
         factories = {f.name: f for f in self.pm.collect("trunkline_register_stores")}
-        backend = self.config.store.backend
+        backend = self.config.store.backend or "memory"
         if backend not in factories:
             known = ", ".join(sorted(factories)) or "none"
             raise TrunklineError(f'store backend "{backend}" is not installed (known: {known})')
@@ -169,8 +172,10 @@ class Runtime:
             for wid, workspace in self.config.workspaces.items():
                 self.desks[wid] = await self._rebuild(workspace)
             self.pm.hook.trunkline_configure.call_historic(kwargs={"config": self.config})
+            send, receive = anyio.create_memory_object_stream[ev.Event](math.inf)
+            self._observer_send = send
             async with anyio.create_task_group() as tg:
-                tg.start_soon(self._observe)
+                tg.start_soon(self._observe, receive)
                 for desk in self.desks.values():
                     tg.start_soon(self._ticker, desk)
                 tg.start_soon(self._outbox_worker)
@@ -186,6 +191,9 @@ class Runtime:
                         log.exception('channel "%s" failed to close', name)
                 self.pm.hook.trunkline_unconfigure(config=self.config)
                 await self.store.aclose()
+                if self._observer_send is not None:
+                    self._observer_send.close()
+                    self._observer_send = None
                 for stream in self._subscribers:
                     stream.close()
 
@@ -200,10 +208,34 @@ class Runtime:
                 tg.cancel_scope.cancel()
 
     async def _rebuild(self, workspace: WorkspaceConfig) -> Desk:
+        """A fresh engine: the latest snapshot if it fits, then the log after it, in chunks."""
+        wid = workspace.workspace.id
         engine = self._engine_factory(workspace, self.strategies, self.pm)
-        for stored in await self.store.read(workspace.workspace.id):
-            engine.apply(stored.event)
-        return Desk(config=workspace, engine=engine)
+        after = 0
+        restore = getattr(engine, "restore", None)
+        snapshot = await self.store.load_snapshot(wid) if restore is not None else None
+        if snapshot is not None and snapshot.fingerprint == self._fingerprint(workspace):
+            try:
+                await anyio.to_thread.run_sync(restore, snapshot.data)  # type: ignore[arg-type]
+                after = snapshot.seq
+            except Exception:
+                log.warning(
+                    'workspace "%s": the routing snapshot could not be loaded; replaying the '
+                    "whole log",
+                    wid,
+                    exc_info=True,
+                )
+                engine = self._engine_factory(workspace, self.strategies, self.pm)
+        replayed = 0
+        while True:
+            chunk = await self.store.read(wid, after, REPLAY_CHUNK)
+            for stored in chunk:
+                engine.apply(stored.event)
+            replayed += len(chunk)
+            if len(chunk) < REPLAY_CHUNK:
+                break
+            after = chunk[-1].seq
+        return Desk(config=workspace, engine=engine, unsnapshotted=replayed)
 
     async def _supervise_channel(
         self, name: str, adapter: ChannelAdapter, *, task_status: anyio.abc.TaskStatus[None]
@@ -240,9 +272,9 @@ class Runtime:
                     log.exception("routing timers: the store refused; trying again shortly")
                     await anyio.sleep(self.config.outbox.poll_interval)
 
-    async def _observe(self) -> None:
-        async with self._observer_receive:
-            async for event in self._observer_receive:
+    async def _observe(self, receive: MemoryObjectReceiveStream[ev.Event]) -> None:
+        async with receive:
+            async for event in receive:
                 await self.pm.acall_each("trunkline_contact_event", event=event, runtime=self)
 
     # Committing events --------------------------------------------------------------------
@@ -266,20 +298,61 @@ class Runtime:
         if not events:
             return
         try:
-            await self.store.append(events)
+            seq = await self.store.append(events)
         except Exception as exc:
-            desk.engine = (await self._rebuild(desk.config)).engine
+            rebuilt = await self._rebuild(desk.config)
+            desk.engine, desk.unsnapshotted = rebuilt.engine, rebuilt.unsnapshotted
             if isinstance(exc, TemporaryFailure):
                 raise
             raise TemporaryFailure(f"the store refused the append: {exc}") from exc
         desk.poke()
+        observers = self._observer_send
         for event in events:
-            self._observer_send.send_nowait(event)
+            if observers is not None:
+                try:
+                    observers.send_nowait(event)
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    observers = None  # stopping: the observers are gone, the events are stored
             for stream in list(self._subscribers):
                 try:
                     stream.send_nowait(event)
                 except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                     self._subscribers.remove(stream)
+
+        desk.unsnapshotted += len(events)
+        every = self.config.store.snapshot_every
+        if every and desk.unsnapshotted >= every:
+            await self._snapshot(desk, seq)
+
+    async def _snapshot(self, desk: Desk, seq: int) -> None:
+        """Save the engine's state as of ``seq`` (the caller holds the desk's lock)."""
+        take = getattr(desk.engine, "snapshot", None)
+        desk.unsnapshotted = 0
+        if take is None:
+            return
+        wid = desk.config.workspace.id
+        try:
+            data = await anyio.to_thread.run_sync(take)
+            await self.store.save_snapshot(
+                wid, Snapshot(seq=seq, fingerprint=self._fingerprint(desk.config), data=data)
+            )
+        except Exception:
+            log.exception('workspace "%s": the routing snapshot failed; the log is intact', wid)
+
+    def _fingerprint(self, workspace: WorkspaceConfig) -> str:
+        """Names the configuration a snapshot was taken under: another one replays instead."""
+        text = repr(
+            (
+                SNAPSHOT_FORMAT,
+                workspace.queues,
+                workspace.agents,
+                workspace.skills,
+                workspace.routing,
+                sorted(workspace.hours.items()),
+                sorted(self.strategies),
+            )
+        )
+        return hashlib.sha256(text.encode()).hexdigest()
 
     def subscribe(self) -> MemoryObjectReceiveStream[ev.Event]:
         """A stream of every event from now on, after it is stored. Close it when done."""
@@ -370,7 +443,14 @@ class Runtime:
                 desk.engine.apply(event)
             if new_contact:
                 out += desk.engine.handle(EnqueueContact(contact), now)
-            await self._commit(desk, out)
+            try:
+                await self._commit(desk, out)
+            except TemporaryFailure:
+                # Another node may have stored the same provider id first: then it is a
+                # redelivery, acknowledged as such; otherwise the sender must retry.
+                if key is not None and (seen := await self.store.seen(workspace, key)):
+                    return Ack(contact_id=seen[0], message_id=seen[1], duplicate=True)
+                raise
         return Ack(contact_id=contact.id, message_id=stored.id, new_contact=new_contact)
 
     def _new_contact(

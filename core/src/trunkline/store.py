@@ -19,7 +19,7 @@ import attrs
 from .events import Event
 from .model import Address, Contact, Customer, Message
 
-__all__ = ["OutboxEntry", "Store", "StoreFactory", "StoredEvent"]
+__all__ = ["OutboxEntry", "SharedStore", "Snapshot", "Store", "StoreFactory", "StoredEvent"]
 
 
 @attrs.frozen
@@ -38,6 +38,19 @@ class OutboxEntry:
     to: Address
     attempts: int = 0
     due_at: float = 0.0
+
+
+@attrs.frozen
+class Snapshot:
+    """A workspace's routing state as of event ``seq``, to restart without a full replay.
+
+    ``fingerprint`` names the configuration and code it was taken with; a snapshot whose
+    fingerprint does not match is ignored and the log is replayed from the start.
+    """
+
+    seq: int
+    fingerprint: str
+    data: bytes
 
 
 @runtime_checkable
@@ -59,8 +72,13 @@ class Store(Protocol):
         durable; nothing of the batch is then stored.
         """
 
-    async def read(self, workspace: str, after: int = 0) -> Sequence[StoredEvent]:
-        """The workspace's events with ``seq > after``, in order."""
+    async def read(
+        self, workspace: str, after: int = 0, limit: int | None = None
+    ) -> Sequence[StoredEvent]:
+        """The workspace's events with ``seq > after``, in order, at most ``limit`` of them."""
+
+    async def last_seq(self, workspace: str) -> int:
+        """The sequence number of the workspace's last event (0 when it has none)."""
 
     async def seen(self, workspace: str, idempotency_key: str) -> tuple[str, str] | None:
         """``(contact id, message id)`` stored under a provider's message id, if any."""
@@ -80,10 +98,44 @@ class Store(Protocol):
     async def outbox_due(self, now: float, limit: int = 100) -> Sequence[OutboxEntry]:
         """Outbound messages neither sent nor failed whose next attempt is due by ``now``."""
 
+    async def load_snapshot(self, workspace: str) -> Snapshot | None:
+        """The workspace's latest routing snapshot, if one was saved."""
+
+    async def save_snapshot(self, workspace: str, snapshot: Snapshot) -> None:
+        """Keep ``snapshot`` as the workspace's latest (replacing the one before)."""
+
+
+@runtime_checkable
+class SharedStore(Store, Protocol):
+    """A store several ``trunkline serve`` processes (nodes) share, such as PostgreSQL.
+
+    Each workspace is routed by one node at a time, the holder of its lease; every node takes
+    inbound messages and appends them, and the holder is woken to route them.
+    """
+
+    async def try_lease(self, workspace: str, node: str, ttl: float) -> bool:
+        """Take or renew the workspace's lease for ``ttl`` seconds; False while another node
+        holds an unexpired one. Leases are judged by the store's clock, not the node's."""
+
+    async def release_lease(self, workspace: str, node: str) -> None:
+        """Give the lease up at once (a clean shutdown), if ``node`` holds it."""
+
+    async def wait_for_appends(self, workspaces: Sequence[str], patience: float) -> set[str]:
+        """Wait until some node appends to one of ``workspaces``, or ``patience`` seconds pass.
+
+        Returns the workspaces appended to (possibly empty). Appends made by this store
+        object itself need not wake it.
+        """
+
 
 class StoreFactory(Protocol):
-    """Registered by plugins; builds a store from its configuration table."""
+    """Registered by plugins; builds a store from its configuration table.
+
+    ``Settings`` is an attrs class: the ``[store]`` table's other keys are checked against it
+    when the configuration is loaded (unknown keys refused, secrets from the environment).
+    """
 
     name: str
+    Settings: type[Any]
 
     def __call__(self, settings: Mapping[str, Any]) -> Store: ...

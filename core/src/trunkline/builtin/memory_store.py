@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..events import Event
+import attrs
+
+from ..channels import TemporaryFailure
+from ..events import Event, MessageReceived
 from ..hookspecs import hookimpl
 from ..model import Address, Contact, Customer, Message
 from ..projection import Lookups
-from ..store import OutboxEntry, StoredEvent, StoreFactory
+from ..store import OutboxEntry, Snapshot, StoredEvent, StoreFactory
 
 
 class MemoryStore:
@@ -20,6 +23,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.logs: dict[str, list[StoredEvent]] = {}
         self.lookups = Lookups()
+        self.snapshots: dict[str, Snapshot] = {}
 
     async def open(self) -> None:
         return None
@@ -28,6 +32,15 @@ class MemoryStore:
         return None
 
     async def append(self, events: Sequence[Event]) -> int:
+        for event in events:  # all or nothing: a provider's id is stored once
+            if (
+                isinstance(event, MessageReceived)
+                and event.idempotency_key is not None
+                and (event.workspace, event.idempotency_key) in self.lookups.idempotency
+            ):
+                raise TemporaryFailure(
+                    f'idempotency key "{event.idempotency_key}" is stored already'
+                )
         seq = 0
         for event in events:
             log = self.logs.setdefault(event.workspace, [])
@@ -36,8 +49,14 @@ class MemoryStore:
             self.lookups.apply(event)
         return seq
 
-    async def read(self, workspace: str, after: int = 0) -> Sequence[StoredEvent]:
-        return list(self.logs.get(workspace, [])[after:])
+    async def read(
+        self, workspace: str, after: int = 0, limit: int | None = None
+    ) -> Sequence[StoredEvent]:
+        log = self.logs.get(workspace, [])
+        return list(log[after : None if limit is None else after + limit])
+
+    async def last_seq(self, workspace: str) -> int:
+        return len(self.logs.get(workspace, []))
 
     async def seen(self, workspace: str, idempotency_key: str) -> tuple[str, str] | None:
         return self.lookups.idempotency.get((workspace, idempotency_key))
@@ -57,9 +76,21 @@ class MemoryStore:
     async def outbox_due(self, now: float, limit: int = 100) -> Sequence[OutboxEntry]:
         return self.lookups.outbox_due(now, limit)
 
+    async def load_snapshot(self, workspace: str) -> Snapshot | None:
+        return self.snapshots.get(workspace)
+
+    async def save_snapshot(self, workspace: str, snapshot: Snapshot) -> None:
+        self.snapshots[workspace] = snapshot
+
+
+@attrs.frozen
+class MemoryStoreSettings:
+    """The memory store takes no settings."""
+
 
 class _MemoryStoreFactory:
     name = "memory"
+    Settings = MemoryStoreSettings
 
     def __call__(self, settings: Mapping[str, Any]) -> MemoryStore:
         return MemoryStore()

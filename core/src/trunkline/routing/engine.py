@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
 import math
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -84,6 +86,7 @@ class RoutingEngine(Protocol):
 
 _OFFER, _WRAP, _STEP, _PREFERRED = range(4)
 _WAITING = (ContactState.QUEUED, ContactState.OFFERED)
+SNAPSHOT_FORMAT = 1
 _MISSING: Any = object()
 _INF = math.inf
 
@@ -120,7 +123,7 @@ class Router:
         self.offers: dict[str, Offer] = {}
         self._queues: dict[str, QueueState] = {}
         self._pools: dict[str, Pool] = {}
-        self._seq = itertools.count(1)
+        self._seq = _Counter()
         self._offer_clock = 0  # grows with every offer: round-robin's memory
         self._deadlines: list[tuple[float, int, int, Any, Any]] = []
         self._last_agent: dict[str, str] = {}  # customer id -> agent who last accepted
@@ -1096,10 +1099,13 @@ class Router:
         predicate = level.requirement.bind(contact)
         return combine(predicate, minimums_predicate(minimums)) if minimums else predicate
 
-    def _place(self, view: ContactView) -> None:
-        """Put a queued contact in the lines of its level's pools (or its preferred agent's)."""
+    def _place(self, view: ContactView, seq: int | None = None) -> None:
+        """Put a queued contact in the lines of its level's pools (or its preferred agent's).
+
+        ``seq`` is given only when a snapshot is restored: the contact keeps its number.
+        """
         state = self._queues[view.queue]  # type: ignore[index]
-        seq = view.seq = next(self._seq)
+        seq = view.seq = next(self._seq) if seq is None else seq
         score = -view.since if state.queue.order == "lifo" else view.since
         if view.priority:
             score -= view.priority * state.queue.priority_step
@@ -1188,6 +1194,123 @@ class Router:
                 run.indexed = False
         self._stale.clear()
 
+    # Snapshots ----------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """The routing state as compact JSON, for :meth:`restore` in a fresh router.
+
+        Only state that events built is kept (agents' runtime figures, open contacts, offers,
+        the memories of sticky routing and rejoining); indexes, lines and timers are rebuilt
+        from it. The configuration is not included: restore into a router built from the
+        same configuration (the runtime checks a fingerprint of it).
+        """
+        from ..codec import dump_value  # cattrs only when snapshots are taken
+
+        if self._stale:
+            self._sync_indexes()
+        agents = [
+            [
+                run.agent.id,
+                run.status.value,
+                run.reason,
+                run.idle_since,
+                run.ready_since,
+                run.handled,
+                run.offered,
+                run.last_offer,
+                run.missed,
+                run.offer,
+                run.active,
+                run.wrap_up,
+                run.held,
+            ]
+            for run in self.agents.values()
+        ]
+        contacts = [
+            [
+                dump_value(v.contact),
+                v.state.value,
+                v.queue,
+                v.priority,
+                v.since,
+                v.joined_at,
+                v.level,
+                v.preferred,
+                v.preferred_until,
+                v.seq,
+                v.offers,
+                v.offers_made,
+                None if v.declined is None else sorted(v.declined),
+                v.agent_id,
+                v.counted is not None,
+            ]
+            for v in self.contacts.values()
+        ]
+        state = {
+            "format": SNAPSHOT_FORMAT,
+            "seq": self._seq.value,
+            "offer_clock": self._offer_clock,
+            "agents": agents,
+            "contacts": contacts,
+            "offers": [dump_value(offer) for offer in self.offers.values()],
+            "last_agent": self._last_agent,
+            "rejoin": [[c, q, since, until] for (c, q), (since, until) in self._rejoin.items()],
+        }
+        return zlib.compress(json.dumps(state, separators=(",", ":")).encode())
+
+    def restore(self, data: bytes) -> None:
+        """Load a :meth:`snapshot` into this router, which must not have routed yet."""
+        from ..codec import load_value
+
+        if self.contacts or self.offers:
+            raise RoutingError("restore a snapshot into a fresh router only")
+        state = json.loads(zlib.decompress(data))
+        if state.get("format") != SNAPSHOT_FORMAT:
+            raise RoutingError(f"snapshot format {state.get('format')!r} is not {SNAPSHOT_FORMAT}")
+        self._seq.value = state["seq"]
+        self._offer_clock = state["offer_clock"]
+        for row in state["agents"]:
+            (aid, status, reason, idle, ready, handled, offered, last, missed, offer) = row[:10]
+            run = self.agents[aid]
+            run.status, run.reason = AgentStatus(status), reason
+            run.idle_since, run.ready_since = idle, ready
+            run.handled, run.offered, run.last_offer, run.missed = handled, offered, last, missed
+            run.offer = offer
+            run.active = dict(row[10])
+            run.wrap_up = {cid: (kind, until) for cid, (kind, until) in row[11].items()}
+            run.held = dict(row[12])
+            if run.status is not AgentStatus.OFFLINE:
+                for pool in run.pools:
+                    pool.logged_in += 1
+            for cid, (_, until) in run.wrap_up.items():
+                self._deadline(until, _WRAP, (run, cid), until)
+        for offer_data in state["offers"]:
+            offer = load_value(offer_data, Offer)
+            self.offers[offer.id] = offer
+            self._deadline(offer.expires_at, _OFFER, offer.id, None)
+        for row in state["contacts"]:
+            view = ContactView(load_value(row[0], Contact), row[4])
+            view.state = ContactState(row[1])
+            view.queue, view.priority, view.since, view.joined_at, view.level = row[2:7]
+            view.preferred, view.preferred_until = row[7], row[8]
+            view.offers, view.offers_made = list(row[10]), row[11]
+            view.declined = None if row[12] is None else set(row[12])
+            view.agent_id = row[13]
+            self.contacts[view.contact.id] = view
+            if row[14]:
+                self._count_in(view)
+            if view.state is ContactState.QUEUED and row[9] != -1:
+                self._place(view, seq=row[9])
+        self._last_agent = dict(state["last_agent"])
+        self._rejoin = {(c, q): (since, until) for c, q, since, until in state["rejoin"]}
+        for run in self.agents.values():
+            at = run.ready_since
+            self._at = at
+            self._reindex(run, at)  # eligibility and indexes, the readiness time unchanged
+        self._dirty_agents.clear()
+        self._dirty_contacts.clear()
+        self._sync_indexes()
+
     # Lookups ------------------------------------------------------------------------------
 
     def _agent(self, agent_id: str) -> AgentRun:
@@ -1215,6 +1338,19 @@ class Router:
         if state is not None and view.state is not state:
             raise RoutingError(f'contact "{contact_id}" is {view.state.value}, not {state.value}')
         return view
+
+
+class _Counter:
+    """Numbers 1, 2, 3…: placements, deadlines and index entries in the order they happen."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: int = 0) -> None:
+        self.value = value
+
+    def __next__(self) -> int:
+        self.value += 1
+        return self.value
 
 
 def _conflicts(blocks: Mapping[str, Sequence[str]]) -> dict[str, frozenset[str]]:

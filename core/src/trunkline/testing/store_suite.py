@@ -1,0 +1,242 @@
+"""The store conformance suite: the tests every store backend runs against itself.
+
+A backend's test module subclasses :class:`StoreConformance` and provides ``open_store``, an
+async context manager yielding an opened store on a fresh database; ``reopen`` (optional)
+yields a second store on the *same* database, for the durability tests. Example::
+
+    class TestMyStore(StoreConformance):
+        @asynccontextmanager
+        async def open_store(self):
+            store = MyStore(dsn)
+            await store.open()
+            try:
+                yield store
+            finally:
+                await store.aclose()
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import pytest
+
+from .. import events as ev
+from ..channels import TemporaryFailure
+from ..model import Address, Contact, Customer, Direction, Message
+from ..store import Snapshot, Store
+
+__all__ = ["StoreConformance", "contact_events"]
+
+W = "store-suite"
+
+
+def contact_events(
+    n: int, *, at: float = 1.0, key: str | None = None, workspace: str = W
+) -> list[ev.Event]:
+    """A new customer writing in: CustomerCreated, ContactReceived, MessageReceived."""
+    address = Address("test", f"customer-{n}")
+    customer = Customer(id=f"cu{n}", workspace=workspace, addresses=(address,))
+    contact = Contact(
+        id=f"ct{n}",
+        workspace=workspace,
+        channel="web",
+        channel_kind="chat",
+        direction=Direction.INBOUND,
+        customer_id=customer.id,
+        address=address,
+        thread_key=f"thread-{n}",
+        attributes={"n": n},
+        created_at=at,
+    )
+    message = Message(
+        id=f"ms{n}",
+        workspace=workspace,
+        contact_id=contact.id,
+        direction=Direction.INBOUND,
+        channel="web",
+        body=f"hello {n}",
+        sender=address,
+        provider_id=key,
+        created_at=at,
+    )
+    return [
+        ev.CustomerCreated(workspace=workspace, at=at, customer=customer),
+        ev.ContactReceived(workspace=workspace, at=at, contact=contact),
+        ev.MessageReceived(workspace=workspace, at=at, message=message, idempotency_key=key),
+    ]
+
+
+def reply(n: int, at: float = 2.0) -> ev.OutboundQueued:
+    message = Message(
+        id=f"out{n}",
+        workspace=W,
+        contact_id=f"ct{n}",
+        direction=Direction.OUTBOUND,
+        channel="web",
+        body=f"reply {n}",
+        created_at=at,
+    )
+    return ev.OutboundQueued(workspace=W, at=at, message=message, to=Address("test", f"c{n}"))
+
+
+class StoreConformance:
+    """Behaviour every :class:`~trunkline.store.Store` must show."""
+
+    @asynccontextmanager
+    async def open_store(self) -> AsyncIterator[Store]:
+        raise NotImplementedError("a store's test class provides open_store()")
+        yield  # pragma: no cover
+
+    @asynccontextmanager
+    async def reopen(self) -> AsyncIterator[Store]:
+        """A second store on the same database; backends without durability skip."""
+        pytest.skip("this store keeps nothing between openings")
+        yield  # pragma: no cover
+
+    @pytest.fixture
+    def anyio_backend(self) -> str:
+        return "asyncio"
+
+    # The log ------------------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_appends_are_numbered_and_read_back_in_order(self) -> None:
+        async with self.open_store() as store:
+            assert await store.append(contact_events(1)) == 3
+            assert await store.append(contact_events(2)) == 6
+            assert await store.last_seq(W) == 6
+            stored = await store.read(W)
+            assert [s.seq for s in stored] == [1, 2, 3, 4, 5, 6]
+            assert [s.event for s in stored] == contact_events(1) + contact_events(2)
+            assert [s.seq for s in await store.read(W, after=2, limit=3)] == [3, 4, 5]
+            assert await store.read("another-workspace") == []
+
+    @pytest.mark.anyio
+    async def test_concurrent_appends_all_land_with_distinct_numbers(self) -> None:
+        async with self.open_store() as store:
+            results: list[int] = []
+
+            async def write(n: int) -> None:
+                results.append(await store.append(contact_events(n)))
+
+            async with anyio.create_task_group() as tg:
+                for n in range(50):
+                    tg.start_soon(write, n)
+            assert sorted(results) == [3 * k for k in range(1, 51)]
+            stored = await store.read(W)
+            assert len(stored) == 150
+            assert {
+                s.event.contact.id for s in stored if isinstance(s.event, ev.ContactReceived)
+            } == {f"ct{n}" for n in range(50)}
+
+    # Lookups ------------------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_lookups_follow_the_log(self) -> None:
+        async with self.open_store() as store:
+            await store.append(contact_events(1, key="web:m1"))
+            customer = await store.customer_by_address(W, Address("test", "customer-1"))
+            assert customer is not None
+            assert customer.id == "cu1"
+            contact = await store.open_contact(W, "thread-1")
+            assert contact is not None
+            assert contact.attributes == {"n": 1}
+            assert await store.contact(W, "ct1") == contact
+            assert await store.seen(W, "web:m1") == ("ct1", "ms1")
+            assert await store.seen(W, "web:m2") is None
+            assert [m.body for m in await store.messages(W, "ct1")] == ["hello 1"]
+            await store.append([ev.ContactClosed(workspace=W, at=5, contact_id="ct1")])
+            assert await store.open_contact(W, "thread-1") is None
+            assert await store.contact(W, "ct1") == contact  # closed, still there
+
+    @pytest.mark.anyio
+    async def test_abandoned_and_refused_contacts_close_their_thread(self) -> None:
+        async with self.open_store() as store:
+            await store.append(contact_events(1) + contact_events(2))
+            await store.append(
+                [
+                    ev.ContactAbandoned(workspace=W, at=3, contact_id="ct1", waited=2),
+                    ev.ContactRefused(workspace=W, at=3, contact_id="ct2", queue="q", reason="x"),
+                ]
+            )
+            assert await store.open_contact(W, "thread-1") is None
+            assert await store.open_contact(W, "thread-2") is None
+
+    @pytest.mark.anyio
+    async def test_the_outbox_follows_sends_and_retries(self) -> None:
+        async with self.open_store() as store:
+            await store.append([*contact_events(1), reply(1, at=2.0)])
+            (due,) = await store.outbox_due(2.0)
+            assert (due.message.body, due.to, due.attempts) == ("reply 1", Address("test", "c1"), 0)
+            assert await store.outbox_due(1.0) == []
+            await store.append(
+                [
+                    ev.SendAttemptFailed(
+                        workspace=W, at=3, message_id="out1", attempt=1, error="x", retry_at=9
+                    )
+                ]
+            )
+            assert await store.outbox_due(8.0) == []
+            assert [e.attempts for e in await store.outbox_due(9.0)] == [1]
+            await store.append([ev.MessageSent(workspace=W, at=9, message_id="out1")])
+            assert await store.outbox_due(100.0) == []
+            assert [m.body for m in await store.messages(W, "ct1")] == ["hello 1", "reply 1"]
+
+    # Failures -----------------------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_a_failing_append_fails_alone_and_loses_nothing(self) -> None:
+        async with self.open_store() as store:
+            await store.append(contact_events(1, key="web:dup"))
+            outcomes: dict[int, Any] = {}
+
+            async def write(n: int, key: str) -> None:
+                try:
+                    outcomes[n] = await store.append(contact_events(n, key=key))
+                except TemporaryFailure as exc:
+                    outcomes[n] = exc
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(write, 2, "web:other")
+                tg.start_soon(write, 3, "web:dup")  # the same provider id again
+                tg.start_soon(write, 4, "web:third")
+            assert isinstance(outcomes[3], TemporaryFailure)
+            assert isinstance(outcomes[2], int)
+            assert isinstance(outcomes[4], int)
+            assert await store.seen(W, "web:dup") == ("ct1", "ms1")
+            contacts = [
+                s.event.contact.id
+                for s in await store.read(W)
+                if isinstance(s.event, ev.ContactReceived)
+            ]
+            assert sorted(contacts) == ["ct1", "ct2", "ct4"]
+            assert [s.seq for s in await store.read(W)] == list(range(1, 10))
+
+    # Snapshots and durability -------------------------------------------------------------
+
+    @pytest.mark.anyio
+    async def test_the_latest_snapshot_is_kept(self) -> None:
+        async with self.open_store() as store:
+            assert await store.load_snapshot(W) is None
+            await store.save_snapshot(W, Snapshot(seq=3, fingerprint="f1", data=b"\x00one"))
+            await store.save_snapshot(W, Snapshot(seq=9, fingerprint="f2", data=b"\x00two"))
+            assert await store.load_snapshot(W) == Snapshot(
+                seq=9, fingerprint="f2", data=b"\x00two"
+            )
+
+    @pytest.mark.anyio
+    async def test_everything_appended_is_there_after_reopening(self) -> None:
+        async with self.open_store() as store:
+            await store.append([*contact_events(1, key="web:1"), reply(1)])
+            await store.save_snapshot(W, Snapshot(seq=2, fingerprint="f", data=b"s"))
+        async with self.reopen() as again:
+            assert [s.seq for s in await again.read(W)] == [1, 2, 3, 4]
+            assert await again.last_seq(W) == 4
+            assert await again.seen(W, "web:1") == ("ct1", "ms1")
+            assert [e.message.id for e in await again.outbox_due(10.0)] == ["out1"]
+            assert await again.append(contact_events(2)) == 7
+            assert (await again.load_snapshot(W)) == Snapshot(seq=2, fingerprint="f", data=b"s")

@@ -1,0 +1,40 @@
+"""The built-in stores pass the store conformance suite."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from trunkline.builtin.memory_store import MemoryStore
+from trunkline.builtin.sqlite_store import SqliteStore
+from trunkline.store import Store
+from trunkline.testing.store_suite import StoreConformance
+
+
+class TestMemoryStore(StoreConformance):
+    @asynccontextmanager
+    async def open_store(self) -> AsyncIterator[Store]:
+        store = MemoryStore()
+        await store.open()
+        yield store
+        await store.aclose()
+
+
+class TestSqliteStore(StoreConformance):
+    @pytest.fixture(autouse=True)
+    def _database(self, tmp_path: Path) -> None:
+        self.path = tmp_path / "trunkline.db"
+
+    @asynccontextmanager
+    async def open_store(self) -> AsyncIterator[Store]:
+        store = SqliteStore(self.path)
+        await store.open()
+        try:
+            yield store
+        finally:
+            await store.aclose()
+
+    reopen = open_store
