@@ -26,6 +26,7 @@ from trunkline.cli import cli
 from trunkline.config import OutboxSettings
 from trunkline.hours import Schedule
 from trunkline.model import Agent, EscalationStep, Queue, RoutingSettings
+from trunkline.retention import RetentionSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -210,6 +211,7 @@ def test_the_global_options_are_documented() -> None:
         (EscalationStep, "configuration.md", "Escalation steps", 4),
         (RoutingSettings, "configuration.md", "Routing rules", 3),
         (Schedule, "configuration.md", "Business hours", 3),
+        (RetentionSettings, "configuration.md", "Retention", 3),
         (OutboxSettings, "configuration.md", "`[outbox]`", 2),
         (MemorySettings, "configuration.md", "The memory channel", 3),
         (Capabilities, "plugins/writing-a-channel.md", "`capabilities`", 3),

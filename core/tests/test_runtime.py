@@ -10,8 +10,10 @@ import anyio
 import pytest
 
 from trunkline import (
+    Address,
     Classification,
     FakeClock,
+    InboundMessage,
     InboundRejected,
     PermanentSendError,
     Runtime,
@@ -243,6 +245,23 @@ async def test_filtered_message_is_refused_and_nothing_is_stored(fake_clock: Fak
         before = await stored(runtime)
         with pytest.raises(InboundRejected, match="spam is refused"):
             await runtime.channel("web").deliver("spammer", "WIN A PRIZE now")
+        assert await stored(runtime) == before
+        assert await runtime.store.contact(W, kept.contact_id) is not None
+
+
+async def test_a_nul_in_a_sender_or_provider_id_is_refused_and_nothing_is_stored(
+    trunkline_pm: PluginManager, fake_clock: FakeClock
+) -> None:
+    runtime = build_runtime(trunkline_pm, MEMORY_CONFIG, clock=fake_clock)
+    async with runtime.running():
+        kept = await runtime.channel("web").deliver("kim", "a real question")
+        before = await stored(runtime)
+        with pytest.raises(InboundRejected, match="the sender contains a NUL character"):
+            await runtime.channel("web").deliver("k\x00m", "hello")
+        with pytest.raises(InboundRejected, match="the provider id contains a NUL character"):
+            await runtime.receive(
+                InboundMessage(channel="web", sender=Address("memory", "lee"), provider_id="a\x00")
+            )
         assert await stored(runtime) == before
         assert await runtime.store.contact(W, kept.contact_id) is not None
 

@@ -295,19 +295,30 @@ def db() -> None:
     """Look after the database of a configuration: schema upgrades, retention."""
 
 
-def _open_store(state: _State, config_file: str, *, upgrade: bool = False) -> tuple[Any, Any]:
-    """The configuration and its store (opened), as ``serve`` would build them."""
+def _with_store(state: _State, config_file: str, work: Any, *, upgrade: bool = False) -> Any:
+    """Open the configuration's store as ``serve`` would, run ``await work(config, store)``,
+    and close the store, all in one event loop. Errors come out as one line."""
     import anyio
 
+    from .channels import TemporaryFailure
     from .runtime import Runtime
 
-    config = build(config_file, pm=state.pm)
-    runtime = Runtime(config, state.pm, store=default_store(config, config_file, state.pm))
-    store = runtime.store
-    if upgrade:
-        store.upgrade = True  # type: ignore[attr-defined]
-    anyio.run(store.open)
-    return config, store
+    async def run() -> Any:
+        config = build(config_file, pm=state.pm)
+        runtime = Runtime(config, state.pm, store=default_store(config, config_file, state.pm))
+        store = runtime.store
+        if upgrade:
+            store.upgrade = True  # type: ignore[attr-defined]
+        await store.open()
+        try:
+            return await work(config, store)
+        finally:
+            await store.aclose()
+
+    try:
+        return anyio.run(run)
+    except (TrunklineError, TemporaryFailure) as exc:
+        _fail(exc)
 
 
 @db.command("upgrade")
@@ -315,16 +326,44 @@ def _open_store(state: _State, config_file: str, *, upgrade: bool = False) -> tu
 @click.pass_obj
 def db_upgrade(state: _State, config_file: str) -> None:
     """Bring the database of CONFIG_FILE to the schema this Trunkline needs."""
-    import anyio
-
     from .sqlstore import SCHEMA_VERSION
 
-    try:
-        _, store = _open_store(state, config_file, upgrade=True)
-    except TrunklineError as exc:
-        _fail(exc)
-    anyio.run(store.aclose)
-    click.echo(f"{config_file}: the {store.name} database is at schema version {SCHEMA_VERSION}")
+    async def work(config: Any, store: Any) -> str:
+        return str(store.name)
+
+    name = _with_store(state, config_file, work, upgrade=True)
+    click.echo(f"{config_file}: the {name} database is at schema version {SCHEMA_VERSION}")
+
+
+@db.command("retention")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Report what would be done; change nothing.")
+@click.option(
+    "--now",
+    type=float,
+    default=None,
+    help="The current time as Unix seconds (default: the clock); for tests and replays.",
+)
+@click.pass_obj
+def db_retention(state: _State, config_file: str, dry_run: bool, now: float | None) -> None:
+    """Delete or anonymise contacts closed longer ago than each workspace keeps them."""
+    import time
+
+    today = time.time() if now is None else now
+
+    async def work(config: Any, store: Any) -> list[str]:
+        lines = []
+        for wid, workspace in config.workspaces.items():
+            rule = workspace.retention
+            if not rule.days:
+                lines.append(f'workspace "{wid}": keeps contacts for ever (no retention)')
+                continue
+            report = await store.retain(wid, today - rule.days * 86_400, rule.mode, dry_run=dry_run)
+            lines.append(report.line() + f" (closed more than {rule.days} days ago)")
+        return lines
+
+    for line in _with_store(state, config_file, work):
+        click.echo(line)
 
 
 @cli.command()

@@ -24,6 +24,7 @@ from .errors import ConfigError
 from .hours import Schedule
 from .model import Agent, Queue, RoutingSettings, Workspace
 from .requirements import RequirementError, parse_requirement
+from .retention import RetentionSettings
 
 __all__ = [
     "ChannelConfig",
@@ -57,6 +58,7 @@ class WorkspaceConfig:
     skills: tuple[str, ...] = ()
     routing: RoutingSettings = RoutingSettings()
     hours: Mapping[str, Schedule] = attrs.field(factory=dict)
+    retention: RetentionSettings = RetentionSettings()
     queues: tuple[Queue, ...] = ()
     agents: tuple[Agent, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
@@ -86,6 +88,7 @@ class StoreSettings:
     backend: str | None = None
     options: Any = attrs.field(factory=dict)
     snapshot_every: int = 50_000
+    lease_ttl: float = 5.0  # shared stores: seconds a node's hold on a workspace lasts
 
 
 @attrs.frozen
@@ -379,6 +382,9 @@ def _store(
     every = check.value(data.pop("snapshot_every", 50_000), int, ("store", "snapshot_every"))
     if every < 0:
         raise check.error(("store", "snapshot_every"), f"must not be negative, got {every}")
+    ttl = check.value(data.pop("lease_ttl", 5.0), float, ("store", "lease_ttl"))
+    if not ttl > 0:
+        raise check.error(("store", "lease_ttl"), f"must be more than 0, got {ttl}")
     options: Any = data
     if stores is not None:
         if backend is None and data:
@@ -392,7 +398,7 @@ def _store(
                     f'unknown store backend "{backend}" (installed: {", ".join(sorted(stores))})',
                 )
             options = check.attrs_instance(stores[backend], data, ("store",))
-    return StoreSettings(backend=backend, options=options, snapshot_every=every)
+    return StoreSettings(backend=backend, options=options, snapshot_every=every, lease_ttl=ttl)
 
 
 def _workspace(
@@ -403,7 +409,11 @@ def _workspace(
     strategies: typing.Collection[str],
 ) -> WorkspaceConfig:
     base: KeyPath = ("workspaces", wid)
-    check.only(data, ("name", "skills", "routing", "hours", "queues", "agents", "channels"), base)
+    check.only(
+        data,
+        ("name", "skills", "routing", "hours", "retention", "queues", "agents", "channels"),
+        base,
+    )
     name = check.value(data.get("name", wid), str, (*base, "name"))
     skills: tuple[str, ...] = check.value(
         data.get("skills", []), tuple[str, ...], (*base, "skills")
@@ -422,6 +432,10 @@ def _workspace(
     routing_path = (*base, "routing")
     routing: RoutingSettings = check.attrs_instance(
         RoutingSettings, check.table(data.get("routing", {}), routing_path), routing_path
+    )
+    retention_path = (*base, "retention")
+    retention: RetentionSettings = check.attrs_instance(
+        RetentionSettings, check.table(data.get("retention", {}), retention_path), retention_path
     )
     hours = {
         name: check.attrs_instance(
@@ -533,6 +547,7 @@ def _workspace(
         skills=skills,
         routing=routing,
         hours=hours,
+        retention=retention,
         queues=tuple(queues),
         agents=tuple(agents),
         channels=tuple(channels),

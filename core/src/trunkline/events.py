@@ -37,6 +37,7 @@ __all__ = [
     "OutboundQueued",
     "SendAttemptFailed",
     "WrapUpEnded",
+    "contact_id_of",
 ]
 
 
@@ -274,3 +275,17 @@ class MessageFailed(Event):
 
     message_id: str
     error: str
+
+
+def contact_id_of(event: Event) -> str | None:
+    """The contact an event concerns, kept in its own column for retention and lookups."""
+    value = getattr(event, "contact_id", None)
+    if isinstance(value, str):
+        return value
+    if isinstance(event, ContactReceived):
+        return event.contact.id
+    if isinstance(event, ContactOffered):
+        return event.offer.contact_id
+    if isinstance(event, MessageReceived | OutboundQueued):
+        return event.message.contact_id
+    return None

@@ -60,7 +60,7 @@ from .routing import (
     Tick,
 )
 from .routing.engine import SNAPSHOT_FORMAT
-from .store import OutboxEntry, Snapshot, Store
+from .store import OutboxEntry, SharedStore, Snapshot, Store
 
 __all__ = ["Desk", "EngineFactory", "Runtime", "default_engine"]
 
@@ -87,6 +87,27 @@ def default_engine(
     )
 
 
+class _Pending:
+    """Events decided under a desk's lock, waiting for the committer to make them durable."""
+
+    __slots__ = ("done", "error", "events")
+
+    def __init__(self, events: Sequence[ev.Event]) -> None:
+        self.events = events
+        self.done = anyio.Event()
+        self.error: BaseException | None = None
+
+    def finish(self, error: BaseException | None = None) -> None:
+        self.error = error
+        self.done.set()
+
+    async def stored(self) -> None:
+        """Wait until the events are durable; raise TemporaryFailure if they never will be."""
+        await self.done.wait()
+        if self.error is not None:
+            raise self.error
+
+
 @attrs.define
 class Desk:
     """One workspace's routing: its engine, the lock that makes it single-writer, a wake-up."""
@@ -96,6 +117,15 @@ class Desk:
     lock: anyio.Lock = attrs.field(factory=anyio.Lock)
     wake: anyio.Event | None = None
     unsnapshotted: int = 0  # events appended since the last routing snapshot
+    # Shared stores (several nodes): only the holder of the workspace's lease routes it.
+    owned: bool = True
+    applied: int = 0  # every event up to this sequence number is in the engine
+    own: list[tuple[int, int]] = attrs.field(factory=list)  # own appends past ``applied``
+    scope: anyio.CancelScope | None = None  # the routing timers, while owned
+    pending: list[_Pending] = attrs.field(factory=list)  # decided, waiting to be appended
+    has_pending: anyio.Event = attrs.field(factory=anyio.Event)
+    closing: bool = False  # the runtime stops: the committer drains and ends
+    closed: bool = False  # the committer has ended
 
     def poke(self) -> None:
         if self.wake is not None:
@@ -129,6 +159,8 @@ class Runtime:
         self._subscribers: list[MemoryObjectSendStream[ev.Event]] = []
         self._outbox_wake: anyio.Event | None = None
         self._observer_send: MemoryObjectSendStream[ev.Event] | None = None
+        self._tasks: anyio.abc.TaskGroup  # the task group of run(), once it runs
+        self._conversations: dict[tuple[str, str], list[Any]] = {}  # thread -> [lock, users]
         self._build_channels()
 
     # Construction -------------------------------------------------------------------------
@@ -169,26 +201,25 @@ class Runtime:
         """Open the store, rebuild routing state from it, start channels; run until cancelled."""
         await self.store.open()
         try:
+            shared = isinstance(self.store, SharedStore)
             for wid, workspace in self.config.workspaces.items():
-                self.desks[wid] = await self._rebuild(workspace)
+                if shared:  # routed only once this node holds the lease (see cluster.py)
+                    engine = self._engine_factory(workspace, self.strategies, self.pm)
+                    self.desks[wid] = Desk(config=workspace, engine=engine, owned=False)
+                else:
+                    self.desks[wid] = await self._rebuild(workspace)
             self.pm.hook.trunkline_configure.call_historic(kwargs={"config": self.config})
             send, receive = anyio.create_memory_object_stream[ev.Event](math.inf)
             self._observer_send = send
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._observe, receive)
+            # The committers outlive the rest: channels finishing requests in flight while
+            # they stop can still have them stored; then the committers drain and stop.
+            async with anyio.create_task_group() as committers:
                 for desk in self.desks.values():
-                    tg.start_soon(self._ticker, desk)
-                tg.start_soon(self._outbox_worker)
-                for name, adapter in self.channels.items():
-                    await tg.start(self._supervise_channel, name, adapter)
+                    committers.start_soon(self._committer, desk)
+                await committers.start(self._run_parts, shared, receive)
                 task_status.started()
         finally:
             with anyio.CancelScope(shield=True):
-                for name, adapter in self.channels.items():
-                    try:
-                        await adapter.aclose()
-                    except Exception:
-                        log.exception('channel "%s" failed to close', name)
                 self.pm.hook.trunkline_unconfigure(config=self.config)
                 await self.store.aclose()
                 if self._observer_send is not None:
@@ -206,6 +237,58 @@ class Runtime:
                 yield self
             finally:
                 tg.cancel_scope.cancel()
+
+    async def _run_parts(
+        self,
+        shared: bool,
+        receive: MemoryObjectReceiveStream[ev.Event],
+        *,
+        task_status: anyio.abc.TaskStatus[None],
+    ) -> None:
+        """Observers, routing timers, leases, the outbox and the channels."""
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tasks = tg
+                tg.start_soon(self._observe, receive)
+                if shared:
+                    from .cluster import Coordinator
+
+                    coordinator = Coordinator(self, self.store)  # type: ignore[arg-type]
+                    await tg.start(coordinator.run)
+                else:
+                    for desk in self.desks.values():
+                        self.start_routing(desk)
+                tg.start_soon(self._outbox_worker)
+                for name, adapter in self.channels.items():
+                    await tg.start(self._supervise_channel, name, adapter)
+                task_status.started()
+        finally:
+            with anyio.CancelScope(shield=True):
+                for name, adapter in self.channels.items():
+                    try:
+                        await adapter.aclose()
+                    except Exception:
+                        log.exception('channel "%s" failed to close', name)
+                for desk in self.desks.values():
+                    desk.closing = True
+                    desk.has_pending.set()
+
+    def start_routing(self, desk: Desk) -> None:
+        """Run the desk's timers (offers, wrap-ups, escalation) until :meth:`stop_routing`."""
+        desk.owned = True
+        desk.scope = anyio.CancelScope()
+
+        async def ticker(scope: anyio.CancelScope) -> None:
+            with scope:
+                await self._ticker(desk)
+
+        self._tasks.start_soon(ticker, desk.scope)
+
+    def stop_routing(self, desk: Desk) -> None:
+        desk.owned = False
+        if desk.scope is not None:
+            desk.scope.cancel()
+            desk.scope = None
 
     async def _rebuild(self, workspace: WorkspaceConfig) -> Desk:
         """A fresh engine: the latest snapshot if it fits, then the log after it, in chunks."""
@@ -232,10 +315,11 @@ class Runtime:
             for stored in chunk:
                 engine.apply(stored.event)
             replayed += len(chunk)
+            if chunk:
+                after = chunk[-1].seq
             if len(chunk) < REPLAY_CHUNK:
                 break
-            after = chunk[-1].seq
-        return Desk(config=workspace, engine=engine, unsnapshotted=replayed)
+        return Desk(config=workspace, engine=engine, unsnapshotted=replayed, applied=after)
 
     async def _supervise_channel(
         self, name: str, adapter: ChannelAdapter, *, task_status: anyio.abc.TaskStatus[None]
@@ -289,23 +373,111 @@ class Runtime:
         """Send a routing command to a workspace's engine and commit what it decides."""
         desk = self.desk(workspace)
         async with desk.lock:
+            if not desk.owned:
+                raise TemporaryFailure(
+                    f'workspace "{workspace}" is routed by another node; send routing commands '
+                    "to the node that holds its lease"
+                )
             events = desk.engine.handle(command, self.clock.now())
-            await self._commit(desk, events)
+            pending = self.submit(desk, events)
+        await pending.stored()
         return events
 
-    async def _commit(self, desk: Desk, events: Sequence[ev.Event]) -> None:
-        """Append durably, then publish. On failure the engine is rebuilt from the store."""
+    def submit(self, desk: Desk, events: Sequence[ev.Event]) -> _Pending:
+        """Queue events decided under ``desk.lock`` for the desk's committer; the caller
+        releases the lock, then awaits ``stored()``.
+
+        Decisions are made one at a time under the lock, but their appends are grouped: all
+        that queue up while one append is being made go into the next one, a single atomic
+        append. So a busy workspace shares the cost of a durable commit among many contacts,
+        and the order of the log is the order of the decisions.
+        """
+        pending = _Pending(events)
         if not events:
-            return
+            pending.finish()
+            return pending
+        if desk.closed:
+            pending.finish(TemporaryFailure("the runtime is stopping; send again"))
+            return pending
+        desk.pending.append(pending)
+        desk.has_pending.set()
+        return pending
+
+    async def _committer(self, desk: Desk) -> None:
+        """Append what the desk decided, in order, many decisions at a time.
+
+        Shielded from cancellation: it stops when the desk is closing and nothing is left.
+        """
         try:
-            seq = await self.store.append(events)
-        except Exception as exc:
-            rebuilt = await self._rebuild(desk.config)
-            desk.engine, desk.unsnapshotted = rebuilt.engine, rebuilt.unsnapshotted
-            if isinstance(exc, TemporaryFailure):
-                raise
-            raise TemporaryFailure(f"the store refused the append: {exc}") from exc
-        desk.poke()
+            with anyio.CancelScope(shield=True):
+                await self._commit_loop(desk)
+        finally:
+            desk.closed = True
+            stopping = TemporaryFailure("the runtime is stopping; send again")
+            for pending in desk.pending:
+                pending.finish(stopping)
+            desk.pending = []
+
+    async def _commit_loop(self, desk: Desk) -> None:
+        while True:
+            if not desk.pending:
+                if desk.closing:
+                    return
+                await desk.has_pending.wait()
+                desk.has_pending = anyio.Event()
+                continue
+            await self._append_pending(desk)
+            if not desk.closing:
+                every = self.config.store.snapshot_every
+                if every and desk.owned and desk.unsnapshotted >= every:
+                    async with desk.lock:  # new decisions wait: the engine matches the log
+                        while desk.pending:
+                            await self._append_pending(desk)
+                        if desk.unsnapshotted >= every and not desk.own:
+                            await self._snapshot(desk, desk.applied)
+
+    async def _append_pending(self, desk: Desk) -> None:
+        batch, desk.pending = desk.pending, []
+        if not batch:
+            return
+        events = [event for pending in batch for event in pending.events]
+        with anyio.CancelScope(shield=True):  # once begun, an append is seen to its end
+            try:
+                seq = await self.store.append(events)
+            except Exception as exc:
+                await self._recover(desk, batch, exc)
+                return
+            if desk.owned:
+                if seq - len(events) == desk.applied:
+                    desk.applied = seq
+                else:  # another node appended in between: the tail applies its events later
+                    desk.own.append((seq - len(events) + 1, seq))
+                desk.unsnapshotted += len(events)
+                desk.poke()
+            self._publish(events)
+            for pending in batch:
+                pending.finish()
+
+    async def _recover(self, desk: Desk, batch: list[_Pending], exc: Exception) -> None:
+        """An append failed: its decisions, and every one made since on top of them, fail;
+        the engine is rebuilt from the store before anything new is decided."""
+        async with desk.lock:
+            failed = batch + desk.pending
+            desk.pending = []
+            if desk.owned:
+                rebuilt = await self._rebuild(desk.config)
+                desk.engine, desk.unsnapshotted = rebuilt.engine, rebuilt.unsnapshotted
+                desk.applied, desk.own = rebuilt.applied, []
+        error = (
+            exc
+            if isinstance(exc, TemporaryFailure)
+            else TemporaryFailure(f"the store refused the append: {exc}")
+        )
+        for pending in failed:
+            pending.finish(error)
+
+    def _publish(self, events: Sequence[ev.Event]) -> None:
+        """Hand stored events to the observers and the subscribers."""
         observers = self._observer_send
         for event in events:
             if observers is not None:
@@ -318,11 +490,6 @@ class Runtime:
                     stream.send_nowait(event)
                 except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                     self._subscribers.remove(stream)
-
-        desk.unsnapshotted += len(events)
-        every = self.config.store.snapshot_every
-        if every and desk.unsnapshotted >= every:
-            await self._snapshot(desk, seq)
 
     async def _snapshot(self, desk: Desk, seq: int) -> None:
         """Save the engine's state as of ``seq`` (the caller holds the desk's lock)."""
@@ -370,6 +537,13 @@ class Runtime:
         """
         if message.channel not in self.channels:
             raise InboundRejected(f'unknown channel "{message.channel}"')
+        for field, value in (
+            ("sender", message.sender.value),
+            ("provider id", message.provider_id),
+            ("thread hint", message.thread_hint),
+        ):
+            if value is not None and "\x00" in value:  # no store can key on it
+                raise InboundRejected(f"the {field} contains a NUL character")
         workspace = self._channel_workspace[message.channel]
         desk = self.desk(workspace)
         now = self.clock.now() if message.received_at is None else message.received_at
@@ -379,9 +553,6 @@ class Runtime:
         if reason:
             raise InboundRejected(str(reason))
         key = f"{message.channel}:{message.provider_id}" if message.provider_id else None
-        if key is not None and (seen := await self.store.seen(workspace, key)):
-            return Ack(contact_id=seen[0], message_id=seen[1], duplicate=True)
-
         customer = await self.pm.acall_first(
             "trunkline_resolve_customer",
             workspace=workspace,
@@ -389,7 +560,6 @@ class Runtime:
             message=message,
             store=self.store,
         )
-        hooked_customer = customer is not None
         if customer is None:
             customer = await self.store.customer_by_address(workspace, message.sender)
         thread_key = await self.pm.acall_first(
@@ -400,18 +570,15 @@ class Runtime:
         )
         if thread_key is None:
             thread_key = f"{message.channel}:{message.thread_hint or message.sender}"
-        contact = await self.store.open_contact(workspace, thread_key)
-        classification = None
-        if contact is None:
-            draft = self._new_contact(workspace, message, customer, thread_key, now)
-            classification = await self._classify(draft, message)
 
-        async with desk.lock:
+        # One conversation at a time: its lookups, classification and append must not
+        # interleave with another message of the same thread (a redelivery has the same
+        # thread too). Other conversations go ahead; the workspace's lock is held only
+        # around the engine and the append.
+        async with self._conversation(workspace, thread_key):
             if key is not None and (seen := await self.store.seen(workspace, key)):
                 return Ack(contact_id=seen[0], message_id=seen[1], duplicate=True)
             out: list[ev.Event] = []
-            if not hooked_customer:
-                customer = await self.store.customer_by_address(workspace, message.sender)
             if customer is None:
                 customer = Customer(
                     id=new_id("cu"), workspace=workspace, addresses=(message.sender,)
@@ -421,7 +588,8 @@ class Runtime:
             new_contact = contact is None
             if contact is None:
                 contact = self._new_contact(workspace, message, customer, thread_key, now)
-                contact = self._apply_classification(contact, classification or Classification())
+                classification = await self._classify(contact, message)
+                contact = self._apply_classification(contact, classification)
                 out.append(ev.ContactReceived(workspace=workspace, at=now, contact=contact))
             stored = Message(
                 id=new_id("ms"),
@@ -439,12 +607,15 @@ class Runtime:
             out.append(
                 ev.MessageReceived(workspace=workspace, at=now, message=stored, idempotency_key=key)
             )
-            for event in out:
-                desk.engine.apply(event)
-            if new_contact:
-                out += desk.engine.handle(EnqueueContact(contact), now)
             try:
-                await self._commit(desk, out)
+                async with desk.lock:
+                    if desk.owned:
+                        for event in out:
+                            desk.engine.apply(event)
+                        if new_contact:
+                            out += desk.engine.handle(EnqueueContact(contact), now)
+                    pending = self.submit(desk, out)
+                await pending.stored()
             except TemporaryFailure:
                 # Another node may have stored the same provider id first: then it is a
                 # redelivery, acknowledged as such; otherwise the sender must retry.
@@ -452,6 +623,22 @@ class Runtime:
                     return Ack(contact_id=seen[0], message_id=seen[1], duplicate=True)
                 raise
         return Ack(contact_id=contact.id, message_id=stored.id, new_contact=new_contact)
+
+    @asynccontextmanager
+    async def _conversation(self, workspace: str, thread_key: str) -> AsyncIterator[None]:
+        """A lock per conversation, kept only while someone holds or waits for it."""
+        slot = (workspace, thread_key)
+        entry = self._conversations.get(slot)
+        if entry is None:
+            entry = self._conversations[slot] = [anyio.Lock(), 0]
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if not entry[1]:
+                del self._conversations[slot]
 
     def _new_contact(
         self,
@@ -572,18 +759,12 @@ class Runtime:
             metadata={"subject": subject} if subject else {},
         )
         desk = self.desk(workspace)
+        queued = ev.OutboundQueued(
+            workspace=workspace, at=message.created_at, message=message, to=contact.address
+        )
         async with desk.lock:
-            await self._commit(
-                desk,
-                [
-                    ev.OutboundQueued(
-                        workspace=workspace,
-                        at=message.created_at,
-                        message=message,
-                        to=contact.address,
-                    )
-                ],
-            )
+            pending = self.submit(desk, [queued])
+        await pending.stored()
         if self._outbox_wake is not None:
             self._outbox_wake.set()
         return message
@@ -595,7 +776,9 @@ class Runtime:
             deadline = self.clock.now() + settings.poll_interval
             try:
                 for entry in await self.store.outbox_due(self.clock.now()):
-                    await self._send(entry)
+                    desk = self.desks.get(entry.message.workspace)
+                    if desk is not None and desk.owned:  # one node sends each workspace's
+                        await self._send(entry)
                 # Sleep until the next retry is due, but poll anyway: another node may add work.
                 upcoming = await self.store.outbox_due(math.inf, limit=1)
                 if upcoming:
@@ -678,7 +861,8 @@ class Runtime:
                 )
         desk = self.desk(workspace)
         async with desk.lock:
-            await self._commit(desk, [event])
+            pending = self.submit(desk, [event])
+        await pending.stored()
 
 
 def _fit(message: OutboundMessage, adapter: ChannelAdapter) -> OutboundMessage:

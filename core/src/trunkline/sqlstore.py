@@ -17,10 +17,14 @@ import attrs
 
 from . import events as ev
 from .codec import dump_event, load_event, load_value
+from .events import contact_id_of
 from .model import Address, Message
 from .store import OutboxEntry, StoredEvent
 
 __all__ = [
+    "ANONYMISE_CONTACT",
+    "ANONYMISE_EVENT",
+    "ANONYMISE_MESSAGE",
     "CONTACT",
     "CUSTOMER_BY_ADDRESS",
     "LAST_SEQS",
@@ -30,21 +34,31 @@ __all__ = [
     "OPEN_CONTACT",
     "OUTBOX_DUE",
     "READ_EVENTS",
+    "RETAINABLE",
+    "RETENTION_CHUNK",
     "SAVE_SNAPSHOT",
     "SCHEMA_VERSION",
     "SEEN",
+    "SELECT_CONTACTS",
+    "SEQ",
     "Dialect",
     "Migration",
     "SchemaError",
     "Statement",
-    "contact_of",
+    "anonymised_event_json",
+    "anonymised_value_json",
     "decode_row",
     "encode",
     "event_rows",
+    "in_list",
     "many",
     "migrate",
+    "numbered",
     "one",
     "outbox_entries",
+    "retention_counts",
+    "retention_deletes",
+    "retention_selects",
     "stored_events",
 ]
 
@@ -101,7 +115,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             """CREATE TABLE contacts (
                 workspace TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL,
                 thread_key TEXT, open INTEGER NOT NULL, created_at {real} NOT NULL,
-                closed_at {real}, PRIMARY KEY (workspace, id))""",
+                closed_at {real}, retained INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (workspace, id))""",
             """CREATE INDEX contacts_thread ON contacts (workspace, thread_key) WHERE open = 1""",
             """CREATE INDEX contacts_closed ON contacts (workspace, closed_at)""",
             """CREATE TABLE messages (
@@ -133,30 +148,36 @@ def decode_row(data: str, cls: type[Any]) -> Any:
     return load_value(json.loads(data), cls)
 
 
-def contact_of(event: ev.Event) -> str | None:
-    """The contact an event concerns, kept in its own column for retention and lookups."""
-    for name in ("contact_id",):
-        value = getattr(event, name, None)
-        if isinstance(value, str):
-            return value
-    if isinstance(event, ev.ContactReceived):
-        return event.contact.id
-    if isinstance(event, ev.ContactOffered):
-        return event.offer.contact_id
-    if isinstance(event, ev.MessageReceived | ev.OutboundQueued):
-        return event.message.contact_id
-    return None
+class _Seq:
+    """Stands for the event's sequence number in rows encoded before it is known."""
+
+    def __repr__(self) -> str:
+        return "SEQ"
 
 
-def event_rows(event: ev.Event, seq: int) -> list[Statement]:
-    """The statements that append ``event`` as number ``seq`` and keep the lookups in step."""
+SEQ: Any = _Seq()
+
+
+def numbered(rows: list[Statement], seq: int) -> list[Statement]:
+    """``rows`` from ``event_rows(event)`` with the sequence number filled in."""
+    return [(text, tuple(seq if p is SEQ else p for p in params)) for text, params in rows]
+
+
+def event_rows(event: ev.Event, seq: int | None = None) -> list[Statement]:
+    """The statements that append ``event`` as number ``seq`` and keep the lookups in step.
+
+    Without ``seq`` the rows hold :data:`SEQ` in its place (fill it in with :func:`numbered`):
+    a store can encode events as they arrive and number them when it commits.
+    """
+    if seq is None:
+        seq = SEQ
     w = event.workspace
     data = dump_event(event)  # the parts below reuse its pieces: each value is encoded once
     rows: list[Statement] = [
         (
             "INSERT INTO events (workspace, seq, at, type, contact_id, data) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (w, seq, event.at, event.type, contact_of(event), encode(data)),
+            (w, seq, event.at, event.type, contact_id_of(event), encode(data)),
         )
     ]
     match event:
@@ -264,6 +285,79 @@ SAVE_SNAPSHOT = (
     "ON CONFLICT (workspace) DO UPDATE SET seq = excluded.seq, "
     "fingerprint = excluded.fingerprint, data = excluded.data"
 )
+
+
+# Retention (see trunkline.retention) -----------------------------------------------------------
+
+RETAINABLE = (
+    "SELECT id FROM contacts WHERE workspace = ? AND open = 0 AND retained = 0 "
+    "AND closed_at < ? ORDER BY closed_at"
+)
+RETENTION_CHUNK = 500  # contacts per statement (IN lists stay short)
+
+
+def in_list(ids: Sequence[str]) -> str:
+    return "(" + ", ".join("?" * len(ids)) + ")"
+
+
+def retention_counts(ids: Sequence[str]) -> list[str]:
+    """Counting statements for a dry run: messages, events."""
+    where = f"workspace = ? AND contact_id IN {in_list(ids)}"
+    return [
+        f"SELECT count(*) FROM messages WHERE {where}",
+        f"SELECT count(*) FROM events WHERE {where}",
+    ]
+
+
+def retention_deletes(workspace: str, ids: Sequence[str]) -> list[Statement]:
+    """Statements deleting the contacts ``ids`` everywhere."""
+    where = f"workspace = ? AND contact_id IN {in_list(ids)}"
+    params = (workspace, *ids)
+    return [
+        (
+            "DELETE FROM outbox WHERE workspace = ? AND message_id IN "
+            f"(SELECT id FROM messages WHERE {where})",
+            (workspace, *params),
+        ),
+        (f"DELETE FROM idempotency WHERE {where}", params),
+        (f"DELETE FROM messages WHERE {where}", params),
+        # The workspace's newest event stays (a contact's last event is its closing, which
+        # quotes nobody): the log's numbering must never go back.
+        (
+            f"DELETE FROM events WHERE {where} AND seq < "
+            "(SELECT MAX(seq) FROM events WHERE workspace = ?)",
+            (*params, workspace),
+        ),
+        (f"DELETE FROM contacts WHERE workspace = ? AND id IN {in_list(ids)}", params),
+    ]
+
+
+def retention_selects(ids: Sequence[str]) -> tuple[str, str]:
+    """The event rows and message rows of the contacts ``ids``, to anonymise."""
+    where = f"workspace = ? AND contact_id IN {in_list(ids)}"
+    return (
+        f"SELECT seq, data FROM events WHERE {where}",
+        f"SELECT id, data FROM messages WHERE {where}",
+    )
+
+
+ANONYMISE_EVENT = "UPDATE events SET data = ? WHERE workspace = ? AND seq = ?"
+ANONYMISE_MESSAGE = "UPDATE messages SET data = ? WHERE workspace = ? AND id = ?"
+ANONYMISE_CONTACT = "UPDATE contacts SET data = ?, retained = 1 WHERE workspace = ? AND id = ?"
+SELECT_CONTACTS = "SELECT id, data FROM contacts WHERE workspace = ? AND id IN "
+
+
+def anonymised_event_json(data: str) -> str:
+    from .retention import anonymise_event
+
+    return encode(dump_event(anonymise_event(load_event(json.loads(data)))))
+
+
+def anonymised_value_json(data: str, cls: type[Any]) -> str:
+    from .codec import dump_value
+    from .retention import anonymise_contact_or_message
+
+    return encode(dump_value(anonymise_contact_or_message(decode_row(data, cls))))
 
 
 def stored_events(rows: Iterable[Sequence[Any]]) -> list[StoredEvent]:

@@ -18,6 +18,7 @@ import attrs
 
 from .events import Event
 from .model import Address, Contact, Customer, Message
+from .retention import RetentionReport
 
 __all__ = ["OutboxEntry", "SharedStore", "Snapshot", "Store", "StoreFactory", "StoredEvent"]
 
@@ -103,6 +104,13 @@ class Store(Protocol):
 
     async def save_snapshot(self, workspace: str, snapshot: Snapshot) -> None:
         """Keep ``snapshot`` as the workspace's latest (replacing the one before)."""
+
+    async def retain(
+        self, workspace: str, before: float, mode: str, *, dry_run: bool = False
+    ) -> RetentionReport:
+        """Delete or anonymise (``mode``) the contacts closed before ``before`` that were not
+        retained yet, with their messages and events; with ``dry_run``, only count them.
+        See :mod:`trunkline.retention`."""
 
 
 @runtime_checkable

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from ..channels import TemporaryFailure
-from ..events import Event, MessageReceived
+from ..events import (
+    ContactAbandoned,
+    ContactClosed,
+    ContactRefused,
+    Event,
+    MessageReceived,
+    contact_id_of,
+)
 from ..hookspecs import hookimpl
 from ..model import Address, Contact, Customer, Message
 from ..projection import Lookups
+from ..retention import RetentionReport, anonymise_event
 from ..store import OutboxEntry, Snapshot, StoredEvent, StoreFactory
 
 
@@ -24,6 +33,8 @@ class MemoryStore:
         self.logs: dict[str, list[StoredEvent]] = {}
         self.lookups = Lookups()
         self.snapshots: dict[str, Snapshot] = {}
+        self.seqs: dict[str, int] = {}
+        self.retained: set[tuple[str, str]] = set()
 
     async def open(self) -> None:
         return None
@@ -44,7 +55,7 @@ class MemoryStore:
         seq = 0
         for event in events:
             log = self.logs.setdefault(event.workspace, [])
-            seq = len(log) + 1
+            seq = self.seqs[event.workspace] = self.seqs.get(event.workspace, 0) + 1
             log.append(StoredEvent(seq=seq, event=event))
             self.lookups.apply(event)
         return seq
@@ -53,10 +64,11 @@ class MemoryStore:
         self, workspace: str, after: int = 0, limit: int | None = None
     ) -> Sequence[StoredEvent]:
         log = self.logs.get(workspace, [])
-        return list(log[after : None if limit is None else after + limit])
+        start = bisect.bisect_right([s.seq for s in log], after)  # retention leaves gaps
+        return list(log[start : None if limit is None else start + limit])
 
     async def last_seq(self, workspace: str) -> int:
-        return len(self.logs.get(workspace, []))
+        return self.seqs.get(workspace, 0)
 
     async def seen(self, workspace: str, idempotency_key: str) -> tuple[str, str] | None:
         return self.lookups.idempotency.get((workspace, idempotency_key))
@@ -75,6 +87,48 @@ class MemoryStore:
 
     async def outbox_due(self, now: float, limit: int = 100) -> Sequence[OutboxEntry]:
         return self.lookups.outbox_due(now, limit)
+
+    async def retain(
+        self, workspace: str, before: float, mode: str, *, dry_run: bool = False
+    ) -> RetentionReport:
+        log = self.logs.get(workspace, [])
+        closed = {
+            s.event.contact_id: s.event.at
+            for s in log
+            if isinstance(s.event, ContactClosed | ContactAbandoned | ContactRefused)
+        }
+        ids = {
+            cid
+            for cid, at in closed.items()
+            if at < before and (workspace, cid) not in self.retained
+        }
+        touched = [s for s in log if contact_id_of(s.event) in ids]
+        messages = sum(len(self.lookups.messages.get((workspace, cid), [])) for cid in ids)
+        report = RetentionReport(
+            workspace=workspace,
+            mode=mode,
+            before=before,
+            contacts=len(ids),
+            messages=messages,
+            events=len(touched),
+            dry_run=dry_run,
+        )
+        if dry_run or not ids:
+            return report
+        if mode == "delete":
+            self.logs[workspace] = [s for s in log if contact_id_of(s.event) not in ids]
+        else:
+            self.logs[workspace] = [
+                attrs.evolve(s, event=anonymise_event(s.event))
+                if contact_id_of(s.event) in ids
+                else s
+                for s in log
+            ]
+            self.retained |= {(workspace, cid) for cid in ids}
+        self.lookups = Lookups()  # rebuilt from what the log now says
+        for stored in (s for entries in self.logs.values() for s in entries):
+            self.lookups.apply(stored.event)
+        return report
 
     async def load_snapshot(self, workspace: str) -> Snapshot | None:
         return self.snapshots.get(workspace)

@@ -8,8 +8,9 @@ concurrent writers share the cost of one fsync. Each append is a savepoint of it
 the shared transaction: one that fails (a redelivery racing on its idempotency key) does not
 take the others down.
 
-SQLite's calls block, so they run in worker threads (``anyio.to_thread``) behind two
-one-at-a-time limiters: one for the writing connection and one for the reading connection.
+SQLite's calls block, so they run in worker threads (``anyio.to_thread``): the writing
+connection is used by one thread at a time, and a few reading connections serve lookups in
+parallel (WAL lets readers go on while the writer commits).
 """
 
 from __future__ import annotations
@@ -30,11 +31,13 @@ from ..errors import TrunklineError
 from ..events import Event
 from ..hookspecs import hookimpl
 from ..model import Address, Contact, Customer, Message
+from ..retention import RetentionReport
 from ..store import OutboxEntry, Snapshot, StoredEvent, StoreFactory
 
 __all__ = ["SqliteSettings", "SqliteStore", "StoreCorrupted"]
 
 DIALECT = sql.Dialect(name="sqlite", blob="BLOB", real="REAL")
+READERS = 4  # reading connections: WAL lets them read while the writer commits
 
 
 class StoreCorrupted(TrunklineError):
@@ -53,10 +56,12 @@ class SqliteSettings:
 class _Batch:
     """One ``append`` call waiting for (or leading) a group commit."""
 
-    __slots__ = ("error", "events", "lead", "seq", "wake")
+    __slots__ = ("error", "events", "lead", "rows", "seq", "wake")
 
     def __init__(self, events: Sequence[Event]) -> None:
         self.events = events
+        # Encoded now, outside the commit: the commit only numbers and writes them.
+        self.rows = [sql.event_rows(event) for event in events]
         self.wake = anyio.Event()
         self.lead = False  # woken to lead the next commit rather than because it is done
         self.seq = 0
@@ -76,9 +81,9 @@ class SqliteStore:
         self.check_on_open = check_on_open
         self.upgrade = False  # set by `trunkline db upgrade` before open()
         self._writer: sqlite3.Connection | None = None
-        self._reader: sqlite3.Connection | None = None
+        self._readers: list[sqlite3.Connection] = []  # idle reading connections
         self._write_limiter = anyio.CapacityLimiter(1)
-        self._read_limiter = anyio.CapacityLimiter(1)
+        self._read_limiter = anyio.CapacityLimiter(READERS)
         self._seqs: dict[str, int] = {}
         self._queue: list[_Batch] = []
         self._leading = False
@@ -122,7 +127,7 @@ class SqliteStore:
                 raise
             self._seqs = {w: int(seq) for w, seq in writer.execute(sql.LAST_SEQS)}
             self._writer = writer
-            self._reader = self._connect()
+            self._readers = [self._connect() for _ in range(READERS)]
         except sql.SchemaError as exc:
             raise TrunklineError(f"{where}: {exc}") from None
         except sqlite3.DatabaseError as exc:
@@ -148,10 +153,10 @@ class SqliteStore:
 
     async def aclose(self) -> None:
         def close() -> None:
-            for conn in (self._writer, self._reader):
+            for conn in [self._writer, *self._readers]:
                 if conn is not None:
                     conn.close()
-            self._writer = self._reader = None
+            self._writer, self._readers = None, []
 
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(close, limiter=self._write_limiter)
@@ -225,10 +230,10 @@ class SqliteStore:
 
     def _write(self, conn: sqlite3.Connection, batch: _Batch) -> None:
         seqs = self._seqs
-        for event in batch.events:
+        for event, rows in zip(batch.events, batch.rows, strict=True):
             seq = seqs.get(event.workspace, 0) + 1
             seqs[event.workspace] = seq
-            for statement, params in sql.event_rows(event, seq):
+            for statement, params in sql.numbered(rows, seq):
                 conn.execute(statement, params)
             batch.seq = seq
 
@@ -249,9 +254,13 @@ class SqliteStore:
 
     async def _query(self, statement: str, params: tuple[Any, ...]) -> list[Any]:
         def run() -> list[Any]:
-            if self._reader is None:
+            if not self._readers:
                 raise TemporaryFailure("the SQLite store is not open")
-            return self._reader.execute(statement, params).fetchall()
+            conn = self._readers.pop()  # the limiter leaves one idle for each caller
+            try:
+                return conn.execute(statement, params).fetchall()
+            finally:
+                self._readers.append(conn)
 
         try:
             return await anyio.to_thread.run_sync(run, limiter=self._read_limiter)
@@ -298,6 +307,60 @@ class SqliteStore:
 
     async def outbox_due(self, now: float, limit: int = 100) -> Sequence[OutboxEntry]:
         return sql.outbox_entries(await self._query(sql.OUTBOX_DUE, (now, limit)))
+
+    # Retention ----------------------------------------------------------------------------
+
+    async def retain(
+        self, workspace: str, before: float, mode: str, *, dry_run: bool = False
+    ) -> RetentionReport:
+        def run() -> RetentionReport:
+            assert self._writer is not None
+            conn = self._writer
+            ids = [row[0] for row in conn.execute(sql.RETAINABLE, (workspace, before))]
+            messages = events = 0
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for start in range(0, len(ids), sql.RETENTION_CHUNK):
+                    chunk = ids[start : start + sql.RETENTION_CHUNK]
+                    params = (workspace, *chunk)
+                    count_messages, count_events = sql.retention_counts(chunk)
+                    messages += conn.execute(count_messages, params).fetchone()[0]
+                    events += conn.execute(count_events, params).fetchone()[0]
+                    if dry_run:
+                        continue
+                    if mode == "delete":
+                        for statement, values in sql.retention_deletes(workspace, chunk):
+                            conn.execute(statement, values)
+                        continue
+                    select_events, select_messages = sql.retention_selects(chunk)
+                    for seq, data in conn.execute(select_events, params).fetchall():
+                        new = sql.anonymised_event_json(data)
+                        conn.execute(sql.ANONYMISE_EVENT, (new, workspace, seq))
+                    for mid, data in conn.execute(select_messages, params).fetchall():
+                        new = sql.anonymised_value_json(data, Message)
+                        conn.execute(sql.ANONYMISE_MESSAGE, (new, workspace, mid))
+                    select = sql.SELECT_CONTACTS + sql.in_list(chunk)
+                    for cid, data in conn.execute(select, params).fetchall():
+                        new = sql.anonymised_value_json(data, Contact)
+                        conn.execute(sql.ANONYMISE_CONTACT, (new, workspace, cid))
+                conn.execute("ROLLBACK" if dry_run else "COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            return RetentionReport(
+                workspace=workspace,
+                mode=mode,
+                before=before,
+                contacts=len(ids),
+                messages=messages,
+                events=events,
+                dry_run=dry_run,
+            )
+
+        try:
+            return await anyio.to_thread.run_sync(run, limiter=self._write_limiter)
+        except sqlite3.Error as exc:
+            raise TemporaryFailure(f"the SQLite store could not apply retention: {exc}") from exc
 
     # Snapshots ----------------------------------------------------------------------------
 

@@ -52,7 +52,7 @@ class SetAgentStatus:
     """The person (or a supervisor) sets a status: offline, available, or break with a reason."""
 
     agent_id: str
-    status: AgentStatus
+    status: AgentStatus = attrs.field(converter=AgentStatus)
     reason: str | None = None
 
 

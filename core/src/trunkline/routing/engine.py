@@ -298,6 +298,10 @@ class Router:
         views.sort(key=lambda v: (v.score, v.seq))
         return views
 
+    def unrouted(self) -> list[Contact]:
+        """Contacts received but never queued: intake on another node, not routed yet."""
+        return [v.contact for v in self.contacts.values() if v.queue is None]
+
     def next_deadline(self) -> float | None:
         """When the next :class:`Tick` is due: an offer, a wrap-up or an escalation step."""
         heap = self._deadlines

@@ -240,3 +240,75 @@ class StoreConformance:
             assert [e.message.id for e in await again.outbox_due(10.0)] == ["out1"]
             assert await again.append(contact_events(2)) == 7
             assert (await again.load_snapshot(W)) == Snapshot(seq=2, fingerprint="f", data=b"s")
+
+    # Retention ----------------------------------------------------------------------------
+
+    async def _two_old_one_new(self, store: Store) -> None:
+        await store.append(contact_events(1, key="web:1", at=10.0))
+        await store.append(contact_events(2, key="web:2", at=10.0))
+        await store.append(contact_events(3, key="web:3", at=10.0))
+        await store.append([ev.ContactClosed(workspace=W, at=20.0, contact_id="ct1")])
+        await store.append([ev.ContactAbandoned(workspace=W, at=30.0, contact_id="ct2", waited=1)])
+        await store.append([ev.ContactClosed(workspace=W, at=500.0, contact_id="ct3")])
+
+    @pytest.mark.anyio
+    async def test_deleting_the_newest_contacts_never_turns_the_numbering_back(self) -> None:
+        async with self.open_store() as store:
+            await store.append(contact_events(1, at=10.0))
+            await store.append([ev.ContactClosed(workspace=W, at=20.0, contact_id="ct1")])
+            last = await store.last_seq(W)
+            await store.retain(W, 100.0, "delete")
+            assert await store.messages(W, "ct1") == []
+            assert await store.append(contact_events(2)) == last + 3
+        async with self.reopen() as again:
+            assert await again.append(contact_events(3)) == last + 6
+
+    @pytest.mark.anyio
+    async def test_a_dry_run_of_retention_counts_and_changes_nothing(self) -> None:
+        async with self.open_store() as store:
+            await self._two_old_one_new(store)
+            before = await store.read(W)
+            report = await store.retain(W, 100.0, "delete", dry_run=True)
+            assert (report.contacts, report.messages, report.events) == (2, 2, 6)
+            assert report.line() == (
+                f'workspace "{W}": would delete 2 contacts, 2 messages, 6 events'
+            )
+            assert await store.read(W) == before
+
+    @pytest.mark.anyio
+    async def test_retention_anonymises_old_contacts_and_keeps_the_rest(self) -> None:
+        async with self.open_store() as store:
+            await self._two_old_one_new(store)
+            report = await store.retain(W, 100.0, "anonymise")
+            assert (report.contacts, report.events) == (2, 6)
+            assert [m.body for m in await store.messages(W, "ct1")] == [""]
+            assert [m.body for m in await store.messages(W, "ct3")] == ["hello 3"]
+            old = await store.contact(W, "ct1")
+            assert old is not None
+            assert old.address.value.startswith("anonymised-")
+            assert old.attributes == {}
+            for stored in await store.read(W):
+                event = stored.event
+                if isinstance(event, ev.MessageReceived) and event.message.contact_id != "ct3":
+                    assert event.message.body == ""
+                    assert event.message.sender is not None
+                    assert event.message.sender.value.startswith("anonymised-")
+            again = await store.retain(W, 100.0, "anonymise")
+            assert again.contacts == 0  # retained once only
+            assert [s.seq for s in await store.read(W)] == list(range(1, 13))
+
+    @pytest.mark.anyio
+    async def test_retention_deletes_old_contacts_from_the_log_and_lookups(self) -> None:
+        async with self.open_store() as store:
+            await self._two_old_one_new(store)
+            await store.retain(W, 100.0, "delete")
+            assert await store.contact(W, "ct1") is None
+            assert await store.messages(W, "ct2") == []
+            assert await store.seen(W, "web:1") is None
+            assert await store.seen(W, "web:3") == ("ct3", "ms3")
+            left = await store.read(W)
+            assert {ev.contact_id_of(s.event) for s in left} - {None} == {"ct3"}
+            last = await store.last_seq(W)
+            assert await store.append(contact_events(4)) == last + 3  # numbering goes on
+            after = [s.seq for s in await store.read(W, after=last)]
+            assert after == [last + 1, last + 2, last + 3]

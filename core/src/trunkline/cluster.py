@@ -1,0 +1,152 @@
+"""Several nodes on one shared store: leases decide who routes each workspace.
+
+Every node takes inbound messages and appends them. Each workspace is routed by exactly one
+node at a time, the holder of its lease in the store; the others only append intake events
+(the customer, the contact, the message). The holder is woken by the store when another node
+appends (PostgreSQL's LISTEN/NOTIFY), applies those events and routes the new contacts.
+
+When a node dies its leases expire; within ``lease_ttl`` another node takes each workspace
+over: it rebuilds the routing state from the store (snapshot and log), routes the contacts the
+dead node had not routed, and carries on. A node that cannot renew a lease stops routing that
+workspace at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.abc
+
+from . import events as ev
+from .model import Contact
+from .routing import EnqueueContact
+from .store import SharedStore
+
+if TYPE_CHECKING:
+    from .runtime import Desk, Runtime, _Pending
+
+__all__ = ["Coordinator", "node_name"]
+
+log = logging.getLogger("trunkline.cluster")
+
+CATCH_UP_CHUNK = 5_000
+
+
+def node_name() -> str:
+    """This process's name among the nodes: ``TRUNKLINE_NODE``, or host, pid and a suffix."""
+    return os.environ.get("TRUNKLINE_NODE") or (
+        f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    )
+
+
+class Coordinator:
+    """Holds, renews and gives up this node's leases, and keeps owned workspaces current."""
+
+    def __init__(self, runtime: Runtime, store: SharedStore, node: str | None = None) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.node = node or node_name()
+        self.ttl = runtime.config.store.lease_ttl
+
+    async def run(
+        self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        try:
+            async with anyio.create_task_group() as tg:
+                await self._renew()  # take what is free before intake starts
+                tg.start_soon(self._leases)
+                tg.start_soon(self._tail)
+                task_status.started()
+        finally:
+            with anyio.CancelScope(shield=True):
+                for wid, desk in self.runtime.desks.items():
+                    if desk.owned:
+                        self.runtime.stop_routing(desk)
+                        try:
+                            await self.store.release_lease(wid, self.node)
+                        except Exception:
+                            log.warning('could not release the lease of "%s"', wid, exc_info=True)
+
+    async def _leases(self) -> None:
+        while True:
+            await anyio.sleep(self.ttl / 3)
+            await self._renew()
+
+    async def _renew(self) -> None:
+        for wid, desk in self.runtime.desks.items():
+            try:
+                held = await self.store.try_lease(wid, self.node, self.ttl)
+            except Exception:
+                log.warning('lease of "%s": the store did not answer', wid, exc_info=True)
+                held = False
+            if held and not desk.owned:
+                log.info('node "%s" now routes workspace "%s"', self.node, wid)
+                await self._take_over(desk)
+            elif not held and desk.owned:
+                log.warning('node "%s" lost the lease of workspace "%s"', self.node, wid)
+                self.runtime.stop_routing(desk)
+
+    async def _take_over(self, desk: Desk) -> None:
+        async with desk.lock:
+            rebuilt = await self.runtime._rebuild(desk.config)
+            desk.engine, desk.unsnapshotted = rebuilt.engine, rebuilt.unsnapshotted
+            desk.applied, desk.own = rebuilt.applied, []
+            self.runtime.start_routing(desk)
+            unrouted = getattr(desk.engine, "unrouted", None)
+            pending = self._route(desk, list(unrouted()) if unrouted is not None else [])
+        await pending.stored()
+
+    async def _tail(self) -> None:
+        while True:
+            owned = [wid for wid, desk in self.runtime.desks.items() if desk.owned]
+            if not owned:
+                await anyio.sleep(self.ttl / 3)
+                continue
+            try:
+                await self.store.wait_for_appends(owned, 1.0)
+            except Exception:
+                log.warning("waiting for other nodes' appends failed", exc_info=True)
+                await anyio.sleep(1.0)
+            for wid in owned:  # every owned workspace: a lost notification costs a second
+                try:
+                    await self._catch_up(self.runtime.desks[wid])
+                except Exception:
+                    log.warning('workspace "%s": catching up failed', wid, exc_info=True)
+
+    async def _catch_up(self, desk: Desk) -> None:
+        """Apply what other nodes appended, and route the contacts they received."""
+        wid = desk.config.workspace.id
+        async with desk.lock:
+            if not desk.owned:
+                return
+            received: list[Contact] = []
+            while True:
+                chunk = await self.store.read(wid, desk.applied, CATCH_UP_CHUNK)
+                for stored in chunk:
+                    if not any(first <= stored.seq <= last for first, last in desk.own):
+                        desk.engine.apply(stored.event)
+                        if isinstance(stored.event, ev.ContactReceived):
+                            received.append(stored.event.contact)
+                if chunk:
+                    desk.applied = chunk[-1].seq
+                    desk.own = [(a, b) for a, b in desk.own if b > desk.applied]
+                if len(chunk) < CATCH_UP_CHUNK:
+                    break
+            pending = self._route(desk, received)
+        await pending.stored()
+
+    def _route(self, desk: Desk, contacts: list[Contact]) -> _Pending:
+        """Queue contacts received elsewhere (the caller holds the desk's lock)."""
+        unrouted = getattr(desk.engine, "unrouted", None)
+        waiting = {c.id for c in unrouted()} if unrouted is not None else set()
+        now = self.runtime.clock.now()
+        events: list[ev.Event] = []
+        for contact in contacts:
+            if contact.id in waiting:
+                events += desk.engine.handle(EnqueueContact(contact), now)
+        return self.runtime.submit(desk, events)
