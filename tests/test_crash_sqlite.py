@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from trunkline import events as ev
-from trunkline.builtin.sqlite_store import SqliteStore
+from trunkline.sqlite import SqliteStore
 
 KILLS = 20
 WORKSPACE = "crash"

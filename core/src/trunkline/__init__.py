@@ -6,47 +6,122 @@ never imported from here: each channel plugin imports its own.
 
 from __future__ import annotations
 
-from .channels import (
-    Ack,
-    Capabilities,
-    ChannelAdapter,
-    InboundHandler,
-    InboundMessage,
-    InboundRejected,
-    OutboundMessage,
-    PermanentSendError,
-    Receipt,
-    Secret,
-    TemporaryFailure,
-    secret,
-)
-from .clock import Clock, FakeClock, SystemClock
-from .config import Config, SettingsRegistry, WorkspaceConfig, config_from_dict, load_config
-from .errors import ConfigError, PluginError, TrunklineError
-from .hookspecs import hookimpl, hookspec
-from .hours import Schedule
-from .model import (
-    Address,
-    Agent,
-    AgentState,
-    AgentStatus,
-    Attachment,
-    Contact,
-    ContactState,
-    Customer,
-    Direction,
-    EscalationStep,
-    Message,
-    Offer,
-    Queue,
-    RoutingSettings,
-    Workspace,
-)
-from .plugins import Distro, PluginManager, load_plugins
-from .routing import Classification, Router, RoutingError, Strategy
-from .runtime import Runtime
-from .store import Store, StoredEvent
-from .switchboard import Switchboard
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .channels import (
+        Ack,
+        Capabilities,
+        ChannelAdapter,
+        InboundHandler,
+        InboundMessage,
+        InboundRejected,
+        OutboundMessage,
+        PermanentSendError,
+        Receipt,
+        Secret,
+        TemporaryFailure,
+        secret,
+    )
+    from .clock import Clock, FakeClock, SystemClock
+    from .config import Config, SettingsRegistry, WorkspaceConfig, config_from_dict, load_config
+    from .errors import ConfigError, PluginError, TrunklineError
+    from .hookspecs import hookimpl, hookspec
+    from .hours import Schedule
+    from .model import (
+        Address,
+        Agent,
+        AgentState,
+        AgentStatus,
+        Attachment,
+        Contact,
+        ContactState,
+        Customer,
+        Direction,
+        EscalationStep,
+        Message,
+        Offer,
+        Queue,
+        RoutingSettings,
+        Workspace,
+    )
+    from .plugins import Distro, PluginManager, load_plugins
+    from .routing import Classification, Router, RoutingError, Strategy
+    from .runtime import Runtime
+    from .store import Store, StoredEvent
+    from .switchboard import Switchboard
+
+# Imported on first use (PEP 562): `import trunkline` stays quick, and a plugin or a
+# command pays only for the parts it touches.
+_EXPORTS = {
+    "Ack": ".channels",
+    "Address": ".model",
+    "Agent": ".model",
+    "AgentState": ".model",
+    "AgentStatus": ".model",
+    "Attachment": ".model",
+    "Capabilities": ".channels",
+    "ChannelAdapter": ".channels",
+    "Classification": ".routing",
+    "Clock": ".clock",
+    "Config": ".config",
+    "ConfigError": ".errors",
+    "Contact": ".model",
+    "ContactState": ".model",
+    "Customer": ".model",
+    "Direction": ".model",
+    "Distro": ".plugins",
+    "EscalationStep": ".model",
+    "FakeClock": ".clock",
+    "InboundHandler": ".channels",
+    "InboundMessage": ".channels",
+    "InboundRejected": ".channels",
+    "Message": ".model",
+    "Offer": ".model",
+    "OutboundMessage": ".channels",
+    "PermanentSendError": ".channels",
+    "PluginError": ".errors",
+    "PluginManager": ".plugins",
+    "Queue": ".model",
+    "Receipt": ".channels",
+    "Router": ".routing",
+    "RoutingError": ".routing",
+    "RoutingSettings": ".model",
+    "Runtime": ".runtime",
+    "Schedule": ".hours",
+    "Secret": ".channels",
+    "SettingsRegistry": ".config",
+    "Store": ".store",
+    "StoredEvent": ".store",
+    "Strategy": ".routing",
+    "Switchboard": ".switchboard",
+    "SystemClock": ".clock",
+    "TemporaryFailure": ".channels",
+    "TrunklineError": ".errors",
+    "Workspace": ".model",
+    "WorkspaceConfig": ".config",
+    "config_from_dict": ".config",
+    "hookimpl": ".hookspecs",
+    "hookspec": ".hookspecs",
+    "load_config": ".config",
+    "load_plugins": ".plugins",
+    "secret": ".channels",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __version__ = "0.1.0"
 

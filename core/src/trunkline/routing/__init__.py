@@ -8,23 +8,69 @@ The public names live here; the modules below are the engine's parts:
 
 from __future__ import annotations
 
-from .commands import (
-    AbandonContact,
-    AcceptOffer,
-    Classification,
-    CloseContact,
-    Command,
-    EndContact,
-    EnqueueContact,
-    RejectOffer,
-    SetAgentStatus,
-    Tick,
-    TransferContact,
-)
-from .engine import Router, RoutingEngine, RoutingError, RoutingHooks
-from .explain import AgentVerdict, Explanation, explain_contact, explain_from_log
-from .state import ContactView
-from .strategy import AgentView, QueueView, Strategy
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .commands import (
+        AbandonContact,
+        AcceptOffer,
+        Classification,
+        CloseContact,
+        Command,
+        EndContact,
+        EnqueueContact,
+        RejectOffer,
+        SetAgentStatus,
+        Tick,
+        TransferContact,
+    )
+    from .engine import Router, RoutingEngine, RoutingError, RoutingHooks
+    from .explain import AgentVerdict, Explanation, explain_contact, explain_from_log
+    from .state import ContactView
+    from .strategy import AgentView, QueueView, Strategy
+
+# Imported on first use (PEP 562): `import trunkline.routing` stays quick, and a plugin or a
+# command pays only for the parts it touches.
+_EXPORTS = {
+    "AbandonContact": ".commands",
+    "AcceptOffer": ".commands",
+    "AgentVerdict": ".explain",
+    "AgentView": ".strategy",
+    "Classification": ".commands",
+    "CloseContact": ".commands",
+    "Command": ".commands",
+    "ContactView": ".state",
+    "EndContact": ".commands",
+    "EnqueueContact": ".commands",
+    "Explanation": ".explain",
+    "QueueView": ".strategy",
+    "RejectOffer": ".commands",
+    "Router": ".engine",
+    "RoutingEngine": ".engine",
+    "RoutingError": ".engine",
+    "RoutingHooks": ".engine",
+    "SetAgentStatus": ".commands",
+    "Strategy": ".strategy",
+    "Tick": ".commands",
+    "TransferContact": ".commands",
+    "explain_contact": ".explain",
+    "explain_from_log": ".explain",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 
 __all__ = [
     "AbandonContact",
