@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -377,3 +378,27 @@ async def test_async_classification_shapes_routing(fake_clock: FakeClock) -> Non
         assert contact is not None
         assert contact.attributes["topic"] == "billing"
         assert contact.priority == 2
+
+
+async def test_a_reply_unsent_when_the_process_stopped_is_sent_once_after_a_restart(
+    trunkline_pm: PluginManager, fake_clock: FakeClock, tmp_path: Path
+) -> None:
+    data = {**MEMORY_CONFIG, "store": {"backend": "sqlite", "path": str(tmp_path / "t.db")}}
+    first = build_runtime(trunkline_pm, data, clock=fake_clock)
+    async with first.running():
+        web = first.channel("web")
+        ack = await web.deliver("ivy", "hi")
+        web.fail_next(ConnectionError("provider down"), times=100)
+        events = first.subscribe()
+        message = await first.reply(W, ack.contact_id, "answer")
+        await wait_for_event(events, lambda e: isinstance(e, ev.SendAttemptFailed))
+        assert web.sent == []
+    fake_clock.advance(60)  # the retry is due by the time the centre is back
+    second = build_runtime(trunkline_pm, data, clock=fake_clock)
+    async with second.running():
+        events = second.subscribe()
+        sent = await wait_for_event(events, lambda e: isinstance(e, ev.MessageSent))
+        assert sent.message_id == message.id  # type: ignore[attr-defined]
+        web = second.channel("web")
+        assert [(m.body, m.dedupe_key) for _, m in web.sent] == [("answer", message.id)]
+        assert await second.store.outbox_due(float("inf")) == []
