@@ -342,16 +342,7 @@ class Router:
             case CloseContact(contact_id=contact_id, disposition=disposition):
                 view = self._contact(contact_id, ContactState.WRAP_UP)
                 assert view.agent_id is not None
-                self._emit(
-                    ev.WrapUpEnded(
-                        workspace=w, at=now, contact_id=contact_id, agent_id=view.agent_id
-                    )
-                )
-                self._emit(
-                    ev.ContactClosed(
-                        workspace=w, at=now, contact_id=contact_id, disposition=disposition
-                    )
-                )
+                self._close(contact_id, view.agent_id, disposition)
             case AbandonContact(contact_id=contact_id):
                 view = self._contact(contact_id)
                 if view.state in _WAITING:
@@ -487,16 +478,7 @@ class Router:
         """An agent went offline: preferred contacts fall back; empty queues may be left."""
         w, now = self.workspace, self._now
         for view in list(run.preferred.values()):
-            self._emit(
-                ev.ContactEscalated(
-                    workspace=w,
-                    at=now,
-                    contact_id=view.contact.id,
-                    level=0,
-                    priority=view.priority,
-                    reason=f'preferred agent "{run.agent.id}" went offline',
-                )
-            )
+            self._fall_back(view, f'preferred agent "{run.agent.id}" went offline')
         leaving: dict[str, ContactView] = {}
         for pool in run.pools:
             if pool.logged_in:
@@ -530,8 +512,15 @@ class Router:
             )
         )
         if until <= now:
-            self._emit(ev.WrapUpEnded(workspace=w, at=now, contact_id=cid, agent_id=view.agent_id))
-            self._emit(ev.ContactClosed(workspace=w, at=now, contact_id=cid))
+            self._close(cid, view.agent_id)
+
+    def _close(self, contact_id: str, agent_id: str, disposition: str | None = None) -> None:
+        """Wrap-up is over (closed by the agent, or its time is up): the contact closes."""
+        w, now = self.workspace, self._now
+        self._emit(ev.WrapUpEnded(workspace=w, at=now, contact_id=contact_id, agent_id=agent_id))
+        self._emit(
+            ev.ContactClosed(workspace=w, at=now, contact_id=contact_id, disposition=disposition)
+        )
 
     def _transfer(self, view: ContactView, queue_id: str | None, agent_id: str | None) -> None:
         assert view.agent_id is not None
@@ -616,24 +605,24 @@ class Router:
                     )
             elif kind == _WRAP:
                 run, cid = ref
-                self._emit(
-                    ev.WrapUpEnded(workspace=w, at=now, contact_id=cid, agent_id=run.agent.id)
-                )
-                self._emit(ev.ContactClosed(workspace=w, at=now, contact_id=cid))
+                self._close(cid, run.agent.id)
             elif kind == _PREFERRED:
-                view = ref
-                self._emit(
-                    ev.ContactEscalated(
-                        workspace=w,
-                        at=now,
-                        contact_id=view.contact.id,
-                        level=0,
-                        priority=view.priority,
-                        reason=f'preferred agent "{view.preferred}" was not free in time',
-                    )
-                )
+                self._fall_back(ref, f'preferred agent "{ref.preferred}" was not free in time')
             else:
                 self._escalate(ref, now)
+
+    def _fall_back(self, view: ContactView, reason: str) -> None:
+        """A contact waiting for its preferred agent goes to normal routing (level 0)."""
+        self._emit(
+            ev.ContactEscalated(
+                workspace=self.workspace,
+                at=self._now,
+                contact_id=view.contact.id,
+                level=0,
+                priority=view.priority,
+                reason=reason,
+            )
+        )
 
     def _escalate(self, view: ContactView, now: float) -> None:
         """Move a waiting contact to the last escalation level that is due."""
