@@ -25,6 +25,7 @@ from .hours import Schedule
 from .model import Agent, Queue, RoutingSettings, Workspace
 from .requirements import RequirementError, parse_requirement
 from .retention import RetentionSettings
+from .users import UserSettings
 
 __all__ = [
     "ChannelConfig",
@@ -32,6 +33,7 @@ __all__ = [
     "OutboxSettings",
     "SettingsRegistry",
     "StoreSettings",
+    "WebSettings",
     "WorkspaceConfig",
     "config_from_dict",
     "load_config",
@@ -59,6 +61,7 @@ class WorkspaceConfig:
     routing: RoutingSettings = RoutingSettings()
     hours: Mapping[str, Schedule] = attrs.field(factory=dict)
     retention: RetentionSettings = RetentionSettings()
+    users: Mapping[str, UserSettings] = attrs.field(factory=dict)
     queues: tuple[Queue, ...] = ()
     agents: tuple[Agent, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
@@ -92,12 +95,27 @@ class StoreSettings:
 
 
 @attrs.frozen
+class WebSettings:
+    """The HTTP server of ``serve`` and ``demo``: the API, the pages, plugins' routes."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""  # how browsers reach it, when behind a proxy (for links and Origin)
+    cors_origins: tuple[str, ...] = ()  # other sites allowed to call the API from browsers
+    secure_cookies: bool = False  # set on when served over HTTPS
+    session_hours: float = 12.0
+    login_attempts_per_minute: int = 5
+
+
+@attrs.frozen
 class Config:
     """The whole checked configuration."""
 
     workspaces: Mapping[str, WorkspaceConfig]
     store: StoreSettings = StoreSettings()
     outbox: OutboxSettings = OutboxSettings()
+    web: WebSettings = WebSettings()
     plugin_settings: Mapping[str, Any] = attrs.field(factory=dict)
     source: str = "<config>"
 
@@ -341,12 +359,13 @@ def config_from_dict(
     """
     check = _Checker(source, positions or {}, os.environ if env is None else env)
     top = check.table(dict(data), ())
-    check.only(top, ("store", "outbox", "plugins", "workspaces"), ())
+    check.only(top, ("store", "outbox", "web", "plugins", "workspaces"), ())
 
     store = _store(check, check.table(top.get("store", {}), ("store",)), stores)
     outbox = check.attrs_instance(
         OutboxSettings, check.table(top.get("outbox", {}), ("outbox",)), ("outbox",)
     )
+    web = check.attrs_instance(WebSettings, check.table(top.get("web", {}), ("web",)), ("web",))
 
     sections = dict(plugin_sections or {})
     plugins_data = check.table(top.get("plugins", {}), ("plugins",))
@@ -367,6 +386,7 @@ def config_from_dict(
         workspaces=workspaces,
         store=store,
         outbox=outbox,
+        web=web,
         plugin_settings=plugin_settings,
         source=source,
     )
@@ -411,7 +431,17 @@ def _workspace(
     base: KeyPath = ("workspaces", wid)
     check.only(
         data,
-        ("name", "skills", "routing", "hours", "retention", "queues", "agents", "channels"),
+        (
+            "name",
+            "skills",
+            "routing",
+            "hours",
+            "retention",
+            "users",
+            "queues",
+            "agents",
+            "channels",
+        ),
         base,
     )
     name = check.value(data.get("name", wid), str, (*base, "name"))
@@ -531,6 +561,18 @@ def _workspace(
             ChannelConfig(name=cname, adapter=adapter_name, settings=settings, queue=queue_name)
         )
 
+    agent_ids = {agent.id for agent in agents}
+    users = {}
+    for uname, raw in check.table(data.get("users", {}), (*base, "users")).items():
+        path = (*base, "users", uname)
+        user: UserSettings = check.attrs_instance(UserSettings, check.table(raw, path), path)
+        if user.agent and user.agent not in agent_ids:
+            raise check.error(
+                (*path, "agent"),
+                f'unknown agent "{user.agent}" (known: {", ".join(sorted(agent_ids)) or "none"})',
+            )
+        users[uname] = user
+
     groups = {g for agent in agents for g in agent.groups}
     for queue in queues:
         for number, step in enumerate(queue.escalation):
@@ -548,6 +590,7 @@ def _workspace(
         routing=routing,
         hours=hours,
         retention=retention,
+        users=users,
         queues=tuple(queues),
         agents=tuple(agents),
         channels=tuple(channels),

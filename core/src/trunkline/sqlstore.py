@@ -26,6 +26,7 @@ __all__ = [
     "ANONYMISE_EVENT",
     "ANONYMISE_MESSAGE",
     "CONTACT",
+    "CONTACTS_OF",
     "CUSTOMER_BY_ADDRESS",
     "LAST_SEQS",
     "LOAD_SNAPSHOT",
@@ -114,11 +115,13 @@ MIGRATIONS: tuple[Migration, ...] = (
                 customer_id TEXT NOT NULL, PRIMARY KEY (workspace, kind, value))""",
             """CREATE TABLE contacts (
                 workspace TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL,
+                customer_id TEXT NOT NULL DEFAULT '',
                 thread_key TEXT, open INTEGER NOT NULL, created_at {real} NOT NULL,
                 closed_at {real}, retained INTEGER NOT NULL DEFAULT 0,
                 PRIMARY KEY (workspace, id))""",
             """CREATE INDEX contacts_thread ON contacts (workspace, thread_key) WHERE open = 1""",
             """CREATE INDEX contacts_closed ON contacts (workspace, closed_at)""",
+            """CREATE INDEX contacts_customer ON contacts (workspace, customer_id, created_at)""",
             """CREATE TABLE messages (
                 workspace TEXT NOT NULL, id TEXT NOT NULL, contact_id TEXT NOT NULL,
                 seq BIGINT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (workspace, id))""",
@@ -201,9 +204,17 @@ def event_rows(event: ev.Event, seq: int | None = None) -> list[Statement]:
         case ev.ContactReceived(contact=contact):
             rows.append(
                 (
-                    "INSERT INTO contacts (workspace, id, data, thread_key, open, created_at) "
-                    "VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (workspace, id) DO NOTHING",
-                    (w, contact.id, encode(data["contact"]), contact.thread_key, event.at),
+                    "INSERT INTO contacts (workspace, id, data, customer_id, thread_key, open, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, 1, ?) "
+                    "ON CONFLICT (workspace, id) DO NOTHING",
+                    (
+                        w,
+                        contact.id,
+                        encode(data["contact"]),
+                        contact.customer_id,
+                        contact.thread_key,
+                        event.at,
+                    ),
                 )
             )
         case ev.MessageReceived(message=message, idempotency_key=key):
@@ -273,6 +284,10 @@ OPEN_CONTACT = (
     "ORDER BY created_at DESC LIMIT 1"
 )
 CONTACT = "SELECT data FROM contacts WHERE workspace = ? AND id = ?"
+CONTACTS_OF = (
+    "SELECT data FROM contacts WHERE workspace = ? AND customer_id = ? "
+    "ORDER BY created_at DESC LIMIT ?"
+)
 MESSAGES = "SELECT data FROM messages WHERE workspace = ? AND contact_id = ? ORDER BY seq"
 OUTBOX_DUE = (
     "SELECT data, to_kind, to_value, attempts, due_at FROM outbox "

@@ -93,6 +93,11 @@ class Store(Protocol):
     async def contact(self, workspace: str, contact_id: str) -> Contact | None:
         """A contact by id, open or not."""
 
+    async def contacts_of(
+        self, workspace: str, customer_id: str, limit: int = 50
+    ) -> Sequence[Contact]:
+        """The customer's contacts, open or not, newest first: their history."""
+
     async def messages(self, workspace: str, contact_id: str) -> Sequence[Message]:
         """The messages of a contact, in order, both directions."""
 

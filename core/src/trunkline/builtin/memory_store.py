@@ -82,6 +82,17 @@ class MemoryStore:
     async def contact(self, workspace: str, contact_id: str) -> Contact | None:
         return self.lookups.contacts.get((workspace, contact_id))
 
+    async def contacts_of(
+        self, workspace: str, customer_id: str, limit: int = 50
+    ) -> Sequence[Contact]:
+        found = [
+            c
+            for (w, _), c in self.lookups.contacts.items()
+            if w == workspace and c.customer_id == customer_id
+        ]
+        found.sort(key=lambda c: c.created_at, reverse=True)
+        return found[:limit]
+
     async def messages(self, workspace: str, contact_id: str) -> Sequence[Message]:
         return list(self.lookups.messages.get((workspace, contact_id), []))
 

@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+import attrs
 import pytest
 
 from .. import events as ev
@@ -152,6 +153,19 @@ class StoreConformance:
             await store.append([ev.ContactClosed(workspace=W, at=5, contact_id="ct1")])
             assert await store.open_contact(W, "thread-1") is None
             assert await store.contact(W, "ct1") == contact  # closed, still there
+
+    @pytest.mark.anyio
+    async def test_a_customers_contacts_are_their_history_newest_first(self) -> None:
+        async with self.open_store() as store:
+            await store.append(contact_events(1, at=1.0))
+            second = contact_events(2, at=5.0)
+            customer = second[0].customer  # type: ignore[attr-defined]
+            again = attrs.evolve(second[1].contact, customer_id="cu1")  # type: ignore[attr-defined]
+            await store.append([ev.ContactReceived(workspace=W, at=5.0, contact=again)])
+            assert [c.id for c in await store.contacts_of(W, "cu1")] == ["ct2", "ct1"]
+            assert [c.id for c in await store.contacts_of(W, "cu1", limit=1)] == ["ct2"]
+            assert await store.contacts_of(W, customer.id) == []
+            assert await store.contacts_of("elsewhere", "cu1") == []
 
     @pytest.mark.anyio
     async def test_abandoned_and_refused_contacts_close_their_thread(self) -> None:

@@ -543,6 +543,14 @@ class PostgresStore:
         )
         return contact
 
+    async def contacts_of(
+        self, workspace: str, customer_id: str, limit: int = 50
+    ) -> Sequence[Contact]:
+        contacts: list[Contact] = sql.many(
+            await self._query(_pg(sql.CONTACTS_OF), (workspace, customer_id, limit)), Contact
+        )
+        return contacts
+
     async def messages(self, workspace: str, contact_id: str) -> Sequence[Message]:
         messages: list[Message] = sql.many(
             await self._query(_pg(sql.MESSAGES), (workspace, contact_id)), Message

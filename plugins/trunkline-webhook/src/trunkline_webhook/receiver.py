@@ -29,8 +29,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from trunkline import Address, OutboundMessage
+from trunkline.web import server
 
-from . import server, wire
+from . import wire
 
 __all__ = ["Callback", "CallbackReceiver"]
 

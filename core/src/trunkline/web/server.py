@@ -30,7 +30,7 @@ from starlette.types import ASGIApp
 
 __all__ = ["GRACEFUL_SHUTDOWN", "listen", "serve"]
 
-log = logging.getLogger("trunkline_webhook")
+log = logging.getLogger("trunkline.web")
 
 GRACEFUL_SHUTDOWN = 5  # seconds requests in flight may take to finish once stopping
 BACKLOG = 2048
@@ -97,16 +97,18 @@ async def serve(
     sock: socket.socket,
     *,
     what: str,
+    websockets: bool = False,
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` on the listening ``sock`` until cancelled, then close it.
 
-    ``task_status.started()`` is called once uvicorn accepts connections.
+    ``task_status.started()`` is called once uvicorn accepts connections. ``websockets``
+    turns WebSocket support on (the ``websockets`` library's sans-I/O protocol).
     """
     config = uvicorn.Config(
         app,
         http="h11",  # pure Python, always installed: no optional C extension decides behaviour
-        ws="none",
+        ws="websockets-sansio" if websockets else "none",
         lifespan="off",
         log_config=None,  # never reconfigure the host application's logging
         access_log=False,
