@@ -96,6 +96,9 @@ def write_node(tmp_path: Path, name: str, port: int) -> Path:
     config.write_text(
         textwrap.dedent(
             f"""
+            [web]
+            enabled = false  # the intake is the webhook channel
+
             [store]
             backend = "postgres"
             dsn = {{ env = "TRUNKLINE_DSN" }}

@@ -40,6 +40,9 @@ def write_config(tmp_path: Path, port: int) -> Path:
     config.write_text(
         textwrap.dedent(
             f"""
+            [web]
+            enabled = false  # the intake is the webhook channel
+
             [store]
             backend = "sqlite"
             path = "{tmp_path / "crash.db"}"

@@ -23,10 +23,11 @@ import pytest
 from trunkline import Capabilities, Distro, hookspecs
 from trunkline.builtin.memory_channel import MemorySettings
 from trunkline.cli import cli
-from trunkline.config import OutboxSettings
+from trunkline.config import OutboxSettings, WebSettings
 from trunkline.hours import Schedule
 from trunkline.model import Agent, EscalationStep, Queue, RoutingSettings
 from trunkline.retention import RetentionSettings
+from trunkline.users import UserSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -212,6 +213,8 @@ def test_the_global_options_are_documented() -> None:
         (RoutingSettings, "configuration.md", "Routing rules", 3),
         (Schedule, "configuration.md", "Business hours", 3),
         (RetentionSettings, "configuration.md", "Retention", 3),
+        (WebSettings, "configuration.md", "`[web]`", 2),
+        (UserSettings, "configuration.md", "Users", 3),
         (OutboxSettings, "configuration.md", "`[outbox]`", 2),
         (MemorySettings, "configuration.md", "The memory channel", 3),
         (Capabilities, "plugins/writing-a-channel.md", "`capabilities`", 3),

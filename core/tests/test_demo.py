@@ -11,14 +11,16 @@ import sys
 import pytest
 
 from trunkline import events as ev
-from trunkline.demo import DemoOptions, DemoStats, demo_config, run_demo
+from trunkline.demo import HUMAN, DemoOptions, DemoStats, demo_config, demo_logins, run_demo
 from trunkline.errors import TrunklineError
 from trunkline.model import Agent, AgentStatus, Offer, Queue
 from trunkline.plugins import load_plugins
+from trunkline.users import check_password
 
 W = "demo"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-CLI = [sys.executable, "-c", "from trunkline.cli import main; main()", "demo"]
+# Port 0: tests run side by side, each demo's web server on a free port.
+CLI = [sys.executable, "-c", "from trunkline.cli import main; main()", "demo", "--port", "0"]
 
 
 def stats_for_one_queue(threshold: float = 10.0) -> DemoStats:
@@ -157,12 +159,28 @@ def test_the_demo_centre_has_three_channel_kinds_and_staffs_every_queue_with_one
     workspace = config.workspaces["demo"]
     assert sorted(c.settings.kind for c in workspace.channels) == ["chat", "email", "voice"]
     assert all(c.queue for c in workspace.channels)
-    (agent,) = workspace.agents
+    simulated = [a for a in workspace.agents if a.id != HUMAN]
+    (agent,) = simulated
     assert set(agent.queues) == {q.id for q in workspace.queues}
     assert all(q.offer_timeout <= 10 and q.wrap_up <= 2 for q in workspace.queues)
-    assert (
-        len(demo_config(DemoOptions(agents=30), load_plugins({})).workspaces["demo"].agents) == 30
-    )
+    many = demo_config(DemoOptions(agents=30), load_plugins({})).workspaces["demo"].agents
+    assert len([a for a in many if a.id != HUMAN]) == 30
+
+
+def test_the_demo_adds_an_agent_for_you_and_web_logins_with_hashed_passwords() -> None:
+    logins = demo_logins()
+    config = demo_config(DemoOptions(agents=2), load_plugins({}), logins=logins)
+    workspace = config.workspaces["demo"]
+    you = next(a for a in workspace.agents if a.id == HUMAN)
+    assert set(you.queues) == {q.id for q in workspace.queues}
+    assert {name: user.role for name, user in workspace.users.items()} == {
+        "you": "agent",
+        "sam": "supervisor",
+    }
+    for name, _, _, password in logins:
+        stored = workspace.users[name].password_hash
+        assert password not in stored
+        assert check_password(password, stored)
 
 
 def test_the_demo_says_which_plugin_to_enable_when_the_memory_channel_is_disabled() -> None:
@@ -183,7 +201,7 @@ def test_options_refuse_a_rate_of_zero() -> None:
 def test_run_prints_a_summary_line_per_interval_when_not_a_terminal() -> None:
     out = io.StringIO()
     summary = run_demo(
-        DemoOptions(agents=4, rate=5, seed=1, duration=3, interval=0.5),
+        DemoOptions(agents=4, rate=5, seed=1, duration=3, interval=0.5, web=False),
         pm=load_plugins({}),
         out=out,
         tty=False,
@@ -205,7 +223,10 @@ def test_run_prints_a_summary_line_per_interval_when_not_a_terminal() -> None:
 def test_run_on_a_terminal_shows_queue_and_agent_tables() -> None:
     out = io.StringIO()
     summary = run_demo(
-        DemoOptions(agents=3, rate=5, seed=2, duration=1.5), pm=load_plugins({}), out=out, tty=True
+        DemoOptions(agents=3, rate=5, seed=2, duration=1.5, web=False),
+        pm=load_plugins({}),
+        out=out,
+        tty=True,
     )
     text = ANSI.sub("", out.getvalue())
     for expected in ("Queues", "Longest", "Abandoned", "Sales (chat)", "Agents", "Wrap-up"):
@@ -244,6 +265,9 @@ def test_cli_demo_stops_on_ctrl_c_with_a_summary_and_no_traceback() -> None:
     try:
         assert process.stdout is not None
         assert process.stdout.readline().startswith("Trunkline demo:")
+        assert process.stdout.readline().startswith("web: http://127.0.0.1:")
+        assert "sign in as agent" in process.stdout.readline()
+        assert "sign in as supervisor" in process.stdout.readline()
         assert process.stdout.readline().startswith("t=")
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=10)

@@ -25,7 +25,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def demo_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("explain") / "demo.jsonl"
-    result = run("demo", "--duration", "3", "--seed", "7", "--rate", "5", "--events", str(path))
+    result = run(
+        "demo", "--no-web", "--duration", "3", "--seed", "7", "--rate", "5", "--events", str(path)
+    )
     assert result.returncode == 0, result.stderr
     return path
 

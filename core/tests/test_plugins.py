@@ -190,8 +190,10 @@ def test_check_config_reports_one_line_and_starts_nothing(site: Path, tmp_path: 
 def test_serve_runs_a_config_and_stops(site: Path, tmp_path: Path) -> None:
     config = tmp_path / "cc.toml"
     config.write_text(
+        "[web]\nport = 0\n"
         '[workspaces.acme.queues.q]\n[workspaces.acme.channels.web]\nadapter = "memory"\n'
     )
     result = trunkline(site, "serve", str(config), "--duration", "0.5")
     assert result.returncode == 0, result.stderr
     assert "serving" in result.stdout
+    assert "web on http://127.0.0.1:" in result.stdout

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         PermanentSendError,
         Receipt,
         Secret,
+        Signal,
         TemporaryFailure,
         secret,
     )
@@ -92,6 +93,7 @@ _EXPORTS = {
     "Runtime": ".runtime",
     "Schedule": ".hours",
     "Secret": ".channels",
+    "Signal": ".channels",
     "SettingsRegistry": ".config",
     "Store": ".store",
     "StoredEvent": ".store",
@@ -151,6 +153,7 @@ __all__ = [
     "Schedule",
     "Secret",
     "SettingsRegistry",
+    "Signal",
     "Store",
     "StoredEvent",
     "Strategy",

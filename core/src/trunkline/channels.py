@@ -29,6 +29,7 @@ __all__ = [
     "PermanentSendError",
     "Receipt",
     "Secret",
+    "Signal",
     "TemporaryFailure",
     "is_secret",
     "secret",
@@ -148,6 +149,21 @@ class PermanentSendError(Exception):
     """Raised by ``send`` when retrying cannot help (bad address, message refused)."""
 
 
+@attrs.frozen
+class Signal:
+    """Something that passes and is not stored: someone is typing.
+
+    ``who`` is ``"customer"`` (a channel tells the runtime) or ``"agent"`` (the agent desktop
+    tells the runtime, which tells the contact's channel if it has ``typing_indicators``).
+    """
+
+    workspace: str
+    contact_id: str
+    kind: str = "typing"
+    who: str = "customer"
+    agent_id: str | None = None
+
+
 InboundHandler = Callable[[InboundMessage], Awaitable[Ack]]
 """The callable a channel's ``run`` receives: await it for each inbound message."""
 
@@ -183,3 +199,6 @@ class ChannelAdapter(Protocol):
 
     async def aclose(self) -> None:
         """Release connections; called once when the runtime stops."""
+
+    # Optional: ``async def signal(self, to: Address, signal: Signal) -> None`` delivers an
+    # agent's typing indicator to the customer, for channels with ``typing_indicators``.

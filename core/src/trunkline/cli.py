@@ -17,7 +17,15 @@ from .errors import TrunklineError
 
 __all__ = ["build", "main"]
 
-BUILTIN_COMMANDS = ("demo", "serve", "check-config", "explain", "db", "plugins")
+BUILTIN_COMMANDS = (
+    "demo",
+    "serve",
+    "check-config",
+    "explain",
+    "db",
+    "hash-secret",
+    "plugins",
+)
 
 
 class _State:
@@ -117,14 +125,22 @@ def serve(state: _State, config_file: str, duration: float | None) -> None:
 
     try:
         config = build(config_file, pm=state.pm)
-        runtime = Runtime(config, state.pm, store=default_store(config, config_file, state.pm))
+        runtime = Runtime(
+            config, state.pm, store=default_store(config, config_file, state.pm), web=True
+        )
     except TrunklineError as exc:
         _fail(exc)
 
     async def run() -> None:
         async with runtime.running():
+            web = (
+                f", web on http://{config.web.host}:{runtime.web_port}/"
+                if runtime.web_port is not None
+                else ""
+            )
             click.echo(
-                f"trunkline: serving {config_file} ({len(runtime.channels)} channels); Ctrl-C stops"
+                f"trunkline: serving {config_file} ({len(runtime.channels)} channels{web}); "
+                "Ctrl-C stops"
             )
             if duration is None:
                 await anyio.sleep_forever()
@@ -170,6 +186,17 @@ def serve(state: _State, config_file: str, duration: float | None) -> None:
     help="Keep the event log in this SQLite file (default: a temporary one).",
 )
 @click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address of the web pages and API."
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port of the web pages and API (0: any free port).",
+)
+@click.option("--no-web", is_flag=True, help="Do not serve the web pages and API.")
+@click.option(
     "--interval",
     type=click.FloatRange(0.1),
     default=2.0,
@@ -185,6 +212,9 @@ def demo(
     seed: int | None,
     events_file: TextIO | None,
     database: str | None,
+    host: str,
+    port: int,
+    no_web: bool,
     interval: float,
 ) -> None:
     """Run an embedded contact centre with simulated customers and agents."""
@@ -197,6 +227,9 @@ def demo(
         duration=duration,
         interval=interval,
         database=database,
+        web=not no_web,
+        host=host,
+        port=port,
     )
     try:
         run_demo(options, pm=state.pm, events=events_file)
@@ -266,9 +299,9 @@ def _explain(
     if config_file is not None:
         config = build(config_file, pm=pm)
     else:
-        from .demo import DemoOptions, demo_config
+        from .demo import HUMAN, DemoOptions, demo_config
 
-        seen = {e.agent_id for e in log if isinstance(e, ev.AgentStatusChanged)}
+        seen = {e.agent_id for e in log if isinstance(e, ev.AgentStatusChanged)} - {HUMAN}
         config = demo_config(DemoOptions(agents=max(1, len(seen))), pm)
     if workspace is None:
         if len(config.workspaces) != 1:
@@ -364,6 +397,24 @@ def db_retention(state: _State, config_file: str, dry_run: bool, now: float | No
 
     for line in _with_store(state, config_file, work):
         click.echo(line)
+
+
+@cli.command("hash-secret")
+@click.option("--token", is_flag=True, help="Make a new API token and print it with its hash.")
+def hash_secret(token: bool) -> None:
+    """Print the hash of a login password (asked for) or of a new API token, for the
+    password_hash and token_hash keys of a user in the configuration."""
+    from .users import hash_password, hash_token, new_token
+
+    if token:
+        fresh = new_token()
+        click.echo(f"token: {fresh}")
+        click.echo(f'token_hash = "{hash_token(fresh)}"')
+        return
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        _fail(TrunklineError("the password is shorter than 8 characters"))
+    click.echo(f'password_hash = "{hash_password(password)}"')
 
 
 @cli.command()

@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import math
 import random
+import secrets
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO, TypeVar
 
@@ -38,10 +39,12 @@ from .model import AgentStatus, Offer
 from .plugins import PluginManager
 from .routing import RoutingError
 from .runtime import Runtime
+from .users import hash_password
 
 __all__ = ["DemoOptions", "DemoStats", "DemoSummary", "QueueStats", "demo_config", "run_demo"]
 
 WORKSPACE: Final = "demo"
+HUMAN: Final = "you"  # an agent nobody simulates: the one you play in the agent desktop
 _T = TypeVar("_T")
 
 
@@ -66,6 +69,9 @@ class DemoOptions:
     duration: float | None = attrs.field(default=None, validator=_positive)
     interval: float = attrs.field(default=2.0, validator=_positive)
     database: str | None = None  # the SQLite file to keep the log in; None: a temporary one
+    web: bool = True  # serve the pages and the API
+    host: str = "127.0.0.1"
+    port: int = 8000
 
 
 @attrs.frozen
@@ -164,6 +170,26 @@ _NAMES: Final = (
 )  # fmt: skip
 
 
+def _human_agent() -> dict[str, dict[str, Any]]:
+    """The agent you play: every queue and channel, offline until you say you are available."""
+    return {
+        HUMAN: {
+            "name": "You",
+            "skills": {"en": 5, "billing": 5},
+            "capacity": {"chat": 2, "email": 3, "voice": 1},
+            "queues": list(_QUEUES),
+        }
+    }
+
+
+def demo_logins() -> list[tuple[str, str, str, str]]:
+    """Web users for this run, with fresh passwords: you as an agent, and a supervisor."""
+    return [
+        ("you", "agent", HUMAN, secrets.token_urlsafe(9)),
+        ("sam", "supervisor", "", secrets.token_urlsafe(9)),
+    ]
+
+
 def _agent_table(count: int) -> dict[str, dict[str, Any]]:
     """A fixed, varied team: everyone speaks English, about half know billing well.
 
@@ -195,11 +221,17 @@ def _agent_table(count: int) -> dict[str, dict[str, Any]]:
     return agents
 
 
-def demo_config(options: DemoOptions, pm: PluginManager, database: str | None = None) -> Config:
+def demo_config(
+    options: DemoOptions,
+    pm: PluginManager,
+    database: str | None = None,
+    logins: Sequence[tuple[str, str, str, str]] = (),
+) -> Config:
     """The demo's configuration, built in code and checked like a configuration file.
 
     With ``database``, the event log goes to that SQLite file (the demo's default, as for
-    ``trunkline serve``); without it, to memory.
+    ``trunkline serve``); without it, to memory. ``logins`` are the web users, as
+    ``(user name, role, agent, password)``.
     """
     adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
     stores = {f.name: f.Settings for f in pm.collect("trunkline_register_stores")}
@@ -238,10 +270,15 @@ def demo_config(options: DemoOptions, pm: PluginManager, database: str | None = 
                 # A call takes the agent's whole attention; chats and emails mix.
                 "routing": {"blocks": {"voice": ["chat", "email"]}},
                 "queues": queues,
-                "agents": _agent_table(options.agents),
+                "agents": {**_agent_table(options.agents), **_human_agent()},
+                "users": {
+                    name: {"role": role, "agent": agent, "password_hash": hash_password(password)}
+                    for name, role, agent, password in logins
+                },
                 "channels": channels,
             }
-        }
+        },
+        "web": {"enabled": options.web, "host": options.host, "port": options.port},
     }
     if database is not None:
         if "sqlite" not in stores:
@@ -363,11 +400,13 @@ class _Simulation:
         options: DemoOptions,
         stats: DemoStats,
         record: Callable[[ev.Event], None] | None = None,
+        started: Callable[[], None] | None = None,
     ) -> None:
         self.runtime = runtime
         self.options = options
         self.stats = stats
         self.record = record
+        self.started = started
         # Customers draw from their own generator, in one task, so a seed repeats them exactly
         # whatever the agents (many tasks, ordered by real time) draw from theirs.
         seeded = random.Random(options.seed)
@@ -382,12 +421,16 @@ class _Simulation:
     async def run(self, show: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run the contact centre and the simulation until ``duration`` or cancellation."""
         async with self.runtime.running():
+            if self.started is not None:
+                self.started()
             events = self.runtime.subscribe()  # before anyone acts, so the figures see it all
             with events:
                 self.started_at = self.runtime.clock.now()
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._watch, events, tg)
                     for agent_id in self.stats.agents:
+                        if agent_id == HUMAN:
+                            continue  # you, in the browser
                         tg.start_soon(self._shift, agent_id)
                     tg.start_soon(self._arrivals, tg)
                     tg.start_soon(show)
@@ -402,7 +445,7 @@ class _Simulation:
             self.stats.apply(event)
             if self.record is not None:
                 self.record(event)
-            if isinstance(event, ev.ContactOffered):
+            if isinstance(event, ev.ContactOffered) and event.offer.agent_id != HUMAN:
                 tg.start_soon(self._answer, event.offer)
 
     async def _attempt(self, call: Awaitable[_T]) -> _T | None:
@@ -511,8 +554,9 @@ def run_demo(
     if database is None:  # a fresh database each run, removed at the end
         scratch = tempfile.TemporaryDirectory(prefix="trunkline-demo-")
         database = str(Path(scratch.name) / "demo.db")
-    config = demo_config(options, pm, database)
-    runtime = Runtime(config, pm)
+    logins = demo_logins() if options.web else []
+    config = demo_config(options, pm, database, logins)
+    runtime = Runtime(config, pm, web=options.web)
     workspace = config.workspaces[WORKSPACE]
     stats = DemoStats(workspace.queues, workspace.agents)
     record = None
@@ -522,7 +566,15 @@ def run_demo(
         def record(event: ev.Event) -> None:
             write_event(stream, event)
 
-    sim = _Simulation(runtime, options, stats, record)
+    def started() -> None:
+        if runtime.web_port is None:
+            return
+        base = f"http://{options.host}:{runtime.web_port}"
+        say(f"web: {base}/  (agent desktop {base}/agent, wallboard {base}/wallboard)")
+        for username, role, _, password in logins:
+            say(f"  sign in as {role}: workspace {WORKSPACE}, user {username}, password {password}")
+
+    sim = _Simulation(runtime, options, stats, record, started)
     console = Console(file=out, force_terminal=True) if tty else None
 
     until = "" if options.duration is None else f" for {options.duration:g}s"

@@ -21,6 +21,7 @@ import pluggy
 
 if TYPE_CHECKING:
     import click
+    from starlette.routing import BaseRoute
 
     from .channels import Capabilities, ChannelAdapter, InboundMessage, OutboundMessage
     from .config import Config, SettingsRegistry
@@ -98,6 +99,19 @@ def trunkline_register_strategies() -> Sequence[Strategy]:
 @hookspec
 def trunkline_register_stores() -> Sequence[StoreFactory]:
     """Return store factories; the configuration picks one with ``store = "<name>"``."""
+    return []
+
+
+@hookspec
+def trunkline_register_routes(runtime: Runtime) -> Sequence[BaseRoute]:
+    """Return Starlette routes (``Route``, ``WebSocketRoute``, ``Mount``) to serve on the HTTP
+    server of ``serve`` and ``demo``, beside the API and the pages.
+
+    Called once when the server starts, with the running ``runtime``: a channel plugin serves
+    its widget and its customers' WebSocket this way and hands what arrives to
+    ``runtime.receive``. Paths must not start with ``/api/``, ``/ws/`` or ``/static/``
+    (core's); prefix them with the plugin's name. Import Starlette inside the hook.
+    """
     return []
 
 

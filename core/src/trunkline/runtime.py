@@ -29,6 +29,7 @@ from .channels import (
     InboundRejected,
     OutboundMessage,
     PermanentSendError,
+    Signal,
     TemporaryFailure,
 )
 from .clock import Clock, SystemClock
@@ -58,6 +59,7 @@ from .routing import (
     SetAgentStatus,
     Strategy,
     Tick,
+    TransferContact,
 )
 from .routing.engine import SNAPSHOT_FORMAT
 from .store import OutboxEntry, SharedStore, Snapshot, Store
@@ -143,9 +145,12 @@ class Runtime:
         store: Store | None = None,
         clock: Clock | None = None,
         engine_factory: EngineFactory = default_engine,
+        web: bool = False,
     ) -> None:
         self.config = config
         self.pm = pm
+        self.serve_web = web and config.web.enabled  # the HTTP server (serve and demo)
+        self.web_port: int | None = None  # the port it listens on, once it does
         self.clock: Clock = clock or SystemClock()
         self.strategies: dict[str, Strategy] = {
             s.name: s for s in pm.collect("trunkline_register_strategies")
@@ -157,6 +162,7 @@ class Runtime:
         self._channel_workspace: dict[str, str] = {}
         self._channel_queue: dict[str, str | None] = {}
         self._subscribers: list[MemoryObjectSendStream[ev.Event]] = []
+        self._signal_subscribers: list[MemoryObjectSendStream[Signal]] = []
         self._outbox_wake: anyio.Event | None = None
         self._observer_send: MemoryObjectSendStream[ev.Event] | None = None
         self._tasks: anyio.abc.TaskGroup  # the task group of run(), once it runs
@@ -227,6 +233,8 @@ class Runtime:
                     self._observer_send = None
                 for stream in self._subscribers:
                     stream.close()
+                for signals in self._signal_subscribers:
+                    signals.close()
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[Runtime]:
@@ -261,6 +269,10 @@ class Runtime:
                 tg.start_soon(self._outbox_worker)
                 for name, adapter in self.channels.items():
                     await tg.start(self._supervise_channel, name, adapter)
+                if self.serve_web:
+                    from .web.app import run_web
+
+                    await tg.start(run_web, self)
                 task_status.started()
         finally:
             with anyio.CancelScope(shield=True):
@@ -527,6 +539,35 @@ class Runtime:
         self._subscribers.append(send)
         return receive
 
+    # Signals (typing indicators): passed on, never stored -----------------------------------
+
+    def subscribe_signals(self) -> MemoryObjectReceiveStream[Signal]:
+        """A stream of every :class:`~trunkline.channels.Signal` from now on."""
+        send, receive = anyio.create_memory_object_stream[Signal](math.inf)
+        self._signal_subscribers.append(send)
+        return receive
+
+    async def signal(self, signal: Signal) -> None:
+        """Pass a signal on: to subscribers (the agent desktop) and, for an agent's, to the
+        contact's channel when it can show typing indicators. Best effort: never raises for
+        a customer who left or a channel that cannot."""
+        for stream in list(self._signal_subscribers):
+            try:
+                stream.send_nowait(signal)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                self._signal_subscribers.remove(stream)
+        if signal.who != "agent":
+            return
+        contact = await self.store.contact(signal.workspace, signal.contact_id)
+        adapter = None if contact is None else self.channels.get(contact.channel)
+        send = getattr(adapter, "signal", None)
+        if contact is None or send is None or not adapter.capabilities.typing_indicators:  # type: ignore[union-attr]
+            return
+        try:
+            await send(contact.address, signal)
+        except Exception:
+            log.debug("channel %s: the typing signal was not delivered", contact.channel)
+
     # Inbound ------------------------------------------------------------------------------
 
     async def receive(self, message: InboundMessage) -> Ack:
@@ -728,6 +769,11 @@ class Runtime:
         self, workspace: str, contact_id: str, disposition: str | None = None
     ) -> list[ev.Event]:
         return await self.command(workspace, CloseContact(contact_id, disposition))
+
+    async def transfer(
+        self, workspace: str, contact_id: str, queue: str | None = None, agent: str | None = None
+    ) -> list[ev.Event]:
+        return await self.command(workspace, TransferContact(contact_id, queue, agent))
 
     async def abandon(self, workspace: str, contact_id: str) -> list[ev.Event]:
         return await self.command(workspace, AbandonContact(contact_id))

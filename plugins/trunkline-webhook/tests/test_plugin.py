@@ -80,6 +80,9 @@ def test_trunkline_serve_answers_posts_and_stops_on_ctrl_c(tmp_path: Path) -> No
     config = tmp_path / "trunkline.toml"
     config.write_text(
         f"""
+[web]
+enabled = false
+
 [workspaces.acme.queues.support]
 
 [workspaces.acme.agents.alice]

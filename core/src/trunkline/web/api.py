@@ -1,0 +1,548 @@
+"""The REST API and the agents' and supervisors' WebSockets (see ``docs/web-api.md``)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ..channels import TemporaryFailure
+from ..errors import TrunklineError
+from ..model import AgentStatus
+from ..routing import Router, RoutingError
+from ..runtime import Runtime
+from .auth import SESSION_COOKIE, Auth, User
+from .hub import Connection, Hub
+from .views import (
+    agent_json,
+    contact_detail,
+    contact_json,
+    offer_json,
+    queue_json,
+    router_of,
+)
+
+__all__ = ["ApiError", "api_routes"]
+
+log = logging.getLogger("trunkline.web")
+
+MAX_BODY = 64 * 1024  # bytes of a JSON request body
+MAX_TEXT = 10_000  # characters of a reply
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": …}`` with its status code."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(exc: ApiError) -> JSONResponse:
+    return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
+
+class Api:
+    """The endpoints, bound to one runtime, its users and its hub."""
+
+    def __init__(self, runtime: Runtime, auth: Auth, hub: Hub) -> None:
+        self.runtime = runtime
+        self.auth = auth
+        self.hub = hub
+
+    # Who is calling -----------------------------------------------------------------------
+
+    def user_of(self, conn: HTTPConnection) -> User | None:
+        header = conn.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            return self.auth.by_token(header[7:].strip())
+        session = conn.cookies.get(SESSION_COOKIE)
+        if session:
+            if conn.scope["type"] == "websocket" or conn.scope.get("method") not in (
+                "GET",
+                "HEAD",
+            ):
+                self.same_origin(conn)
+            return self.auth.by_session(session)
+        return None
+
+    def same_origin(self, conn: HTTPConnection) -> None:
+        """A cookie-authenticated request that changes state must come from our own pages."""
+        origin = conn.headers.get("origin")
+        if origin is None:
+            return  # not from a browser's cross-site request (browsers send Origin)
+        allowed = {f"{conn.url.scheme.replace('ws', 'http')}://{conn.url.netloc}"}
+        public = self.runtime.config.web.public_url.rstrip("/")
+        if public:
+            allowed.add(public)
+        if origin not in allowed:
+            raise ApiError(403, f"cross-site request refused (origin {origin})")
+
+    def require(self, conn: HTTPConnection, role: str = "agent") -> User:
+        user = self.user_of(conn)
+        if user is None:
+            raise ApiError(401, "sign in, or send Authorization: Bearer <token>")
+        if not user.at_least(role):
+            raise ApiError(403, f"this needs the role {role}")
+        return user
+
+    def workspace(self, request: Request, role: str = "agent") -> tuple[User, Router]:
+        """The caller and the engine of the workspace in the path (404 for another's)."""
+        user = self.require(request, role)
+        wid = request.path_params["workspace"]
+        if wid != user.workspace or wid not in self.runtime.desks:
+            raise ApiError(404, f'no workspace "{wid}"')
+        desk = self.runtime.desks[wid]
+        if not desk.owned:
+            raise ApiError(503, "this node does not route the workspace; ask the one that does")
+        return user, router_of(desk)
+
+    async def body(self, request: Request, fields: dict[str, type]) -> dict[str, Any]:
+        """A JSON object with only ``fields`` (all optional here; the caller checks)."""
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            raise ApiError(413, f"the body is larger than {MAX_BODY} bytes")
+        if not raw:
+            return {}
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise ApiError(400, f"the body is not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "the body must be a JSON object")
+        for key, value in data.items():
+            if key not in fields:
+                raise ApiError(400, f'unknown field "{key}" (allowed: {", ".join(fields)})')
+            if value is not None and not isinstance(value, fields[key]):
+                raise ApiError(400, f'field "{key}" must be a {fields[key].__name__}')
+        return data
+
+    # Reading ------------------------------------------------------------------------------
+
+    async def me(self, request: Request) -> JSONResponse:
+        return JSONResponse(self.require(request).json())
+
+    async def workspace_info(self, request: Request) -> JSONResponse:
+        user, router = self.workspace(request)
+        config = self.runtime.config.workspaces[user.workspace]
+        return JSONResponse(
+            {
+                "id": user.workspace,
+                "name": config.workspace.name or user.workspace,
+                "queues": list(router.queues),
+                "skills": list(config.skills),
+            }
+        )
+
+    async def queues(self, request: Request) -> JSONResponse:
+        user, router = self.workspace(request, "supervisor")
+        now = self.runtime.clock.now()
+        live = self.hub.live[user.workspace]
+        return JSONResponse([queue_json(router, live, q, now) for q in router.queues])
+
+    async def agents(self, request: Request) -> JSONResponse:
+        user, router = self.workspace(request)
+        ids = list(router.agents) if user.at_least("supervisor") else [user.agent]
+        return JSONResponse([agent_json(router, a) for a in ids if a in router.agents])
+
+    async def offers(self, request: Request) -> JSONResponse:
+        user, router = self.workspace(request)
+        return JSONResponse(
+            [
+                offer_json(o)
+                for o in router.offers.values()
+                if user.at_least("supervisor") or o.agent_id == user.agent
+            ]
+        )
+
+    async def contacts(self, request: Request) -> JSONResponse:
+        user, router = self.workspace(request)
+        open_views = [v for v in router.contacts.values() if v.queue is not None]
+        if user.at_least("supervisor"):
+            views = open_views
+        else:
+            offered = {o.contact_id for o in router.offers.values() if o.agent_id == user.agent}
+            views = [v for v in open_views if v.agent_id == user.agent or v.contact.id in offered]
+        return JSONResponse([contact_json(v.contact, router) for v in views])
+
+    def _may_see(self, user: User, router: Router, contact_id: str) -> None:
+        if user.at_least("supervisor"):
+            return
+        view = router.contacts.get(contact_id)
+        offered = any(
+            o.contact_id == contact_id and o.agent_id == user.agent for o in router.offers.values()
+        )
+        if view is None or (view.agent_id != user.agent and not offered):
+            raise ApiError(404, f'no contact "{contact_id}" of yours')
+
+    async def contact(self, request: Request) -> JSONResponse:
+        user, router = self.workspace(request)
+        cid = request.path_params["contact"]
+        self._may_see(user, router, cid)
+        contact = await self.runtime.store.contact(user.workspace, cid)
+        if contact is None:
+            raise ApiError(404, f'no contact "{cid}"')
+        return JSONResponse(await contact_detail(self.runtime, user.workspace, contact, router))
+
+    async def summary(self, request: Request) -> JSONResponse:
+        user, _ = self.workspace(request, "supervisor")
+        live = self.hub.live[user.workspace]
+        queues = live.queues.values()
+        answered = sum(q.answered for q in queues)
+        return JSONResponse(
+            {
+                "received": live.received,
+                "offered": sum(q.offered for q in queues),
+                "answered": answered,
+                "abandoned": sum(q.abandoned for q in queues),
+                "service_level": live.service_level,
+                "average_speed_of_answer": (
+                    sum(q.answer_time_total for q in queues) / answered if answered else None
+                ),
+            }
+        )
+
+    # Acting -------------------------------------------------------------------------------
+
+    async def set_status(self, request: Request) -> JSONResponse:
+        user, router = self.workspace(request)
+        agent_id = request.path_params["agent"]
+        if agent_id not in router.agents:
+            raise ApiError(404, f'no agent "{agent_id}"')
+        if not user.at_least("supervisor") and agent_id != user.agent:
+            raise ApiError(403, "an agent sets their own status only")
+        data = await self.body(request, {"status": str, "reason": str})
+        status = _status(data.get("status"))
+        await self.act(
+            self.runtime.set_agent_status(user.workspace, agent_id, status, data.get("reason"))
+        )
+        return JSONResponse(agent_json(router_of(self.runtime.desk(user.workspace)), agent_id))
+
+    def _own_offer(self, user: User, router: Router, offer_id: str) -> None:
+        offer = router.offers.get(offer_id)
+        if offer is None:
+            raise ApiError(409, f'offer "{offer_id}" is not open (accepted, rejected or expired)')
+        if offer.agent_id != user.agent:
+            raise ApiError(403, "only the agent offered it may answer an offer")
+
+    async def accept(self, request: Request) -> JSONResponse:
+        user, router = self.workspace(request)
+        offer_id = request.path_params["offer"]
+        self._own_offer(user, router, offer_id)
+        await self.act(self.runtime.accept(user.workspace, offer_id))
+        return JSONResponse({"ok": True})
+
+    async def reject(self, request: Request) -> JSONResponse:
+        user, router = self.workspace(request)
+        offer_id = request.path_params["offer"]
+        self._own_offer(user, router, offer_id)
+        data = await self.body(request, {"reason": str})
+        await self.act(self.runtime.reject(user.workspace, offer_id, data.get("reason") or ""))
+        return JSONResponse({"ok": True})
+
+    def _handling(self, user: User, router: Router, contact_id: str) -> None:
+        view = router.contacts.get(contact_id)
+        if view is None:
+            raise ApiError(404, f'no open contact "{contact_id}"')
+        if not user.at_least("supervisor") and view.agent_id != user.agent:
+            raise ApiError(404, f'no contact "{contact_id}" of yours')
+
+    async def reply(self, request: Request) -> JSONResponse:
+        user, router = self.workspace(request)
+        cid = request.path_params["contact"]
+        self._handling(user, router, cid)
+        data = await self.body(request, {"text": str})
+        text = _text(data.get("text"))
+        message = await self.act(self.runtime.reply(user.workspace, cid, text))
+        return JSONResponse({"id": message.id}, status_code=202)
+
+    async def end(self, request: Request) -> JSONResponse:
+        user, router = self.workspace(request)
+        cid = request.path_params["contact"]
+        self._handling(user, router, cid)
+        await self.act(self.runtime.end_contact(user.workspace, cid))
+        return JSONResponse({"ok": True})
+
+    async def close(self, request: Request) -> JSONResponse:
+        user, router = self.workspace(request)
+        cid = request.path_params["contact"]
+        self._handling(user, router, cid)
+        data = await self.body(request, {"disposition": str})
+        await self.act(self.runtime.close_contact(user.workspace, cid, data.get("disposition")))
+        return JSONResponse({"ok": True})
+
+    async def transfer(self, request: Request) -> JSONResponse:
+        user, router = self.workspace(request)
+        cid = request.path_params["contact"]
+        self._handling(user, router, cid)
+        data = await self.body(request, {"queue": str, "agent": str})
+        if not data.get("queue") and not data.get("agent"):
+            raise ApiError(400, 'give "queue", "agent" or both')
+        await self.act(
+            self.runtime.transfer(user.workspace, cid, data.get("queue"), data.get("agent"))
+        )
+        return JSONResponse({"ok": True})
+
+    async def act(self, call: Awaitable[Any]) -> Any:
+        """Run a runtime call, its refusals answered as API errors."""
+        try:
+            return await call
+        except RoutingError as exc:
+            raise ApiError(409, str(exc)) from None
+        except TemporaryFailure as exc:
+            raise ApiError(503, f"try again: {exc}", {"Retry-After": "1"}) from None
+        except TrunklineError as exc:
+            raise ApiError(400, str(exc)) from None
+
+    # WebSockets ---------------------------------------------------------------------------
+
+    async def agent_socket(self, socket: WebSocket) -> None:
+        await self._socket(socket, "agent")
+
+    async def supervisor_socket(self, socket: WebSocket) -> None:
+        await self._socket(socket, "supervisor")
+
+    async def _socket(self, socket: WebSocket, kind: str) -> None:
+        try:
+            user = self.require(socket, "agent" if kind == "agent" else "supervisor")
+            if kind == "agent" and user.role != "agent":
+                raise ApiError(403, "the agent socket is for agents")
+            desk = self.runtime.desks.get(user.workspace)
+            if desk is None or not desk.owned:
+                raise ApiError(503, "this node does not route the workspace")
+        except ApiError as exc:
+            await socket.close(code=1008, reason=exc.message[:120])
+            return
+        await socket.accept()
+        connection = Connection.open(user)
+        self.hub.join(connection)
+        try:
+            router = router_of(desk)
+            if kind == "agent":
+                connection.push(
+                    {
+                        "type": "hello",
+                        "user": user.json(),
+                        "agent": agent_json(router, user.agent),
+                        "offers": [
+                            {
+                                "offer": offer_json(o),
+                                "contact": contact_json(
+                                    router.contacts[o.contact_id].contact, router
+                                ),
+                            }
+                            for o in router.offers.values()
+                            if o.agent_id == user.agent and o.contact_id in router.contacts
+                        ],
+                        "contacts": agent_json(router, user.agent)["contacts"],
+                    }
+                )
+            else:
+                connection.push({"type": "hello", "user": user.json()})
+                connection.push(self.hub.board(user.workspace))
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._writer, socket, connection)
+                await self._reader(socket, connection)
+                tg.cancel_scope.cancel()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.hub.leave(connection)
+
+    async def _writer(self, socket: WebSocket, connection: Connection) -> None:
+        try:
+            async with connection.receive:
+                async for message in connection.receive:
+                    await socket.send_text(json.dumps(message))
+            await socket.close(code=1013, reason="too slow")
+        except (WebSocketDisconnect, RuntimeError):
+            pass  # the client went away while we were writing
+
+    async def _reader(self, socket: WebSocket, connection: Connection) -> None:
+        handlers: dict[str, Callable[[User, dict[str, Any], Connection], Awaitable[Any]]] = {
+            "accept": self._ws_accept,
+            "reject": self._ws_reject,
+            "reply": self._ws_reply,
+            "status": self._ws_status,
+            "end": self._ws_end,
+            "close": self._ws_close,
+            "typing": self._ws_typing,
+            "monitor": self._ws_monitor,
+            "unmonitor": self._ws_unmonitor,
+        }
+        while True:
+            try:
+                raw = await socket.receive_text()
+            except WebSocketDisconnect:
+                return
+            ref = None
+            try:
+                if len(raw) > MAX_BODY:
+                    raise ApiError(413, f"a message is larger than {MAX_BODY} bytes")
+                try:
+                    message = json.loads(raw)
+                except ValueError:
+                    raise ApiError(400, "not JSON") from None
+                if not isinstance(message, dict):
+                    raise ApiError(400, "a message is a JSON object")
+                ref = message.get("ref")
+                handler = handlers.get(message.get("type", ""))
+                if handler is None:
+                    raise ApiError(400, f"unknown type {message.get('type')!r}")
+                answer = await handler(connection.user, message, connection)
+                if ref is not None:
+                    connection.push({"type": "ack", "ref": ref, **(answer or {})})
+            except ApiError as exc:
+                connection.push({"type": "error", "ref": ref, "error": exc.message})
+
+    def _ws_router(self, user: User) -> Router:
+        desk = self.runtime.desks[user.workspace]
+        if not desk.owned:
+            raise ApiError(503, "this node does not route the workspace any more")
+        return router_of(desk)
+
+    async def _ws_accept(self, user: User, message: dict[str, Any], _: Connection) -> None:
+        offer_id = _field(message, "offer_id")
+        self._own_offer(user, self._ws_router(user), offer_id)
+        await self.act(self.runtime.accept(user.workspace, offer_id))
+
+    async def _ws_reject(self, user: User, message: dict[str, Any], _: Connection) -> None:
+        offer_id = _field(message, "offer_id")
+        self._own_offer(user, self._ws_router(user), offer_id)
+        reason = message.get("reason") or ""
+        await self.act(self.runtime.reject(user.workspace, offer_id, str(reason)))
+
+    async def _ws_reply(self, user: User, message: dict[str, Any], _: Connection) -> dict[str, Any]:
+        cid = _field(message, "contact_id")
+        self._handling(user, self._ws_router(user), cid)
+        sent = await self.act(self.runtime.reply(user.workspace, cid, _text(message.get("text"))))
+        return {"message_id": sent.id}
+
+    async def _ws_status(self, user: User, message: dict[str, Any], _: Connection) -> None:
+        agent_id = message.get("agent_id") or user.agent
+        if agent_id != user.agent and not user.at_least("supervisor"):
+            raise ApiError(403, "an agent sets their own status only")
+        if agent_id not in self._ws_router(user).agents:
+            raise ApiError(404, f'no agent "{agent_id}"')
+        status = _status(message.get("status"))
+        reason = message.get("reason")
+        await self.act(
+            self.runtime.set_agent_status(
+                user.workspace, str(agent_id), status, None if reason is None else str(reason)
+            )
+        )
+
+    async def _ws_end(self, user: User, message: dict[str, Any], _: Connection) -> None:
+        cid = _field(message, "contact_id")
+        self._handling(user, self._ws_router(user), cid)
+        await self.act(self.runtime.end_contact(user.workspace, cid))
+
+    async def _ws_close(self, user: User, message: dict[str, Any], _: Connection) -> None:
+        cid = _field(message, "contact_id")
+        self._handling(user, self._ws_router(user), cid)
+        disposition = message.get("disposition")
+        await self.act(
+            self.runtime.close_contact(
+                user.workspace, cid, None if disposition is None else str(disposition)
+            )
+        )
+
+    async def _ws_typing(self, user: User, message: dict[str, Any], _: Connection) -> None:
+        from ..channels import Signal
+
+        cid = _field(message, "contact_id")
+        self._handling(user, self._ws_router(user), cid)
+        await self.runtime.signal(Signal(user.workspace, cid, "typing", "agent", user.agent))
+
+    async def _ws_monitor(
+        self, user: User, message: dict[str, Any], connection: Connection
+    ) -> None:
+        if not user.at_least("supervisor"):
+            raise ApiError(403, "monitoring is for supervisors")
+        cid = _field(message, "contact_id")
+        if cid not in self._ws_router(user).contacts:
+            raise ApiError(404, f'no open contact "{cid}"')
+        connection.monitoring.add(cid)
+
+    async def _ws_unmonitor(
+        self, user: User, message: dict[str, Any], connection: Connection
+    ) -> None:
+        connection.monitoring.discard(_field(message, "contact_id"))
+
+    # Routes -------------------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        w = "/api/v1/workspaces/{workspace}"
+        table: list[tuple[str, Callable[[Request], Awaitable[Response]], str]] = [
+            ("/api/v1/me", self.me, "GET"),
+            (w, self.workspace_info, "GET"),
+            (f"{w}/queues", self.queues, "GET"),
+            (f"{w}/agents", self.agents, "GET"),
+            (f"{w}/agents/{{agent}}/status", self.set_status, "PUT"),
+            (f"{w}/offers", self.offers, "GET"),
+            (f"{w}/offers/{{offer}}/accept", self.accept, "POST"),
+            (f"{w}/offers/{{offer}}/reject", self.reject, "POST"),
+            (f"{w}/contacts", self.contacts, "GET"),
+            (f"{w}/contacts/{{contact}}", self.contact, "GET"),
+            (f"{w}/contacts/{{contact}}/messages", self.reply, "POST"),
+            (f"{w}/contacts/{{contact}}/end", self.end, "POST"),
+            (f"{w}/contacts/{{contact}}/close", self.close, "POST"),
+            (f"{w}/contacts/{{contact}}/transfer", self.transfer, "POST"),
+            (f"{w}/reports/summary", self.summary, "GET"),
+        ]
+        routes: list[BaseRoute] = [
+            Route(path, _answering(endpoint), methods=[method]) for path, endpoint, method in table
+        ]
+        routes.append(WebSocketRoute("/ws/agent", self.agent_socket))
+        routes.append(WebSocketRoute("/ws/supervisor", self.supervisor_socket))
+        return routes
+
+
+def _answering(
+    endpoint: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except ApiError as exc:
+            return error_response(exc)
+
+    wrapped.__name__ = endpoint.__name__
+    wrapped.__doc__ = endpoint.__doc__
+    return wrapped
+
+
+def _field(message: dict[str, Any], name: str) -> str:
+    value = message.get(name)
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, f'"{name}" must be a non-empty string')
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ApiError(400, '"text" must be a non-empty string')
+    if len(value) > MAX_TEXT:
+        raise ApiError(400, f'"text" is longer than {MAX_TEXT} characters')
+    return value
+
+
+def _status(value: Any) -> AgentStatus:
+    try:
+        return AgentStatus(value)
+    except ValueError:
+        allowed = ", ".join(s.value for s in AgentStatus)
+        raise ApiError(400, f'"status" must be one of {allowed}') from None
+
+
+def api_routes(runtime: Runtime, auth: Auth, hub: Hub) -> list[BaseRoute]:
+    return Api(runtime, auth, hub).routes()

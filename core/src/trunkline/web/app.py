@@ -1,0 +1,218 @@
+"""The HTTP server's application: API, WebSockets, pages, login, plugins' routes, headers.
+
+:func:`create_app` builds the Starlette app for a running runtime; :func:`run_web` serves it
+as a task of the runtime (``trunkline serve`` and ``trunkline demo`` start it).
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.abc
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..runtime import Runtime
+from . import server
+from .api import ApiError, api_routes, error_response
+from .auth import SESSION_COOKIE, Auth
+from .hub import Hub
+from .openapi import openapi_document
+
+__all__ = ["RESERVED", "SecureHeaders", "create_app", "run_web"]
+
+log = logging.getLogger("trunkline.web")
+
+STATIC = Path(str(resources.files("trunkline.web") / "static"))
+RESERVED = ("/api/", "/ws/", "/static/", "/login", "/logout", "/agent", "/wallboard")
+
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
+    "object-src 'none'"
+)
+
+
+class SecureHeaders:
+    """Adds the usual protective headers to every HTTP answer that does not set its own."""
+
+    def __init__(self, app: ASGIApp, secure: bool) -> None:
+        self.app = app
+        self.headers = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"same-origin"),
+            (b"x-frame-options", b"DENY"),
+            (b"content-security-policy", PAGE_POLICY.encode()),
+            (b"cross-origin-opener-policy", b"same-origin"),
+        ]
+        if secure:
+            self.headers.append((b"strict-transport-security", b"max-age=31536000"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in self.headers if n not in present]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _page(name: str) -> str:
+    return (STATIC / name).read_text(encoding="utf-8")
+
+
+def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
+    """The app for a running ``runtime``. ``hub.run()`` must run beside it (run_web does)."""
+    auth = Auth(runtime.config)
+    hub = hub or Hub(runtime)
+    web = runtime.config.web
+
+    def page_for(request: Request, role: str) -> Response:
+        session = request.cookies.get(SESSION_COOKIE)
+        user = auth.by_session(session) if session else None
+        if user is None:
+            return RedirectResponse("/login", status_code=303)
+        if role == "supervisor" and not user.at_least("supervisor"):
+            return RedirectResponse("/agent", status_code=303)
+        if role == "agent" and user.role != "agent":
+            return RedirectResponse("/wallboard", status_code=303)
+        return HTMLResponse(_page(f"{role_page[role]}.html"))
+
+    role_page = {"agent": "agent", "supervisor": "wallboard"}
+
+    async def home(request: Request) -> Response:
+        session = request.cookies.get(SESSION_COOKIE)
+        user = auth.by_session(session) if session else None
+        if user is None:
+            return RedirectResponse("/login", status_code=303)
+        return RedirectResponse("/agent" if user.role == "agent" else "/wallboard", 303)
+
+    async def login_page(request: Request) -> Response:
+        return HTMLResponse(_page("login.html"))
+
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        workspace = str(form.get("workspace", ""))
+        username = str(form.get("username", ""))
+        password = str(form.get("password", ""))
+        client = request.client.host if request.client else "?"
+        wait = auth.logins.attempt(f"{client}|{workspace}|{username}")
+        if wait:
+            return error_response(
+                ApiError(429, "too many attempts; wait a minute", {"Retry-After": f"{wait:.0f}"})
+            )
+        session = await auth.login(workspace, username, password)
+        if session is None:
+            if "application/json" in request.headers.get("accept", ""):
+                return error_response(ApiError(401, "wrong workspace, user name or password"))
+            return RedirectResponse("/login?failed=1", status_code=303)
+        user = auth.by_session(session)
+        assert user is not None
+        target = "/agent" if user.role == "agent" else "/wallboard"
+        response: Response = RedirectResponse(target, status_code=303)
+        if "application/json" in request.headers.get("accept", ""):
+            response = JSONResponse(user.json())
+        response.set_cookie(
+            SESSION_COOKIE,
+            session,
+            max_age=auth.session_max_age,
+            httponly=True,
+            samesite="strict",
+            secure=web.secure_cookies,
+        )
+        return response
+
+    async def logout(request: Request) -> Response:
+        session = request.cookies.get(SESSION_COOKIE)
+        if session:
+            auth.logout(session)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    async def agent_page(request: Request) -> Response:
+        return page_for(request, "agent")
+
+    async def wallboard(request: Request) -> Response:
+        return page_for(request, "supervisor")
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def openapi(request: Request) -> Response:
+        return JSONResponse(openapi_document())
+
+    routes: list[BaseRoute] = [
+        Route("/", home),
+        Route("/healthz", healthz),
+        Route("/openapi.json", openapi),
+        Route("/login", login_page, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+        Route("/agent", agent_page),
+        Route("/wallboard", wallboard),
+        *api_routes(runtime, auth, hub),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+    ]
+    routes.extend(_plugin_routes(runtime))
+    middleware = [Middleware(SecureHeaders, secure=web.secure_cookies)]
+    if web.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(web.cors_origins),
+                allow_methods=["GET", "POST", "PUT"],
+                allow_headers=["Authorization", "Content-Type"],
+            )
+        )
+    return Starlette(routes=routes, middleware=middleware)
+
+
+def _plugin_routes(runtime: Runtime) -> list[BaseRoute]:
+    found: list[BaseRoute] = []
+    for result in runtime.pm.call_each("trunkline_register_routes", runtime=runtime):
+        for route in result:
+            path = getattr(route, "path", "")
+            if any(path.startswith(p.rstrip("/")) for p in RESERVED):
+                log.error("web: a plugin's route %s clashes with core's; ignored", path)
+                continue
+            found.append(route)
+    return found
+
+
+async def run_web(
+    runtime: Runtime, *, task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED
+) -> None:
+    """Serve the app on ``[web] host:port`` until cancelled; ``started`` gives the port."""
+    web = runtime.config.web
+    what = "the web server"
+    sock = await server.listen(web.host, web.port, what=what)
+    runtime.web_port = sock.getsockname()[1]
+    hub = Hub(runtime)
+    app = create_app(runtime, hub)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(hub.run)
+        await tg.start(partial(server.serve, app, sock, what=what, websockets=True))
+        task_status.started(runtime.web_port)

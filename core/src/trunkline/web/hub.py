@@ -1,0 +1,228 @@
+"""The WebSocket hub: stored events and typing signals, routed to the agents and supervisors
+who should see them.
+
+One task reads the runtime's event stream and hands each event to the connections it
+concerns (an offer to its agent, a message to the contact's agent and to supervisors
+monitoring it); supervisors get the whole board at most once a second while anything
+changes. Each connection has a bounded outgoing queue: a client that does not keep up is
+disconnected rather than allowed to hold memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+import attrs
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from .. import events as ev
+from ..channels import Signal
+from ..live import LiveStats
+from ..runtime import Runtime
+from .auth import User
+from .views import agent_json, contact_json, message_json, offer_json, queue_json, router_of
+
+__all__ = ["Connection", "Hub"]
+
+log = logging.getLogger("trunkline.web")
+
+OUTGOING = 1000  # messages queued for one client before it is dropped as too slow
+BOARD_EVERY = 1.0  # seconds between two boards sent to supervisors
+
+_OUTCOMES: dict[type[ev.Event], str] = {
+    ev.OfferAccepted: "accepted",
+    ev.OfferRejected: "rejected",
+    ev.OfferTimedOut: "timed_out",
+    ev.OfferRescinded: "rescinded",
+}
+
+
+@attrs.define(eq=False)
+class Connection:
+    """One client's WebSocket, seen from the hub: who it is and its outgoing queue."""
+
+    user: User
+    send: MemoryObjectSendStream[dict[str, Any]]
+    receive: MemoryObjectReceiveStream[dict[str, Any]]
+    monitoring: set[str] = attrs.field(factory=set)  # contact ids (supervisors)
+    dropped: bool = False
+
+    @classmethod
+    def open(cls, user: User) -> Connection:
+        send, receive = anyio.create_memory_object_stream[dict[str, Any]](OUTGOING)
+        return cls(user, send, receive)
+
+    def push(self, message: dict[str, Any]) -> None:
+        if self.dropped:
+            return
+        try:
+            self.send.send_nowait(message)
+        except anyio.WouldBlock:
+            log.warning("web: %s does not keep up; disconnecting", self.user.username)
+            self.dropped = True
+            self.send.close()
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+            self.dropped = True
+
+
+class Hub:
+    """Routes events to connections. ``run`` is a task of the web server."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.agents: dict[tuple[str, str], set[Connection]] = {}
+        self.supervisors: dict[str, set[Connection]] = {}
+        self.live = {
+            wid: LiveStats(w.queues, w.agents) for wid, w in runtime.config.workspaces.items()
+        }
+        self._changed: set[str] = set()
+        self._board_due = anyio.Event()
+
+    # Connections --------------------------------------------------------------------------
+
+    def join(self, connection: Connection) -> None:
+        user = connection.user
+        if user.role == "agent":
+            self.agents.setdefault((user.workspace, user.agent), set()).add(connection)
+        else:
+            self.supervisors.setdefault(user.workspace, set()).add(connection)
+
+    def leave(self, connection: Connection) -> None:
+        user = connection.user
+        self.agents.get((user.workspace, user.agent), set()).discard(connection)
+        self.supervisors.get(user.workspace, set()).discard(connection)
+        connection.send.close()
+
+    def board(self, workspace: str) -> dict[str, Any]:
+        router = router_of(self.runtime.desk(workspace))
+        now = self.runtime.clock.now()
+        live = self.live[workspace]
+        return {
+            "type": "board",
+            "at": now,
+            "queues": [queue_json(router, live, q, now) for q in router.queues],
+            "agents": [agent_json(router, a) for a in router.agents],
+        }
+
+    # Routing ------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        events = self.runtime.subscribe()
+        signals = self.runtime.subscribe_signals()
+        async with events, signals, anyio.create_task_group() as tg:
+            tg.start_soon(self._signals, signals)
+            tg.start_soon(self._boards)
+            async for event in events:
+                try:
+                    self._route(event)
+                except Exception:
+                    log.exception("web: could not pass on %s", event.type)
+
+    def _to_agent(self, workspace: str, agent_id: str | None, message: dict[str, Any]) -> None:
+        if agent_id is None:
+            return
+        for connection in list(self.agents.get((workspace, agent_id), ())):
+            connection.push(message)
+
+    def _to_monitors(self, workspace: str, contact_id: str, message: dict[str, Any]) -> None:
+        for connection in list(self.supervisors.get(workspace, ())):
+            if contact_id in connection.monitoring:
+                connection.push(message)
+
+    def _route(self, event: ev.Event) -> None:
+        w = event.workspace
+        live = self.live.get(w)
+        if live is None:
+            return
+        live.apply(event)
+        self._changed.add(w)
+        self._board_due.set()
+        desk = self.runtime.desks.get(w)
+        if desk is None or not desk.owned:
+            return
+        router = router_of(desk)
+        match event:
+            case ev.ContactOffered(offer=offer):
+                view = router.contacts.get(offer.contact_id)
+                if view is not None:
+                    self._to_agent(
+                        w,
+                        offer.agent_id,
+                        {
+                            "type": "offer",
+                            "offer": offer_json(offer),
+                            "contact": contact_json(view.contact, router),
+                        },
+                    )
+            case ev.OfferAccepted() | ev.OfferRejected() | ev.OfferTimedOut() | ev.OfferRescinded():
+                closed = {
+                    "type": "offer_closed",
+                    "offer_id": event.offer_id,
+                    "contact_id": event.contact_id,
+                    "outcome": _OUTCOMES[type(event)],
+                }
+                self._to_agent(w, event.agent_id, closed)
+                if isinstance(event, ev.OfferAccepted):
+                    self._contact_changed(w, router, event.contact_id, event.agent_id)
+                self._agent_changed(w, router, event.agent_id)
+            case ev.MessageReceived(message=message) | ev.OutboundQueued(message=message):
+                view = router.contacts.get(message.contact_id)
+                update = {
+                    "type": "message",
+                    "contact_id": message.contact_id,
+                    "message": message_json(message),
+                }
+                self._to_agent(w, None if view is None else view.agent_id, update)
+                self._to_monitors(w, message.contact_id, update)
+            case (
+                ev.ContactEnded(contact_id=cid, agent_id=aid)
+                | ev.WrapUpEnded(contact_id=cid, agent_id=aid)
+            ):
+                self._contact_changed(w, router, cid, aid)
+                self._agent_changed(w, router, aid)
+            case ev.ContactTransferred(contact_id=cid, from_agent=aid):
+                self._contact_changed(w, router, cid, aid)
+                self._agent_changed(w, router, aid)
+            case ev.AgentStatusChanged(agent_id=aid):
+                self._agent_changed(w, router, aid)
+            case _:
+                pass
+
+    def _contact_changed(self, w: str, router: Any, contact_id: str, agent_id: str) -> None:
+        view = router.contacts.get(contact_id)
+        if view is not None:
+            payload = contact_json(view.contact, router)
+        else:  # closed: the engine forgot it; say so with what the agent knew
+            payload = {"id": contact_id, "state": "closed", "agent_id": agent_id}
+        self._to_agent(w, agent_id, {"type": "contact", "contact": payload})
+
+    def _agent_changed(self, w: str, router: Any, agent_id: str) -> None:
+        if agent_id in router.agents:
+            self._to_agent(w, agent_id, {"type": "agent", "agent": agent_json(router, agent_id)})
+
+    async def _signals(self, signals: MemoryObjectReceiveStream[Signal]) -> None:
+        async for signal in signals:
+            if signal.who != "customer":
+                continue
+            desk = self.runtime.desks.get(signal.workspace)
+            if desk is None or not desk.owned:
+                continue
+            view = router_of(desk).contacts.get(signal.contact_id)
+            message = {"type": signal.kind, "contact_id": signal.contact_id, "who": "customer"}
+            self._to_agent(signal.workspace, None if view is None else view.agent_id, message)
+
+    async def _boards(self) -> None:
+        """Send each workspace's board to its supervisors, at most once a second."""
+        while True:
+            await self._board_due.wait()
+            self._board_due = anyio.Event()
+            changed, self._changed = self._changed, set()
+            for workspace in changed:
+                connections = self.supervisors.get(workspace)
+                if connections and self.runtime.desks[workspace].owned:
+                    board = self.board(workspace)
+                    for connection in list(connections):
+                        connection.push(board)
+            await anyio.sleep(BOARD_EVERY)

@@ -1,0 +1,314 @@
+"""The OpenAPI 3.1 document of the REST API, served at ``/openapi.json``.
+
+Written out here rather than generated from docstrings: it is the contract clients code
+against, kept next to its tests (``tests/test_openapi.py`` checks it against the running app
+with schemathesis, and that every route of the app is described).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["openapi_document"]
+
+_ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "string"}},
+}
+_OK = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+_NULLABLE_NUMBER = {"type": ["number", "null"]}
+
+_SCHEMAS: dict[str, Any] = {
+    "Error": _ERROR,
+    "User": {
+        "type": "object",
+        "required": ["workspace", "username", "role", "agent", "name"],
+        "properties": {
+            "workspace": {"type": "string"},
+            "username": {"type": "string"},
+            "role": {"enum": ["agent", "supervisor", "admin"]},
+            "agent": {"type": "string"},
+            "name": {"type": "string"},
+        },
+    },
+    "Workspace": {
+        "type": "object",
+        "required": ["id", "name", "queues", "skills"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "queues": {"type": "array", "items": {"type": "string"}},
+            "skills": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Queue": {
+        "type": "object",
+        "required": ["id", "name", "waiting", "offered", "longest_wait", "agents"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "waiting": {"type": "integer", "minimum": 0},
+            "offered": {"type": "integer", "minimum": 0},
+            "longest_wait": {"type": "number", "minimum": 0},
+            "service_level": _NULLABLE_NUMBER,
+            "service_level_threshold": {"type": "number"},
+            "service_level_target": {"type": "number"},
+            "answered": {"type": "integer"},
+            "abandoned": {"type": "integer"},
+            "agents": {"type": "object", "additionalProperties": {"type": "integer"}},
+        },
+    },
+    "Agent": {
+        "type": "object",
+        "required": ["id", "name", "status", "state", "held", "capacity", "contacts"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "status": {"enum": ["offline", "available", "break"]},
+            "reason": {"type": ["string", "null"]},
+            "state": {"enum": ["idle", "offered", "busy", "wrap-up"]},
+            "held": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "capacity": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "contacts": {"type": "array", "items": {"type": "string"}},
+            "queues": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Offer": {
+        "type": "object",
+        "required": ["id", "contact_id", "agent_id", "queue", "expires_at"],
+        "properties": {
+            "id": {"type": "string"},
+            "contact_id": {"type": "string"},
+            "agent_id": {"type": "string"},
+            "queue": {"type": "string"},
+            "created_at": {"type": "number"},
+            "expires_at": {"type": "number"},
+        },
+    },
+    "Message": {
+        "type": "object",
+        "required": ["id", "contact_id", "direction", "body", "created_at", "attachments"],
+        "properties": {
+            "id": {"type": "string"},
+            "contact_id": {"type": "string"},
+            "direction": {"enum": ["inbound", "outbound"]},
+            "channel": {"type": "string"},
+            "body": {"type": "string"},
+            "created_at": {"type": "number"},
+            "sender": {"type": ["string", "null"]},
+            "attachments": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "Contact": {
+        "type": "object",
+        "required": ["id", "state", "channel", "kind", "customer"],
+        "properties": {
+            "id": {"type": "string"},
+            "queue": {"type": ["string", "null"]},
+            "state": {"type": "string"},
+            "channel": {"type": "string"},
+            "kind": {"type": "string"},
+            "subject": {"type": "string"},
+            "customer": {"type": "object"},
+            "agent_id": {"type": ["string", "null"]},
+            "created_at": {"type": "number"},
+            "attributes": {"type": "object"},
+            "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+            "history": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "Summary": {
+        "type": "object",
+        "required": ["received", "offered", "answered", "abandoned"],
+        "properties": {
+            "received": {"type": "integer"},
+            "offered": {"type": "integer"},
+            "answered": {"type": "integer"},
+            "abandoned": {"type": "integer"},
+            "service_level": _NULLABLE_NUMBER,
+            "average_speed_of_answer": _NULLABLE_NUMBER,
+        },
+    },
+}
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    text = {
+        400: "bad input, the field named",
+        401: "no or bad credentials",
+        403: "the role may not",
+        404: "not found in the caller's workspace",
+        409: "the state moved on (an offer no longer open)",
+        413: "the body is too large",
+        503: "try again",
+    }
+    return {str(c): _json(_ref("Error"), text[c]) for c in codes}
+
+
+def _body(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+    if required:
+        schema["required"] = required
+    return {"required": bool(required), "content": {"application/json": {"schema": schema}}}
+
+
+def _op(
+    summary: str,
+    ok: dict[str, Any],
+    errors: tuple[int, ...],
+    body: dict[str, Any] | None = None,
+    params: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": summary,
+        "responses": {**ok, **_errors(*errors)},
+        "parameters": [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in params
+        ],
+    }
+    if body is not None:
+        op["requestBody"] = body
+    return op
+
+
+def openapi_document() -> dict[str, Any]:
+    w = "/api/v1/workspaces/{workspace}"
+    ws = ("workspace",)
+    read = (401, 403, 404, 503)
+    act = (400, 401, 403, 404, 409, 413, 503)
+    paths: dict[str, Any] = {
+        "/healthz": {"get": _op("Liveness", {"200": _json(_OK)}, ())},
+        "/api/v1/me": {"get": _op("The caller", {"200": _json(_ref("User"))}, (401,))},
+        w: {"get": _op("The workspace", {"200": _json(_ref("Workspace"))}, read, params=ws)},
+        f"{w}/queues": {
+            "get": _op(
+                "Live queue figures",
+                {"200": _json({"type": "array", "items": _ref("Queue")})},
+                read,
+                params=ws,
+            )
+        },
+        f"{w}/agents": {
+            "get": _op(
+                "Agents (an agent sees itself)",
+                {"200": _json({"type": "array", "items": _ref("Agent")})},
+                read,
+                params=ws,
+            )
+        },
+        f"{w}/agents/{{agent}}/status": {
+            "put": _op(
+                "Set an agent's status",
+                {"200": _json(_ref("Agent"))},
+                act,
+                _body(
+                    {
+                        "status": {"enum": ["offline", "available", "break"]},
+                        "reason": {"type": "string"},
+                    },
+                    ["status"],
+                ),
+                (*ws, "agent"),
+            )
+        },
+        f"{w}/offers": {
+            "get": _op(
+                "Open offers",
+                {"200": _json({"type": "array", "items": _ref("Offer")})},
+                read,
+                params=ws,
+            )
+        },
+        f"{w}/offers/{{offer}}/accept": {
+            "post": _op("Accept an offer", {"200": _json(_OK)}, act, params=(*ws, "offer"))
+        },
+        f"{w}/offers/{{offer}}/reject": {
+            "post": _op(
+                "Reject an offer",
+                {"200": _json(_OK)},
+                act,
+                _body({"reason": {"type": "string"}}),
+                (*ws, "offer"),
+            )
+        },
+        f"{w}/contacts": {
+            "get": _op(
+                "Open contacts (an agent: its own)",
+                {"200": _json({"type": "array", "items": _ref("Contact")})},
+                read,
+                params=ws,
+            )
+        },
+        f"{w}/contacts/{{contact}}": {
+            "get": _op(
+                "A contact, its messages and the customer's history",
+                {"200": _json(_ref("Contact"))},
+                read,
+                params=(*ws, "contact"),
+            )
+        },
+        f"{w}/contacts/{{contact}}/messages": {
+            "post": _op(
+                "Reply to the customer",
+                {"202": _json({"type": "object", "properties": {"id": {"type": "string"}}})},
+                act,
+                _body({"text": {"type": "string", "minLength": 1}}, ["text"]),
+                (*ws, "contact"),
+            )
+        },
+        f"{w}/contacts/{{contact}}/end": {
+            "post": _op("End the conversation", {"200": _json(_OK)}, act, params=(*ws, "contact"))
+        },
+        f"{w}/contacts/{{contact}}/close": {
+            "post": _op(
+                "Close after wrap-up",
+                {"200": _json(_OK)},
+                act,
+                _body({"disposition": {"type": "string"}}),
+                (*ws, "contact"),
+            )
+        },
+        f"{w}/contacts/{{contact}}/transfer": {
+            "post": _op(
+                "Transfer to a queue or an agent",
+                {"200": _json(_OK)},
+                act,
+                _body({"queue": {"type": "string"}, "agent": {"type": "string"}}),
+                (*ws, "contact"),
+            )
+        },
+        f"{w}/reports/summary": {
+            "get": _op("Totals since start", {"200": _json(_ref("Summary"))}, read, params=ws)
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Trunkline",
+            "version": "1",
+            "description": "Contact routing: agents, supervisors, contacts. See docs/web-api.md.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {
+                "token": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "trunkline_session"},
+            },
+        },
+        "security": [{"token": []}, {"session": []}],
+    }

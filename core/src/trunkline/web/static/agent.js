@@ -1,0 +1,1 @@
+"use strict"; // the agent page is being built

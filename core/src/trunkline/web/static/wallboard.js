@@ -1,0 +1,1 @@
+"use strict"; // the wallboard page is being built

@@ -1,0 +1,144 @@
+"""The JSON shapes of the API, read from the runtime: queues, agents, offers, contacts, messages.
+
+Live routing state comes from the workspace's engine (the node routing it); history comes
+from the store; counts since start (answered, abandoned, service level) from the live
+figures folded from events (:mod:`trunkline.live`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..live import LiveStats
+from ..model import AgentStatus, Contact, ContactState, Message, Offer
+from ..routing import Router
+from ..runtime import Desk, Runtime
+
+__all__ = [
+    "agent_json",
+    "contact_detail",
+    "contact_json",
+    "message_json",
+    "offer_json",
+    "queue_json",
+    "router_of",
+]
+
+
+def router_of(desk: Desk) -> Router:
+    engine = desk.engine
+    assert isinstance(engine, Router), "the web API reads the built-in routing engine"
+    return engine
+
+
+def agent_json(router: Router, agent_id: str) -> dict[str, Any]:
+    run = router.agents[agent_id]
+    return {
+        "id": agent_id,
+        "name": run.agent.name or agent_id,
+        "status": run.status.value,
+        "reason": run.reason,
+        "state": run.state.value,
+        "held": dict(run.held),
+        "capacity": dict(run.capacity),
+        "contacts": sorted([*run.active, *run.wrap_up]),
+        "queues": list(run.agent.queues),
+    }
+
+
+def offer_json(offer: Offer) -> dict[str, Any]:
+    return {
+        "id": offer.id,
+        "contact_id": offer.contact_id,
+        "agent_id": offer.agent_id,
+        "queue": offer.queue,
+        "created_at": offer.created_at,
+        "expires_at": offer.expires_at,
+    }
+
+
+def contact_json(contact: Contact, router: Router | None = None) -> dict[str, Any]:
+    view = None if router is None else router.contacts.get(contact.id)
+    state = view.state.value if view is not None else "closed"
+    return {
+        "id": contact.id,
+        "queue": view.queue if view is not None and view.queue else contact.queue,
+        "state": state,
+        "channel": contact.channel,
+        "kind": contact.channel_kind,
+        "subject": contact.subject,
+        "customer": {"id": contact.customer_id, "address": str(contact.address)},
+        "agent_id": view.agent_id if view is not None else None,
+        "created_at": contact.created_at,
+        "attributes": dict(contact.attributes),
+    }
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "contact_id": message.contact_id,
+        "direction": message.direction.value,
+        "channel": message.channel,
+        "body": message.body,
+        "created_at": message.created_at,
+        "sender": None if message.sender is None else str(message.sender),
+        "attachments": [
+            {
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "sha256": a.sha256,
+            }
+            for a in message.attachments
+        ],
+    }
+
+
+async def contact_detail(
+    runtime: Runtime, workspace: str, contact: Contact, router: Router | None
+) -> dict[str, Any]:
+    """The contact, its messages, and the customer's other contacts with theirs (newest first)."""
+    store = runtime.store
+    detail = contact_json(contact, router)
+    detail["messages"] = [message_json(m) for m in await store.messages(workspace, contact.id)]
+    history = []
+    for other in await store.contacts_of(workspace, contact.customer_id, limit=20):
+        if other.id == contact.id:
+            continue
+        entry = contact_json(other, router)
+        entry["messages"] = [message_json(m) for m in await store.messages(workspace, other.id)]
+        history.append(entry)
+    detail["history"] = history
+    return detail
+
+
+def queue_json(router: Router, live: LiveStats, queue_id: str, now: float) -> dict[str, Any]:
+    queue = router.queues[queue_id]
+    stats = live.queues.get(queue_id)
+    waiting = [v for v in router.contacts.values() if v.queue == queue_id]
+    queued = [v for v in waiting if v.state is ContactState.QUEUED]
+    offered = [v for v in waiting if v.state is ContactState.OFFERED]
+    agents = dict.fromkeys(
+        ("available", "idle", "offered", "busy", "wrap_up", "break", "offline"), 0
+    )
+    pool = router.queue_view(queue_id).levels[0].pools[0].members
+    for run in pool:
+        if run.status is AgentStatus.AVAILABLE:
+            agents["available"] += 1
+            agents[run.state.value.replace("-", "_")] += 1
+        else:
+            agents[run.status.value] += 1
+    return {
+        "id": queue_id,
+        "name": queue.name or queue_id,
+        "waiting": len(queued),
+        "offered": len(offered),
+        "longest_wait": max((now - v.since for v in queued + offered), default=0.0),
+        "service_level": None if stats is None else stats.service_level,
+        "service_level_threshold": queue.service_level_threshold,
+        "service_level_target": queue.service_level_target,
+        "answered": 0 if stats is None else stats.answered,
+        "abandoned": 0 if stats is None else stats.abandoned,
+        "agents": agents,
+    }
