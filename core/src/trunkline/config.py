@@ -62,6 +62,7 @@ class WorkspaceConfig:
     hours: Mapping[str, Schedule] = attrs.field(factory=dict)
     retention: RetentionSettings = RetentionSettings()
     users: Mapping[str, UserSettings] = attrs.field(factory=dict)
+    dispositions: tuple[str, ...] = ("resolved", "follow-up", "no-answer")
     queues: tuple[Queue, ...] = ()
     agents: tuple[Agent, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
@@ -438,6 +439,7 @@ def _workspace(
             "hours",
             "retention",
             "users",
+            "dispositions",
             "queues",
             "agents",
             "channels",
@@ -591,6 +593,11 @@ def _workspace(
         hours=hours,
         retention=retention,
         users=users,
+        dispositions=check.value(
+            data.get("dispositions", ["resolved", "follow-up", "no-answer"]),
+            tuple[str, ...],
+            (*base, "dispositions"),
+        ),
         queues=tuple(queues),
         agents=tuple(agents),
         channels=tuple(channels),

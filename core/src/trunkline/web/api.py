@@ -140,6 +140,7 @@ class Api:
                 "name": config.workspace.name or user.workspace,
                 "queues": list(router.queues),
                 "skills": list(config.skills),
+                "dispositions": list(config.dispositions),
             }
         )
 

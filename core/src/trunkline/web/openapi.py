@@ -34,12 +34,13 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Workspace": {
         "type": "object",
-        "required": ["id", "name", "queues", "skills"],
+        "required": ["id", "name", "queues", "skills", "dispositions"],
         "properties": {
             "id": {"type": "string"},
             "name": {"type": "string"},
             "queues": {"type": "array", "items": {"type": "string"}},
             "skills": {"type": "array", "items": {"type": "string"}},
+            "dispositions": {"type": "array", "items": {"type": "string"}},
         },
     },
     "Queue": {
