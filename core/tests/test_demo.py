@@ -157,8 +157,14 @@ def test_a_customer_hanging_up_while_it_rings_frees_the_agent() -> None:
 def test_the_demo_centre_has_three_channel_kinds_and_staffs_every_queue_with_one_agent() -> None:
     config = demo_config(DemoOptions(agents=1), load_plugins({}))
     workspace = config.workspaces["demo"]
-    assert sorted(c.settings.kind for c in workspace.channels) == ["chat", "email", "voice"]
+    simulated_channels = [c for c in workspace.channels if c.adapter == "memory"]
+    assert sorted(c.settings.kind for c in simulated_channels) == ["chat", "email", "voice"]
     assert all(c.queue for c in workspace.channels)
+    # With the web-chat plugin installed (it is, in this repository), you can write in too.
+    (webchat,) = [c for c in workspace.channels if c.adapter == "webchat"]
+    assert webchat.queue == "sales"
+    no_web = demo_config(DemoOptions(agents=1, web=False), load_plugins({}))
+    assert all(c.adapter == "memory" for c in no_web.workspaces["demo"].channels)
     simulated = [a for a in workspace.agents if a.id != HUMAN]
     (agent,) = simulated
     assert set(agent.queues) == {q.id for q in workspace.queues}
@@ -266,6 +272,7 @@ def test_cli_demo_stops_on_ctrl_c_with_a_summary_and_no_traceback() -> None:
         assert process.stdout is not None
         assert process.stdout.readline().startswith("Trunkline demo:")
         assert process.stdout.readline().startswith("web: http://127.0.0.1:")
+        assert "customer chat: http://127.0.0.1:" in process.stdout.readline()
         assert "sign in as agent" in process.stdout.readline()
         assert "sign in as supervisor" in process.stdout.readline()
         assert process.stdout.readline().startswith("t=")

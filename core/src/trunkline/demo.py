@@ -45,6 +45,7 @@ __all__ = ["DemoOptions", "DemoStats", "DemoSummary", "QueueStats", "demo_config
 
 WORKSPACE: Final = "demo"
 HUMAN: Final = "you"  # an agent nobody simulates: the one you play in the agent desktop
+WEBCHAT: Final = "webchat"  # the web-chat channel, when its plugin is installed
 _T = TypeVar("_T")
 
 
@@ -258,10 +259,17 @@ def demo_config(
         }
         for qid, spec in _QUEUES.items()
     }
-    channels = {
+    channels: dict[str, Any] = {
         t.channel: {"adapter": "memory", "queue": t.queue, "settings": {"kind": t.channel}}
         for t in _TRAFFIC
     }
+    if options.web and WEBCHAT in adapters:  # you write in as a customer, from a browser
+        files = Path(database).parent / "webchat-files" if database else Path("webchat-files")
+        channels[WEBCHAT] = {
+            "adapter": WEBCHAT,
+            "queue": "sales",
+            "settings": {"title": "Trunkline demo chat", "files_dir": str(files)},
+        }
     data: dict[str, Any] = {
         "workspaces": {
             WORKSPACE: {
@@ -571,6 +579,11 @@ def run_demo(
             return
         base = f"http://{options.host}:{runtime.web_port}"
         say(f"web: {base}/  (agent desktop {base}/agent, wallboard {base}/wallboard)")
+        if any(c.name == WEBCHAT for c in config.workspaces[WORKSPACE].channels):
+            say(
+                f"  customer chat: {base}/chat/{WEBCHAT}/  (on any page: "
+                f'<script src="{base}/chat/{WEBCHAT}/widget.js" async></script>)'
+            )
         for username, role, _, password in logins:
             say(f"  sign in as {role}: workspace {WORKSPACE}, user {username}, password {password}")
 

@@ -71,6 +71,7 @@ class SqliteStore:
         self.upgrade = False  # set by `trunkline db upgrade` before open()
         self._writer: sqlite3.Connection | None = None
         self._readers: list[sqlite3.Connection] = []  # idle reading connections
+        self._inline: sqlite3.Connection | None = None  # point lookups, on the event loop
         self._write_limiter = anyio.CapacityLimiter(1)
         self._read_limiter = anyio.CapacityLimiter(READERS)
         self._seqs: dict[str, int] = {}
@@ -83,10 +84,10 @@ class SqliteStore:
     async def open(self) -> None:
         await anyio.to_thread.run_sync(self._open, limiter=self._write_limiter)
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, busy_timeout: float | None = None) -> sqlite3.Connection:
         conn = sqlite3.connect(
             self.path,
-            timeout=self.busy_timeout,
+            timeout=self.busy_timeout if busy_timeout is None else busy_timeout,
             isolation_level=None,  # transactions are begun and committed by hand
             check_same_thread=False,  # used from worker threads, one at a time
         )
@@ -117,6 +118,7 @@ class SqliteStore:
             self._seqs = {w: int(seq) for w, seq in writer.execute(sql.LAST_SEQS)}
             self._writer = writer
             self._readers = [self._connect() for _ in range(READERS)]
+            self._inline = self._connect(busy_timeout=0.0)
         except sql.SchemaError as exc:
             raise TrunklineError(f"{where}: {exc}") from None
         except sqlite3.DatabaseError as exc:
@@ -142,10 +144,10 @@ class SqliteStore:
 
     async def aclose(self) -> None:
         def close() -> None:
-            for conn in [self._writer, *self._readers]:
+            for conn in [self._writer, self._inline, *self._readers]:
                 if conn is not None:
                     conn.close()
-            self._writer, self._readers = None, []
+            self._writer, self._inline, self._readers = None, None, []
 
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(close, limiter=self._write_limiter)
@@ -267,24 +269,44 @@ class SqliteStore:
     async def last_seq(self, workspace: str) -> int:
         return self._seqs.get(workspace, 0)
 
+    async def _lookup(self, statement: str, params: tuple[Any, ...]) -> list[Any]:
+        """A point lookup by a unique key, read on the event loop itself.
+
+        Such a read touches a few cached pages of one index: tens of microseconds, less than
+        handing it to a worker thread and back costs (measured: the web-chat intake, three
+        lookups a message, went from 1,400 to 2,800 messages/s). A WAL reader does not wait
+        for the writer; should SQLite still say it is busy (recovering the WAL, say), the
+        lookup goes to a worker thread rather than make the loop wait.
+        """
+        conn = self._inline
+        if conn is not None:
+            try:
+                return conn.execute(statement, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise TemporaryFailure(f"the SQLite store could not read: {exc}") from exc
+            except sqlite3.Error as exc:
+                raise TemporaryFailure(f"the SQLite store could not read: {exc}") from exc
+        return await self._query(statement, params)
+
     async def seen(self, workspace: str, idempotency_key: str) -> tuple[str, str] | None:
-        rows = await self._query(sql.SEEN, (workspace, idempotency_key))
+        rows = await self._lookup(sql.SEEN, (workspace, idempotency_key))
         return (rows[0][0], rows[0][1]) if rows else None
 
     async def customer_by_address(self, workspace: str, address: Address) -> Customer | None:
-        rows = await self._query(sql.CUSTOMER_BY_ADDRESS, (workspace, address.kind, address.value))
+        rows = await self._lookup(sql.CUSTOMER_BY_ADDRESS, (workspace, address.kind, address.value))
         customer: Customer | None = sql.one(rows, Customer)
         return customer
 
     async def open_contact(self, workspace: str, thread_key: str) -> Contact | None:
         contact: Contact | None = sql.one(
-            await self._query(sql.OPEN_CONTACT, (workspace, thread_key)), Contact
+            await self._lookup(sql.OPEN_CONTACT, (workspace, thread_key)), Contact
         )
         return contact
 
     async def contact(self, workspace: str, contact_id: str) -> Contact | None:
         contact: Contact | None = sql.one(
-            await self._query(sql.CONTACT, (workspace, contact_id)), Contact
+            await self._lookup(sql.CONTACT, (workspace, contact_id)), Contact
         )
         return contact
 

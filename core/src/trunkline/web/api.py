@@ -96,11 +96,17 @@ class Api:
         return user
 
     def workspace(self, request: Request, role: str = "agent") -> tuple[User, Router]:
-        """The caller and the engine of the workspace in the path (404 for another's)."""
-        user = self.require(request, role)
+        """The caller and the engine of the workspace in the path (404 for another's).
+
+        The workspace is checked before the role, so another workspace's path answers 404
+        whatever the caller's role: its existence is not confirmed by a 403.
+        """
+        user = self.require(request, "agent")
         wid = request.path_params["workspace"]
         if wid != user.workspace or wid not in self.runtime.desks:
             raise ApiError(404, f'no workspace "{wid}"')
+        if not user.at_least(role):
+            raise ApiError(403, f"this needs the role {role}")
         desk = self.runtime.desks[wid]
         if not desk.owned:
             raise ApiError(503, "this node does not route the workspace; ask the one that does")
@@ -333,6 +339,7 @@ class Api:
                     {
                         "type": "hello",
                         "user": user.json(),
+                        "at": self.runtime.clock.now(),
                         "agent": agent_json(router, user.agent),
                         "offers": [
                             {

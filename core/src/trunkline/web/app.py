@@ -118,7 +118,7 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
         username = str(form.get("username", ""))
         password = str(form.get("password", ""))
         client = request.client.host if request.client else "?"
-        wait = auth.logins.attempt(f"{client}|{workspace}|{username}")
+        wait = auth.logins.take(f"{client}|{workspace}|{username}")
         if wait:
             return error_response(
                 ApiError(429, "too many attempts; wait a minute", {"Retry-After": f"{wait:.0f}"})

@@ -5,16 +5,16 @@ from __future__ import annotations
 import math
 import secrets
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
 
 import anyio.to_thread
 import attrs
 
 from ..config import Config
+from ..ratelimit import RateLimiter
 from ..users import check_password, hash_token
 
-__all__ = ["SESSION_COOKIE", "Auth", "RateLimiter", "User"]
+__all__ = ["SESSION_COOKIE", "Auth", "User"]
 
 SESSION_COOKIE = "trunkline_session"
 _RANK = {"agent": 0, "supervisor": 1, "admin": 2}
@@ -43,32 +43,6 @@ class User:
         }
 
 
-class RateLimiter:
-    """At most ``limit`` attempts per ``window`` seconds for each key (a sliding window)."""
-
-    def __init__(
-        self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.limit = limit
-        self.window = window
-        self.clock = clock
-        self._seen: dict[str, deque[float]] = {}
-
-    def attempt(self, key: str) -> float:
-        """Count an attempt; 0 when allowed, else the seconds to wait before the next one."""
-        now = self.clock()
-        seen = self._seen.setdefault(key, deque())
-        while seen and seen[0] <= now - self.window:
-            seen.popleft()
-        if len(seen) >= self.limit:
-            return max(0.0, seen[0] + self.window - now)
-        seen.append(now)
-        if len(self._seen) > 10_000:  # forget idle keys now and then
-            for stale in [k for k, q in self._seen.items() if not q or q[-1] <= now - self.window]:
-                del self._seen[stale]
-        return 0.0
-
-
 class Auth:
     """Users from the configuration; sessions live in this process only (a restart signs
     everyone out, which is the safe default for a contact centre's shared desks)."""
@@ -85,7 +59,7 @@ class Auth:
                 if settings.token_hash:
                     self._tokens[settings.token_hash] = user
         self._sessions: dict[str, tuple[User, float]] = {}
-        self.logins = RateLimiter(config.web.login_attempts_per_minute)
+        self.logins = RateLimiter(config.web.login_attempts_per_minute, window=60.0)
 
     def users(self, workspace: str) -> Mapping[str, User]:
         return {name: u for (w, name), (u, _) in self._users.items() if w == workspace}

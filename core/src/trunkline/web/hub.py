@@ -156,6 +156,7 @@ class Hub:
                             "contact": contact_json(view.contact, router),
                         },
                     )
+                self._agent_changed(w, router, offer.agent_id)  # its state is now "offered"
             case ev.OfferAccepted() | ev.OfferRejected() | ev.OfferTimedOut() | ev.OfferRescinded():
                 closed = {
                     "type": "offer_closed",

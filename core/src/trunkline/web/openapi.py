@@ -192,7 +192,7 @@ def openapi_document() -> dict[str, Any]:
     read = (401, 403, 404, 503)
     act = (400, 401, 403, 404, 409, 413, 503)
     paths: dict[str, Any] = {
-        "/healthz": {"get": _op("Liveness", {"200": _json(_OK)}, ())},
+        "/healthz": {"get": {**_op("Liveness", {"200": _json(_OK)}, ()), "security": []}},
         "/api/v1/me": {"get": _op("The caller", {"200": _json(_ref("User"))}, (401,))},
         w: {"get": _op("The workspace", {"200": _json(_ref("Workspace"))}, read, params=ws)},
         f"{w}/queues": {

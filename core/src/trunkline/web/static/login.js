@@ -5,6 +5,7 @@
   if (params.has("failed")) document.getElementById("failed").hidden = false;
   const workspace = document.getElementById("workspace");
   workspace.value = localStorage.getItem("trunkline.workspace") || "";
+  (workspace.value ? document.getElementById("username") : workspace).focus();
   document.querySelector("form").addEventListener("submit", function () {
     localStorage.setItem("trunkline.workspace", workspace.value);
   });

@@ -1,0 +1,267 @@
+"""The customer WebSocket's frames, both ways: parsing what a widget sends, building answers.
+
+Every frame is one JSON object with a ``"type"``. A widget sends ``hello`` first, then
+``message`` and ``typing``; the server answers ``welcome``, ``ack``, ``retry``, ``error`` and
+pushes ``message`` and ``typing``. Parsing is strict, as in the house's other wire formats: an
+unknown type or field, a field of the wrong type, a key given twice or JSON that is not
+standard (``NaN``) is a :class:`ProtocolError` whose text says what to send instead. No I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from trunkline import Attachment, Message
+
+__all__ = [
+    "ADDRESS_KIND",
+    "CLIENT_ID",
+    "MAX_ATTACHMENTS",
+    "MAX_NAME_LENGTH",
+    "SHA256",
+    "VISITOR_ID",
+    "Hello",
+    "ProtocolError",
+    "Send",
+    "Typing",
+    "ack",
+    "encode",
+    "error",
+    "message_json",
+    "parse",
+    "retry",
+    "typing",
+    "welcome",
+]
+
+ADDRESS_KIND = "webchat"  # a visitor is Address("webchat", <visitor id>)
+
+# A visitor id is the visitor's only key to their conversation: long and random (the widget
+# makes a UUID), and limited to characters that are safe in a thread key and a log line.
+VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+SHA256 = re.compile(r"[0-9a-f]{64}")
+MAX_ATTACHMENTS = 10  # files in one message
+MAX_NAME_LENGTH = 100  # characters of the visitor's name, given in hello
+
+_FIELDS: dict[str, tuple[set[str], set[str]]] = {  # type -> (required, optional) fields
+    "hello": ({"visitor"}, {"resume_after", "name"}),
+    "message": ({"id"}, {"text", "attachments"}),
+    "typing": (set(), set()),
+}
+
+
+class ProtocolError(ValueError):
+    """A frame that does not follow the protocol; ``str()`` says what is wrong, for the widget.
+
+    ``id`` is the frame's client message id when it had a readable one, so the widget can tell
+    which of its messages was refused.
+    """
+
+    def __init__(self, message: str, *, id: str | None = None) -> None:
+        super().__init__(message)
+        self.id = id
+
+
+@attrs.frozen
+class Hello:
+    """``{"type": "hello", "visitor", "resume_after"?, "name"?}``: who is there, and from where
+    to resume (the id of the last message the widget has in order; ``None`` for all)."""
+
+    visitor: str
+    resume_after: str | None = None
+    name: str | None = None
+
+
+@attrs.frozen
+class Send:
+    """``{"type": "message", "id", "text"?, "attachments"?}``: a customer's message.
+
+    ``id`` is the widget's own id for it, the same on every resend; ``attachments`` are the
+    SHA-256 of files uploaded before.
+    """
+
+    id: str
+    text: str = ""
+    attachments: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Typing:
+    """``{"type": "typing"}``: the visitor is typing."""
+
+
+Frame = Hello | Send | Typing
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not standard JSON")
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f'the key "{key}" is given twice')
+        obj[key] = value
+    return obj
+
+
+def parse(text: str) -> Frame:
+    """One frame from the widget's text, checked; raises :class:`ProtocolError`."""
+    try:
+        data = json.loads(text, object_pairs_hook=_no_repeats, parse_constant=_refuse_constant)
+    except ValueError as exc:
+        raise ProtocolError(
+            f'not JSON ({exc}); send one JSON object per frame, e.g. {{"type": "typing"}}'
+        ) from None
+    if not isinstance(data, dict):
+        raise ProtocolError(f"expected a JSON object with a type, got {_json_kind(data)}")
+    client_id = data.get("id") if isinstance(data.get("id"), str) else None
+    kind = data.get("type")
+    if not isinstance(kind, str) or kind not in _FIELDS:
+        known = ", ".join(_FIELDS)
+        said = "no type" if kind is None else f"type {json.dumps(kind)[:40]}"
+        raise ProtocolError(f"unknown frame: {said} (known types: {known})", id=client_id)
+    required, optional = _FIELDS[kind]
+    missing = sorted(required - data.keys())
+    if missing:
+        raise ProtocolError(f'"{kind}" needs the field "{missing[0]}"', id=client_id)
+    unknown = sorted(data.keys() - required - optional - {"type"})
+    if unknown:
+        allowed = ", ".join(sorted({"type", *required, *optional}))
+        raise ProtocolError(
+            f'"{kind}" has no field "{unknown[0][:40]}" (fields: {allowed})', id=client_id
+        )
+    if kind == "hello":
+        return _hello(data)
+    if kind == "message":
+        return _send(data)
+    return Typing()
+
+
+def _hello(data: Mapping[str, Any]) -> Hello:
+    visitor = data["visitor"]
+    if not isinstance(visitor, str) or not VISITOR_ID.fullmatch(visitor):
+        raise ProtocolError(
+            '"visitor" must be 16 to 64 letters, digits, "-" or "_" (the widget makes a UUID '
+            "with crypto.randomUUID() and keeps it)"
+        )
+    after = data.get("resume_after")
+    if after is not None and (not isinstance(after, str) or len(after) > 64):
+        raise ProtocolError('"resume_after" must be a message id or null')
+    name = data.get("name")
+    if name is not None:
+        if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+            raise ProtocolError(f'"name" must be a string of at most {MAX_NAME_LENGTH} characters')
+        name = " ".join(name.split()) or None
+    return Hello(visitor=visitor, resume_after=after, name=name)
+
+
+def _send(data: Mapping[str, Any]) -> Send:
+    client_id = data["id"]
+    if not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id):
+        raise ProtocolError(
+            '"id" must be 1 to 64 letters, digits, ".", "-" or "_": the widget\'s own id for '
+            "the message, the same on every resend"
+        )
+    text = data.get("text", "")
+    if not isinstance(text, str):
+        raise ProtocolError('"text" must be a string', id=client_id)
+    attachments = data.get("attachments", [])
+    if not isinstance(attachments, list) or not all(
+        isinstance(a, str) and SHA256.fullmatch(a) for a in attachments
+    ):
+        raise ProtocolError(
+            '"attachments" must be a list of SHA-256 hashes (64 lowercase hex digits) of files '
+            "uploaded to files",
+            id=client_id,
+        )
+    if len(attachments) > MAX_ATTACHMENTS:
+        raise ProtocolError(
+            f"{len(attachments)} attachments; at most {MAX_ATTACHMENTS} in one message",
+            id=client_id,
+        )
+    if not text.strip() and not attachments:
+        raise ProtocolError("the message is empty: send text, attachments or both", id=client_id)
+    return Send(id=client_id, text=text, attachments=tuple(dict.fromkeys(attachments)))
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    return "a number"
+
+
+# The server's frames ----------------------------------------------------------------------
+
+
+def encode(frame: Mapping[str, Any]) -> str:
+    """A frame as the text sent on the socket (compact JSON)."""
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def attachment_json(attachment: Attachment) -> dict[str, Any]:
+    return {
+        "sha256": attachment.sha256,
+        "filename": attachment.filename,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+    }
+
+
+def message_json(message: Message, visitor: str | None = None) -> dict[str, Any]:
+    """A stored message as the widget shows it. An inbound message carries ``client_id``, the
+    widget's id it was sent with, so a widget that missed the ack recognises it."""
+    data: dict[str, Any] = {
+        "id": message.id,
+        "direction": message.direction.value,
+        "body": message.body,
+        "created_at": message.created_at,
+        "attachments": [attachment_json(a) for a in message.attachments],
+    }
+    prefix = f"{visitor}:"
+    provider_id = message.provider_id
+    if provider_id is not None and visitor is not None and provider_id.startswith(prefix):
+        data["client_id"] = provider_id[len(prefix) :]
+    return data
+
+
+def welcome(visitor: str, messages: Iterable[Message]) -> dict[str, Any]:
+    return {
+        "type": "welcome",
+        "visitor": visitor,
+        "messages": [message_json(m, visitor) for m in messages],
+    }
+
+
+def ack(client_id: str, message_id: str, *, duplicate: bool) -> dict[str, Any]:
+    return {"type": "ack", "id": client_id, "message_id": message_id, "duplicate": duplicate}
+
+
+def retry(client_id: str, after: float) -> dict[str, Any]:
+    return {"type": "retry", "id": client_id, "retry_after": after}
+
+
+def error(message: str, *, id: str | None = None, **extra: Any) -> dict[str, Any]:
+    frame: dict[str, Any] = {"type": "error"}
+    if id is not None:
+        frame["id"] = id
+    frame["error"] = message
+    frame.update(extra)
+    return frame
+
+
+def typing() -> dict[str, Any]:
+    return {"type": "typing"}

@@ -1,0 +1,208 @@
+"""One visitor's socket, frame by frame: hello and history, messages acknowledged once stored.
+
+:class:`ChatSession` holds what the protocol needs and no web framework: the routes feed it the
+text of each frame and give it a :class:`~trunkline_webchat.adapter.Connection` to answer on.
+A message is acknowledged only after the runtime returned its Ack, that is, once it is durably
+stored; the widget's own id for it travels as the provider id (prefixed with the visitor id, so
+one visitor's ids can never collide with another's), so a resend after a reconnect is
+recognised as a redelivery and acknowledged with the same message id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+from trunkline import (
+    Address,
+    Attachment,
+    Contact,
+    InboundMessage,
+    InboundRejected,
+    Message,
+    Runtime,
+    Signal,
+    TemporaryFailure,
+)
+
+from . import protocol
+from .adapter import Connection, WebChatChannel, retry_after
+from .protocol import ADDRESS_KIND, Hello, ProtocolError, Send, Typing
+
+__all__ = ["HISTORY_CONTACTS", "HISTORY_MESSAGES", "ChatSession", "conversation", "open_contact"]
+
+log = logging.getLogger("trunkline_webchat")
+
+HISTORY_CONTACTS = 20  # the visitor's latest contacts on the channel shown in a welcome
+HISTORY_MESSAGES = 200  # and at most this many of their latest messages
+RETRY_AFTER = 1.0  # seconds a widget waits before resending a message not stored
+TYPING_EVERY = 1.0  # seconds: more frequent typing frames are dropped
+
+
+class ChatSession:
+    """The protocol on one socket; see :mod:`trunkline_webchat.protocol` for the frames."""
+
+    def __init__(self, channel: WebChatChannel, runtime: Runtime, connection: Connection) -> None:
+        self.channel = channel
+        self.runtime = runtime
+        self.connection = connection
+        self.visitor: str | None = None
+        self.name: str | None = None
+        self._typed_at = -TYPING_EVERY
+
+    async def handle(self, text: str) -> None:
+        """Act on one frame's text and answer it; never raises for a visitor's mistake."""
+        try:
+            frame = protocol.parse(text)
+            if isinstance(frame, Hello):
+                await self._hello(frame)
+            elif self.visitor is None:
+                raise ProtocolError(
+                    'say hello first: {"type": "hello", "visitor": "<your visitor id>"}',
+                    id=getattr(frame, "id", None),
+                )
+            elif isinstance(frame, Send):
+                await self._message(self.visitor, frame)
+            elif isinstance(frame, Typing):
+                await self._typing(self.visitor)
+        except ProtocolError as exc:
+            self.connection.push(protocol.error(str(exc), id=exc.id))
+
+    def leave(self) -> None:
+        """The socket is closed: stop pushing to it."""
+        if self.visitor is not None:
+            self.channel.disconnect(self.visitor, self.connection)
+
+    # The frames ---------------------------------------------------------------------------
+
+    async def _hello(self, hello: Hello) -> None:
+        if self.visitor is not None and hello.visitor != self.visitor:
+            raise ProtocolError("this socket already belongs to another visitor; open a new one")
+        if self.visitor is None:
+            if not self.channel.connect(hello.visitor, self.connection):
+                self.connection.close(1008, "too many open chats for this visitor")
+                return
+            self.visitor = hello.visitor
+        self.name = hello.name or self.name
+        messages = await conversation(self.runtime, self.channel, hello.visitor)
+        after = _after(messages, hello.resume_after)
+        self.connection.push(protocol.welcome(hello.visitor, after))
+
+    async def _message(self, visitor: str, send: Send) -> None:
+        limit = self.channel.settings.max_text_length
+        if len(send.text) > limit:
+            raise ProtocolError(
+                f"the message is {len(send.text)} characters long; at most {limit} are accepted",
+                id=send.id,
+            )
+        wait = self.channel.rates.take(visitor)
+        if wait:
+            self.connection.push(
+                protocol.error("slow down", id=send.id, retry_after=retry_after(wait))
+            )
+            return
+        attachments = await self._attachments(send)
+        message = InboundMessage(
+            channel=self.channel.instance,
+            sender=Address(ADDRESS_KIND, visitor),
+            body=send.text,
+            provider_id=f"{visitor}:{send.id}",
+            thread_hint=visitor,
+            attachments=attachments,
+            attributes={"name": self.name} if self.name else {},
+        )
+        try:
+            ack = await self.channel.receive(message)
+        except TemporaryFailure as exc:
+            log.warning(
+                "%s: a message was not stored, the widget retries: %s", self.channel.what, exc
+            )
+            self.connection.push(protocol.retry(send.id, RETRY_AFTER))
+            return
+        except InboundRejected as exc:
+            self.connection.push(protocol.error(f"refused: {exc}", id=send.id))
+            return
+        except Exception:
+            log.exception("%s: the runtime failed on a message", self.channel.what)
+            self.connection.push(protocol.retry(send.id, RETRY_AFTER))
+            return
+        self.connection.push(protocol.ack(send.id, ack.message_id, duplicate=ack.duplicate))
+
+    async def _attachments(self, send: Send) -> tuple[Attachment, ...]:
+        found = []
+        for sha256 in send.attachments:
+            attachment = await self.channel.files.describe(sha256)
+            if attachment is None:
+                raise ProtocolError(
+                    f"no uploaded file has the SHA-256 {sha256}; upload it to files first",
+                    id=send.id,
+                )
+            found.append(attachment)
+        return tuple(found)
+
+    async def _typing(self, visitor: str) -> None:
+        now = time.monotonic()
+        if now - self._typed_at < TYPING_EVERY:
+            return
+        self._typed_at = now
+        contact = await open_contact(self.runtime, self.channel, visitor)
+        if contact is not None:
+            await self.runtime.signal(
+                Signal(self.channel.workspace, contact.id, kind="typing", who="customer")
+            )
+
+
+# Looking the conversation up ----------------------------------------------------------------
+
+
+def thread_key(channel: WebChatChannel, visitor: str) -> str:
+    """The thread key the runtime gives a visitor's messages when no plugin chooses one."""
+    return f"{channel.instance}:{visitor}"
+
+
+async def open_contact(runtime: Runtime, channel: WebChatChannel, visitor: str) -> Contact | None:
+    """The visitor's open contact on the channel, if they have one."""
+    store = runtime.store
+    contact = await store.open_contact(channel.workspace, thread_key(channel, visitor))
+    if contact is not None:
+        return contact
+    # A trunkline_thread_key hook may have chosen another key: ask by the visitor's last one.
+    remembered = channel.last_contact.get(visitor)
+    if remembered is None:
+        return None
+    last = await store.contact(channel.workspace, remembered)
+    if last is None or last.thread_key is None:
+        return None
+    still = await store.open_contact(channel.workspace, last.thread_key)
+    return still if still is not None and still.id == last.id else None
+
+
+async def conversation(runtime: Runtime, channel: WebChatChannel, visitor: str) -> list[Message]:
+    """The visitor's messages on this channel, both directions, oldest first: those of their
+    open contact and of their latest closed ones (at most :data:`HISTORY_MESSAGES`)."""
+    store = runtime.store
+    workspace = channel.workspace
+    address = Address(ADDRESS_KIND, visitor)
+    contacts: dict[str, Contact] = {}
+    current = await open_contact(runtime, channel, visitor)
+    if current is not None:
+        contacts[current.id] = current
+    customer = await store.customer_by_address(workspace, address)
+    if customer is not None:
+        for contact in await store.contacts_of(workspace, customer.id, limit=HISTORY_CONTACTS):
+            if contact.channel == channel.instance and contact.address == address:
+                contacts[contact.id] = contact
+    messages: list[Message] = []
+    for contact in sorted(contacts.values(), key=lambda c: c.created_at):
+        messages.extend(await store.messages(workspace, contact.id))
+    return messages[-HISTORY_MESSAGES:]
+
+
+def _after(messages: Sequence[Message], resume_after: str | None) -> Sequence[Message]:
+    """The messages after the one with id ``resume_after``; all when it is None or unknown."""
+    if resume_after is not None:
+        for index, message in enumerate(messages):
+            if message.id == resume_after:
+                return messages[index + 1 :]
+    return messages

@@ -1,0 +1,403 @@
+// The customer's chat page: one WebSocket to Trunkline, messages kept until acknowledged.
+//
+// The visitor id (a random UUID) and the messages not yet acknowledged live in localStorage,
+// so a reload or a lost connection loses nothing: on every (re)connection the page says hello
+// with the id of the last message it has in order, shows what it missed, and sends again what
+// was never acknowledged, under the same ids (the server recognises repeats).
+// Every text from the customer or an agent is inserted with textContent, never as HTML.
+"use strict";
+
+(function () {
+  const config = JSON.parse(document.body.dataset.config);
+  const $ = (id) => document.getElementById(id);
+  const list = $("messages");
+  const text = $("text");
+  const fileInput = $("file");
+  const staged = $("staged");
+  const status = $("status");
+  const notice = $("notice");
+  const typingNote = $("typing");
+  const SHA256 = /^[0-9a-f]{64}$/;
+  const prefix = "trunkline-webchat:" + config.channel + ":";
+
+  // Storage that survives reloads when the browser allows it, and memory when it does not.
+  const memory = {};
+  const storage = {
+    get(key) {
+      try {
+        return window.localStorage.getItem(prefix + key);
+      } catch (e) {
+        return memory[key] === undefined ? null : memory[key];
+      }
+    },
+    set(key, value) {
+      try {
+        window.localStorage.setItem(prefix + key, value);
+      } catch (e) {
+        memory[key] = value;
+      }
+    },
+  };
+
+  function uuid() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") {
+      return window.crypto.randomUUID();
+    }
+    const b = window.crypto.getRandomValues(new Uint8Array(16)); // pages on plain http
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join("-");
+  }
+
+  let visitor = storage.get("visitor");
+  if (!visitor || !/^[A-Za-z0-9_-]{16,64}$/.test(visitor)) {
+    visitor = uuid();
+    storage.set("visitor", visitor);
+  }
+
+  // Messages not yet acknowledged: [{id, text, attachments: [{sha256, filename, …}]}].
+  let pending = [];
+  try {
+    pending = JSON.parse(storage.get("pending") || "[]");
+    if (!Array.isArray(pending)) pending = [];
+  } catch (e) {
+    pending = [];
+  }
+  const savePending = () => storage.set("pending", JSON.stringify(pending));
+
+  const shown = new Map(); // message id (server's) -> its element
+  const pendingItems = new Map(); // client id -> its element
+  let resumeAfter = null; // the last message id the server sent in order (from a welcome)
+  let socket = null;
+  let ready = false; // welcomed on the current socket
+  let sentHere = new Set(); // client ids sent on the current socket
+  let backoff = 1000;
+  let typedAt = 0;
+  let typingTimer = null;
+  let attachments = []; // uploaded, to go with the next message
+
+  if (config.attachment_types && config.attachment_types.length) {
+    fileInput.setAttribute("accept", config.attachment_types.join(","));
+  }
+
+  // Showing messages -------------------------------------------------------------------------
+
+  function fileURL(sha) {
+    return "files/" + sha;
+  }
+
+  function element(direction, body, files) {
+    const item = document.createElement("li");
+    item.className = "message " + direction;
+    const p = document.createElement("p");
+    p.className = "body";
+    p.textContent = body;
+    item.appendChild(p);
+    const valid = (files || []).filter((a) => a && SHA256.test(a.sha256));
+    if (valid.length) {
+      const box = document.createElement("div");
+      box.className = "files";
+      for (const a of valid) {
+        const name = String(a.filename || "file");
+        if (/^image\//.test(String(a.content_type))) {
+          const img = document.createElement("img");
+          img.src = fileURL(a.sha256);
+          img.alt = name;
+          box.appendChild(img);
+        }
+        const link = document.createElement("a");
+        link.href = fileURL(a.sha256);
+        link.textContent = name;
+        link.setAttribute("download", name);
+        link.rel = "noopener";
+        box.appendChild(link);
+      }
+      item.appendChild(box);
+    }
+    const state = document.createElement("span");
+    state.className = "state";
+    item.appendChild(state);
+    return item;
+  }
+
+  function setState(item, words, failed) {
+    item.querySelector(".state").textContent = words;
+    item.classList.toggle("failed", Boolean(failed));
+  }
+
+  function firstPending() {
+    for (const item of list.children) if (item.dataset.pending) return item;
+    return null;
+  }
+
+  function scrollDown() {
+    list.scrollTop = list.scrollHeight;
+  }
+
+  // A message from the server (history or live); returns true when it was new here.
+  function show(m) {
+    if (!m || typeof m.id !== "string" || shown.has(m.id)) return false;
+    if (m.client_id && pendingItems.has(m.client_id)) {
+      acknowledged(m.client_id, m.id); // the ack was lost, the message was not
+      return false;
+    }
+    const direction = m.direction === "outbound" ? "outbound" : "inbound";
+    const item = element(direction, String(m.body || ""), m.attachments);
+    item.dataset.id = m.id;
+    list.insertBefore(item, firstPending());
+    shown.set(m.id, item);
+    scrollDown();
+    return true;
+  }
+
+  function showPending(p) {
+    const item = element("inbound", p.text, p.attachments);
+    item.dataset.pending = p.id;
+    setState(item, "sending…");
+    list.appendChild(item);
+    pendingItems.set(p.id, item);
+    scrollDown();
+  }
+
+  function acknowledged(clientId, messageId) {
+    pending = pending.filter((p) => p.id !== clientId);
+    savePending();
+    const item = pendingItems.get(clientId);
+    pendingItems.delete(clientId);
+    if (!item) return;
+    if (shown.has(messageId)) {
+      item.remove(); // already shown from the history
+      return;
+    }
+    delete item.dataset.pending;
+    item.dataset.id = messageId;
+    setState(item, "");
+    shown.set(messageId, item);
+  }
+
+  function failed(clientId, why) {
+    pending = pending.filter((p) => p.id !== clientId);
+    savePending();
+    const item = pendingItems.get(clientId);
+    pendingItems.delete(clientId);
+    if (item) {
+      delete item.dataset.pending;
+      setState(item, "Not sent: " + why, true);
+    }
+  }
+
+  function say(words) {
+    notice.textContent = words;
+    notice.hidden = !words;
+  }
+
+  function tellParent(type) {
+    if (window.parent !== window) {
+      // No content, only a nudge for the widget's unread dot; any embedding site may see it.
+      window.parent.postMessage({ source: "trunkline-webchat", type: type }, "*");
+    }
+  }
+
+  // The socket -------------------------------------------------------------------------------
+
+  function socketURL() {
+    const url = new URL("ws", window.location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    return url.href;
+  }
+
+  function transmit(p) {
+    if (!ready || sentHere.has(p.id)) return;
+    sentHere.add(p.id);
+    socket.send(
+      JSON.stringify({
+        type: "message",
+        id: p.id,
+        text: p.text,
+        attachments: p.attachments.map((a) => a.sha256),
+      })
+    );
+  }
+
+  function later(clientId, seconds) {
+    window.setTimeout(() => {
+      const p = pending.find((x) => x.id === clientId);
+      if (p) {
+        sentHere.delete(clientId);
+        transmit(p);
+      }
+    }, Math.max(0.2, Number(seconds) || 1) * 1000);
+  }
+
+  function connect() {
+    status.textContent = "Connecting…";
+    const ws = new WebSocket(socketURL());
+    socket = ws;
+    ready = false;
+    sentHere = new Set();
+    ws.addEventListener("open", () => {
+      const hello = { type: "hello", visitor: visitor, resume_after: resumeAfter };
+      ws.send(JSON.stringify(hello));
+    });
+    ws.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (e) {
+        return;
+      }
+      receive(frame);
+    });
+    ws.addEventListener("close", (event) => {
+      if (socket !== ws) return;
+      ready = false;
+      socket = null;
+      let wait = backoff * (0.75 + Math.random() / 2);
+      backoff = Math.min(backoff * 2, 30000);
+      if (event.code === 1008) {
+        say("The chat is not available here: " + (event.reason || "refused"));
+        wait = Math.max(wait, 30000);
+      }
+      status.textContent = "Reconnecting…";
+      window.setTimeout(connect, wait);
+    });
+  }
+
+  function receive(frame) {
+    switch (frame.type) {
+      case "welcome": {
+        ready = true;
+        backoff = 1000;
+        status.textContent = "Connected";
+        say("");
+        const messages = Array.isArray(frame.messages) ? frame.messages : [];
+        for (const m of messages) show(m);
+        if (messages.length) resumeAfter = messages[messages.length - 1].id;
+        for (const p of pending.slice()) transmit(p);
+        break;
+      }
+      case "ack":
+        acknowledged(frame.id, frame.message_id);
+        break;
+      case "retry":
+        later(frame.id, frame.retry_after);
+        break;
+      case "error":
+        if (frame.id && frame.error === "slow down") {
+          later(frame.id, frame.retry_after);
+        } else if (frame.id && pendingItems.has(frame.id)) {
+          failed(frame.id, String(frame.error));
+        } else {
+          say(String(frame.error));
+        }
+        break;
+      case "message":
+        if (show(frame.message) && frame.message.direction === "outbound") {
+          typingNote.hidden = true;
+          tellParent("message");
+        }
+        break;
+      case "typing":
+        typingNote.hidden = false;
+        window.clearTimeout(typingTimer);
+        typingTimer = window.setTimeout(() => {
+          typingNote.hidden = true;
+        }, 5000);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // Writing ----------------------------------------------------------------------------------
+
+  function showStaged() {
+    staged.replaceChildren();
+    for (const a of attachments) {
+      const chip = document.createElement("span");
+      chip.className = "chip";
+      const name = document.createElement("span");
+      name.textContent = a.filename;
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.textContent = "×";
+      remove.setAttribute("aria-label", "Remove " + a.filename);
+      remove.addEventListener("click", () => {
+        attachments = attachments.filter((x) => x !== a);
+        showStaged();
+      });
+      chip.append(name, remove);
+      staged.appendChild(chip);
+    }
+    staged.hidden = attachments.length === 0;
+  }
+
+  function submit() {
+    const body = text.value;
+    if (!body.trim() && !attachments.length) return;
+    if (body.length > config.max_text_length) {
+      say("Your message is too long: at most " + config.max_text_length + " characters.");
+      return;
+    }
+    const p = { id: uuid(), text: body, attachments: attachments };
+    pending.push(p);
+    savePending();
+    showPending(p);
+    text.value = "";
+    attachments = [];
+    showStaged();
+    say("");
+    transmit(p);
+  }
+
+  $("composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
+
+  text.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      submit();
+    }
+  });
+
+  text.addEventListener("input", () => {
+    const now = Date.now();
+    if (ready && now - typedAt > 3000) {
+      typedAt = now;
+      socket.send(JSON.stringify({ type: "typing" }));
+    }
+  });
+
+  fileInput.addEventListener("change", async () => {
+    const file = fileInput.files && fileInput.files[0];
+    fileInput.value = "";
+    if (!file) return;
+    if (file.size > config.max_attachment_bytes) {
+      say("That file is too large: at most " + config.max_attachment_bytes + " bytes.");
+      return;
+    }
+    const form = new FormData();
+    form.append("visitor", visitor);
+    form.append("file", file, file.name);
+    say("Uploading " + file.name + "…");
+    try {
+      const answer = await fetch("files", { method: "POST", body: form });
+      const data = await answer.json();
+      if (!answer.ok) {
+        say("The file was not accepted: " + String(data.error || answer.status));
+        return;
+      }
+      attachments.push(data);
+      showStaged();
+      say("");
+    } catch (e) {
+      say("The file could not be uploaded; try again.");
+    }
+  });
+
+  for (const p of pending) showPending(p);
+  connect();
+})();

@@ -1,0 +1,311 @@
+"""The chat page and the widget in a real browser: Debian's chromium, driven by Playwright.
+
+Hostile text from a customer or an agent is shown as text and never runs; a message typed while
+the store is down survives a reload and is stored once; the widget on another site opens the
+chat in its panel, and a site not allowed cannot frame it. Chromium is the system's
+(``apt-get install -y chromium``), never one downloaded by ``playwright install``: these tests
+skip without ``/usr/bin/chromium``, and fail without it under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from trunkline import TemporaryFailure
+from trunkline import events as ev
+from trunkline.testing import wait_for_event
+from trunkline.web import server
+
+from .conftest import CHANNEL, WORKSPACE, Chat, RunChat
+
+pytestmark = pytest.mark.anyio
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HOSTILE_CUSTOMER = '<img src=x onerror="window.__pwned = 1"> <b>bold?</b>'
+HOSTILE_AGENT = '<script>window.__pwned = 2</script><img src=x onerror="window.__pwned = 3">'
+HOSTILE_TITLE = '<img src=x onerror="window.__pwned = 4">Help'
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI must install it (see .ci/run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's chromium, with the playwright package to drive it."""
+    if not CHROMIUM.exists():
+        _missing(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        _missing("the playwright package is missing: uv sync installs it (dev group)")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium: Path) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=ARGS
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+async def page_of(browser: Any) -> tuple[Any, list[str]]:
+    """A new page in a fresh context, and the list its dialogs (alert…) are recorded in."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    dialogs: list[str] = []
+
+    async def dismiss(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        await dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    return page, dialogs
+
+
+async def contact_id(chat: Chat) -> str:
+    [visitor_contact] = [
+        c
+        for c in await chat.runtime.store.contacts_of(WORKSPACE, await customer_id(chat))
+        if c.channel == CHANNEL
+    ]
+    return str(visitor_contact.id)
+
+
+async def customer_id(chat: Chat) -> str:
+    [created] = [
+        e
+        for e in (s.event for s in await chat.runtime.store.read(WORKSPACE))
+        if isinstance(e, ev.CustomerCreated)
+    ]
+    return str(created.customer.id)
+
+
+async def reply(chat: Chat, text: str) -> None:
+    events = chat.runtime.subscribe()
+    message = await chat.runtime.reply(WORKSPACE, await contact_id(chat), text)
+    await wait_for_event(
+        events, lambda e: isinstance(e, ev.MessageSent) and e.message_id == message.id
+    )
+
+
+async def received_bodies(chat: Chat) -> list[str]:
+    return [
+        s.event.message.body
+        for s in await chat.runtime.store.read(WORKSPACE)
+        if isinstance(s.event, ev.MessageReceived)
+    ]
+
+
+# The chat page --------------------------------------------------------------------------------
+
+
+async def test_the_chat_page_shows_hostile_text_as_text(run_chat: RunChat, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    async with run_chat({"title": HOSTILE_TITLE}) as chat:
+        page, dialogs = await page_of(browser)
+        await page.goto(chat.page_url)
+        await expect(page.locator("#status")).to_have_text("Connected")
+        await expect(page.locator("#title")).to_have_text(HOSTILE_TITLE)
+
+        await page.locator("#text").fill(HOSTILE_CUSTOMER)
+        await page.locator("#text").press("Enter")
+        sent = page.locator("#messages li.inbound[data-id]")
+        await expect(sent).to_have_count(1)  # acknowledged: stored
+        assert await received_bodies(chat) == [HOSTILE_CUSTOMER]
+        await expect(sent.locator(".body")).to_have_text(HOSTILE_CUSTOMER)
+
+        await reply(chat, HOSTILE_AGENT)
+        answer = page.locator("#messages li.outbound .body")
+        await expect(answer).to_have_text(HOSTILE_AGENT)
+
+        assert await page.locator("#messages img, #messages b, #messages script").count() == 0
+        assert await page.evaluate("window.__pwned") is None
+        assert dialogs == []
+
+
+async def test_a_message_typed_during_an_outage_survives_a_reload(
+    run_chat: RunChat, browser: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from playwright.async_api import expect
+
+    async with run_chat() as chat:
+        page, _ = await page_of(browser)
+        await page.goto(chat.page_url)
+        await expect(page.locator("#status")).to_have_text("Connected")
+        await page.locator("#text").fill("before the outage")
+        await page.locator("#send").click()
+        await expect(page.locator("#messages li[data-id]")).to_have_count(1)
+
+        append = chat.runtime.store.append
+
+        async def failing(events: Any) -> int:
+            raise TemporaryFailure("the disk is full")
+
+        monkeypatch.setattr(chat.runtime.store, "append", failing)
+        await page.locator("#text").fill("during the outage")
+        await page.locator("#send").click()
+        pending = page.locator("#messages li[data-pending]")
+        await expect(pending).to_have_count(1)
+        await expect(pending.locator(".state")).to_have_text("sending…")
+
+        # The visitor reloads while it is not stored: the page still has it, and sends it again.
+        await page.reload()
+        await expect(page.locator("#messages li[data-pending] .body")).to_have_text(
+            "during the outage"
+        )
+        monkeypatch.setattr(chat.runtime.store, "append", append)
+        await expect(page.locator("#messages li[data-pending]")).to_have_count(0, timeout=10_000)
+        await expect(page.locator("#messages li .body")).to_have_text(
+            ["before the outage", "during the outage"]
+        )
+        assert await received_bodies(chat) == ["before the outage", "during the outage"]
+
+        # The visitor leaves; the agent answers; the visitor comes back to the answer.
+        await page.close()
+        await reply(chat, "Sorry for the wait!")
+        page = await page.context.new_page()
+        await page.goto(chat.page_url)
+        await expect(page.locator("#messages li .body")).to_have_text(
+            ["before the outage", "during the outage", "Sorry for the wait!"]
+        )
+
+
+async def test_an_agent_typing_shows_on_the_page(run_chat: RunChat, browser: Any) -> None:
+    from playwright.async_api import expect
+
+    from trunkline import Signal
+
+    async with run_chat() as chat:
+        page, _ = await page_of(browser)
+        await page.goto(chat.page_url)
+        await page.locator("#text").fill("hello")
+        await page.locator("#text").press("Enter")
+        await expect(page.locator("#messages li[data-id]")).to_have_count(1)
+        await chat.runtime.signal(Signal(WORKSPACE, await contact_id(chat), "typing", "agent"))
+        await expect(page.locator("#typing")).to_be_visible()
+
+
+async def test_a_file_is_uploaded_and_sent_from_the_page(
+    run_chat: RunChat, browser: Any, tmp_path: Path
+) -> None:
+    from playwright.async_api import expect
+
+    async with run_chat() as chat:
+        page, _ = await page_of(browser)
+        await page.goto(chat.page_url)
+        await expect(page.locator("#status")).to_have_text("Connected")
+        note = tmp_path / "<img src=x onerror=alert(1)>.txt"
+        note.write_text("my order number is 7\n", encoding="utf-8")
+        await page.locator("#file").set_input_files(str(note))
+        await expect(page.locator("#staged .chip")).to_have_count(1)
+        await page.locator("#send").click()
+        link = page.locator("#messages li[data-id] .files a")
+        await expect(link).to_have_text("<img src=x onerror=alert(1)>.txt")
+        [stored] = [
+            s.event.message
+            for s in await chat.runtime.store.read(WORKSPACE)
+            if isinstance(s.event, ev.MessageReceived)
+        ]
+        assert [a.filename for a in stored.attachments] == ["<img src=x onerror=alert(1)>.txt"]
+        assert await link.get_attribute("href") == f"files/{stored.attachments[0].sha256}"
+
+
+# The widget -----------------------------------------------------------------------------------
+
+
+def shop(port: int) -> Route:
+    """A page of the customer's own website (another origin: localhost) with the widget."""
+
+    async def page(request: Request) -> HTMLResponse:
+        return HTMLResponse(
+            "<!doctype html><title>Shop</title><h1>Our shop</h1>"
+            f'<script src="http://127.0.0.1:{port}/chat/{CHANNEL}/widget.js" async></script>'
+        )
+
+    return Route("/shop", page)
+
+
+async def test_the_widget_opens_the_chat_on_an_allowed_site(
+    run_chat: RunChat, browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    sock = await server.listen("127.0.0.1", 0, what="web-chat tests")
+    port = sock.getsockname()[1]
+    settings = {"allowed_origins": [f"http://localhost:{port}"], "title": HOSTILE_TITLE}
+    async with run_chat(settings, extra_routes=[shop(port)], sock=sock) as chat:
+        page, dialogs = await page_of(browser)
+        await page.goto(f"http://localhost:{port}/shop")
+        button = page.locator("[data-trunkline-webchat] button")
+        await expect(button).to_have_attribute("aria-label", HOSTILE_TITLE)
+        await button.click()
+        frame = page.frame_locator("[data-trunkline-webchat] iframe")
+        await expect(frame.locator("#status")).to_have_text("Connected")
+        await frame.locator("#text").fill(HOSTILE_CUSTOMER)
+        await frame.locator("#text").press("Enter")
+        await expect(frame.locator("#messages li[data-id]")).to_have_count(1)
+        assert await received_bodies(chat) == [HOSTILE_CUSTOMER]
+
+        await reply(chat, HOSTILE_AGENT)
+        await expect(frame.locator("#messages li.outbound .body")).to_have_text(HOSTILE_AGENT)
+
+        # With the panel closed, a reply lights the button's dot.
+        dot = page.locator("[data-trunkline-webchat] button span")
+        await button.click()
+        await expect(dot).to_be_hidden()
+        await reply(chat, "Anything else?")
+        await expect(dot).to_be_visible()
+
+        assert await page.locator("[data-trunkline-webchat] img").count() == 0
+        assert await frame.locator("#messages img").count() == 0
+        assert await page.evaluate("window.__pwned") is None
+        assert dialogs == []
+
+
+async def test_a_site_not_allowed_cannot_frame_the_chat(run_chat: RunChat, browser: Any) -> None:
+    sock = await server.listen("127.0.0.1", 0, what="web-chat tests")
+    port = sock.getsockname()[1]
+    async with run_chat(extra_routes=[shop(port)], sock=sock) as chat:  # allowed_origins = []
+        page, _ = await page_of(browser)
+        refused = anyio.Event()
+
+        def console(message: Any) -> None:
+            if "frame-ancestors" in message.text:  # chromium says why it refused the frame
+                refused.set()
+
+        page.on("console", console)
+        await page.goto(f"http://localhost:{port}/shop")
+        await page.locator("[data-trunkline-webchat] button").click()
+        with anyio.fail_after(10):
+            await refused.wait()
+        frame = page.frame_locator("[data-trunkline-webchat] iframe")
+        assert await frame.locator("#composer").count() == 0
+        assert await chat.runtime.store.read(WORKSPACE) == []
