@@ -336,6 +336,42 @@ async def test_the_supervisor_socket_shows_the_board_and_monitors_a_chat(server:
         assert watched["message"]["body"] == "still here"
 
 
+async def test_an_offer_pushes_the_agents_new_state_and_hello_gives_the_servers_time(
+    server: Runtime,
+) -> None:
+    headers = {"Authorization": f"Bearer {TOKENS['ada']}"}
+    async with websockets.connect(ws_url(server, "agent"), additional_headers=headers) as ws:
+        hello = await next_of(ws, "hello")
+        assert hello["at"] == server.clock.now()  # offers already open count down from it
+        await ws.send(json.dumps({"type": "status", "status": "available", "ref": 1}))
+        await next_of(ws, "ack")
+        await server.channel("web").deliver("gil", "hello")
+        await next_of(ws, "offer")
+        assert (await next_of(ws, "agent"))["agent"]["state"] == "offered"
+
+
+async def test_a_websocket_message_over_a_mebibyte_closes_the_socket(server: Runtime) -> None:
+    headers = {"Authorization": f"Bearer {TOKENS['ada']}"}
+    async with websockets.connect(
+        ws_url(server, "agent"), additional_headers=headers, max_size=None
+    ) as ws:
+        await next_of(ws, "hello")
+        await ws.send("x" * (1024 * 1024 + 1))
+        with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+            await asyncio_wait_closed(ws)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 1009  # message too big: refused before it is read
+    # The server is still there for everyone else.
+    async with websockets.connect(ws_url(server, "agent"), additional_headers=headers) as ws:
+        assert (await next_of(ws, "hello"))["type"] == "hello"
+
+
+async def asyncio_wait_closed(ws: Any) -> None:
+    with anyio.fail_after(5):
+        while True:
+            await ws.recv()
+
+
 async def test_an_agent_cannot_open_the_supervisor_socket(server: Runtime) -> None:
     headers = {"Authorization": f"Bearer {TOKENS['ada']}"}
     with pytest.raises(websockets.exceptions.InvalidStatus):

@@ -34,6 +34,9 @@ log = logging.getLogger("trunkline.web")
 
 GRACEFUL_SHUTDOWN = 5  # seconds requests in flight may take to finish once stopping
 BACKLOG = 2048
+# The largest WebSocket message read (uvicorn closes the socket with 1009 past it, before
+# reading it whole); the API and the channels check their own smaller limits on top.
+WS_MAX_SIZE = 1024 * 1024
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -116,6 +119,7 @@ async def serve(
         proxy_headers=False,
         backlog=BACKLOG,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+        ws_max_size=WS_MAX_SIZE,
     )
     server = _EmbeddedServer(config)
 
