@@ -20,7 +20,16 @@ from trunkline.users import check_password
 W = "demo"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # Port 0: tests run side by side, each demo's web server on a free port.
-CLI = [sys.executable, "-c", "from trunkline.cli import main; main()", "demo", "--port", "0"]
+CLI = [
+    sys.executable,
+    "-c",
+    "from trunkline.cli import main; main()",
+    "demo",
+    "--port",
+    "0",
+    "--smtp-port",
+    "0",
+]
 
 
 def stats_for_one_queue(threshold: float = 10.0) -> DemoStats:
@@ -163,8 +172,13 @@ def test_the_demo_centre_has_three_channel_kinds_and_staffs_every_queue_with_one
     # With the web-chat plugin installed (it is, in this repository), you can write in too.
     (webchat,) = [c for c in workspace.channels if c.adapter == "webchat"]
     assert webchat.queue == "sales"
+    # So is the email plugin: mail comes in over SMTP (on 2525 unless told otherwise).
+    (mail,) = [c for c in workspace.channels if c.adapter == "email"]
+    assert (mail.queue, mail.settings.smtp_port) == ("billing", 2525)
     no_web = demo_config(DemoOptions(agents=1, web=False), load_plugins({}))
-    assert all(c.adapter == "memory" for c in no_web.workspaces["demo"].channels)
+    assert {c.adapter for c in no_web.workspaces["demo"].channels} == {"memory", "email"}
+    plain = demo_config(DemoOptions(agents=1, web=False, smtp_port=None), load_plugins({}))
+    assert all(c.adapter == "memory" for c in plain.workspaces["demo"].channels)
     simulated = [a for a in workspace.agents if a.id != HUMAN]
     (agent,) = simulated
     assert set(agent.queues) == {q.id for q in workspace.queues}
@@ -271,6 +285,7 @@ def test_cli_demo_stops_on_ctrl_c_with_a_summary_and_no_traceback() -> None:
     try:
         assert process.stdout is not None
         assert process.stdout.readline().startswith("Trunkline demo:")
+        assert process.stdout.readline().startswith("mail: SMTP on 127.0.0.1:")
         assert process.stdout.readline().startswith("web: http://127.0.0.1:")
         assert "customer chat: http://127.0.0.1:" in process.stdout.readline()
         assert "sign in as agent" in process.stdout.readline()

@@ -26,7 +26,18 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 def demo_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("explain") / "demo.jsonl"
     result = run(
-        "demo", "--no-web", "--duration", "3", "--seed", "7", "--rate", "5", "--events", str(path)
+        "demo",
+        "--no-web",
+        "--smtp-port",
+        "-1",
+        "--duration",
+        "3",
+        "--seed",
+        "7",
+        "--rate",
+        "5",
+        "--events",
+        str(path),
     )
     assert result.returncode == 0, result.stderr
     return path

@@ -402,3 +402,33 @@ async def test_a_reply_unsent_when_the_process_stopped_is_sent_once_after_a_rest
         web = second.channel("web")
         assert [(m.body, m.dedupe_key) for _, m in web.sent] == [("answer", message.id)]
         assert await second.store.outbox_due(float("inf")) == []
+
+
+async def test_a_delivery_report_fails_only_an_outbound_message_of_its_contact(
+    memory_runtime: Runtime,
+) -> None:
+    web = memory_runtime.channel("web")
+    ack = await web.deliver("carol", "my order is late")
+    reply = await memory_runtime.reply(W, ack.contact_id, "it ships today")
+    other = await web.deliver("dave", "and mine?")
+    other_reply = await memory_runtime.reply(W, other.contact_id, "also today")
+
+    def report(names: str, n: int) -> InboundMessage:
+        return InboundMessage(
+            channel="web",
+            sender=Address("memory", "carol"),  # joins carol's open contact
+            body=f"report {n}",
+            provider_id=f"dsn-{n}",
+            fails_message=names,
+            failure="550 5.1.1 user unknown",
+        )
+
+    await memory_runtime.receive(report(ack.message_id, 1))  # the customer's own message
+    await memory_runtime.receive(report(other_reply.id, 2))  # another contact's reply
+    await memory_runtime.receive(report("ms_nonexistent", 3))
+    assert of_type(await stored(memory_runtime), ev.MessageFailed) == []
+    stored_report = await memory_runtime.receive(report(reply.id, 4))
+    [failed] = of_type(await stored(memory_runtime), ev.MessageFailed)
+    assert (failed.message_id, failed.error) == (reply.id, "550 5.1.1 user unknown")
+    # The report itself is a message of the contact, as any other: agents see it.
+    assert stored_report.contact_id == ack.contact_id

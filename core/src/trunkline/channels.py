@@ -89,6 +89,12 @@ class InboundMessage:
     ``provider_id`` is the provider's own id for the message (a Message-ID, a webhook event
     id); the runtime uses it to recognise a redelivery. ``thread_hint`` is whatever the
     provider offers to group messages into one conversation (an email thread, a chat id).
+
+    A delivery report (an email bounce, a carrier's "undelivered") is stored like any message
+    and, with ``fails_message`` set to the id of the outbound message it reports and
+    ``failure`` saying why, also marks that message failed: the runtime appends
+    ``MessageFailed`` with the report, if the message is an outbound one of the contact the
+    report joins (anything else is ignored, so a forged report cannot fail another's message).
     """
 
     channel: str
@@ -100,6 +106,8 @@ class InboundMessage:
     attachments: tuple[Attachment, ...] = attrs.field(default=(), converter=attachment_tuple)
     attributes: Mapping[str, Any] = attrs.field(factory=dict)
     received_at: float | None = None
+    fails_message: str | None = None
+    failure: str = ""
 
 
 @attrs.frozen

@@ -197,6 +197,13 @@ def serve(state: _State, config_file: str, duration: float | None) -> None:
 )
 @click.option("--no-web", is_flag=True, help="Do not serve the web pages and API.")
 @click.option(
+    "--smtp-port",
+    type=click.IntRange(-1, 65535),
+    default=2525,
+    show_default=True,
+    help="Port that receives mail when the email plugin is installed (0: any free port; -1: none).",
+)
+@click.option(
     "--interval",
     type=click.FloatRange(0.1),
     default=2.0,
@@ -215,6 +222,7 @@ def demo(
     host: str,
     port: int,
     no_web: bool,
+    smtp_port: int,
     interval: float,
 ) -> None:
     """Run an embedded contact centre with simulated customers and agents."""
@@ -230,6 +238,7 @@ def demo(
         web=not no_web,
         host=host,
         port=port,
+        smtp_port=None if smtp_port < 0 else smtp_port,
     )
     try:
         run_demo(options, pm=state.pm, events=events_file)

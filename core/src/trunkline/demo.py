@@ -46,6 +46,7 @@ __all__ = ["DemoOptions", "DemoStats", "DemoSummary", "QueueStats", "demo_config
 WORKSPACE: Final = "demo"
 HUMAN: Final = "you"  # an agent nobody simulates: the one you play in the agent desktop
 WEBCHAT: Final = "webchat"  # the web-chat channel, when its plugin is installed
+MAIL: Final = "mail"  # the email channel (real SMTP), when its plugin is installed
 _T = TypeVar("_T")
 
 
@@ -73,6 +74,7 @@ class DemoOptions:
     web: bool = True  # serve the pages and the API
     host: str = "127.0.0.1"
     port: int = 8000
+    smtp_port: int | None = 2525  # mail in, with the email plugin installed; None: no mail
 
 
 @attrs.frozen
@@ -263,12 +265,28 @@ def demo_config(
         t.channel: {"adapter": "memory", "queue": t.queue, "settings": {"kind": t.channel}}
         for t in _TRAFFIC
     }
+    data_dir = Path(database).parent if database else Path()
     if options.web and WEBCHAT in adapters:  # you write in as a customer, from a browser
-        files = Path(database).parent / "webchat-files" if database else Path("webchat-files")
         channels[WEBCHAT] = {
             "adapter": WEBCHAT,
             "queue": "sales",
-            "settings": {"title": "Trunkline demo chat", "files_dir": str(files)},
+            "settings": {
+                "title": "Trunkline demo chat",
+                "files_dir": str(data_dir / "webchat-files"),
+            },
+        }
+    if options.smtp_port is not None and "email" in adapters:  # you write in with swaks
+        channels[MAIL] = {
+            "adapter": "email",
+            "queue": "billing",
+            "settings": {
+                "smtp_host": options.host,
+                "smtp_port": options.smtp_port,
+                "hostname": "demo.test",
+                "domain": "demo.test",
+                "from_address": "support@demo.test",
+                "data_dir": str(data_dir / "email-data"),
+            },
         }
     data: dict[str, Any] = {
         "workspaces": {
@@ -575,6 +593,14 @@ def run_demo(
             write_event(stream, event)
 
     def started() -> None:
+        mail = runtime.channels.get(MAIL)
+        if mail is not None:
+            port = getattr(mail, "smtp_port", options.smtp_port)
+            say(
+                f"mail: SMTP on {options.host}:{port}  (swaks --server {options.host}:{port} "
+                "--to support@demo.test --from you@example.com --header 'Subject: Hello' "
+                "--body 'my invoice is wrong'); replies go to a relay on 127.0.0.1:25, if any"
+            )
         if runtime.web_port is None:
             return
         base = f"http://{options.host}:{runtime.web_port}"

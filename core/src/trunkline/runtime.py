@@ -648,6 +648,8 @@ class Runtime:
             out.append(
                 ev.MessageReceived(workspace=workspace, at=now, message=stored, idempotency_key=key)
             )
+            if message.fails_message and not new_contact:
+                out += await self._delivery_failed(workspace, contact.id, message, now)
             try:
                 async with desk.lock:
                     if desk.owned:
@@ -664,6 +666,30 @@ class Runtime:
                     return Ack(contact_id=seen[0], message_id=seen[1], duplicate=True)
                 raise
         return Ack(contact_id=contact.id, message_id=stored.id, new_contact=new_contact)
+
+    async def _delivery_failed(
+        self, workspace: str, contact_id: str, report: InboundMessage, now: float
+    ) -> list[ev.Event]:
+        """``MessageFailed`` for the outbound message a delivery report names, if it is one of
+        this contact's (see :class:`InboundMessage`); nothing otherwise."""
+        messages = await self.store.messages(workspace, contact_id)
+        if not any(
+            m.id == report.fails_message and m.direction is Direction.OUTBOUND for m in messages
+        ):
+            log.warning(
+                'channel "%s": a delivery report names %s, not an outbound message of %s; '
+                "stored as a message only",
+                report.channel,
+                report.fails_message,
+                contact_id,
+            )
+            return []
+        error = report.failure or "the channel reported it undelivered"
+        return [
+            ev.MessageFailed(
+                workspace=workspace, at=now, message_id=str(report.fails_message), error=error
+            )
+        ]
 
     @asynccontextmanager
     async def _conversation(self, workspace: str, thread_key: str) -> AsyncIterator[None]:
