@@ -8,9 +8,9 @@ content is kept once, however many messages carry it.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
+
+from trunkline.durable import write_file
 
 __all__ = ["BlobStore"]
 
@@ -33,16 +33,7 @@ class BlobStore:
         if target.exists():
             return digest
         self.directory.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".part-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_file(target, data)
         return digest
 
     def get(self, sha256: str) -> bytes:

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import unicodedata
 from pathlib import Path
 
 import anyio
 
 from trunkline import Attachment
+from trunkline.durable import write_file
 
 from .protocol import SHA256
 
@@ -136,13 +135,13 @@ class FileStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.path(attachment.sha256)
         if not target.exists():
-            _write_atomically(target, data)
+            write_file(target, data)
         meta = {
             "filename": attachment.filename,
             "content_type": attachment.content_type,
             "size": attachment.size,
         }
-        _write_atomically(target.with_suffix(".json"), json.dumps(meta).encode())
+        write_file(target.with_suffix(".json"), json.dumps(meta).encode())
 
     def _read_meta(self, sha256: str) -> Attachment | None:
         path = self.path(sha256)
@@ -159,16 +158,3 @@ class FileStore:
             size=size,
             sha256=sha256,
         )
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".upload-")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
