@@ -27,6 +27,7 @@ from trunkline.config import OutboxSettings, WebSettings
 from trunkline.hours import Schedule
 from trunkline.model import Agent, EscalationStep, Queue, RoutingSettings
 from trunkline.retention import RetentionSettings
+from trunkline.survey import SurveySettings
 from trunkline.users import UserSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -213,6 +214,7 @@ def test_the_global_options_are_documented() -> None:
         (RoutingSettings, "configuration.md", "Routing rules", 3),
         (Schedule, "configuration.md", "Business hours", 3),
         (RetentionSettings, "configuration.md", "Retention", 3),
+        (SurveySettings, "configuration.md", "Surveys (CSAT)", 3),
         (WebSettings, "configuration.md", "`[web]`", 2),
         (UserSettings, "configuration.md", "Users", 3),
         (OutboxSettings, "configuration.md", "`[outbox]`", 2),

@@ -13,7 +13,7 @@ import pytest
 from trunkline import events as ev
 from trunkline.demo import HUMAN, DemoOptions, DemoStats, demo_config, demo_logins, run_demo
 from trunkline.errors import TrunklineError
-from trunkline.model import Agent, AgentStatus, Offer, Queue
+from trunkline.model import Address, Agent, Contact, Direction, Offer, Queue
 from trunkline.plugins import load_plugins
 from trunkline.users import check_password
 
@@ -61,103 +61,46 @@ def accepted(cid: str, agent: str, at: float) -> ev.OfferAccepted:
     )
 
 
-def status(agent: str, value: AgentStatus, at: float = 0.0) -> ev.AgentStatusChanged:
-    return ev.AgentStatusChanged(workspace=W, at=at, agent_id=agent, status=value)
+def contact(cid: str) -> Contact:
+    return Contact(
+        id=cid,
+        workspace=W,
+        channel="web",
+        channel_kind="chat",
+        direction=Direction.INBOUND,
+        customer_id=f"cu-{cid}",
+        address=Address("memory", cid),
+    )
 
 
-# Statistics ---------------------------------------------------------------------------------
+# Statistics (the figures themselves are tested in test_metrics.py) --------------------------
 
 
-def test_service_level_counts_answers_within_threshold_and_long_abandons_only() -> None:
+def test_the_summary_and_status_line_show_the_figures_since_start() -> None:
     stats = stats_for_one_queue(threshold=10.0)
     for event in [
+        ev.ContactReceived(workspace=W, at=100.0, contact=contact("c1")),
         queued("c1", 100.0),
         offered("c1", "ada", 101.0),
         accepted("c1", "ada", 104.0),  # answered in 4 s: within
+        ev.ContactReceived(workspace=W, at=100.0, contact=contact("c2")),
         queued("c2", 100.0),
-        offered("c2", "ben", 110.0),
-        accepted("c2", "ben", 115.0),  # answered in 15 s: outside
-        queued("c3", 100.0),
-        ev.ContactAbandoned(workspace=W, at=103.0, contact_id="c3", waited=3.0),  # short: ignored
-        queued("c4", 100.0),
-        ev.ContactAbandoned(workspace=W, at=130.0, contact_id="c4", waited=30.0),  # counts against
+        ev.ContactAbandoned(workspace=W, at=130.0, contact_id="c2", waited=30.0),  # against
+        queued("c3", 105.0),
     ]:
         stats.apply(event)
-
-    sales = stats.queues["sales"]
-    assert (sales.answered, sales.abandoned, sales.offered) == (2, 2, 2)
-    assert sales.service_level == pytest.approx(1 / 3)
-    assert sales.average_speed_of_answer == pytest.approx((4 + 15) / 2)
     summary = stats.summary(elapsed=30.0)
-    assert (summary.answered, summary.abandoned, summary.service_level) == (2, 2, 1 / 3)
-
-
-def test_answer_time_runs_from_first_queued_even_after_a_rejected_offer() -> None:
-    stats = stats_for_one_queue(threshold=10.0)
-    stats.apply(queued("c1", 100.0))
-    stats.apply(offered("c1", "ada", 100.5, oid="first"))
-    stats.apply(
-        ev.OfferRejected(workspace=W, at=101.0, offer_id="first", contact_id="c1", agent_id="ada")
+    assert (summary.received, summary.offered, summary.answered, summary.abandoned) == (
+        2,
+        3,
+        1,
+        1,
     )
-    stats.apply(offered("c1", "ben", 108.0))
-    stats.apply(accepted("c1", "ben", 112.0))
-    sales = stats.queues["sales"]
-    assert sales.offered == 2
-    assert sales.average_speed_of_answer == pytest.approx(12.0)
-    assert sales.service_level == 0.0
-
-
-def test_a_contact_waits_while_ringing_and_stops_waiting_when_accepted() -> None:
-    stats = stats_for_one_queue()
-    stats.apply(queued("c1", 100.0))
-    stats.apply(queued("c2", 105.0))
-    stats.apply(offered("c1", "ada", 106.0))
-    sales = stats.queues["sales"]
-    assert set(sales.waiting) == {"c1", "c2"}
-    assert sales.longest_wait(now=110.0) == pytest.approx(10.0)
-    stats.apply(accepted("c1", "ada", 111.0))
-    assert set(sales.waiting) == {"c2"}
-    assert sales.longest_wait(now=111.0) == pytest.approx(6.0)
-    assert "sales waiting=1 longest=6s answered=1" in stats.status_line(111.0, elapsed=11.0)
-
-
-def test_agents_are_counted_by_state_while_available_and_by_status_otherwise() -> None:
-    stats = stats_for_one_queue()
-    assert stats.agent_counts()["offline"] == 2
-    stats.apply(status("ada", AgentStatus.AVAILABLE))
-    stats.apply(status("ben", AgentStatus.AVAILABLE))
-    stats.apply(queued("c1", 1.0))
-    stats.apply(offered("c1", "ada", 1.0))
-    assert stats.agent_counts() == {
-        "idle": 1,
-        "offered": 1,
-        "busy": 0,
-        "wrap-up": 0,
-        "break": 0,
-        "offline": 0,
-    }
-    stats.apply(accepted("c1", "ada", 2.0))
-    assert stats.agent_counts()["busy"] == 1
-    stats.apply(
-        ev.ContactEnded(workspace=W, at=3.0, contact_id="c1", agent_id="ada", wrap_up_until=5.0)
-    )
-    assert stats.agent_counts()["wrap-up"] == 1
-    stats.apply(ev.WrapUpEnded(workspace=W, at=5.0, contact_id="c1", agent_id="ada"))
-    stats.apply(ev.ContactClosed(workspace=W, at=5.0, contact_id="c1"))
-    stats.apply(status("ben", AgentStatus.BREAK, 6.0))
-    counts = stats.agent_counts()
-    assert (counts["idle"], counts["break"], counts["wrap-up"]) == (1, 1, 0)
-
-
-def test_a_customer_hanging_up_while_it_rings_frees_the_agent() -> None:
-    stats = stats_for_one_queue()
-    stats.apply(status("ada", AgentStatus.AVAILABLE))
-    stats.apply(queued("c1", 1.0))
-    stats.apply(offered("c1", "ada", 2.0))
-    stats.apply(ev.ContactAbandoned(workspace=W, at=4.0, contact_id="c1", waited=3.0))
-    assert stats.agent_counts()["offered"] == 0
-    assert stats.agent_counts()["idle"] == 1
-    assert stats.queues["sales"].waiting == {}
+    assert (summary.service_level, summary.average_speed_of_answer) == (0.5, 4.0)
+    assert "asa=4.0s" in summary.line()
+    line = stats.status_line(111.0, elapsed=11.0)
+    assert "sales waiting=1 longest=6s answered=1 abandoned=1 sl=50%" in line
+    assert "| agents: idle=0 offered=0 busy=0 wrap-up=0 break=0 offline=2" in line
 
 
 # Configuration ------------------------------------------------------------------------------

@@ -327,7 +327,7 @@ async def test_the_supervisor_socket_shows_the_board_and_monitors_a_chat(server:
         with anyio.fail_after(5):  # boards come at most once a second, as things change
             while True:
                 board = await next_of(ws, "board")
-                if sum(q["offered"] + q["waiting"] for q in board["queues"]) == 1:
+                if sum(q["ringing"] + q["waiting"] for q in board["queues"]) == 1:
                     break
         await ws.send(json.dumps({"type": "monitor", "contact_id": ack.contact_id, "ref": 2}))
         await next_of(ws, "ack")

@@ -23,7 +23,11 @@ BUILTIN_COMMANDS = (
     "check-config",
     "explain",
     "db",
+    "report",
     "hash-secret",
+    "erlang",
+    "simulate",
+    "replay",
     "plugins",
 )
 
@@ -77,24 +81,26 @@ def cli(ctx: click.Context) -> None:
 
 def build(config_path: str | None, *, pm: Any, env: Mapping[str, str] | None = None) -> Any:
     """Load and check a configuration file with the plugins of ``pm``. Starts nothing."""
-    from .config import SettingsRegistry, load_config
+    from .config import load_config
+
+    defaults = dict(pm.distro.defaults) if pm.distro is not None else {}
+    assert config_path is not None
+    return load_config(config_path, **config_sources(pm, env), defaults=defaults)
+
+
+def config_sources(pm: Any, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """What checking a configuration needs from the plugins: adapters, strategies, settings."""
+    from .config import SettingsRegistry
 
     registry = SettingsRegistry()
     pm.hook.trunkline_add_settings.call_historic(kwargs={"registry": registry})
-    adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
-    strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
-    stores = {f.name: f.Settings for f in pm.collect("trunkline_register_stores")}
-    defaults = dict(pm.distro.defaults) if pm.distro is not None else {}
-    assert config_path is not None
-    return load_config(
-        config_path,
-        adapters=adapters,
-        strategies=strategies,
-        plugin_sections=registry.sections,
-        env=os.environ if env is None else env,
-        defaults=defaults,
-        stores=stores,
-    )
+    return {
+        "adapters": {a.name: a for a in pm.collect("trunkline_register_channels")},
+        "strategies": {s.name for s in pm.collect("trunkline_register_strategies")},
+        "plugin_sections": registry.sections,
+        "stores": {f.name: f.Settings for f in pm.collect("trunkline_register_stores")},
+        "env": os.environ if env is None else env,
+    }
 
 
 @cli.command("check-config")
@@ -312,15 +318,9 @@ def _explain(
 
         seen = {e.agent_id for e in log if isinstance(e, ev.AgentStatusChanged)} - {HUMAN}
         config = demo_config(DemoOptions(agents=max(1, len(seen))), pm)
-    if workspace is None:
-        if len(config.workspaces) != 1:
-            raise TrunklineError(
-                f"the configuration has {len(config.workspaces)} workspaces: choose one with "
-                f"--workspace ({', '.join(sorted(config.workspaces))})"
-            )
-        workspace = next(iter(config.workspaces))
-    if workspace not in config.workspaces:
-        raise TrunklineError(f'unknown workspace "{workspace}"')
+    from .config import choose_workspace
+
+    workspace = choose_workspace(config.workspaces, workspace)
     strategies = {s.name: s for s in pm.collect("trunkline_register_strategies")}
     chosen = config.workspaces[workspace]
     explanation = explain_from_log(
@@ -408,6 +408,70 @@ def db_retention(state: _State, config_file: str, dry_run: bool, now: float | No
         click.echo(line)
 
 
+@cli.command()
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.option("--workspace", default=None, help="The workspace (default: the only one).")
+@click.option(
+    "--by",
+    type=click.Choice(["interval", "agent"]),
+    default="interval",
+    show_default=True,
+    help="One row per queue and interval, or per agent.",
+)
+@click.option(
+    "--interval",
+    type=click.Choice(["15m", "hour", "day"]),
+    default=None,
+    help="Interval length, aligned to UTC [hour with --by interval; none with --by agent].",
+)
+@click.option("--from", "start", default=None, help="Contacts first queued from (ISO 8601).")
+@click.option("--to", "end", default=None, help="...and before this time (ISO 8601).")
+@click.option(
+    "--fcr-days",
+    type=click.FloatRange(min=0),
+    default=7.0,
+    show_default=True,
+    help="Days without a new contact from the customer for first-contact resolution.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
+)
+@click.option("--output", type=click.Path(dir_okay=False), default=None, help="Write here.")
+@click.option("--now", type=float, default=None, help="The current time as Unix seconds.")
+@click.pass_obj
+def report(
+    state: _State,
+    config_file: str,
+    workspace: str | None,
+    by: str,
+    interval: str | None,
+    start: str | None,
+    end: str | None,
+    fcr_days: float,
+    output_format: str,
+    output: str | None,
+    now: float | None,
+) -> None:
+    """Figures per queue and interval, or per agent, from the stored events of CONFIG_FILE."""
+    from .reports import run_report_command
+
+    async def work(config: Any, store: Any) -> str:
+        return await run_report_command(
+            config, store, workspace, by, interval, start, end, fcr_days, output_format, now
+        )
+
+    text = _with_store(state, config_file, work)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        with open(output, "w", encoding="utf-8", newline="") as out:
+            out.write(text)
+
+
 @cli.command("hash-secret")
 @click.option("--token", is_flag=True, help="Make a new API token and print it with its hash.")
 def hash_secret(token: bool) -> None:
@@ -424,6 +488,211 @@ def hash_secret(token: bool) -> None:
     if len(password) < 8:
         _fail(TrunklineError("the password is shorter than 8 characters"))
     click.echo(f'password_hash = "{hash_password(password)}"')
+
+
+@cli.command()
+@click.option("--arrivals", type=float, required=True, metavar="N", help="Contacts per interval.")
+@click.option("--interval", type=float, required=True, metavar="SECONDS", help="The interval.")
+@click.option("--aht", type=float, required=True, metavar="SECONDS", help="Average handle time.")
+@click.option("--agents", type=int, metavar="N", help="Agents; omitted: the fewest needed.")
+@click.option("--patience", type=float, metavar="SECONDS", help="Mean patience: Erlang A.")
+@click.option("--target", type=float, default=20.0, metavar="SECONDS", help="Answer target [20].")
+@click.option("--service-level", type=float, metavar="SHARE", help="Goal without --agents [0.8].")
+@click.option("--shrinkage", type=float, metavar="SHARE", help="Also print the staff to schedule.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def erlang(
+    arrivals: float,
+    interval: float,
+    aht: float,
+    agents: int | None,
+    patience: float | None,
+    target: float,
+    service_level: float | None,
+    shrinkage: float | None,
+    as_json: bool,
+) -> None:
+    """Erlang C (or Erlang A with --patience) figures for one interval, or the agents needed."""
+    import json
+    import math
+
+    from . import erlang as wfm
+
+    goal = None
+    try:
+        if agents is None:
+            goal = 0.8 if service_level is None else service_level
+            figures = wfm.agents_for(
+                arrivals=arrivals,
+                interval=interval,
+                aht=aht,
+                target=target,
+                service_level=goal,
+                patience=patience,
+            )
+        elif service_level is not None:
+            raise wfm.ErlangError("--service-level is the goal without --agents: give one")
+        elif patience is None:
+            figures = wfm.erlang_c(
+                arrivals=arrivals, interval=interval, aht=aht, agents=agents, target=target
+            )
+        else:
+            figures = wfm.erlang_a(
+                arrivals=arrivals,
+                interval=interval,
+                aht=aht,
+                agents=agents,
+                patience=patience,
+                target=target,
+            )
+        scheduled = None if shrinkage is None else wfm.with_shrinkage(figures.agents, shrinkage)
+    except wfm.ErlangError as exc:
+        _fail(exc)
+    data = {
+        "model": figures.model,
+        "arrivals": arrivals,
+        "interval": interval,
+        "aht": aht,
+        **figures.as_dict(),
+        "service_level_goal": goal,
+        "shrinkage": shrinkage,
+        "scheduled_agents": scheduled,
+    }
+    if as_json:
+        click.echo(json.dumps(data, allow_nan=False))
+        return
+
+    def seconds(value: float) -> str:
+        return f"{value:.1f} s" if math.isfinite(value) else "unbounded (too few agents)"
+
+    model = "Erlang C (no abandonment)"
+    if patience is not None:
+        model = f"Erlang A (patience {patience:g} s)"
+    staffing = f"{figures.agents}" + (
+        f" (the fewest for {goal * 100:g}% within {target:g} s)" if goal is not None else ""
+    )
+    rows = [
+        ("model", model),
+        ("traffic", f"{figures.traffic:.2f} Erlangs"),
+        ("agents", staffing),
+        ("wait probability", f"{figures.wait_probability:.1%}"),
+        ("service level", f"{figures.service_level:.1%} within {target:g} s"),
+        ("ASA", seconds(figures.asa)),
+        ("average wait", seconds(figures.average_wait)),
+        ("abandonment", f"{figures.abandonment:.1%}"),
+        ("occupancy", f"{figures.occupancy:.1%}"),
+    ]
+    if scheduled is not None and shrinkage is not None:
+        rows.append(("scheduled agents", f"{scheduled} (shrinkage {shrinkage * 100:g}%)"))
+    for label, value in rows:
+        click.echo(f"{label:<17} {value}")
+
+
+@cli.command()
+@click.argument("scenario_file", required=False, type=click.Path(dir_okay=False))
+@click.option("--arrivals", type=float, default=None, help="Contacts arriving per interval.")
+@click.option("--interval", type=float, default=None, help="The interval, in seconds.")
+@click.option("--aht", type=float, default=None, help="Average handle time, in seconds.")
+@click.option("--agents", type=int, default=None, help="Agents, all available all the time.")
+@click.option("--patience", type=float, default=None, help="Mean patience (s): abandonment.")
+@click.option("--target", type=float, default=20.0, show_default=True, help="Answer target (s).")
+@click.option(
+    "--contacts", type=int, default=100_000, show_default=True, help="Contacts to simulate."
+)
+@click.option("--seed", type=int, default=None, help="Seed for the random draws [0].")
+@click.option("--warmup", type=float, default=None, help="Seconds not measured [10 × AHT].")
+@click.option("--strategy", default="longest-idle", show_default=True, help="Routing strategy.")
+@click.option("--workers", type=int, default=1, show_default=True, help="Processes (replications).")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="Write a PNG chart.")
+@click.option("--html", type=click.Path(dir_okay=False), default=None, help="Write an HTML report.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def simulate(
+    state: _State,
+    /,
+    scenario_file: str | None,
+    plot: str | None,
+    html: str | None,
+    as_json: bool,
+    workers: int,
+    **flags: Any,
+) -> None:
+    """Run the routing engine in virtual time: a single queue from flags, or a SCENARIO file.
+
+    Prints the simulated wait probability, ASA, service level and abandonment with 95%
+    confidence intervals, beside Erlang C (or Erlang A) where the model applies.
+    """
+    from .errors import ScenarioError
+    from .simulation.commands import render, simulate_command, write_json
+
+    try:
+        run, data = simulate_command(
+            scenario_file,
+            flags,
+            workers=workers,
+            pm=lambda: state.pm,
+            load=lambda _: config_sources(state.pm),
+        )
+        if plot or html:
+            from .simulation.plots import write_plots
+
+            write_plots(run, data, png=plot, html=html)
+    except (ScenarioError, TrunklineError) as exc:
+        _fail(exc)
+    click.echo(write_json(data) if as_json else render(data))
+
+
+@cli.command()
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.option(
+    "--with",
+    "changed_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The changed configuration to replay the log under.",
+)
+@click.option("--workspace", default=None, help="The workspace (default: the only one).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the random draws.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.pass_obj
+def replay(
+    state: _State,
+    config_file: str,
+    changed_file: str,
+    workspace: str | None,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Replay CONFIG_FILE's recorded log under another configuration and compare.
+
+    Prints the recorded figures, the replay under the recorded configuration (the replay's
+    own error) and the replay under the changed one, side by side.
+    """
+    from .errors import ScenarioError
+    from .simulation.commands import render_replay, replay_command, write_json
+
+    try:
+        changed = build(changed_file, pm=state.pm)
+    except TrunklineError as exc:
+        _fail(exc)
+
+    async def work(config: Any, store: Any) -> Any:
+        names = [workspace] if workspace is not None else sorted(config.workspaces)
+        events: list[Any] = []
+        for name in names:
+            after = 0
+            while batch := await store.read(name, after, 10_000):
+                events.extend(stored.event for stored in batch)
+                after = batch[-1].seq
+        return config, events
+
+    recorded, events = _with_store(state, config_file, work)
+    try:
+        data = replay_command(
+            events, recorded, changed, workspace=workspace, seed=seed, pm=state.pm
+        )
+    except (ScenarioError, TrunklineError) as exc:
+        _fail(exc)
+    click.echo(write_json(data) if as_json else render_replay(data))
 
 
 @cli.command()

@@ -98,7 +98,7 @@ class Coordinator:
             desk.applied, desk.own = rebuilt.applied, []
             self.runtime.start_routing(desk)
             unrouted = getattr(desk.engine, "unrouted", None)
-            pending = self._route(desk, list(unrouted()) if unrouted is not None else [])
+            pending = await self._route(desk, list(unrouted()) if unrouted is not None else [])
         await pending.stored()
 
     async def _tail(self) -> None:
@@ -137,10 +137,10 @@ class Coordinator:
                     desk.own = [(a, b) for a, b in desk.own if b > desk.applied]
                 if len(chunk) < CATCH_UP_CHUNK:
                     break
-            pending = self._route(desk, received)
+            pending = await self._route(desk, received)
         await pending.stored()
 
-    def _route(self, desk: Desk, contacts: list[Contact]) -> _Pending:
+    async def _route(self, desk: Desk, contacts: list[Contact]) -> _Pending:
         """Queue contacts received elsewhere (the caller holds the desk's lock)."""
         unrouted = getattr(desk.engine, "unrouted", None)
         waiting = {c.id for c in unrouted()} if unrouted is not None else set()
@@ -148,5 +148,5 @@ class Coordinator:
         events: list[ev.Event] = []
         for contact in contacts:
             if contact.id in waiting:
-                events += desk.engine.handle(EnqueueContact(contact), now)
+                events += await self.runtime.decide(desk, EnqueueContact(contact), now)
         return self.runtime.submit(desk, events)

@@ -13,18 +13,19 @@ import re
 import tomllib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from .channels import ChannelAdapter, Secret, is_secret
-from .errors import ConfigError
+from .errors import ConfigError, TrunklineError
 from .hours import Schedule
 from .model import Agent, Queue, RoutingSettings, Workspace
 from .requirements import RequirementError, parse_requirement
 from .retention import RetentionSettings
+from .survey import SurveySettings
 from .users import UserSettings
 
 __all__ = [
@@ -63,6 +64,7 @@ class WorkspaceConfig:
     retention: RetentionSettings = RetentionSettings()
     users: Mapping[str, UserSettings] = attrs.field(factory=dict)
     dispositions: tuple[str, ...] = ("resolved", "follow-up", "no-answer")
+    survey: SurveySettings | None = None  # CSAT after close; None: off
     queues: tuple[Queue, ...] = ()
     agents: tuple[Agent, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
@@ -342,6 +344,26 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def choose_workspace(workspaces: Collection[str], name: str | None) -> str:
+    """The workspace a command works on: ``name`` (``--workspace``), or the only one.
+
+    Raises :class:`TrunklineError` naming the choices when ``name`` is unknown, or missing
+    while there are several.
+    """
+    known = ", ".join(sorted(workspaces)) or "none"
+    if name is None:
+        if len(workspaces) != 1:
+            raise TrunklineError(
+                f"the configuration has {len(workspaces)} workspaces: choose one with "
+                f"--workspace ({known})"
+            )
+        (name,) = workspaces
+        return name
+    if name not in workspaces:
+        raise TrunklineError(f'--workspace: unknown workspace "{name}" (known: {known})')
+    return name
+
+
 def config_from_dict(
     data: Mapping[str, Any],
     *,
@@ -440,6 +462,7 @@ def _workspace(
             "retention",
             "users",
             "dispositions",
+            "survey",
             "queues",
             "agents",
             "channels",
@@ -563,6 +586,21 @@ def _workspace(
             ChannelConfig(name=cname, adapter=adapter_name, settings=settings, queue=queue_name)
         )
 
+    survey: SurveySettings | None = None
+    if "survey" in data:
+        survey_path = (*base, "survey")
+        survey = check.attrs_instance(
+            SurveySettings, check.table(data["survey"], survey_path), survey_path
+        )
+        channel_names = [c.name for c in channels]
+        for i, name in enumerate(survey.channels):
+            if name not in channel_names:
+                raise check.error(
+                    (*survey_path, "channels", str(i)),
+                    f'unknown channel "{name}" (channels of workspace "{wid}": '
+                    f"{', '.join(channel_names) or 'none'})",
+                )
+
     agent_ids = {agent.id for agent in agents}
     users = {}
     for uname, raw in check.table(data.get("users", {}), (*base, "users")).items():
@@ -598,6 +636,7 @@ def _workspace(
             tuple[str, ...],
             (*base, "dispositions"),
         ),
+        survey=survey,
         queues=tuple(queues),
         agents=tuple(agents),
         channels=tuple(channels),

@@ -34,14 +34,14 @@ from .channels import InboundRejected, TemporaryFailure
 from .codec import write_event
 from .config import Config, config_from_dict
 from .errors import TrunklineError
-from .live import LiveStats, QueueStats
+from .metrics import Metrics
 from .model import AgentStatus, Offer
 from .plugins import PluginManager
 from .routing import RoutingError
 from .runtime import Runtime
 from .users import hash_password
 
-__all__ = ["DemoOptions", "DemoStats", "DemoSummary", "QueueStats", "demo_config", "run_demo"]
+__all__ = ["DemoOptions", "DemoStats", "DemoSummary", "demo_config", "run_demo"]
 
 WORKSPACE: Final = "demo"
 HUMAN: Final = "you"  # an agent nobody simulates: the one you play in the agent desktop
@@ -81,9 +81,9 @@ class DemoOptions:
 class DemoSummary:
     """Totals of a demo run.
 
-    ``offered`` counts offers made to agents (a contact rejected once and then answered was
-    offered twice). ``service_level`` is the share of contacts answered within their queue's
-    threshold, None when no contact counts yet.
+    ``offered`` counts contacts that started waiting in a queue (a contact rejected once and
+    then answered was offered once). ``service_level`` is the share of contacts answered
+    within their queue's threshold, None when no contact counts yet.
     """
 
     received: int
@@ -326,20 +326,21 @@ def demo_config(
 # Statistics -----------------------------------------------------------------------------------
 
 
-class DemoStats(LiveStats):
-    """The live figures, with the demo's summary and status line."""
+class DemoStats(Metrics):
+    """The live figures (:class:`trunkline.metrics.Metrics`), with the demo's summary and
+    status line."""
 
     def summary(self, elapsed: float = 0.0) -> DemoSummary:
         queues = self.queues.values()
         answered = sum(q.answered for q in queues)
         return DemoSummary(
             received=self.received,
-            offered=sum(q.offered for q in queues),
+            offered=self.offered,
             answered=answered,
             abandoned=sum(q.abandoned for q in queues),
             service_level=self.service_level,
             average_speed_of_answer=(
-                sum(q.answer_time_total for q in queues) / answered if answered else None
+                sum(q.answer_time for q in queues) / answered if answered else None
             ),
             elapsed=elapsed,
         )
@@ -347,7 +348,7 @@ class DemoStats(LiveStats):
     def status_line(self, now: float, elapsed: float) -> str:
         """One plain line: each queue's figures, then the agents, for logs and pipes."""
         queues = "; ".join(
-            f"{qid} waiting={len(q.waiting)} longest={q.longest_wait(now):.0f}s "
+            f"{qid} waiting={q.waiting} longest={q.longest_wait(now):.0f}s "
             f"answered={q.answered} abandoned={q.abandoned} sl={_percent(q.service_level)}"
             for qid, q in self.queues.items()
         )
@@ -398,13 +399,13 @@ def _view(stats: DemoStats, now: float, elapsed: float) -> RenderableType:
         name = q.queue.name or qid
         queues.add_row(
             name if traffic is None else f"{name} ({traffic.channel})",
-            str(len(q.waiting)),
+            str(q.waiting),
             f"{q.longest_wait(now):.0f}s",
             str(q.offered),
             str(q.answered),
             str(q.abandoned),
             Text(_percent(sl), style=style),
-            _seconds(q.average_speed_of_answer),
+            _seconds(q.asa),
         )
     counts = stats.agent_counts()
     agents = Table(title="Agents", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
@@ -508,7 +509,7 @@ class _Simulation:
         if patience is None:
             return
         await anyio.sleep(patience)
-        if ack.contact_id in self.stats.queues[traffic.queue].waiting:
+        if self.stats.is_waiting(ack.contact_id):
             await self._attempt(self.runtime.abandon(WORKSPACE, ack.contact_id))
 
     # Agents -------------------------------------------------------------------------------

@@ -36,6 +36,8 @@ __all__ = [
     "OfferTimedOut",
     "OutboundQueued",
     "SendAttemptFailed",
+    "SurveyAnswered",
+    "SurveySent",
     "WrapUpEnded",
     "contact_id_of",
 ]
@@ -225,6 +227,33 @@ class ContactAbandoned(Event):
 
     contact_id: str
     waited: float
+    queue: str | None = None
+
+
+# Surveys (CSAT) ---------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class SurveySent(Event):
+    """After close, the customer was asked to rate the contact on its own channel.
+
+    ``message_id`` is the outbound question; ``expires_at`` is when an answer stops counting.
+    """
+
+    contact_id: str
+    message_id: str
+    scale: int
+    expires_at: float
+
+
+@attrs.frozen(kw_only=True)
+class SurveyAnswered(Event):
+    """The customer rated the contact: ``score`` from 1 to ``scale`` (5 by default)."""
+
+    contact_id: str
+    score: int
+    scale: int
+    agent_id: str | None = None
     queue: str | None = None
 
 

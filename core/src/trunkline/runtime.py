@@ -63,6 +63,7 @@ from .routing import (
 )
 from .routing.engine import SNAPSHOT_FORMAT
 from .store import OutboxEntry, SharedStore, Snapshot, Store
+from .survey import SurveySettings, answer_to_survey, survey_events
 
 __all__ = ["Desk", "EngineFactory", "Runtime", "default_engine"]
 
@@ -390,10 +391,61 @@ class Runtime:
                     f'workspace "{workspace}" is routed by another node; send routing commands '
                     "to the node that holds its lease"
                 )
-            events = desk.engine.handle(command, self.clock.now())
+            events = await self.decide(desk, command, self.clock.now())
             pending = self.submit(desk, events)
         await pending.stored()
         return events
+
+    async def decide(self, desk: Desk, command: Command, now: float) -> list[ev.Event]:
+        """The engine's decision on ``command``, with what the runtime adds to it: a survey
+        after each close that earns one. The caller holds ``desk.lock`` and submits the
+        result as one batch, so a close and its survey are appended together or not at all.
+        """
+        events = desk.engine.handle(command, now)
+        survey = desk.config.survey
+        if survey is None or not any(isinstance(e, ev.ContactClosed) for e in events):
+            return events
+        out: list[ev.Event] = []
+        for i, event in enumerate(events):
+            out.append(event)
+            if isinstance(event, ev.ContactClosed):
+                out += await self._survey_after(survey, event, events[:i])
+        return out
+
+    async def _survey_after(
+        self, settings: SurveySettings, closed: ev.ContactClosed, before: Sequence[ev.Event]
+    ) -> list[ev.Event]:
+        """The survey for a contact that closes, if it earns one: an inbound contact that an
+        agent handled (its wrap-up ends in the same decision), on a channel that can send and
+        that the survey is for. Never raises: a survey must not stop a close."""
+        agent_id = next(
+            (
+                e.agent_id
+                for e in reversed(before)
+                if isinstance(e, ev.WrapUpEnded | ev.ContactEnded)
+                and e.contact_id == closed.contact_id
+            ),
+            None,
+        )
+        if agent_id is None:
+            return []
+        try:
+            contact = await self.store.contact(closed.workspace, closed.contact_id)
+        except Exception:
+            log.exception("survey: contact %s could not be read; no survey", closed.contact_id)
+            return []
+        adapter = None if contact is None else self.channels.get(contact.channel)
+        if (
+            contact is None
+            or adapter is None
+            or contact.direction is not Direction.INBOUND
+            or not adapter.capabilities.outbound
+            or (settings.channels and contact.channel not in settings.channels)
+        ):
+            return []
+        return survey_events(
+            settings, contact, agent_id=agent_id, queue=contact.queue, now=closed.at
+        )
 
     def submit(self, desk: Desk, events: Sequence[ev.Event]) -> _Pending:
         """Queue events decided under ``desk.lock`` for the desk's committer; the caller
@@ -467,6 +519,9 @@ class Runtime:
                 desk.unsnapshotted += len(events)
                 desk.poke()
             self._publish(events)
+            wake = self._outbox_wake
+            if wake is not None and any(isinstance(e, ev.OutboundQueued) for e in events):
+                wake.set()  # a survey question decided with a close: send it now
             for pending in batch:
                 pending.finish()
 
@@ -620,12 +675,23 @@ class Runtime:
             if key is not None and (seen := await self.store.seen(workspace, key)):
                 return Ack(contact_id=seen[0], message_id=seen[1], duplicate=True)
             out: list[ev.Event] = []
+            known = customer is not None  # only a known customer can have been surveyed
             if customer is None:
                 customer = Customer(
                     id=new_id("cu"), workspace=workspace, addresses=(message.sender,)
                 )
                 out.append(ev.CustomerCreated(workspace=workspace, at=now, customer=customer))
             contact = await self.store.open_contact(workspace, thread_key)
+            answer: ev.SurveyAnswered | None = None
+            survey = desk.config.survey
+            if contact is None and known and survey is not None and not message.fails_message:
+                # A known customer's reply on a thread with no open contact: it may rate the
+                # contact that closed there. Then it joins that contact and opens none.
+                answered = await answer_to_survey(
+                    self.store, workspace, customer.id, thread_key, message.body, now
+                )
+                if answered is not None:
+                    contact, answer = answered
             new_contact = contact is None
             if contact is None:
                 contact = self._new_contact(workspace, message, customer, thread_key, now)
@@ -648,6 +714,8 @@ class Runtime:
             out.append(
                 ev.MessageReceived(workspace=workspace, at=now, message=stored, idempotency_key=key)
             )
+            if answer is not None:
+                out.append(answer)
             if message.fails_message and not new_contact:
                 out += await self._delivery_failed(workspace, contact.id, message, now)
             try:
@@ -656,7 +724,7 @@ class Runtime:
                         for event in out:
                             desk.engine.apply(event)
                         if new_contact:
-                            out += desk.engine.handle(EnqueueContact(contact), now)
+                            out += await self.decide(desk, EnqueueContact(contact), now)
                     pending = self.submit(desk, out)
                 await pending.stored()
             except TemporaryFailure:

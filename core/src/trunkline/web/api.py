@@ -153,8 +153,8 @@ class Api:
     async def queues(self, request: Request) -> JSONResponse:
         user, router = self.workspace(request, "supervisor")
         now = self.runtime.clock.now()
-        live = self.hub.live[user.workspace]
-        return JSONResponse([queue_json(router, live, q, now) for q in router.queues])
+        figures = self.hub.metrics[user.workspace].figures(now)["queues"]
+        return JSONResponse([queue_json(router, figures.get(q), q, now) for q in router.queues])
 
     async def agents(self, request: Request) -> JSONResponse:
         user, router = self.workspace(request)
@@ -202,21 +202,19 @@ class Api:
 
     async def summary(self, request: Request) -> JSONResponse:
         user, _ = self.workspace(request, "supervisor")
-        live = self.hub.live[user.workspace]
-        queues = live.queues.values()
-        answered = sum(q.answered for q in queues)
-        return JSONResponse(
-            {
-                "received": live.received,
-                "offered": sum(q.offered for q in queues),
-                "answered": answered,
-                "abandoned": sum(q.abandoned for q in queues),
-                "service_level": live.service_level,
-                "average_speed_of_answer": (
-                    sum(q.answer_time_total for q in queues) / answered if answered else None
-                ),
-            }
-        )
+        now = self.runtime.clock.now()
+        return JSONResponse(self.hub.metrics[user.workspace].figures(now)["workspace"])
+
+    async def prometheus(self, request: Request) -> Response:
+        """The caller's workspace's figures in Prometheus' text format (``GET /metrics``)."""
+        user = self.require(request, "supervisor")
+        desk = self.runtime.desks.get(user.workspace)
+        if desk is None or not desk.owned:
+            raise ApiError(503, "this node does not route the workspace; ask the one that does")
+        from .prometheus import CONTENT_TYPE_LATEST, exposition
+
+        metrics = {user.workspace: self.hub.metrics[user.workspace]}
+        return Response(exposition(metrics, self.runtime.clock.now), media_type=CONTENT_TYPE_LATEST)
 
     # Acting -------------------------------------------------------------------------------
 
@@ -510,6 +508,7 @@ class Api:
         routes: list[BaseRoute] = [
             Route(path, _answering(endpoint), methods=[method]) for path, endpoint, method in table
         ]
+        routes.append(Route("/metrics", _answering(self.prometheus), methods=["GET"]))
         routes.append(WebSocketRoute("/ws/agent", self.agent_socket))
         routes.append(WebSocketRoute("/ws/supervisor", self.supervisor_socket))
         return routes

@@ -40,7 +40,16 @@ __all__ = ["RESERVED", "SecureHeaders", "create_app", "run_web"]
 log = logging.getLogger("trunkline.web")
 
 STATIC = Path(str(resources.files("trunkline.web") / "static"))
-RESERVED = ("/api/", "/ws/", "/static/", "/login", "/logout", "/agent", "/wallboard")
+RESERVED = (
+    "/api/",
+    "/ws/",
+    "/static/",
+    "/login",
+    "/logout",
+    "/agent",
+    "/wallboard",
+    "/metrics",
+)
 
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

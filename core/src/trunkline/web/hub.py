@@ -19,7 +19,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from .. import events as ev
 from ..channels import Signal
-from ..live import LiveStats
+from ..metrics import Metrics
 from ..runtime import Runtime
 from .auth import User
 from .views import agent_json, contact_json, message_json, offer_json, queue_json, router_of
@@ -30,6 +30,8 @@ log = logging.getLogger("trunkline.web")
 
 OUTGOING = 1000  # messages queued for one client before it is dropped as too slow
 BOARD_EVERY = 1.0  # seconds between two boards sent to supervisors
+# Each agent of the board carries these of its figures since start (trunkline.metrics).
+BOARD_AGENT_FIGURES = ("handled", "aht", "occupancy")
 
 _OUTCOMES: dict[type[ev.Event], str] = {
     ev.OfferAccepted: "accepted",
@@ -74,8 +76,8 @@ class Hub:
         self.runtime = runtime
         self.agents: dict[tuple[str, str], set[Connection]] = {}
         self.supervisors: dict[str, set[Connection]] = {}
-        self.live = {
-            wid: LiveStats(w.queues, w.agents) for wid, w in runtime.config.workspaces.items()
+        self.metrics = {
+            wid: Metrics(w.queues, w.agents) for wid, w in runtime.config.workspaces.items()
         }
         self._changed: set[str] = set()
         self._board_due = anyio.Event()
@@ -98,12 +100,19 @@ class Hub:
     def board(self, workspace: str) -> dict[str, Any]:
         router = router_of(self.runtime.desk(workspace))
         now = self.runtime.clock.now()
-        live = self.live[workspace]
+        figures = self.metrics[workspace].figures(now)
+        agents = []
+        for agent_id in router.agents:
+            agent = agent_json(router, agent_id)
+            mine = figures["agents"].get(agent_id, {})
+            agent.update({key: mine.get(key) for key in BOARD_AGENT_FIGURES})
+            agents.append(agent)
         return {
             "type": "board",
             "at": now,
-            "queues": [queue_json(router, live, q, now) for q in router.queues],
-            "agents": [agent_json(router, a) for a in router.agents],
+            "totals": figures["workspace"],
+            "queues": [queue_json(router, figures["queues"].get(q), q, now) for q in router.queues],
+            "agents": agents,
         }
 
     # Routing ------------------------------------------------------------------------------
@@ -133,10 +142,10 @@ class Hub:
 
     def _route(self, event: ev.Event) -> None:
         w = event.workspace
-        live = self.live.get(w)
-        if live is None:
+        metrics = self.metrics.get(w)
+        if metrics is None:
             return
-        live.apply(event)
+        metrics.apply(event)
         self._changed.add(w)
         self._board_due.set()
         desk = self.runtime.desks.get(w)

@@ -17,7 +17,36 @@ _ERROR = {
     "properties": {"error": {"type": "string"}},
 }
 _OK = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
-_NULLABLE_NUMBER = {"type": ["number", "null"]}
+_NULLABLE_SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+_NULLABLE_SECONDS = {"type": ["number", "null"], "minimum": 0}
+_COUNT = {"type": "integer", "minimum": 0}
+_SECONDS = {"type": "number", "minimum": 0}
+# The figures since start of a queue and of the workspace (trunkline.metrics, docs/metrics.md).
+_QUEUE_FIGURES: dict[str, Any] = {
+    "waiting": _COUNT,
+    "ringing": _COUNT,
+    "offered": _COUNT,
+    "offers": _COUNT,
+    "answered": _COUNT,
+    "abandoned": _COUNT,
+    "handled": _COUNT,
+    "service_level": _NULLABLE_SHARE,
+    "answered_within_threshold": _COUNT,
+    "counted_for_service_level": _COUNT,
+    "asa": _NULLABLE_SECONDS,
+    "aht": _NULLABLE_SECONDS,
+    "average_talk_time": _NULLABLE_SECONDS,
+    "average_wrap_time": _NULLABLE_SECONDS,
+    "abandonment_rate": _NULLABLE_SHARE,
+    "wait_probability": _NULLABLE_SHARE,
+    "answer_time_total": _SECONDS,
+    "talk_time_total": _SECONDS,
+    "wrap_time_total": _SECONDS,
+    "handle_time_total": _SECONDS,
+    "csat": _NULLABLE_SHARE,
+    "csat_responses": _COUNT,
+    "average_score": {"type": ["number", "null"], "minimum": 0, "maximum": 5},
+}
 
 _SCHEMAS: dict[str, Any] = {
     "Error": _ERROR,
@@ -45,18 +74,33 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Queue": {
         "type": "object",
-        "required": ["id", "name", "waiting", "offered", "longest_wait", "agents"],
+        "required": ["id", "name", "waiting", "ringing", "longest_wait", "agents", "offered"],
         "properties": {
             "id": {"type": "string"},
             "name": {"type": "string"},
-            "waiting": {"type": "integer", "minimum": 0},
-            "offered": {"type": "integer", "minimum": 0},
+            "waiting": _COUNT,
+            "ringing": _COUNT,
             "longest_wait": {"type": "number", "minimum": 0},
-            "service_level": _NULLABLE_NUMBER,
+            **{
+                key: _QUEUE_FIGURES[key]
+                for key in (
+                    "offered",
+                    "answered",
+                    "abandoned",
+                    "handled",
+                    "service_level",
+                    "asa",
+                    "aht",
+                    "average_talk_time",
+                    "average_wrap_time",
+                    "abandonment_rate",
+                    "wait_probability",
+                    "csat",
+                    "csat_responses",
+                )
+            },
             "service_level_threshold": {"type": "number"},
             "service_level_target": {"type": "number"},
-            "answered": {"type": "integer"},
-            "abandoned": {"type": "integer"},
             "agents": {"type": "object", "additionalProperties": {"type": "integer"}},
         },
     },
@@ -121,14 +165,15 @@ _SCHEMAS: dict[str, Any] = {
     },
     "Summary": {
         "type": "object",
-        "required": ["received", "offered", "answered", "abandoned"],
+        "required": ["received", *_QUEUE_FIGURES, "longest_wait", "agents", "occupancy"],
         "properties": {
-            "received": {"type": "integer"},
-            "offered": {"type": "integer"},
-            "answered": {"type": "integer"},
-            "abandoned": {"type": "integer"},
-            "service_level": _NULLABLE_NUMBER,
-            "average_speed_of_answer": _NULLABLE_NUMBER,
+            "received": _COUNT,
+            **_QUEUE_FIGURES,
+            "longest_wait": {"type": "number", "minimum": 0},
+            "agents": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "busy_time": {"type": "number", "minimum": 0},
+            "available_time": {"type": "number", "minimum": 0},
+            "occupancy": _NULLABLE_SHARE,
         },
     },
 }
@@ -293,7 +338,19 @@ def openapi_document() -> dict[str, Any]:
             )
         },
         f"{w}/reports/summary": {
-            "get": _op("Totals since start", {"200": _json(_ref("Summary"))}, read, params=ws)
+            "get": _op("Figures since start", {"200": _json(_ref("Summary"))}, read, params=ws)
+        },
+        "/metrics": {
+            "get": _op(
+                "The caller's workspace's figures for Prometheus (a supervisor or admin)",
+                {
+                    "200": {
+                        "description": "Prometheus' text exposition format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+                (401, 403, 503),
+            )
         },
     }
     return {

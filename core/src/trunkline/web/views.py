@@ -1,15 +1,15 @@
 """The JSON shapes of the API, read from the runtime: queues, agents, offers, contacts, messages.
 
 Live routing state comes from the workspace's engine (the node routing it); history comes
-from the store; counts since start (answered, abandoned, service level) from the live
-figures folded from events (:mod:`trunkline.live`).
+from the store; counts since start (answered, abandoned, service level, ASA…) from the
+figures folded from events (:mod:`trunkline.metrics`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from ..live import LiveStats
 from ..model import AgentStatus, Contact, ContactState, Message, Offer
 from ..routing import Router
 from ..runtime import Desk, Runtime
@@ -113,12 +113,33 @@ async def contact_detail(
     return detail
 
 
-def queue_json(router: Router, live: LiveStats, queue_id: str, now: float) -> dict[str, Any]:
+# The figures since start a queue's JSON carries, with their value before any event.
+SINCE_START: dict[str, Any] = {
+    "offered": 0,
+    "answered": 0,
+    "abandoned": 0,
+    "handled": 0,
+    "service_level": None,
+    "asa": None,
+    "aht": None,
+    "average_talk_time": None,
+    "average_wrap_time": None,
+    "abandonment_rate": None,
+    "wait_probability": None,
+    "csat": None,
+    "csat_responses": 0,
+}
+
+
+def queue_json(
+    router: Router, figures: Mapping[str, Any] | None, queue_id: str, now: float
+) -> dict[str, Any]:
+    """A queue now (from the engine) and since start (``figures``: the queue's entry of
+    :meth:`trunkline.metrics.Metrics.figures`)."""
     queue = router.queues[queue_id]
-    stats = live.queues.get(queue_id)
-    waiting = [v for v in router.contacts.values() if v.queue == queue_id]
-    queued = [v for v in waiting if v.state is ContactState.QUEUED]
-    offered = [v for v in waiting if v.state is ContactState.OFFERED]
+    present = [v for v in router.contacts.values() if v.queue == queue_id]
+    queued = [v for v in present if v.state is ContactState.QUEUED]
+    ringing = [v for v in present if v.state is ContactState.OFFERED]
     agents = dict.fromkeys(
         ("available", "idle", "offered", "busy", "wrap_up", "break", "offline"), 0
     )
@@ -129,16 +150,15 @@ def queue_json(router: Router, live: LiveStats, queue_id: str, now: float) -> di
             agents[run.state.value.replace("-", "_")] += 1
         else:
             agents[run.status.value] += 1
+    since_start = {key: (figures or {}).get(key, default) for key, default in SINCE_START.items()}
     return {
         "id": queue_id,
         "name": queue.name or queue_id,
         "waiting": len(queued),
-        "offered": len(offered),
-        "longest_wait": max((now - v.since for v in queued + offered), default=0.0),
-        "service_level": None if stats is None else stats.service_level,
+        "ringing": len(ringing),
+        "longest_wait": max((now - v.since for v in queued + ringing), default=0.0),
+        **since_start,
         "service_level_threshold": queue.service_level_threshold,
         "service_level_target": queue.service_level_target,
-        "answered": 0 if stats is None else stats.answered,
-        "abandoned": 0 if stats is None else stats.abandoned,
         "agents": agents,
     }

@@ -2,8 +2,8 @@
 // supervisor may change), the open contacts, and silent monitoring of one conversation.
 //
 // The board comes from the supervisor WebSocket (/ws/supervisor) at most once a second while
-// anything changes; the open contacts and the totals are read from the REST API when a board
-// arrives. Charts are SVG drawn here and updated in place. Content is shown as text only.
+// anything changes, with the figures since start (service level, ASA, AHT, abandonment rate,
+// occupancy); the open contacts are read from the REST API when a board arrives. Charts are SVG drawn here and updated in place. Content is shown as text only.
 
 import {
   LiveSocket,
@@ -24,7 +24,7 @@ import {
 
 const TREND_WINDOW = 600; // seconds of waiting history in the line chart
 const SAMPLE_EVERY = 2000; // ms between two points of that history
-const REFRESH_EVERY = 1000; // ms between two reads of the open contacts and totals
+const REFRESH_EVERY = 1000; // ms between two reads of the open contacts
 const SERIES = 8; // colours of the chart series, .series-0 … .series-7 in app.css
 const AGENT_STATES = ["idle", "offered", "busy", "wrap_up", "break", "offline"];
 
@@ -60,11 +60,14 @@ function queueRow(queue) {
       { dataset: { queueId: queue.id } },
       el("th", { scope: "row", class: "queue-name" }),
       cell("num waiting"),
-      cell("num offered"),
+      cell("num ringing"),
       cell("num longest"),
       el("td", { class: "sl" }, sl, " ", meter, " ", target),
       cell("num answered"),
       cell("num abandoned"),
+      cell("num abandonment-rate"),
+      cell("num asa"),
+      cell("num aht"),
       cell("agents"),
     ),
     meter,
@@ -81,10 +84,13 @@ function showQueue(queue) {
   const part = (cls) => row.node.querySelector(`.${cls}`);
   setText(part("queue-name"), queue.name);
   setText(part("waiting"), queue.waiting);
-  setText(part("offered"), queue.offered);
+  setText(part("ringing"), queue.ringing);
   setText(part("longest"), duration(queue.longest_wait));
   setText(part("answered"), queue.answered);
   setText(part("abandoned"), queue.abandoned);
+  setText(part("abandonment-rate"), percent(queue.abandonment_rate));
+  setText(part("asa"), seconds(queue.asa));
+  setText(part("aht"), seconds(queue.aht));
   const sl = queue.service_level;
   setText(row.sl, percent(sl));
   row.sl.dataset.verdict = sl === null ? "none" : sl >= queue.service_level_target ? "good" : "bad";
@@ -107,14 +113,24 @@ function showQueue(queue) {
   }
 }
 
-function showTotals(queues) {
+/** Seconds as m:ss, or "–" for a figure not defined yet (an average of nothing). */
+function seconds(value) {
+  return value === null || value === undefined ? "–" : duration(value);
+}
+
+function showTotals(queues, totals) {
   const sum = (key) => queues.reduce((n, q) => n + q[key], 0);
   setText($("total-waiting"), sum("waiting"));
   setText($("total-longest"), duration(Math.max(0, ...queues.map((q) => q.longest_wait))));
+  setText($("total-sl"), percent(totals.service_level));
   setText($("total-answered"), sum("answered"));
   setText($("total-abandoned"), sum("abandoned"));
   const agents = wall.board.agents;
   setText($("total-available"), agents.filter((a) => a.status === "available").length);
+  setText($("total-asa"), seconds(totals.asa));
+  setText($("total-aht"), seconds(totals.aht));
+  setText($("total-abandonment-rate"), percent(totals.abandonment_rate));
+  setText($("total-occupancy"), percent(totals.occupancy));
 }
 
 // Charts -------------------------------------------------------------------------------------
@@ -155,7 +171,7 @@ function drawBars(queues) {
     chart.replaceChildren();
     chart.dataset.queues = key;
   }
-  const max = niceMax(Math.max(0, ...queues.map((q) => q.waiting + q.offered)));
+  const max = niceMax(Math.max(0, ...queues.map((q) => q.waiting + q.ringing)));
   grid(chart, max);
   const slot = plotWidth / Math.max(1, queues.length);
   const width = Math.min(56, slot * 0.6);
@@ -177,9 +193,9 @@ function drawBars(queues) {
     }
     const x = CHART.left + slot * i + (slot - width) / 2;
     const waiting = scale(queue.waiting);
-    const offered = scale(queue.offered);
+    const offered = scale(queue.ringing);
     const [title, rectWaiting, rectOffered, value, name] = group.children;
-    setText(title, `${queue.name}: ${queue.waiting} waiting, ${queue.offered} offered`);
+    setText(title, `${queue.name}: ${queue.waiting} waiting, ${queue.ringing} offered to an agent`);
     setAttrs(rectWaiting, { x, width, y: base - waiting, height: waiting });
     setAttrs(rectOffered, { x, width, y: base - waiting - offered, height: offered });
     setAttrs(value, { x: x + width / 2, y: base - waiting - offered - 5 });
@@ -385,7 +401,7 @@ function showAges() {
   }
 }
 
-/** Read the open contacts and the totals; at most one read at a time, and again if asked. */
+/** Read the open contacts; at most one read at a time, and again if asked. */
 async function refresh() {
   if (wall.refreshing) {
     wall.refreshAgain = true;
@@ -393,12 +409,7 @@ async function refresh() {
   }
   wall.refreshing = true;
   try {
-    const [contacts, summary] = await Promise.all([
-      api(`${wall.base}/contacts`),
-      api(`${wall.base}/reports/summary`),
-    ]);
-    showContacts(contacts);
-    setText($("total-sl"), percent(summary.service_level));
+    showContacts(await api(`${wall.base}/contacts`));
   } catch (error) {
     if (error.status !== 401) notify(`Could not read the open contacts: ${error.message}`);
   } finally {
@@ -475,7 +486,7 @@ function showBoard(board) {
   wall.board = board;
   for (const queue of board.queues) showQueue(queue);
   for (const agent of board.agents) showAgent(agent);
-  showTotals(board.queues);
+  showTotals(board.queues, board.totals);
   drawBars(board.queues);
   if (!wall.samples.length) sample();
   else drawTrend();

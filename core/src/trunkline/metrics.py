@@ -1,0 +1,680 @@
+"""Real-time contact-centre figures, folded from a workspace's events one at a time.
+
+:class:`Metrics` is what the wallboard, ``GET /api/v1/workspaces/{w}/reports/summary``,
+``GET /metrics`` (Prometheus), ``trunkline demo`` and the simulator show: per queue, per agent
+and for the whole workspace, the contacts waiting, offered, answered and abandoned, service
+level, ASA, AHT, talk and wrap time, abandonment rate, the probability of waiting, occupancy
+and CSAT. ``docs/metrics.md`` defines every figure.
+
+:meth:`Metrics.apply` costs O(1) per event (a dictionary lookup on the event's class, then a
+few counter updates); everything else is computed when :meth:`Metrics.figures` is read.
+What it keeps per contact is dropped when the contact closes, is abandoned or is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from . import events as ev
+from .model import Agent, AgentState, AgentStatus, Queue
+
+__all__ = ["SATISFIED", "AgentMetrics", "Metrics", "QueueMetrics"]
+
+SATISFIED = 0.8  # a survey answer counts as satisfied at score / scale >= this (4 of 5)
+_AVAILABLE = AgentStatus.AVAILABLE
+
+
+def _ratio(part: float, whole: float) -> float | None:
+    return part / whole if whole else None
+
+
+class QueueMetrics:
+    """One queue's running totals. The workspace's are the sum of its queues' (see
+    :meth:`Metrics.figures`); every rate is derived from these counters when read."""
+
+    __slots__ = (
+        "abandoned",
+        "answer_time",
+        "answered",
+        "at_once",
+        "counted",
+        "handle_time",
+        "handled",
+        "offered",
+        "offers",
+        "queue",
+        "ringing",
+        "satisfied",
+        "score_total",
+        "surveys",
+        "talk_time",
+        "talked",
+        "threshold",
+        "unanswered",
+        "within",
+        "wrap_time",
+    )
+
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+        self.threshold = queue.service_level_threshold
+        # Contacts not answered yet (queued or ringing) -> the time they started waiting.
+        self.unanswered: dict[str, float] = {}
+        self.ringing = 0  # of those, the ones with an open offer
+        self.offered = 0  # contacts that entered the queue (overflow into it included)
+        self.offers = 0  # offers made to agents from this queue
+        self.answered = 0
+        self.abandoned = 0
+        self.within = 0  # answered within the service-level threshold
+        self.counted = 0  # contacts that count for service level
+        self.at_once = 0  # answered or abandoned contacts offered the instant they queued
+        self.answer_time = 0.0
+        self.talked = 0  # conversations ended (ContactEnded)
+        self.talk_time = 0.0
+        self.handled = 0  # wrap-ups ended (WrapUpEnded)
+        self.wrap_time = 0.0
+        self.handle_time = 0.0  # talk + wrap of the handled contacts
+        self.surveys = 0
+        self.satisfied = 0
+        self.score_total = 0.0  # on a 5-point scale
+
+    # Read by the demo's view and the tests ---------------------------------------------------
+
+    @property
+    def waiting(self) -> int:
+        """Contacts queued and not being offered to an agent right now."""
+        return len(self.unanswered) - self.ringing
+
+    def longest_wait(self, now: float) -> float:
+        """How long the contact waiting longest (queued or ringing) has waited; 0 when none."""
+        return max((now - t for t in self.unanswered.values()), default=0.0)
+
+    @property
+    def service_level(self) -> float | None:
+        return _ratio(self.within, self.counted)
+
+    @property
+    def asa(self) -> float | None:
+        return _ratio(self.answer_time, self.answered)
+
+    @property
+    def aht(self) -> float | None:
+        return _ratio(self.handle_time, self.handled)
+
+    def _add(self, other: QueueMetrics) -> None:
+        """Add another queue's counters to these (the workspace's totals)."""
+        for name in _COUNTERS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def _figures(self) -> dict[str, Any]:
+        settled = self.answered + self.abandoned
+        return {
+            "waiting": self.waiting,
+            "ringing": self.ringing,
+            "offered": self.offered,
+            "offers": self.offers,
+            "answered": self.answered,
+            "abandoned": self.abandoned,
+            "handled": self.handled,
+            "service_level": _ratio(self.within, self.counted),
+            "answered_within_threshold": self.within,
+            "counted_for_service_level": self.counted,
+            "asa": _ratio(self.answer_time, self.answered),
+            "aht": _ratio(self.handle_time, self.handled),
+            "average_talk_time": _ratio(self.talk_time, self.talked),
+            "average_wrap_time": _ratio(self.wrap_time, self.handled),
+            "abandonment_rate": _ratio(self.abandoned, settled),
+            "wait_probability": _ratio(settled - self.at_once, settled),
+            "answer_time_total": self.answer_time,
+            "talk_time_total": self.talk_time,
+            "wrap_time_total": self.wrap_time,
+            "handle_time_total": self.handle_time,
+            "csat": _ratio(self.satisfied, self.surveys),
+            "csat_responses": self.surveys,
+            "average_score": _ratio(self.score_total, self.surveys),
+        }
+
+
+_COUNTERS = (
+    "ringing",
+    "offered",
+    "offers",
+    "answered",
+    "abandoned",
+    "within",
+    "counted",
+    "at_once",
+    "answer_time",
+    "talked",
+    "talk_time",
+    "handled",
+    "wrap_time",
+    "handle_time",
+    "surveys",
+    "satisfied",
+    "score_total",
+)
+
+
+_AGENT_COUNTERS = (
+    "offers",
+    "answered",
+    "rejected",
+    "missed",
+    "talked",
+    "talk_time",
+    "handled",
+    "wrap_time",
+    "handle_time",
+    "surveys",
+    "satisfied",
+    "score_total",
+    "busy_time",
+    "available_time",
+)
+
+
+class AgentMetrics:
+    """One agent's status, what it holds, and its running totals.
+
+    ``busy_time`` is time holding at least one contact (talking or in wrap-up);
+    ``available_time`` is time with status available plus time busy in any other status.
+    Both run up to ``last``, the agent's latest event; :meth:`Metrics.figures` adds the time
+    since.
+    """
+
+    __slots__ = (
+        "active",
+        "answered",
+        "available_time",
+        "busy_time",
+        "handle_time",
+        "handled",
+        "last",
+        "missed",
+        "offers",
+        "open_offers",
+        "queues",
+        "rejected",
+        "satisfied",
+        "score_total",
+        "status",
+        "surveys",
+        "talk_time",
+        "talked",
+        "wrap_time",
+        "wrap_up",
+    )
+
+    def __init__(self, queues: tuple[str, ...] = ()) -> None:
+        self.queues = queues
+        self.status = AgentStatus.OFFLINE
+        self.open_offers: set[str] = set()
+        self.active: set[str] = set()
+        self.wrap_up: set[str] = set()
+        self.last: float | None = None
+        self.busy_time = 0.0
+        self.available_time = 0.0
+        self.offers = 0
+        self.answered = 0
+        self.rejected = 0
+        self.missed = 0
+        self.talked = 0  # conversations of its that ended or were transferred
+        self.talk_time = 0.0
+        self.handled = 0
+        self.wrap_time = 0.0
+        self.handle_time = 0.0
+        self.surveys = 0
+        self.satisfied = 0
+        self.score_total = 0.0
+
+    @property
+    def state(self) -> AgentState:
+        # The same precedence as the routing engine: a ringing offer shows above all else.
+        if self.open_offers:
+            return AgentState.OFFERED
+        if self.active:
+            return AgentState.BUSY
+        if self.wrap_up:
+            return AgentState.WRAP_UP
+        return AgentState.IDLE
+
+    def _mark(self, at: float) -> None:
+        """Count the time since the agent's last event, before its status or load changes."""
+        last = self.last
+        if last is None or at > last:
+            if last is not None:
+                if self.active or self.wrap_up:
+                    self.busy_time += at - last
+                    self.available_time += at - last
+                elif self.status is _AVAILABLE:
+                    self.available_time += at - last
+            self.last = at
+
+    def _times(self, now: float) -> tuple[float, float]:
+        busy, available = self.busy_time, self.available_time
+        if self.last is not None and now > self.last:
+            if self.active or self.wrap_up:
+                busy += now - self.last
+                available += now - self.last
+            elif self.status is _AVAILABLE:
+                available += now - self.last
+        return busy, available
+
+    def _figures(self, now: float) -> dict[str, Any]:
+        busy, available = self._times(now)
+        return {
+            "status": self.status.value,
+            "state": self.state.value,
+            "offers": self.offers,
+            "answered": self.answered,
+            "rejected": self.rejected,
+            "missed": self.missed,
+            "handled": self.handled,
+            "aht": _ratio(self.handle_time, self.handled),
+            "average_talk_time": _ratio(self.talk_time, self.talked),
+            "average_wrap_time": _ratio(self.wrap_time, self.handled),
+            "talk_time_total": self.talk_time,
+            "wrap_time_total": self.wrap_time,
+            "handle_time_total": self.handle_time,
+            "busy_time": busy,
+            "available_time": available,
+            "occupancy": _ratio(busy, available),
+            "csat": _ratio(self.satisfied, self.surveys),
+            "csat_responses": self.surveys,
+            "average_score": _ratio(self.score_total, self.surveys),
+        }
+
+
+class _Contact:
+    """What is followed of one open contact."""
+
+    __slots__ = (
+        "accepted_at",
+        "agent",
+        "at_once",
+        "ended_at",
+        "offered",
+        "offers",
+        "queue",
+        "start",
+        "talk",
+        "waiting",
+    )
+
+    def __init__(self) -> None:
+        self.queue: QueueMetrics | None = None  # where it waits, or was answered
+        self.start = 0.0  # when it started waiting (first queued, kept across overflow)
+        self.waiting = False  # queued or ringing, not answered yet
+        self.offers: list[str] = []  # open offers (several with offer_to > 1)
+        self.offered = False  # an offer was made since it started waiting
+        self.at_once = False  # ...at the very instant it started waiting
+        self.agent: AgentMetrics | None = None  # the agent handling it
+        self.accepted_at: float | None = None
+        self.ended_at: float | None = None
+        self.talk = 0.0  # talk time so far, over every agent it was transferred between
+
+
+class Metrics:
+    """Figures of one workspace, fed one event at a time with :meth:`apply`.
+
+    A contact waits from ``ContactQueued`` until an agent accepts it or the customer
+    abandons; while an offer to an agent is open it is *ringing* rather than waiting, but its
+    wait goes on. Service level: a contact counts when answered, or when abandoned after
+    waiting longer than its queue's ``service_level_threshold``; it is within service level
+    when answered within that threshold.
+    """
+
+    def __init__(self, queues: Iterable[Queue], agents: Iterable[Agent]) -> None:
+        self.queues: dict[str, QueueMetrics] = {q.id: QueueMetrics(q) for q in queues}
+        self.agents: dict[str, AgentMetrics] = {a.id: AgentMetrics(a.queues) for a in agents}
+        self.received = 0  # contacts that entered the system (ContactReceived)
+        self.offered = 0  # contacts that started waiting (overflow does not start again)
+        self._contacts: dict[str, _Contact] = {}
+        # Open offer id -> (contact id, agent, queue).
+        self._offers: dict[str, tuple[str, AgentMetrics, QueueMetrics | None]] = {}
+        self._handlers: dict[type[ev.Event], Callable[[Any], None]] = {
+            ev.ContactReceived: self._received,
+            ev.ContactQueued: self._queued,
+            ev.ContactOffered: self._offered,
+            ev.OfferAccepted: self._accepted,
+            ev.OfferRejected: self._rejected,
+            ev.OfferTimedOut: self._timed_out,
+            ev.OfferRescinded: self._rescinded,
+            ev.ContactTransferred: self._transferred,
+            ev.ContactEnded: self._ended,
+            ev.WrapUpEnded: self._wrapped,
+            ev.ContactAbandoned: self._abandoned,
+            ev.ContactClosed: self._gone,
+            ev.ContactRefused: self._gone,
+            ev.AgentStatusChanged: self._status,
+            ev.SurveyAnswered: self._survey,
+        }
+
+    def apply(self, event: ev.Event) -> None:
+        """Fold one event in. Events of other kinds are ignored."""
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(event)
+
+    # Contacts -------------------------------------------------------------------------------
+
+    def _queue(self, queue_id: str, workspace: str) -> QueueMetrics:
+        found = self.queues.get(queue_id)
+        if found is None:  # not configured (any more): counted with the default threshold
+            found = self.queues[queue_id] = QueueMetrics(Queue(id=queue_id, workspace=workspace))
+        return found
+
+    def _agent(self, agent_id: str) -> AgentMetrics:
+        found = self.agents.get(agent_id)
+        if found is None:
+            found = self.agents[agent_id] = AgentMetrics()
+        return found
+
+    def _received(self, event: ev.ContactReceived) -> None:
+        self.received += 1
+
+    def _queued(self, event: ev.ContactQueued) -> None:
+        cid = event.contact_id
+        queue = self._queue(event.queue, event.workspace)
+        contact = self._contacts.get(cid)
+        if contact is None:
+            contact = self._contacts[cid] = _Contact()
+        if contact.waiting:  # overflow: it moves on and keeps its place
+            before = contact.queue
+            if before is not None:
+                before.unanswered.pop(cid, None)
+                if contact.offers:
+                    before.ringing -= 1
+            if contact.offers:
+                queue.ringing += 1
+        else:  # new, or transferred: it starts waiting
+            contact.waiting = True
+            contact.start = event.at
+            contact.offered = contact.at_once = False
+            self.offered += 1
+        queue.unanswered[cid] = contact.start
+        queue.offered += 1
+        contact.queue = queue
+
+    def _offered(self, event: ev.ContactOffered) -> None:
+        offer = event.offer
+        agent = self._agent(offer.agent_id)
+        agent.offers += 1
+        agent.open_offers.add(offer.id)
+        queue = self.queues.get(offer.queue)
+        if queue is not None:
+            queue.offers += 1
+        self._offers[offer.id] = (offer.contact_id, agent, queue)
+        contact = self._contacts.get(offer.contact_id)
+        if contact is None:
+            return
+        contact.offers.append(offer.id)
+        if contact.waiting:
+            if not contact.offered:
+                contact.offered = True
+                contact.at_once = event.at <= contact.start
+            if len(contact.offers) == 1 and contact.queue is not None:
+                contact.queue.ringing += 1
+
+    def _close_offer(self, offer_id: str) -> tuple[str, AgentMetrics, QueueMetrics | None] | None:
+        entry = self._offers.pop(offer_id, None)
+        if entry is None:
+            return None
+        cid, agent, _ = entry
+        agent.open_offers.discard(offer_id)
+        contact = self._contacts.get(cid)
+        if contact is not None and offer_id in contact.offers:
+            contact.offers.remove(offer_id)
+            if not contact.offers and contact.waiting and contact.queue is not None:
+                contact.queue.ringing -= 1
+        return entry
+
+    def _stop_waiting(self, cid: str, contact: _Contact) -> None:
+        contact.waiting = False
+        queue = contact.queue
+        if queue is not None:
+            queue.unanswered.pop(cid, None)
+            if contact.offers:
+                queue.ringing -= 1
+
+    def _accepted(self, event: ev.OfferAccepted) -> None:
+        cid, at = event.contact_id, event.at
+        entry = self._close_offer(event.offer_id)
+        agent = self._agent(event.agent_id)
+        agent.answered += 1
+        agent._mark(at)
+        agent.active.add(cid)
+        contact = self._contacts.get(cid)
+        if contact is None:  # it waited before these figures started
+            contact = self._contacts[cid] = _Contact()
+            contact.queue = None if entry is None else entry[2]
+        elif contact.waiting:
+            self._stop_waiting(cid, contact)
+            queue = contact.queue
+            if queue is not None:
+                wait = at - contact.start
+                queue.answered += 1
+                queue.answer_time += wait
+                queue.counted += 1
+                if wait <= queue.threshold:
+                    queue.within += 1
+                if contact.at_once:
+                    queue.at_once += 1
+        contact.agent = agent
+        contact.accepted_at = at
+        contact.ended_at = None
+
+    def _rejected(self, event: ev.OfferRejected) -> None:
+        self._close_offer(event.offer_id)
+        self._agent(event.agent_id).rejected += 1
+
+    def _timed_out(self, event: ev.OfferTimedOut) -> None:
+        self._close_offer(event.offer_id)
+        self._agent(event.agent_id).missed += 1
+
+    def _rescinded(self, event: ev.OfferRescinded) -> None:
+        self._close_offer(event.offer_id)
+
+    def _transferred(self, event: ev.ContactTransferred) -> None:
+        cid, at = event.contact_id, event.at
+        agent = self._agent(event.from_agent)
+        agent._mark(at)
+        agent.active.discard(cid)
+        contact = self._contacts.get(cid)
+        if contact is not None and contact.accepted_at is not None:
+            talk = at - contact.accepted_at
+            agent.talked += 1
+            agent.talk_time += talk
+            contact.talk += talk
+            contact.agent = None
+            contact.accepted_at = None
+
+    def _ended(self, event: ev.ContactEnded) -> None:
+        cid, at = event.contact_id, event.at
+        agent = self._agent(event.agent_id)
+        agent._mark(at)
+        agent.active.discard(cid)
+        agent.wrap_up.add(cid)
+        contact = self._contacts.get(cid)
+        if contact is not None and contact.accepted_at is not None:
+            talk = at - contact.accepted_at
+            agent.talked += 1
+            agent.talk_time += talk
+            contact.talk += talk
+            contact.ended_at = at
+            queue = contact.queue
+            if queue is not None:
+                queue.talked += 1
+                queue.talk_time += contact.talk
+
+    def _wrapped(self, event: ev.WrapUpEnded) -> None:
+        cid, at = event.contact_id, event.at
+        agent = self._agent(event.agent_id)
+        agent._mark(at)
+        agent.wrap_up.discard(cid)
+        contact = self._contacts.get(cid)
+        if contact is None or contact.ended_at is None or contact.accepted_at is None:
+            return
+        wrap = at - contact.ended_at
+        agent.handled += 1
+        agent.wrap_time += wrap
+        agent.handle_time += contact.ended_at - contact.accepted_at + wrap
+        queue = contact.queue
+        if queue is not None:
+            queue.handled += 1
+            queue.wrap_time += wrap
+            queue.handle_time += contact.talk + wrap
+        contact.ended_at = contact.accepted_at = None
+
+    def _abandoned(self, event: ev.ContactAbandoned) -> None:
+        cid = event.contact_id
+        contact = self._contacts.get(cid)
+        if contact is not None and contact.waiting:
+            self._stop_waiting(cid, contact)
+            queue = contact.queue
+            if queue is not None:
+                queue.abandoned += 1
+                if event.at - contact.start > queue.threshold:
+                    queue.counted += 1
+                if contact.at_once:
+                    queue.at_once += 1
+        self._forget(cid)
+
+    def _gone(self, event: ev.ContactClosed | ev.ContactRefused) -> None:
+        self._forget(event.contact_id)
+
+    def _forget(self, cid: str) -> None:
+        """The contact is gone: drop what was kept about it, including a ringing offer."""
+        contact = self._contacts.pop(cid, None)
+        if contact is None:
+            return
+        if contact.waiting:
+            self._stop_waiting(cid, contact)
+        for offer_id in contact.offers:
+            entry = self._offers.pop(offer_id, None)
+            if entry is not None:
+                entry[1].open_offers.discard(offer_id)
+
+    # Agents and surveys -----------------------------------------------------------------------
+
+    def _status(self, event: ev.AgentStatusChanged) -> None:
+        agent = self._agent(event.agent_id)
+        agent._mark(event.at)
+        agent.status = event.status
+
+    def _survey(self, event: ev.SurveyAnswered) -> None:
+        if event.scale <= 0:
+            return
+        share = event.score / event.scale
+        targets: list[QueueMetrics | AgentMetrics] = []
+        if event.queue is not None:
+            targets.append(self._queue(event.queue, event.workspace))
+        if event.agent_id is not None:
+            targets.append(self._agent(event.agent_id))
+        for target in targets:
+            target.surveys += 1
+            target.score_total += share * 5
+            if share >= SATISFIED:
+                target.satisfied += 1
+
+    # Reading ----------------------------------------------------------------------------------
+
+    def is_waiting(self, contact_id: str) -> bool:
+        """True while the contact is queued or ringing: no agent has accepted it yet."""
+        contact = self._contacts.get(contact_id)
+        return contact is not None and contact.waiting
+
+    def agent_counts(self, queue: str | None = None) -> dict[str, int]:
+        """Agents by state (idle, offered, busy, wrap-up) while available, else by status.
+
+        An agent on break or offline counts under that status even while finishing a contact:
+        that is what a supervisor asks first ("who is on break?"). With ``queue``, only the
+        agents who serve that queue (their configured ``queues``).
+        """
+        counts = dict.fromkeys([*AgentState, AgentStatus.BREAK, AgentStatus.OFFLINE], 0)
+        for agent in self.agents.values():
+            if queue is not None and queue not in agent.queues:
+                continue
+            key = agent.state if agent.status is _AVAILABLE else agent.status
+            counts[key] += 1
+        return {str(key): n for key, n in counts.items()}
+
+    @property
+    def service_level(self) -> float | None:
+        """Service level over all queues, each contact judged by its own queue's threshold."""
+        counted = sum(q.counted for q in self.queues.values())
+        within = sum(q.within for q in self.queues.values())
+        return _ratio(within, counted)
+
+    # Finished runs (simulation replications) -------------------------------------------------
+
+    def settle(self, now: float) -> None:
+        """Count every agent's time up to ``now`` and stop the clocks: the run is over.
+
+        Later events restart an agent's clock from their own time, so nothing between ``now``
+        and them is counted.
+        """
+        for agent in self.agents.values():
+            agent.busy_time, agent.available_time = agent._times(now)
+            agent.last = None
+
+    def merge(self, other: Metrics, *, now: float) -> None:
+        """Add the totals of another, independent run that ended at ``now``.
+
+        This is how the simulator's replications (separate processes, each from an empty
+        center) become one set of figures. Counters and times add up; what is open in
+        ``other`` (waiting contacts, ringing offers) is counted but not followed further.
+        """
+        other.settle(now)
+        self.received += other.received
+        self.offered += other.offered
+        for qid, theirs in other.queues.items():
+            mine = self.queues.get(qid)
+            if mine is None:
+                self.queues[qid] = theirs
+            else:
+                mine._add(theirs)
+        for aid, agent in other.agents.items():
+            own = self.agents.get(aid)
+            if own is None:
+                self.agents[aid] = agent
+                continue
+            for name in _AGENT_COUNTERS:
+                setattr(own, name, getattr(own, name) + getattr(agent, name))
+
+    def figures(self, now: float) -> dict[str, Any]:
+        """Every figure as JSON-ready data: ``{"workspace", "queues", "agents"}``.
+
+        A figure that is not defined yet (an average of nothing) is ``None``. The fields are
+        listed in ``docs/metrics.md``.
+        """
+        totals = QueueMetrics(Queue(id="", workspace=""))
+        queues: dict[str, Any] = {}
+        longest = 0.0
+        for qid, queue in self.queues.items():
+            totals._add(queue)
+            wait = queue.longest_wait(now)
+            longest = max(longest, wait)
+            queues[qid] = {
+                **queue._figures(),
+                "longest_wait": wait,
+                "service_level_threshold": queue.threshold,
+                "agents": self.agent_counts(qid),
+            }
+        totals.offered = self.offered  # an overflow counts in two queues, once here
+        agents = {aid: agent._figures(now) for aid, agent in self.agents.items()}
+        busy = sum(a["busy_time"] for a in agents.values())
+        available = sum(a["available_time"] for a in agents.values())
+        workspace = {
+            "received": self.received,
+            **totals._figures(),
+            "waiting": sum(q.waiting for q in self.queues.values()),
+            "longest_wait": longest,
+            "agents": self.agent_counts(),
+            "busy_time": busy,
+            "available_time": available,
+            "occupancy": _ratio(busy, available),
+        }
+        return {"workspace": workspace, "queues": queues, "agents": agents}

@@ -1,0 +1,633 @@
+"""Real-time figures folded from events (trunkline.metrics), and ``GET /metrics`` for Prometheus.
+
+The scenarios run on the production routing engine (a Switchboard with virtual time), so the
+events are the ones the engine really emits; every expected figure is worked out by hand in
+the comments beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from trunkline import FakeClock, Runtime, Switchboard, config_from_dict, load_plugins
+from trunkline import events as ev
+from trunkline.metrics import Metrics
+from trunkline.model import Agent, AgentStatus, EscalationStep, Offer, Queue
+from trunkline.users import hash_password, hash_token
+
+W = "acme"
+
+
+def queued(cid: str, at: float, queue: str = "sales") -> ev.ContactQueued:
+    return ev.ContactQueued(workspace=W, at=at, contact_id=cid, queue=queue, priority=0)
+
+
+def offered(cid: str, agent: str, at: float, oid: str | None = None) -> ev.ContactOffered:
+    offer = Offer(
+        id=oid or f"of-{cid}",
+        workspace=W,
+        contact_id=cid,
+        agent_id=agent,
+        queue="sales",
+        created_at=at,
+        expires_at=at + 8,
+    )
+    return ev.ContactOffered(workspace=W, at=at, offer=offer)
+
+
+def accepted(cid: str, agent: str, at: float, oid: str | None = None) -> ev.OfferAccepted:
+    return ev.OfferAccepted(
+        workspace=W, at=at, offer_id=oid or f"of-{cid}", contact_id=cid, agent_id=agent
+    )
+
+
+def status(agent: str, value: AgentStatus, at: float = 0.0) -> ev.AgentStatusChanged:
+    return ev.AgentStatusChanged(workspace=W, at=at, agent_id=agent, status=value)
+
+
+def one_queue(threshold: float = 10.0) -> Metrics:
+    queue = Queue(id="sales", workspace=W, service_level_threshold=threshold)
+    agents = [Agent(id=a, workspace=W, queues=("sales",)) for a in ("ada", "ben")]
+    return Metrics([queue], agents)
+
+
+# Folding single events ------------------------------------------------------------------------
+
+
+def test_service_level_counts_answers_within_threshold_and_long_abandons_only() -> None:
+    metrics = one_queue(threshold=10.0)
+    for event in [
+        queued("c1", 100.0),
+        offered("c1", "ada", 101.0),
+        accepted("c1", "ada", 104.0),  # answered in 4 s: within
+        queued("c2", 100.0),
+        offered("c2", "ben", 110.0),
+        accepted("c2", "ben", 115.0),  # answered in 15 s: outside
+        queued("c3", 100.0),
+        ev.ContactAbandoned(workspace=W, at=103.0, contact_id="c3", waited=3.0),  # short: ignored
+        queued("c4", 100.0),
+        ev.ContactAbandoned(workspace=W, at=130.0, contact_id="c4", waited=30.0),  # counts against
+    ]:
+        metrics.apply(event)
+
+    sales = metrics.figures(now=130.0)["queues"]["sales"]
+    assert (sales["offered"], sales["answered"], sales["abandoned"]) == (4, 2, 2)
+    assert (sales["answered_within_threshold"], sales["counted_for_service_level"]) == (1, 3)
+    assert sales["service_level"] == pytest.approx(1 / 3)
+    assert sales["asa"] == pytest.approx((4 + 15) / 2)
+    assert sales["abandonment_rate"] == pytest.approx(2 / 4)
+    assert metrics.service_level == pytest.approx(1 / 3)
+
+
+def test_offered_counts_contacts_and_offers_counts_offers_answer_time_from_first_queued() -> None:
+    metrics = one_queue(threshold=10.0)
+    metrics.apply(queued("c1", 100.0))
+    metrics.apply(offered("c1", "ada", 100.5, oid="first"))
+    metrics.apply(
+        ev.OfferRejected(workspace=W, at=101.0, offer_id="first", contact_id="c1", agent_id="ada")
+    )
+    metrics.apply(offered("c1", "ben", 108.0))
+    metrics.apply(accepted("c1", "ben", 112.0))
+    figures = metrics.figures(now=112.0)
+    sales = figures["queues"]["sales"]
+    assert (sales["offered"], sales["offers"]) == (1, 2)
+    assert sales["asa"] == pytest.approx(12.0)
+    assert sales["service_level"] == 0.0
+    assert figures["agents"]["ada"]["rejected"] == 1
+    assert (figures["agents"]["ben"]["offers"], figures["agents"]["ben"]["answered"]) == (1, 1)
+
+
+def test_a_ringing_contact_is_not_waiting_but_its_wait_goes_on() -> None:
+    metrics = one_queue()
+    metrics.apply(queued("c1", 100.0))
+    metrics.apply(queued("c2", 105.0))
+    metrics.apply(offered("c1", "ada", 106.0))
+    sales = metrics.queues["sales"]
+    assert (sales.waiting, sales.ringing) == (1, 1)
+    assert sales.longest_wait(now=110.0) == pytest.approx(10.0)  # c1, ringing, since 100
+    assert metrics.is_waiting("c1")
+    metrics.apply(accepted("c1", "ada", 111.0))
+    assert (sales.waiting, sales.ringing) == (1, 0)
+    assert sales.longest_wait(now=111.0) == pytest.approx(6.0)
+    assert not metrics.is_waiting("c1")
+
+
+def test_agents_are_counted_by_state_while_available_and_by_status_otherwise() -> None:
+    metrics = one_queue()
+    assert metrics.agent_counts()["offline"] == 2
+    metrics.apply(status("ada", AgentStatus.AVAILABLE))
+    metrics.apply(status("ben", AgentStatus.AVAILABLE))
+    metrics.apply(queued("c1", 1.0))
+    metrics.apply(offered("c1", "ada", 1.0))
+    assert metrics.agent_counts() == {
+        "idle": 1,
+        "offered": 1,
+        "busy": 0,
+        "wrap-up": 0,
+        "break": 0,
+        "offline": 0,
+    }
+    metrics.apply(accepted("c1", "ada", 2.0))
+    assert metrics.agent_counts()["busy"] == 1
+    metrics.apply(
+        ev.ContactEnded(workspace=W, at=3.0, contact_id="c1", agent_id="ada", wrap_up_until=5.0)
+    )
+    assert metrics.agent_counts()["wrap-up"] == 1
+    metrics.apply(ev.WrapUpEnded(workspace=W, at=5.0, contact_id="c1", agent_id="ada"))
+    metrics.apply(ev.ContactClosed(workspace=W, at=5.0, contact_id="c1"))
+    metrics.apply(status("ben", AgentStatus.BREAK, 6.0))
+    counts = metrics.agent_counts()
+    assert (counts["idle"], counts["break"], counts["wrap-up"]) == (1, 1, 0)
+    assert metrics.agent_counts("sales") == counts
+    assert metrics.agent_counts("elsewhere") == dict.fromkeys(counts, 0)
+
+
+def test_a_customer_hanging_up_while_it_rings_frees_the_agent() -> None:
+    metrics = one_queue()
+    metrics.apply(status("ada", AgentStatus.AVAILABLE))
+    metrics.apply(queued("c1", 1.0))
+    metrics.apply(offered("c1", "ada", 2.0))
+    metrics.apply(ev.ContactAbandoned(workspace=W, at=4.0, contact_id="c1", waited=3.0))
+    assert metrics.agent_counts()["offered"] == 0
+    assert metrics.agent_counts()["idle"] == 1
+    sales = metrics.queues["sales"]
+    assert (sales.waiting, sales.ringing, sales.unanswered) == (0, 0, {})
+
+
+def test_nothing_is_kept_of_a_contact_once_it_closed_was_abandoned_or_refused() -> None:
+    metrics = one_queue()
+    for n, gone in enumerate(
+        [
+            ev.ContactClosed(workspace=W, at=9.0, contact_id="c0"),
+            ev.ContactAbandoned(workspace=W, at=9.0, contact_id="c1", waited=8.0),
+            ev.ContactRefused(workspace=W, at=9.0, contact_id="c2", queue="sales", reason="full"),
+        ]
+    ):
+        metrics.apply(queued(f"c{n}", 1.0))
+        metrics.apply(offered(f"c{n}", "ada", 2.0))
+        metrics.apply(gone)
+    assert metrics._contacts == {}
+    assert metrics._offers == {}
+    assert metrics.agents["ada"].open_offers == set()
+
+
+def test_an_empty_workspace_has_counts_of_zero_and_no_averages() -> None:
+    figures = one_queue().figures(now=0.0)
+    json.dumps(figures, allow_nan=False)  # JSON as it is
+    for scope in (figures["workspace"], figures["queues"]["sales"]):
+        assert (scope["offered"], scope["answered"], scope["waiting"]) == (0, 0, 0)
+        for key in ("service_level", "asa", "aht", "abandonment_rate", "wait_probability", "csat"):
+            assert scope[key] is None, key
+    assert figures["workspace"]["occupancy"] is None
+    assert figures["agents"]["ada"]["occupancy"] is None
+
+
+def test_a_queue_that_is_not_configured_is_counted_with_the_default_threshold() -> None:
+    metrics = one_queue()
+    metrics.apply(queued("c1", 0.0, queue="gone"))
+    metrics.apply(offered("c1", "ada", 0.0))
+    metrics.apply(accepted("c1", "ada", 15.0))  # within the default 20 s
+    gone = metrics.figures(15.0)["queues"]["gone"]
+    assert (gone["answered"], gone["service_level"], gone["service_level_threshold"]) == (
+        1,
+        1.0,
+        20.0,
+    )
+
+
+def test_events_about_contacts_from_before_the_figures_started_count_for_agents_only() -> None:
+    metrics = one_queue()
+    metrics.apply(offered("c1", "ada", 10.0))
+    metrics.apply(accepted("c1", "ada", 12.0))
+    figures = metrics.figures(12.0)
+    assert figures["queues"]["sales"]["answered"] == 0  # its wait is unknown
+    assert figures["agents"]["ada"]["answered"] == 1
+    assert metrics.agents["ada"].state.value == "busy"
+
+
+def test_survey_answers_count_for_their_queue_and_agent() -> None:
+    metrics = one_queue()
+    for score, scale, agent in ((5, 5, "ada"), (3, 5, "ada"), (8, 10, "ben")):
+        metrics.apply(
+            ev.SurveyAnswered(
+                workspace=W,
+                at=1.0,
+                contact_id="c",
+                score=score,
+                scale=scale,
+                agent_id=agent,
+                queue="sales",
+            )
+        )
+    figures = metrics.figures(1.0)
+    sales = figures["queues"]["sales"]
+    # 5/5 and 8/10 are satisfied (at least 0.8 of the scale), 3/5 is not.
+    assert (sales["csat_responses"], sales["csat"]) == (3, pytest.approx(2 / 3))
+    assert sales["average_score"] == pytest.approx((5 + 3 + 4) / 3)  # 8/10 is 4 of 5
+    assert figures["agents"]["ada"]["csat"] == pytest.approx(1 / 2)
+    assert figures["workspace"]["csat"] == pytest.approx(2 / 3)
+
+
+# A day on the production engine ---------------------------------------------------------------
+
+
+def sales_day() -> tuple[Switchboard, Metrics]:
+    """Three contacts in "sales" (threshold 20 s, wrap-up 30 s, offers ring 10 s):
+
+    - c1 at 0: offered to ada at once, accepted at 5, ended at 65, closed at 75;
+    - c2 at 75: offered to ada at once, times out at 85; offered to ben at 85 (he just came
+      in), rejected at 90; the customer hangs up at 100 (waited 25 s);
+    - both agents take a break at 100; c3 arrives at 100 and waits; ada is back at 130 and is
+      offered it, accepts at 132, ends at 152; wrap-up runs out at 182. Now is 200.
+    """
+    board = Switchboard(W)
+    queue = board.add_queue("sales", service_level_threshold=20, wrap_up=30, offer_timeout=10)
+    agents = [board.add_agent(a, queues=["sales"]) for a in ("ada", "ben")]
+    metrics = Metrics([queue], agents)
+    board.subscribe(metrics.apply)
+
+    board.set_status("ada", "available")
+    board.submit("sales", contact_id="c1", customer="alice")
+    board.advance(5)
+    board.accept(board.offers("ada")[0].id)
+    board.advance(60)
+    board.end("c1")
+    board.advance(10)
+    board.close("c1")  # t = 75
+    board.submit("sales", contact_id="c2", customer="bob")
+    board.advance(5)
+    assert (metrics.queues["sales"].waiting, metrics.queues["sales"].ringing) == (0, 1)
+    board.advance(5)  # t = 85: ada's offer times out
+    board.set_status("ben", "available")
+    board.advance(5)
+    board.reject(board.offers("ben")[0].id)  # t = 90
+    board.advance(5)
+    assert metrics.queues["sales"].waiting == 1
+    assert metrics.queues["sales"].longest_wait(board.now) == 20.0
+    board.advance(5)
+    board.abandon("c2")  # t = 100, after 25 s
+    board.set_status("ada", "break")
+    board.set_status("ben", "break")
+    board.submit("sales", contact_id="c3", customer="carol")
+    board.advance(30)
+    board.set_status("ada", "available")  # t = 130: c3 is offered to ada
+    board.advance(2)
+    board.accept(board.offers("ada")[0].id)  # answered after 32 s
+    board.advance(20)
+    board.end("c3")  # t = 152
+    board.advance(48)  # the wrap-up ends at 182 on its own; now is 200
+    return board, metrics
+
+
+def test_a_day_in_sales_gives_service_level_asa_and_abandonment_by_hand() -> None:
+    board, metrics = sales_day()
+    sales = metrics.figures(board.now)["queues"]["sales"]
+    assert (sales["offered"], sales["answered"], sales["abandoned"]) == (3, 2, 1)
+    assert sales["offers"] == 4  # c1 to ada; c2 to ada, then ben; c3 to ada
+    # c1 within 20 s, c3 after 32 s, c2 abandoned after 25 s (counts, outside).
+    assert sales["service_level"] == pytest.approx(1 / 3)
+    assert sales["asa"] == pytest.approx((5 + 32) / 2)
+    assert sales["abandonment_rate"] == pytest.approx(1 / 3)
+    # c1 and c2 were offered the instant they queued; c3 waited for an agent.
+    assert sales["wait_probability"] == pytest.approx(1 / 3)
+    assert (sales["waiting"], sales["ringing"], sales["longest_wait"]) == (0, 0, 0.0)
+
+
+def test_a_day_in_sales_gives_talk_wrap_and_handle_times_by_hand() -> None:
+    board, metrics = sales_day()
+    figures = metrics.figures(board.now)
+    sales = figures["queues"]["sales"]
+    assert sales["handled"] == 2
+    assert sales["average_talk_time"] == pytest.approx((60 + 20) / 2)
+    assert sales["average_wrap_time"] == pytest.approx((10 + 30) / 2)
+    assert sales["aht"] == pytest.approx((70 + 50) / 2)
+    ada = figures["agents"]["ada"]
+    assert (ada["offers"], ada["answered"], ada["missed"], ada["rejected"]) == (3, 2, 1, 0)
+    assert (ada["handled"], ada["aht"]) == (2, pytest.approx(60.0))
+    assert (ada["talk_time_total"], ada["wrap_time_total"]) == (80.0, 40.0)
+    ben = figures["agents"]["ben"]
+    assert (ben["offers"], ben["rejected"], ben["handled"], ben["aht"]) == (1, 1, 0, None)
+
+
+def test_occupancy_is_time_handling_over_time_available_per_agent_and_workspace() -> None:
+    board, metrics = sales_day()
+    figures = metrics.figures(board.now)
+    ada, ben = figures["agents"]["ada"], figures["agents"]["ben"]
+    # ada handles 5-75 and 132-182 (120 s); she is available 0-100 and 130-200 (170 s).
+    assert (ada["busy_time"], ada["available_time"]) == (120.0, 170.0)
+    assert ada["occupancy"] == pytest.approx(120 / 170)
+    # ben is available 85-100 and handles nothing.
+    assert (ben["busy_time"], ben["available_time"], ben["occupancy"]) == (0.0, 15.0, 0.0)
+    assert figures["workspace"]["occupancy"] == pytest.approx(120 / 185)
+    # Later, with ada idle and available, her occupancy falls as time passes.
+    later = metrics.figures(board.now + 50)["agents"]["ada"]
+    assert later["occupancy"] == pytest.approx(120 / 220)
+
+
+def test_time_handling_while_on_break_counts_as_busy_and_available() -> None:
+    metrics = one_queue()
+    metrics.apply(status("ada", AgentStatus.AVAILABLE, 0.0))
+    metrics.apply(queued("c1", 0.0))
+    metrics.apply(offered("c1", "ada", 0.0))
+    metrics.apply(accepted("c1", "ada", 10.0))
+    metrics.apply(status("ada", AgentStatus.BREAK, 20.0))  # still talking
+    metrics.apply(
+        ev.ContactEnded(workspace=W, at=40.0, contact_id="c1", agent_id="ada", wrap_up_until=40)
+    )
+    metrics.apply(ev.WrapUpEnded(workspace=W, at=40.0, contact_id="c1", agent_id="ada"))
+    ada = metrics.figures(100.0)["agents"]["ada"]
+    assert (ada["busy_time"], ada["available_time"]) == (30.0, 40.0)  # 10-40 busy; 0-40 counts
+
+
+def test_the_workspace_adds_up_its_queues_each_with_its_own_threshold() -> None:
+    board = Switchboard(W)
+    fast = board.add_queue("fast", service_level_threshold=5)
+    slow = board.add_queue("slow", service_level_threshold=60)
+    ada = board.add_agent("ada", queues=["fast", "slow"], capacity={"chat": 2})
+    metrics = Metrics([fast, slow], [ada])
+    board.subscribe(metrics.apply)
+    board.submit("fast", contact_id="f1")
+    board.submit("slow", contact_id="s1")
+    board.advance(10)
+    board.set_status("ada", "available")  # one offer at a time, both at 10: waited 10 s
+    while board.offers("ada"):
+        board.accept(board.offers("ada")[0].id)
+    figures = metrics.figures(board.now)
+    assert figures["queues"]["fast"]["service_level"] == 0.0  # 10 s > 5 s
+    assert figures["queues"]["slow"]["service_level"] == 1.0  # 10 s <= 60 s
+    workspace = figures["workspace"]
+    assert (workspace["received"], workspace["offered"], workspace["answered"]) == (2, 2, 2)
+    assert workspace["service_level"] == 0.5
+    assert workspace["asa"] == 10.0
+    assert workspace["agents"]["busy"] == 1
+
+
+def test_an_overflow_counts_in_both_queues_once_in_the_workspace_and_keeps_its_wait() -> None:
+    board = Switchboard(W)
+    second = board.add_queue("second", service_level_threshold=60)
+    first = board.add_queue("first", escalation=[EscalationStep(after=30, overflow="second")])
+    ben = board.add_agent("ben", queues=["second"])
+    metrics = Metrics([first, second], [ben])
+    board.subscribe(metrics.apply)
+    board.set_status("ben", "available")
+    board.set_status("ben", "break")
+    board.submit("first", contact_id="c1")
+    board.advance(30)  # overflows to "second" and waits there
+    assert (metrics.queues["first"].waiting, metrics.queues["second"].waiting) == (0, 1)
+    board.advance(10)
+    board.set_status("ben", "available")
+    board.accept(board.offers("ben")[0].id)  # answered 40 s after it first queued
+    figures = metrics.figures(board.now)
+    assert (figures["queues"]["first"]["offered"], figures["queues"]["second"]["offered"]) == (
+        1,
+        1,
+    )
+    assert figures["workspace"]["offered"] == 1
+    assert figures["queues"]["first"]["answered"] == 0
+    assert (figures["queues"]["second"]["answered"], figures["queues"]["second"]["asa"]) == (
+        1,
+        40.0,
+    )
+
+
+def test_a_transfer_splits_talk_between_agents_and_starts_a_new_wait() -> None:
+    board = Switchboard(W)
+    sales = board.add_queue("sales")
+    support = board.add_queue("support")
+    agents = [board.add_agent("ada", queues=["sales"]), board.add_agent("ben", queues=["support"])]
+    metrics = Metrics([sales, support], agents)
+    board.subscribe(metrics.apply)
+    board.set_status("ada", "available")
+    board.submit("sales", contact_id="c1")
+    board.accept(board.offers("ada")[0].id)
+    board.advance(10)
+    board.transfer("c1", queue="support")  # ada talked 10 s
+    board.advance(5)
+    board.set_status("ben", "available")
+    board.accept(board.offers("ben")[0].id)  # waited 5 s in support
+    board.advance(20)
+    board.end("c1")  # ben talked 20 s; no wrap-up: closed at once
+    figures = metrics.figures(board.now)
+    assert figures["agents"]["ada"]["talk_time_total"] == 10.0
+    assert figures["agents"]["ada"]["handled"] == 0
+    assert (figures["agents"]["ben"]["talk_time_total"], figures["agents"]["ben"]["aht"]) == (
+        20.0,
+        20.0,
+    )
+    moved = figures["queues"]["support"]
+    assert (moved["offered"], moved["answered"], moved["asa"]) == (1, 1, 5.0)
+    assert (moved["handled"], moved["aht"]) == (1, 30.0)  # the contact's whole talk
+    assert figures["workspace"]["offered"] == 2  # two waits
+    assert metrics._contacts == {}
+
+
+# Cost -----------------------------------------------------------------------------------------
+
+
+def closing_time(ringing: int) -> float:
+    """Seconds to run 2,000 contacts through while ``ringing`` other contacts ring."""
+    metrics = one_queue()
+    for n in range(ringing):
+        metrics.apply(queued(f"r{n}", 0.0))
+        metrics.apply(offered(f"r{n}", "ben", 0.0))
+    events = []
+    for n in range(2000):
+        cid = f"c{n}"
+        events += [
+            queued(cid, 1.0),
+            offered(cid, "ada", 1.0),
+            ev.ContactAbandoned(workspace=W, at=2.0, contact_id=cid, waited=1.0),
+        ]
+    started = time.perf_counter()
+    for event in events:
+        metrics.apply(event)
+    return time.perf_counter() - started
+
+
+def test_an_event_costs_the_same_however_many_contacts_are_ringing() -> None:
+    alone = min(closing_time(0) for _ in range(3))
+    crowded = min(closing_time(20_000) for _ in range(3))
+    # Scanning the open offers on each close would make this about a thousand times slower.
+    assert crowded < alone * 10
+
+
+# Prometheus: GET /metrics -------------------------------------------------------------------
+
+TOKENS = {name: f"token-of-{name}" for name in ("ada", "sue", "eve")}
+
+
+def web_config() -> dict[str, Any]:
+    def user(role: str, name: str, agent: str = "") -> dict[str, Any]:
+        data = {
+            "role": role,
+            "password_hash": hash_password("correct horse"),
+            "token_hash": hash_token(TOKENS[name]),
+        }
+        if agent:
+            data["agent"] = agent
+        return data
+
+    return {
+        "web": {"port": 0},
+        "workspaces": {
+            "acme": {
+                "queues": {"support": {"service_level_threshold": 30}, "billing": {}},
+                "agents": {"ada": {"capacity": {"chat": 1}, "queues": ["support"]}},
+                "users": {"ada": user("agent", "ada", "ada"), "sue": user("supervisor", "sue")},
+                "channels": {"web": {"adapter": "memory", "queue": "support"}},
+            },
+            "other": {
+                "queues": {"q": {}},
+                "agents": {"ed": {"queues": ["q"]}},
+                "users": {"eve": user("admin", "eve")},
+            },
+        },
+    }
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # uvicorn serves on asyncio
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[Runtime]:
+    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
+    strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
+    config = config_from_dict(web_config(), adapters=adapters, strategies=strategies, env={})
+    runtime = Runtime(config, pm, clock=FakeClock(), web=True)
+    async with runtime.running():
+        yield runtime
+
+
+def scrape_client(runtime: Runtime, who: str | None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {TOKENS[who]}"} if who else {}
+    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{runtime.web_port}", headers=headers)
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of an exposition by (name, sorted labels), parsed by prometheus-client."""
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+async def scrape(runtime: Runtime, who: str, received: int) -> httpx.Response:
+    """``GET /metrics`` once the hub has folded ``received`` contacts (it folds as they come)."""
+    import anyio
+
+    async with scrape_client(runtime, who) as http:
+        with anyio.fail_after(5):
+            while True:
+                answer = await http.get("/metrics")
+                if f'trunkline_contacts_received_total{{workspace="acme"}} {received}' in (
+                    answer.text.replace(".0\n", "\n")
+                ):
+                    return answer
+                await anyio.sleep(0.01)
+
+
+@pytest.mark.anyio
+async def test_metrics_needs_a_supervisors_token(server: Runtime) -> None:
+    async with scrape_client(server, None) as anonymous:
+        answer = await anonymous.get("/metrics")
+        assert answer.status_code == 401
+        assert answer.json() == {"error": "sign in, or send Authorization: Bearer <token>"}
+    async with scrape_client(server, "ada") as agent:
+        assert (await agent.get("/metrics")).status_code == 403
+
+
+@pytest.mark.anyio
+async def test_metrics_gives_the_callers_workspace_in_prometheus_text(server: Runtime) -> None:
+    clock = server.clock
+    assert isinstance(clock, FakeClock)
+    await server.set_agent_status("acme", "ada", AgentStatus.AVAILABLE)
+    first = await server.channel("web").deliver("carol", "hello")  # offered to ada at once
+    clock.advance(12)
+    offer = next(iter(server.desk("acme").engine.offers.values()))  # type: ignore[attr-defined]
+    await server.accept("acme", offer.id)  # answered in 12 s
+    clock.advance(48)
+    await server.end_contact("acme", first.contact_id)  # 48 s of talk, no wrap-up: handled
+    clock.advance(5)
+    await server.set_agent_status("acme", "ada", AgentStatus.BREAK)
+    await server.channel("web").deliver("dave", "anyone?")  # waits: nobody is available
+    clock.advance(15)
+
+    answer = await scrape(server, "sue", received=2)
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/plain; version=")
+    found = samples(answer.text)
+
+    def value(name: str, **labels: str) -> float:
+        return found[(name, tuple(sorted({"workspace": "acme", **labels}.items())))]
+
+    support = {"queue": "support"}
+    assert value("trunkline_queue_offered_total", **support) == 2
+    assert value("trunkline_queue_answered_total", **support) == 1
+    assert value("trunkline_queue_abandoned_total", **support) == 0
+    assert value("trunkline_queue_handled_total", **support) == 1
+    assert value("trunkline_queue_answer_time_seconds_total", **support) == 12
+    assert value("trunkline_queue_handle_time_seconds_total", **support) == 48
+    assert value("trunkline_queue_waiting", **support) == 1
+    assert value("trunkline_queue_longest_wait_seconds", **support) == 15
+    assert value("trunkline_queue_service_level_ratio", **support) == 1.0  # 12 s <= 30 s
+    assert value("trunkline_queue_offered_total", queue="billing") == 0
+    assert (
+        "trunkline_queue_service_level_ratio",
+        (("queue", "billing"), ("workspace", "acme")),
+    ) not in found
+    assert value("trunkline_agents", state="break") == 1
+    assert value("trunkline_queue_agents", state="break", **support) == 1
+    # ada: available from 0, busy 12-60, on break from 65: 48 s busy of 65 s.
+    assert value("trunkline_agent_busy_seconds_total", agent="ada") == 48
+    assert value("trunkline_agent_available_seconds_total", agent="ada") == 65
+    assert value("trunkline_occupancy_ratio") == pytest.approx(48 / 65)
+    assert value("trunkline_contacts_received_total") == 2
+    # Only the caller's workspace.
+    assert {dict(labels).get("workspace") for _, labels in found} == {"acme"}
+
+
+@pytest.mark.anyio
+async def test_an_admin_of_another_workspace_scrapes_only_that_one(server: Runtime) -> None:
+    await server.channel("web").deliver("carol", "hello")
+    async with scrape_client(server, "eve") as eve:
+        answer = await eve.get("/metrics")
+    assert answer.status_code == 200
+    found = samples(answer.text)
+    assert {dict(labels)["workspace"] for _, labels in found} == {"other"}
+    offered = found[("trunkline_queue_offered_total", (("queue", "q"), ("workspace", "other")))]
+    assert offered == 0
+
+
+@pytest.mark.anyio
+async def test_the_summary_and_the_queues_carry_the_figures_since_start(server: Runtime) -> None:
+    clock = server.clock
+    assert isinstance(clock, FakeClock)
+    await server.set_agent_status("acme", "ada", AgentStatus.AVAILABLE)
+    await server.channel("web").deliver("carol", "hello")
+    clock.advance(8)
+    offer = next(iter(server.desk("acme").engine.offers.values()))  # type: ignore[attr-defined]
+    await server.accept("acme", offer.id)
+    async with scrape_client(server, "sue") as sue:
+        summary = (await sue.get("/api/v1/workspaces/acme/reports/summary")).json()
+        queues = (await sue.get("/api/v1/workspaces/acme/queues")).json()
+    assert (summary["received"], summary["answered"], summary["asa"]) == (1, 1, 8.0)
+    assert summary["agents"]["busy"] == 1
+    support = next(q for q in queues if q["id"] == "support")
+    assert (support["offered"], support["answered"], support["asa"], support["aht"]) == (
+        1,
+        1,
+        8.0,
+        None,
+    )
+    assert (support["waiting"], support["ringing"]) == (0, 0)

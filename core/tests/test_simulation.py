@@ -1,0 +1,461 @@
+"""The simulator: the production engine in virtual time, judged against queueing theory.
+
+The Erlang checks run enough contacts (100,000, after a warm-up) for a 95% interval a few
+percent wide, with fixed seeds so a run is repeatable. They can fail: the test that breaks
+first-come-first-served order inside the engine sees service level leave the interval.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from trunkline import erlang
+from trunkline.cli import main
+from trunkline.errors import ScenarioError
+from trunkline.routing.state import Line
+from trunkline.simulation import compare, estimate, simulate, single_queue, summary
+from trunkline.simulation.scenario import load_scenario
+from trunkline.switchboard import builtin_strategies
+
+# The worked example of issue 7: 100 calls per 30 minutes, AHT 180 s, 20 s target, 14 agents.
+EXAMPLE = {"arrivals": 100.0, "interval": 1800.0, "aht": 180.0, "agents": 14}
+
+
+def _run(contacts: int = 100_000, seed: int = 1, **overrides: Any) -> Any:
+    params = {**EXAMPLE, **overrides}
+    scenario = single_queue(**params, contacts=contacts, seed=seed, warmup=3600.0)
+    return simulate(scenario)
+
+
+def _assert_within(comparison: dict[str, Any], names: tuple[str, ...]) -> None:
+    for name in names:
+        figure = comparison["figures"][name]
+        assert figure["within"], (name, figure)
+
+
+def test_erlang_c_lies_within_the_simulated_confidence_intervals() -> None:
+    run = _run()
+    comparison = compare(run)
+    assert comparison["model"] == "erlang-c"
+    model = erlang.erlang_c(**EXAMPLE, target=20.0)
+    assert comparison["figures"]["service_level"]["model"] == pytest.approx(0.888, abs=5e-4)
+    assert model.wait_probability == pytest.approx(0.174, abs=5e-4)
+    _assert_within(comparison, ("wait_probability", "asa", "service_level"))
+    # An interval that means something: a few points wide, not 0-1.
+    sl = comparison["figures"]["service_level"]
+    assert sl["ci_high"] - sl["ci_low"] < 0.03
+
+
+def test_erlang_a_lies_within_the_intervals_when_customers_give_up() -> None:
+    run = _run(patience=120.0)
+    comparison = compare(run)
+    assert comparison["model"] == "erlang-a"
+    _assert_within(comparison, ("wait_probability", "asa", "service_level", "abandonment"))
+    assert comparison["figures"]["abandonment"]["value"] > 0.01
+
+
+def test_a_large_center_near_full_load_matches_erlang_c() -> None:
+    # 200 agents at 95% load: waiting is common, and the model still holds.
+    run = _run(arrivals=190 * 3600 / 180.0, interval=3600.0, aht=180.0, agents=200)
+    comparison = compare(run)
+    assert comparison["figures"]["wait_probability"]["model"] > 0.3
+    _assert_within(comparison, ("wait_probability", "asa", "service_level"))
+
+
+def test_breaking_first_come_first_served_in_the_engine_moves_service_level(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fair = compare(_run(patience=120.0))
+    _assert_within(fair, ("service_level",))
+
+    push = Line.push
+
+    def newest_first(self: Line, entry: tuple[float, int, Any]) -> None:
+        push(self, (-entry[0], entry[1], entry[2]))  # the newest contact jumps the line
+
+    monkeypatch.setattr(Line, "push", newest_first)
+    broken = compare(_run(patience=120.0))
+    figure = broken["figures"]["service_level"]
+    assert not figure["within"], figure
+    assert abs(figure["value"] - fair["figures"]["service_level"]["value"]) > 0.01
+
+
+def test_the_same_seed_repeats_a_run_and_another_seed_does_not() -> None:
+    first, again, other = (_run(contacts=3000, seed=s) for s in (7, 7, 8))
+    assert list(first.records.answered) == list(again.records.answered)
+    assert list(first.records.answered) != list(other.records.answered)
+
+
+def test_production_metrics_agree_with_the_simulators_own_count() -> None:
+    # Two computations of the same figures: the Metrics fold over the engine's events, and
+    # the simulator's per-contact records. No warm-up, so both see every contact.
+    scenario = single_queue(**EXAMPLE, contacts=20_000, seed=3, patience=90.0)
+    run = simulate(scenario)
+    est = estimate(run)
+    figures = run.metrics.figures(run.end)
+    queue = figures["queues"]["q"]
+    assert queue["answered"] + queue["abandoned"] == len(run.records)
+    assert queue["service_level"] == pytest.approx(est["service_level"].value)
+    assert queue["asa"] == pytest.approx(est["asa"].value)
+    assert queue["abandonment_rate"] == pytest.approx(est["abandonment"].value)
+    assert queue["wait_probability"] == pytest.approx(est["wait_probability"].value)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    agents=st.integers(1, 6),
+    load=st.floats(0.2, 1.5),
+    patience=st.one_of(st.none(), st.floats(5.0, 600.0)),
+    seed=st.integers(0, 2**16),
+)
+def test_every_contact_is_accounted_for(
+    agents: int, load: float, patience: float | None, seed: int
+) -> None:
+    scenario = single_queue(
+        arrivals=load * agents,
+        interval=60.0,
+        aht=60.0,
+        agents=agents,
+        patience=patience,
+        contacts=300,
+        seed=seed,
+    )
+    run = simulate(scenario)
+    r = run.records
+    for i in range(len(r)):
+        answered, abandoned = r.answered[i], r.abandoned[i]
+        # Exactly one fate: answered (then ended and closed) or abandoned.
+        assert (answered == answered) != (abandoned == abandoned)
+        if answered == answered:
+            assert r.queued[i] <= r.first_offer[i] <= answered <= r.ended[i] <= r.closed[i]
+        else:
+            assert abandoned >= r.queued[i]
+            assert patience is not None
+    # Nobody waits while an agent idles: a contact waits only when every agent was busy.
+    figures = run.metrics.figures(run.end)
+    assert figures["queues"]["q"]["answered"] + figures["queues"]["q"]["abandoned"] == len(r)
+
+
+def test_summary_is_json_with_documented_fields() -> None:
+    data = summary(_run(contacts=5000))
+    text = json.dumps(data, allow_nan=False)
+    back = json.loads(text)
+    assert set(back) >= {
+        "scenario",
+        "contacts",
+        "measured",
+        "simulated_seconds",
+        "wall_seconds",
+        "contacts_per_second",
+        "estimates",
+        "comparison",
+        "metrics",
+        "intervals",
+    }
+    assert back["contacts"] == 5000
+    assert sum(i["arrivals"] for i in back["intervals"]) == 5000
+
+
+def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_single_queue_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = _cli(
+        [
+            "simulate",
+            "--arrivals",
+            "100",
+            "--interval",
+            "1800",
+            "--aht",
+            "180",
+            "--agents",
+            "14",
+            "--contacts",
+            "20000",
+            "--seed",
+            "4",
+            "--json",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["comparison"]["model"] == "erlang-c"
+    assert data["comparison"]["erlang"]["agents"] == 14
+    assert data["scenario"]["warmup"] == 1800.0  # 10 x AHT by default
+    assert 0.8 < data["estimates"]["service_level"]["value"] < 0.95
+
+
+def test_cli_refuses_half_the_flags_and_unknown_strategies(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, _, err = _cli(["simulate", "--arrivals", "100", "--agents", "3"], capsys)
+    assert code == 2
+    assert "missing: --interval, --aht" in err
+    code, _, err = _cli(
+        ["simulate", *_flags(), "--strategy", "coin-toss"],
+        capsys,
+    )
+    assert code == 2
+    assert 'unknown strategy "coin-toss"' in err
+    code, _, err = _cli(["simulate", *_flags(), "--agents", "0"], capsys)
+    assert code == 2
+    assert "agents: must be at least 1" in err
+
+
+def _flags() -> list[str]:
+    return [
+        "--arrivals",
+        "10",
+        "--interval",
+        "60",
+        "--aht",
+        "30",
+        "--contacts",
+        "100",
+        "--agents",
+        "2",
+    ]
+
+
+SCENARIO = """
+[workspaces.acme]
+skills = ["en", "de"]
+
+[workspaces.acme.queues.sales]
+service_level_threshold = 30.0
+wrap_up = 60.0
+
+[workspaces.acme.queues.support]
+skills = { de = 1 }
+
+[workspaces.acme.agents.ada]
+capacity = { voice = 1, chat = 2 }
+queues = ["sales", "support"]
+skills = { en = 5, de = 3 }
+
+[simulation]
+seed = 11
+duration = 28800
+interval = 3600
+
+[[simulation.teams]]
+name = "night"
+count = 4
+queues = ["sales"]
+capacity = { voice = 1 }
+shifts = [[0, 14400]]
+
+[[simulation.shifts]]
+agents = ["ada"]
+start = 3600
+end = 28800
+
+[[simulation.arrivals]]
+queue = "sales"
+profile = [20, 40, 60, 40, 20, 10, 5, 5]
+interval = 3600
+handle = { dist = "lognormal", mean = 240, sd = 120 }
+patience = { dist = "exponential", mean = 180 }
+wrap_up = { dist = "fixed", value = 20 }
+
+[[simulation.arrivals]]
+queue = "support"
+kind = "chat"
+csv = "day.csv"
+handle = { dist = "empirical", values = [60, 120, 600] }
+"""
+
+
+def _scenario_files(tmp_path: Path, text: str = SCENARIO) -> Path:
+    (tmp_path / "day.csv").write_text(
+        "at,handle,patience\n100,30,\n200,,50\n2026-11-23T01:00:00Z,45,\n", encoding="utf-8"
+    )
+    path = tmp_path / "scenario.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _load(path: Path) -> Any:
+    return load_scenario(path, adapters={}, strategies=set(builtin_strategies()))
+
+
+def test_a_scenario_file_runs_several_queues_channels_shifts_and_recorded_arrivals(
+    tmp_path: Path,
+) -> None:
+    scenario = _load(_scenario_files(tmp_path))
+    assert len(scenario.workspace.agents) == 5
+    run = simulate(scenario)
+    r = run.records
+    support = run.queues.index("support")
+    recorded = [i for i in range(len(r)) if r.queue[i] == support]
+    assert [r.queued[i] for i in recorded] == [100.0, 200.0, 3600.0]
+    # Only ada serves support; she starts at 3600 s, so the first two wait for her unless
+    # they give up: the second has a patience of 50 s and leaves.
+    assert r.abandoned[recorded[1]] == 250.0
+    assert r.answered[recorded[0]] >= 3600.0
+    # Recorded handle times are used as given.
+    assert r.ended[recorded[0]] - r.answered[recorded[0]] == 30.0
+    # Sales contacts wrap up for 20 s (less than the queue's 60 s limit).
+    sales = [i for i in range(len(r)) if r.queue[i] != support and r.closed[i] == r.closed[i]]
+    assert sales
+    assert all(r.closed[i] - r.ended[i] == pytest.approx(20.0) for i in sales)
+    data = summary(run)
+    assert data["comparison"]["model"] is None
+    assert data["comparison"]["reason"] == "more than one arrival stream"
+    # Arrivals follow the profile: most in the third hour.
+    per_hour = [i["arrivals"] for i in data["intervals"]]
+    assert per_hour.index(max(per_hour)) in (1, 2, 3)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("[simulation]\nseed = 11", "simulation.speed: unknown key"),
+        ('queue = "sales"\nprofile', "simulation.arrivals[0].wait: unknown key"),
+        ('dist = "lognormal", mean = 240, sd = 120', "arrivals[0].handle.dist: expected one of"),
+        ("count = 4", "simulation.teams[0].count: expected a whole number"),
+        ("shifts = [[0, 14400]]", "simulation.teams[0].shifts[0]: ends (10.0) before it starts"),
+        ('agents = ["ada"]', 'simulation.shifts[0].agents: unknown agent "bob"'),
+        ('csv = "day.csv"', "missing.csv: cannot read the file"),
+    ],
+)
+def test_a_bad_scenario_names_the_key(tmp_path: Path, change: str, message: str) -> None:
+    replacements = {
+        "[simulation]\nseed = 11": "[simulation]\nspeed = 2\nseed = 11",
+        'queue = "sales"\nprofile': 'queue = "sales"\nwait = 3\nprofile',
+        'dist = "lognormal", mean = 240, sd = 120': 'dist = "gamma", mean = 240',
+        "count = 4": "count = 4.5",
+        "shifts = [[0, 14400]]": "shifts = [[100, 10]]",
+        'agents = ["ada"]': 'agents = ["bob"]',
+        'csv = "day.csv"': 'csv = "missing.csv"',
+    }
+    text = SCENARIO.replace(change, replacements[change], 1)
+    with pytest.raises(ScenarioError, match=None) as info:
+        _load(_scenario_files(tmp_path, text))
+    assert message in str(info.value)
+
+
+def test_a_scenario_with_a_bad_csv_row_names_the_line(tmp_path: Path) -> None:
+    path = _scenario_files(tmp_path)
+    (tmp_path / "day.csv").write_text("at,handle\n100,30\nsoon,40\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"day.csv:3: "):
+        _load(path)
+
+
+def test_cli_runs_a_scenario_file_and_writes_plots(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _scenario_files(tmp_path)
+    png, html = tmp_path / "day.png", tmp_path / "day.html"
+    code, out, err = _cli(["simulate", str(path), "--plot", str(png), "--html", str(html)], capsys)
+    assert code == 0, err
+    assert "no Erlang comparison: more than one arrival stream" in out
+    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    page = html.read_text(encoding="utf-8")
+    assert "<svg" in page
+    assert "service level" in page.lower()
+    code, _, err = _cli(["simulate", str(path), "--agents", "3"], capsys)
+    assert code == 2
+    assert "not both" in err
+
+
+def test_unstable_erlang_c_is_reported_without_infinities(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Fewer agents than the load: Erlang C has no steady state; JSON carries null, not Infinity.
+    code, out, err = _cli(
+        [
+            "simulate",
+            "--arrivals",
+            "100",
+            "--interval",
+            "1800",
+            "--aht",
+            "180",
+            "--agents",
+            "9",
+            "--contacts",
+            "3000",
+            "--json",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["comparison"]["figures"]["asa"]["model"] is None
+    assert not math.isnan(data["estimates"]["asa"]["value"])
+
+
+def test_the_scenario_in_the_docs_runs(tmp_path: Path) -> None:
+    page = Path(__file__).resolve().parents[2] / "docs" / "simulation.md"
+    text = page.read_text(encoding="utf-8")
+    start = text.index("```toml\n", text.index("## Scenario files")) + len("```toml\n")
+    scenario_text = text[start : text.index("```", start)]
+    path = tmp_path / "acme-day.toml"
+    path.write_text(scenario_text, encoding="utf-8")
+    scenario = _load(path)
+    assert len(scenario.workspace.agents) == 40
+    run = simulate(scenario)
+    data = summary(run)
+    assert data["contacts"] > 4000
+    assert data["unfinished"] == 0
+    # The day team's break (6 h to 7 h) shows: billing has nobody, support only the late team.
+    sl = [row["service_level"] for row in data["intervals"]]
+    assert sl[6] < 0.5 < sl[5]
+    assert sl[7] > 0.8
+
+
+def test_replications_in_two_processes_add_up_and_still_match_erlang_c() -> None:
+    from trunkline.simulation.run import simulate_parallel
+
+    scenario = single_queue(**EXAMPLE, contacts=100_000, seed=1, warmup=3600.0)
+    run = simulate_parallel(scenario, 2)
+    assert len(run.records) == 100_000
+    # Replication 0 is the same run as one process with the scenario's seed and half the contacts.
+    alone = simulate(single_queue(**EXAMPLE, contacts=50_000, seed=1, warmup=3600.0))
+    assert list(run.records.answered[:50_000]) == list(alone.records.answered)
+    figures = run.metrics.figures(run.end)
+    queue = figures["queues"]["q"]
+    assert queue["answered"] == 100_000
+    assert queue["asa"] == pytest.approx(
+        sum(run.records.answered[i] - run.records.queued[i] for i in range(100_000)) / 100_000
+    )
+    occupancy = figures["workspace"]["occupancy"]
+    assert occupancy == pytest.approx(0.714, abs=0.02)
+    # The merged estimate is the pooled one: replication 1 is seed 2 with the other half.
+    other = simulate(single_queue(**EXAMPLE, contacts=50_000, seed=2, warmup=3600.0))
+    answered = [
+        (part.records.answered[i] - part.records.queued[i])
+        for part in (alone, other)
+        for i in range(len(part.records))
+        if part.records.queued[i] >= 3600.0
+    ]
+    assert estimate(run)["asa"].value == pytest.approx(sum(answered) / len(answered))
+
+
+def test_replications_need_a_contact_count() -> None:
+    from trunkline.simulation.run import simulate_parallel
+
+    scenario = single_queue(**EXAMPLE, contacts=1000)
+    with pytest.raises(ScenarioError, match="workers: must be at least 1"):
+        simulate_parallel(scenario, 0)
+    import attrs
+
+    with pytest.raises(ScenarioError, match="give contacts, not duration"):
+        simulate_parallel(attrs.evolve(scenario, duration=3600.0), 2)
