@@ -1,6 +1,9 @@
 """Simulator figures: simulated contacts per second of wall time at 50, 500 and 5,000 agents.
 
 Run: ``uv run python benchmarks/bench_simulate.py`` (``--quick`` for a short run).
+``--coverage SEEDS`` instead checks the 95% intervals: how often, over that many seeds, they
+hold the Erlang C value of the issue's worked example (100 calls per 30 min, AHT 180 s, 14
+agents).
 
 Each case is the M/M/N queue of ``trunkline simulate --arrivals … --agents N``: one queue, N
 identical agents at 90% occupancy, exponential handle times (mean 180 s), Poisson arrivals,
@@ -20,7 +23,7 @@ import random
 import time
 from collections import deque
 
-from trunkline.simulation import estimate, simulate, single_queue
+from trunkline.simulation import compare, estimate, simulate, single_queue
 from trunkline.simulation.run import simulate_parallel
 
 AHT = 180.0
@@ -68,10 +71,33 @@ def baseline(agents: int, contacts: int, seed: int = 1) -> tuple[float, float]:
     return contacts / wall, waited / contacts
 
 
+def coverage(seeds: int, contacts: int) -> None:
+    """How often the simulated 95% interval holds the Erlang C value, over ``seeds`` runs."""
+    example = {"arrivals": 100.0, "interval": 1800.0, "aht": 180.0, "agents": 14}
+    held: dict[str, int] = {}
+    values = []
+    for seed in range(1, seeds + 1):
+        sc = single_queue(**example, contacts=contacts, seed=seed, warmup=3600.0)
+        figures = compare(simulate(sc, metrics=False))["figures"]
+        values.append(figures["wait_probability"]["value"])
+        for name, figure in figures.items():
+            held[name] = held.get(name, 0) + figure["within"]
+    model = figures["wait_probability"]["model"]
+    print(f"{seeds} seeds of {contacts:,} contacts: the 95% interval held the Erlang C value")
+    for name, n in held.items():
+        print(f"  {name:<17} {n} of {seeds}")
+    print(f"mean simulated wait probability {sum(values) / seeds:.4f} (Erlang C {model:.4f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer contacts")
+    parser.add_argument("--coverage", type=int, default=0, metavar="SEEDS", help="check CIs")
+    parser.add_argument("--contacts", type=int, default=100_000, help="per seed, --coverage")
     args = parser.parse_args()
+    if args.coverage:
+        coverage(args.coverage, args.contacts)
+        return
     small = 20_000 if args.quick else 200_000
     target = 100_000 if args.quick else 1_000_000
     print(f"M/M/N at {LOAD:.0%} occupancy, AHT {AHT:g} s; contacts per second of wall time")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -631,3 +632,28 @@ async def test_the_summary_and_the_queues_carry_the_figures_since_start(server: 
         None,
     )
     assert (support["waiting"], support["ringing"]) == (0, 0)
+
+
+@pytest.mark.anyio
+async def test_after_a_restart_the_waiting_gauges_count_contacts_queued_before(
+    tmp_path: Path,
+) -> None:
+    # Counters restart from zero with the server, but what waits now comes from the engine,
+    # which rebuilds from the stored log: a contact queued before the restart still waits.
+    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
+    strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
+    data = {**web_config(), "store": {"backend": "sqlite", "path": str(tmp_path / "t.db")}}
+    config = config_from_dict(data, adapters=adapters, strategies=strategies, env={})
+    clock = FakeClock()
+    before = Runtime(config, pm, clock=clock, web=True)
+    async with before.running():
+        await before.channel("web").deliver("carol", "anyone there?")  # nobody is available
+    clock.advance(40)
+    after = Runtime(config, pm, clock=clock, web=True)
+    async with after.running(), scrape_client(after, "sue") as http:
+        found = samples((await http.get("/metrics")).text)
+    support = (("queue", "support"), ("workspace", "acme"))
+    assert found[("trunkline_queue_waiting", support)] == 1
+    assert found[("trunkline_queue_longest_wait_seconds", support)] == 40
+    assert found[("trunkline_queue_offered_total", support)] == 0  # counted since this start

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trunkline import erlang
+from trunkline import events as ev
 from trunkline.cli import main
 from trunkline.errors import ScenarioError
 from trunkline.routing.state import Line
@@ -459,3 +460,53 @@ def test_replications_need_a_contact_count() -> None:
 
     with pytest.raises(ScenarioError, match="give contacts, not duration"):
         simulate_parallel(attrs.evolve(scenario, duration=3600.0), 2)
+
+
+RINGING = """
+[workspaces.acme.routing]
+auto_break_after = 2
+
+[workspaces.acme.queues.support]
+offer_timeout = 10.0
+
+[simulation]
+contacts = 40
+{extra}
+
+[[simulation.teams]]
+name = "t"
+count = 2
+queues = ["support"]
+
+[[simulation.arrivals]]
+queue = "support"
+arrivals = 20
+per = 3600
+handle = {{ dist = "fixed", value = 60 }}
+answer = {{ dist = "fixed", value = 15 }}
+patience = {{ dist = "fixed", value = 900 }}
+"""
+
+
+@pytest.mark.parametrize("extra", ["", "break_return = 0"])
+def test_agents_put_on_break_by_the_engine_come_back_after_break_return(
+    tmp_path: Path, extra: str
+) -> None:
+    # Every offer rings 15 s against a 10 s timeout: two misses and the engine puts the agent
+    # on break. A person comes back after break_return (300 s by default); with 0, never.
+    path = tmp_path / "ringing.toml"
+    path.write_text("[workspaces.acme]\n" + RINGING.format(extra=extra), encoding="utf-8")
+    seen: list[ev.Event] = []
+    run = simulate(_load(path), observe=seen.append)
+    breaks = [e for e in seen if isinstance(e, ev.AgentStatusChanged) and e.status == "break"]
+    back = [e for e in seen if isinstance(e, ev.AgentStatusChanged) and e.status == "available"]
+    assert breaks
+    if extra:
+        assert len(back) == 2  # only the start of the run
+    else:
+        assert len(back) > 2
+        first_break = min(e.at for e in breaks if e.agent_id == "t-1")
+        assert any(e.agent_id == "t-1" and e.at == first_break + 300.0 for e in back)
+    # Nobody is ever answered (every offer times out), and every contact gives up.
+    assert all(r != r for r in run.records.answered)
+    assert all(r == r for r in run.records.abandoned)

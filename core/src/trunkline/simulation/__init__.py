@@ -16,7 +16,7 @@ from .._lazy import lazy_exports
 if TYPE_CHECKING:
     from .distributions import Empirical, Exponential, Fixed, Lognormal
     from .estimates import Estimate, compare, estimate
-    from .run import Records, Run, simulate
+    from .run import Records, Run, simulate, simulate_parallel
     from .scenario import Arrival, ArrivalSource, Scenario, Shift, load_scenario, single_queue
     from .summary import summary
 
@@ -36,6 +36,7 @@ _EXPORTS = {
     "estimate": ".estimates",
     "load_scenario": ".scenario",
     "simulate": ".run",
+    "simulate_parallel": ".run",
     "single_queue": ".scenario",
     "summary": ".summary",
 }
@@ -56,6 +57,7 @@ __all__ = [
     "estimate",
     "load_scenario",
     "simulate",
+    "simulate_parallel",
     "single_queue",
     "summary",
 ]

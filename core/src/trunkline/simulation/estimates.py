@@ -139,7 +139,8 @@ def estimate(run: Run) -> dict[str, Estimate]:
         df = len(values) - 1
         t = _T975.get(df) or NormalDist().inv_cdf(0.975)
         half = t * sd / math.sqrt(len(values))
-        out[name] = Estimate(point, point - half, point + half, len(values))
+        high = point + half if name == "asa" else min(1.0, point + half)  # shares stay in [0, 1]
+        out[name] = Estimate(point, max(0.0, point - half), high, len(values))
     return out
 
 

@@ -41,10 +41,11 @@ from .scenario import Arrival, ArrivalSource, Scenario
 __all__ = ["Records", "Run", "simulate"]
 
 # What the heap holds: (time, sequence, kind, reference).
-_ARRIVE, _ACCEPT, _END, _CLOSE, _ABANDON, _STATUS, _TICK, _SAMPLE = range(8)
+_ARRIVE, _ACCEPT, _END, _CLOSE, _ABANDON, _STATUS, _TICK, _SAMPLE, _COMEBACK = range(9)
 # Where each contact is.
 _WAITING, _ACTIVE, _WRAP, _DONE = range(4)
 _NAN = math.nan
+_BREAK, _AVAILABLE = AgentStatus.BREAK, AgentStatus.AVAILABLE
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -205,6 +206,8 @@ def simulate(
     accept_cmd, end_cmd, close_cmd = AcceptOffer, EndContact, CloseContact
     Offered, Accepted, Ended = ev.ContactOffered, ev.OfferAccepted, ev.ContactEnded
     WrapEnded, Abandoned, Refused = ev.WrapUpEnded, ev.ContactAbandoned, ev.ContactRefused
+    StatusChanged = ev.AgentStatusChanged
+    comeback = scenario.break_return
     inbound = Direction.INBOUND
     started = time.perf_counter()
     now = origin
@@ -289,6 +292,10 @@ def simulate(
             out = handle(Tick(), now)
         elif kind == _STATUS:
             out = handle(SetAgentStatus(ref[0], ref[1]), now)
+        elif kind == _COMEBACK:
+            if engine.agents[ref].status is not _BREAK:  # gone offline, or back already
+                continue
+            out = handle(SetAgentStatus(ref, _AVAILABLE), now)
         else:  # _SAMPLE
             samples.append((now - origin, waiting, busy))
             if heap:  # something can still change
@@ -347,6 +354,12 @@ def simulate(
                 if state[i] == _WAITING:
                     waiting -= 1
                 state[i] = _DONE
+            elif (
+                tp is StatusChanged and comeback and kind != _STATUS and event.status is _BREAK  # type: ignore[attr-defined]
+            ):
+                # The engine put the agent on break (missed offers): the person comes back.
+                seq += 1
+                push(heap, (now + comeback, seq, _COMEBACK, event.agent_id))  # type: ignore[attr-defined]
         events += len(out)
         if observe is not None:
             for event in out:

@@ -108,6 +108,7 @@ class Scenario:
     warmup: float = 0.0
     start: float = 0.0
     interval: float = 900.0
+    break_return: float = 300.0
 
     def queue(self, queue_id: str) -> Queue:
         for queue in self.workspace.queues:
@@ -180,7 +181,7 @@ def single_queue(
 
 _SIMULATION_KEYS = frozenset(
     {"config", "workspace", "seed", "contacts", "duration", "warmup", "start", "interval"}
-    | {"arrivals", "shifts", "teams"}
+    | {"break_return", "arrivals", "shifts", "teams"}
 )
 _SOURCE_KEYS = frozenset(
     {"queue", "kind", "rate", "arrivals", "per", "profile", "interval", "csv"}
@@ -345,6 +346,7 @@ def scenario_from_table(
         warmup=_seconds(table.get("warmup", 0.0), "warmup", fail, zero=True),
         start=_start(table.get("start", 0.0), fail),
         interval=_seconds(table.get("interval", 900.0), "interval", fail),
+        break_return=_seconds(table.get("break_return", 300.0), "break_return", fail, zero=True),
     )
 
 

@@ -214,7 +214,16 @@ class Api:
         from .prometheus import CONTENT_TYPE_LATEST, exposition
 
         metrics = {user.workspace: self.hub.metrics[user.workspace]}
-        return Response(exposition(metrics, self.runtime.clock.now), media_type=CONTENT_TYPE_LATEST)
+        router = router_of(desk)
+
+        def live(workspace: str, queue_id: str, now: float) -> dict[str, Any]:
+            if queue_id not in router.queues:  # known to the log only
+                return {}
+            row = queue_json(router, None, queue_id, now)
+            return {key: row[key] for key in ("waiting", "ringing", "longest_wait")}
+
+        text = exposition(metrics, self.runtime.clock.now, live)
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     # Acting -------------------------------------------------------------------------------
 

@@ -75,13 +75,23 @@ _QUEUE_COUNTERS = (
 class MetricsCollector(Collector):
     """Yields the figures of ``metrics`` (workspace id -> Metrics) as of ``clock()``."""
 
-    def __init__(self, metrics: Mapping[str, Metrics], clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        metrics: Mapping[str, Metrics],
+        clock: Callable[[], float],
+        live: Callable[[str, str, float], Mapping[str, Any]] | None = None,
+    ) -> None:
         self.metrics = metrics
         self.clock = clock
+        self.live = live
 
     def collect(self) -> Iterator[Metric]:
         now = self.clock()
         figures = {wid: m.figures(now) for wid, m in self.metrics.items()}
+        if self.live is not None:  # what waits now, from the engine (right after a restart too)
+            for wid, f in figures.items():
+                for qid, queue in f["queues"].items():
+                    queue.update(self.live(wid, qid, now))
         labels = ["workspace", "queue"]
         for key, name, text in _QUEUE_GAUGES:
             gauge = GaugeMetricFamily(name, text, labels=labels)
@@ -147,9 +157,17 @@ class MetricsCollector(Collector):
         yield from (queue_agents, agents, occupancy, received, busy, available, agent_occupancy)
 
 
-def exposition(metrics: Mapping[str, Metrics], clock: Callable[[], float]) -> bytes:
-    """The text a scrape answers with (content type :data:`CONTENT_TYPE_LATEST`)."""
+def exposition(
+    metrics: Mapping[str, Metrics],
+    clock: Callable[[], float],
+    live: Callable[[str, str, float], Mapping[str, Any]] | None = None,
+) -> bytes:
+    """The text a scrape answers with (content type :data:`CONTENT_TYPE_LATEST`).
+
+    ``live(workspace, queue, now)`` gives the queue's ``waiting``, ``ringing`` and
+    ``longest_wait`` from the routing engine, which the events since start alone cannot.
+    """
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(MetricsCollector(metrics, clock))
+    registry.register(MetricsCollector(metrics, clock, live))
     data: Any = generate_latest(registry)
     return bytes(data)
