@@ -7,8 +7,8 @@ agents).
 
 Each case is the M/M/N queue of ``trunkline simulate --arrivals … --agents N``: one queue, N
 identical agents at 90% occupancy, exponential handle times (mean 180 s), Poisson arrivals,
-no abandonment. A simulated contact is four engine commands (enqueue, accept, end, and the
-wrap-up that closes it), seven events, and the production metrics fold of those events.
+no abandonment. A simulated contact is three engine commands (enqueue, accept, and end,
+which also closes it: no wrap-up), seven events, and the production metrics fold of those events.
 
 The target of issue 7 is 1,000,000 contacts in under 30 s at 500 agents. The baseline, in the
 same run, is a hand-written M/M/N event loop (a heap of events and a FIFO deque, no engine,
