@@ -510,3 +510,11 @@ def test_agents_put_on_break_by_the_engine_come_back_after_break_return(
     # Nobody is ever answered (every offer times out), and every contact gives up.
     assert all(r != r for r in run.records.answered)
     assert all(r == r for r in run.records.abandoned)
+
+
+def test_a_profile_of_zeros_brings_nobody_and_ends(tmp_path: Path) -> None:
+    text = SCENARIO.replace("profile = [20, 40, 60, 40, 20, 10, 5, 5]", "profile = [0, 0]")
+    run = simulate(_load(_scenario_files(tmp_path, text)))
+    support = run.queues.index("support")
+    assert all(q == support for q in run.records.queue)  # only the CSV's three contacts
+    assert len(run.records) == 3

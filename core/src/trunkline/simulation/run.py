@@ -101,6 +101,8 @@ def _arrivals(source: ArrivalSource, rng: random.Random, start: float) -> Iterat
             yield t
     assert source.profile is not None
     profile, width = source.profile, source.interval
+    if not any(profile):
+        return  # nobody ever comes (and no interval would ever yield)
     t, slot = 0.0, 0
     while True:
         rate = profile[slot % len(profile)] / width
