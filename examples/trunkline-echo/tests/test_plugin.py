@@ -3,50 +3,21 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
-import subprocess
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from importlib import metadata
-from pathlib import Path
 
 import anyio
 import pytest
 
 from trunkline import Runtime
+from trunkline.testing.cli import TRUNKLINE, clean_env, imports_of, run
 from trunkline_echo.adapter import EchoChannel
 
 RunEcho = Callable[..., AbstractAsyncContextManager[tuple[Runtime, EchoChannel]]]
-SCRIPT = Path(sys.executable).with_name("trunkline")  # the console script of this environment
-TRUNKLINE = (
-    [str(SCRIPT)]
-    if SCRIPT.exists()
-    else [sys.executable, "-c", "from trunkline.cli import main; main()"]
-)
-HELP_PROBE = """
-import sys
-from trunkline.cli import main
-try:
-    main(["--help"])
-except SystemExit:
-    pass
-print("adapter imported:", "trunkline_echo.adapter" in sys.modules)
-"""
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The test's environment without TRUNKLINE_* choices that would change what loads."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUNKLINE_")}
-    return {**env, **extra}
-
-
-def run(args: list[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, capture_output=True, text=True, timeout=30, env=env or clean_env(), check=False
-    )
+ADAPTER = "trunkline_echo.adapter"
 
 
 def test_trunkline_plugins_lists_echo_with_its_distribution_and_version() -> None:
@@ -66,17 +37,16 @@ def test_the_plugin_can_be_disabled_like_any_other() -> None:
 
 
 def test_help_lists_echo_say_without_importing_the_adapter() -> None:
-    result = run([sys.executable, "-c", HELP_PROBE])
+    result, imported = imports_of(["--help"], [ADAPTER])
     assert result.returncode == 0, result.stderr
     assert re.search(r"^\s+echo-say\s+Send TEXT as customer FROM", result.stdout, re.MULTILINE)
-    assert "adapter imported: False" in result.stdout
+    assert imported == []
 
 
 def test_listing_the_channels_does_import_the_adapter() -> None:
     # The control for the test above: the probe does see an import when there is one.
-    probe = HELP_PROBE.replace('main(["--help"])', 'main(["plugins"])')
-    result = run([sys.executable, "-c", probe])
-    assert "adapter imported: True" in result.stdout, result.stderr
+    result, imported = imports_of(["plugins"], [ADAPTER])
+    assert imported == [ADAPTER], result.stderr
 
 
 @pytest.mark.anyio

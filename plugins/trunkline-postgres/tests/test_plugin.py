@@ -3,10 +3,7 @@ file, light in ``--help`` and ``check-config``, and run by ``trunkline db upgrad
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
@@ -15,26 +12,12 @@ from typing import Any
 import pytest
 
 from trunkline import ConfigError, Secret, config_from_dict
+from trunkline.testing.cli import TRUNKLINE, clean_env, imports_of, run
 from trunkline_postgres.plugin import PostgresStoreFactory
 from trunkline_postgres.settings import PostgresSettings
 from trunkline_postgres.store import PostgresStore
 
-SCRIPT = Path(sys.executable).with_name("trunkline")  # the console script of this environment
-TRUNKLINE = (
-    [str(SCRIPT)]
-    if SCRIPT.exists()
-    else [sys.executable, "-c", "from trunkline.cli import main; main()"]
-)
 HEAVY = ("trunkline_postgres.store", "psycopg", "psycopg_pool")
-PROBE = f"""
-import sys
-from trunkline.cli import main
-try:
-    main(sys.argv[1:])
-except SystemExit:
-    pass
-print("imported:", sorted(m for m in {HEAVY!r} if m in sys.modules))
-"""
 CONFIG = """
 [store]
 backend = "postgres"
@@ -44,18 +27,6 @@ max_connections = 4
 
 [workspaces.acme.queues.support]
 """
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The test's environment without TRUNKLINE_* choices that would change what loads."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUNKLINE_")}
-    return {**env, **extra}
-
-
-def run(args: list[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, capture_output=True, text=True, timeout=60, env=env or clean_env(), check=False
-    )
 
 
 # Discovery and imports ---------------------------------------------------------------------
@@ -71,9 +42,9 @@ def test_trunkline_plugins_lists_postgres_with_its_distribution_and_store() -> N
 
 
 def test_help_imports_neither_the_store_nor_psycopg() -> None:
-    result = run([sys.executable, "-c", PROBE, "--help"])
+    result, imported = imports_of(["--help"], HEAVY)
     assert result.returncode == 0, result.stderr
-    assert "imported: []" in result.stdout
+    assert imported == []
 
 
 def test_check_config_checks_the_store_settings_without_importing_psycopg(
@@ -82,10 +53,10 @@ def test_check_config_checks_the_store_settings_without_importing_psycopg(
     config = tmp_path / "trunkline.toml"
     config.write_text(CONFIG.format(schema="trunkline"), encoding="utf-8")
     env = clean_env(TRUNKLINE_TEST_DSN="postgresql://trunkline:s3cret@db.example:5432/cc")
-    result = run([sys.executable, "-c", PROBE, "check-config", str(config)], env=env)
+    result, imported = imports_of(["check-config", str(config)], HEAVY, env)
     assert result.returncode == 0, result.stderr
     assert ": OK: " in result.stdout
-    assert "imported: []" in result.stdout
+    assert imported == []
     assert "s3cret" not in result.stdout + result.stderr
 
 

@@ -4,10 +4,8 @@ settings checked, and its routes served by ``trunkline serve`` until Ctrl-C."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,44 +19,12 @@ import pytest
 from websockets.sync.client import connect
 
 from trunkline import ConfigError, config_from_dict, load_plugins
+from trunkline.testing.cli import TRUNKLINE, clean_env, free_port, imports_of, run
 from trunkline_webchat.adapter import WebChatChannel, WebChatSettings
 
 from .conftest import webchat_config
 
-SCRIPT = Path(sys.executable).with_name("trunkline")  # the console script of this environment
-TRUNKLINE = (
-    [str(SCRIPT)]
-    if SCRIPT.exists()
-    else [sys.executable, "-c", "from trunkline.cli import main; main()"]
-)
 HEAVY = ("trunkline_webchat.adapter", "trunkline_webchat.routes", "starlette")
-HELP_PROBE = f"""
-import sys
-from trunkline.cli import main
-try:
-    main(["--help"])
-except SystemExit:
-    pass
-print("imported:", sorted(m for m in {HEAVY!r} if m in sys.modules))
-"""
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The test's environment without TRUNKLINE_* choices that would change what loads."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUNKLINE_")}
-    return {**env, **extra}
-
-
-def run(args: list[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, capture_output=True, text=True, timeout=30, env=env or clean_env(), check=False
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:  # free a moment ago; the server binds it right after
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # The entry point ------------------------------------------------------------------------------
@@ -74,9 +40,9 @@ def test_trunkline_plugins_lists_webchat_with_its_distribution_and_version() -> 
 
 
 def test_help_imports_neither_the_adapter_nor_the_routes_nor_starlette() -> None:
-    result = run([sys.executable, "-c", HELP_PROBE])
+    result, imported = imports_of(["--help"], HEAVY)
     assert result.returncode == 0, result.stderr
-    assert "imported: []" in result.stdout
+    assert imported == []
 
 
 def test_the_adapter_does_not_import_starlette() -> None:

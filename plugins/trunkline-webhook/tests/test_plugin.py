@@ -3,53 +3,18 @@ serving in ``trunkline serve`` until Ctrl-C."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
 import subprocess
-import sys
 import time
-from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 
 import httpx
 
-SCRIPT = Path(sys.executable).with_name("trunkline")  # the console script of this environment
-TRUNKLINE = (
-    [str(SCRIPT)]
-    if SCRIPT.exists()
-    else [sys.executable, "-c", "from trunkline.cli import main; main()"]
-)
+from trunkline.testing.cli import TRUNKLINE, clean_env, free_port, imports_of, run
+
 HEAVY = ("trunkline_webhook.adapter", "starlette", "uvicorn", "httpx")
-HELP_PROBE = f"""
-import sys
-from trunkline.cli import main
-try:
-    main(["--help"])
-except SystemExit:
-    pass
-print("imported:", sorted(m for m in {HEAVY!r} if m in sys.modules))
-"""
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The test's environment without TRUNKLINE_* choices that would change what loads."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUNKLINE_")}
-    return {**env, **extra}
-
-
-def run(args: list[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, capture_output=True, text=True, timeout=30, env=env or clean_env(), check=False
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:  # free a moment ago; the server binds it right after
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_trunkline_plugins_lists_webhook_with_its_distribution_and_version() -> None:
@@ -62,17 +27,16 @@ def test_trunkline_plugins_lists_webhook_with_its_distribution_and_version() -> 
 
 
 def test_help_imports_neither_the_adapter_nor_starlette_uvicorn_or_httpx() -> None:
-    result = run([sys.executable, "-c", HELP_PROBE])
+    result, imported = imports_of(["--help"], HEAVY)
     assert result.returncode == 0, result.stderr
-    assert "imported: []" in result.stdout
+    assert imported == []
 
 
 def test_listing_the_channels_does_import_the_adapter() -> None:
     # The control for the test above: the probe does see the imports when they happen.
-    probe = HELP_PROBE.replace('main(["--help"])', 'main(["plugins"])')
-    result = run([sys.executable, "-c", probe])
-    assert "'trunkline_webhook.adapter'" in result.stdout, result.stderr
-    assert "'uvicorn'" in result.stdout
+    result, imported = imports_of(["plugins"], HEAVY)
+    assert "trunkline_webhook.adapter" in imported, result.stderr
+    assert "uvicorn" in imported
 
 
 def test_trunkline_serve_answers_posts_and_stops_on_ctrl_c(tmp_path: Path) -> None:
