@@ -19,14 +19,71 @@ from typing import Any
 from . import events as ev
 from .model import Agent, AgentState, AgentStatus, Queue
 
-__all__ = ["SATISFIED", "AgentMetrics", "Metrics", "QueueMetrics"]
+__all__ = [
+    "SATISFIED",
+    "AgentMetrics",
+    "Metrics",
+    "QueueMetrics",
+    "contact_rates",
+    "count_survey",
+    "csat_rates",
+    "handling_rates",
+    "ratio",
+]
 
 SATISFIED = 0.8  # a survey answer counts as satisfied at score / scale >= this (4 of 5)
 _AVAILABLE = AgentStatus.AVAILABLE
 
 
-def _ratio(part: float, whole: float) -> float | None:
+def ratio(part: float, whole: float) -> float | None:
+    """``part / whole``, or ``None`` (an average of nothing) when ``whole`` is 0."""
     return part / whole if whole else None
+
+
+# The definitions, in one place: live figures and historical reports both derive their rates
+# from the same counters with these (``c`` is any object carrying the counters named).
+
+
+def handling_rates(c: Any) -> dict[str, float | None]:
+    """``aht``, ``average_talk_time``, ``average_wrap_time`` from ``handle_time``, ``handled``,
+    ``talk_time``, ``talked``, ``wrap_time``."""
+    return {
+        "aht": ratio(c.handle_time, c.handled),
+        "average_talk_time": ratio(c.talk_time, c.talked),
+        "average_wrap_time": ratio(c.wrap_time, c.handled),
+    }
+
+
+def contact_rates(c: Any) -> dict[str, float | None]:
+    """A queue's rates: service level, ASA, the :func:`handling_rates`, abandonment rate and
+    wait probability, from ``within``, ``counted``, ``answer_time``, ``answered``,
+    ``abandoned``, ``at_once`` and the handling counters."""
+    settled = c.answered + c.abandoned
+    return {
+        "service_level": ratio(c.within, c.counted),
+        "asa": ratio(c.answer_time, c.answered),
+        **handling_rates(c),
+        "abandonment_rate": ratio(c.abandoned, settled),
+        "wait_probability": ratio(settled - c.at_once, settled),
+    }
+
+
+def csat_rates(c: Any) -> dict[str, float | int | None]:
+    """``csat`` (the satisfied share), ``csat_responses`` and ``average_score`` (of 5)."""
+    return {
+        "csat": ratio(c.satisfied, c.surveys),
+        "csat_responses": c.surveys,
+        "average_score": ratio(c.score_total, c.surveys),
+    }
+
+
+def count_survey(c: Any, score: int, scale: int) -> None:
+    """Add one survey answer to ``c``'s ``surveys``, ``score_total`` and ``satisfied``."""
+    share = score / scale
+    c.surveys += 1
+    c.score_total += share * 5
+    if share >= SATISFIED:
+        c.satisfied += 1
 
 
 class QueueMetrics:
@@ -92,15 +149,15 @@ class QueueMetrics:
 
     @property
     def service_level(self) -> float | None:
-        return _ratio(self.within, self.counted)
+        return ratio(self.within, self.counted)
 
     @property
     def asa(self) -> float | None:
-        return _ratio(self.answer_time, self.answered)
+        return ratio(self.answer_time, self.answered)
 
     @property
     def aht(self) -> float | None:
-        return _ratio(self.handle_time, self.handled)
+        return ratio(self.handle_time, self.handled)
 
     def _add(self, other: QueueMetrics) -> None:
         """Add another queue's counters to these (the workspace's totals)."""
@@ -108,7 +165,6 @@ class QueueMetrics:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def _figures(self) -> dict[str, Any]:
-        settled = self.answered + self.abandoned
         return {
             "waiting": self.waiting,
             "ringing": self.ringing,
@@ -117,22 +173,14 @@ class QueueMetrics:
             "answered": self.answered,
             "abandoned": self.abandoned,
             "handled": self.handled,
-            "service_level": _ratio(self.within, self.counted),
+            **contact_rates(self),
             "answered_within_threshold": self.within,
             "counted_for_service_level": self.counted,
-            "asa": _ratio(self.answer_time, self.answered),
-            "aht": _ratio(self.handle_time, self.handled),
-            "average_talk_time": _ratio(self.talk_time, self.talked),
-            "average_wrap_time": _ratio(self.wrap_time, self.handled),
-            "abandonment_rate": _ratio(self.abandoned, settled),
-            "wait_probability": _ratio(settled - self.at_once, settled),
             "answer_time_total": self.answer_time,
             "talk_time_total": self.talk_time,
             "wrap_time_total": self.wrap_time,
             "handle_time_total": self.handle_time,
-            "csat": _ratio(self.satisfied, self.surveys),
-            "csat_responses": self.surveys,
-            "average_score": _ratio(self.score_total, self.surveys),
+            **csat_rates(self),
         }
 
 
@@ -272,18 +320,14 @@ class AgentMetrics:
             "rejected": self.rejected,
             "missed": self.missed,
             "handled": self.handled,
-            "aht": _ratio(self.handle_time, self.handled),
-            "average_talk_time": _ratio(self.talk_time, self.talked),
-            "average_wrap_time": _ratio(self.wrap_time, self.handled),
+            **handling_rates(self),
             "talk_time_total": self.talk_time,
             "wrap_time_total": self.wrap_time,
             "handle_time_total": self.handle_time,
             "busy_time": busy,
             "available_time": available,
-            "occupancy": _ratio(busy, available),
-            "csat": _ratio(self.satisfied, self.surveys),
-            "csat_responses": self.surveys,
-            "average_score": _ratio(self.score_total, self.surveys),
+            "occupancy": ratio(busy, available),
+            **csat_rates(self),
         }
 
 
@@ -567,17 +611,13 @@ class Metrics:
     def _survey(self, event: ev.SurveyAnswered) -> None:
         if event.scale <= 0:
             return
-        share = event.score / event.scale
         targets: list[QueueMetrics | AgentMetrics] = []
         if event.queue is not None:
             targets.append(self._queue(event.queue, event.workspace))
         if event.agent_id is not None:
             targets.append(self._agent(event.agent_id))
         for target in targets:
-            target.surveys += 1
-            target.score_total += share * 5
-            if share >= SATISFIED:
-                target.satisfied += 1
+            count_survey(target, event.score, event.scale)
 
     # Reading ----------------------------------------------------------------------------------
 
@@ -606,7 +646,7 @@ class Metrics:
         """Service level over all queues, each contact judged by its own queue's threshold."""
         counted = sum(q.counted for q in self.queues.values())
         within = sum(q.within for q in self.queues.values())
-        return _ratio(within, counted)
+        return ratio(within, counted)
 
     # Finished runs (simulation replications) -------------------------------------------------
 
@@ -675,6 +715,6 @@ class Metrics:
             "agents": self.agent_counts(),
             "busy_time": busy,
             "available_time": available,
-            "occupancy": _ratio(busy, available),
+            "occupancy": ratio(busy, available),
         }
         return {"workspace": workspace, "queues": queues, "agents": agents}

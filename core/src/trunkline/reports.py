@@ -40,7 +40,7 @@ import attrs
 
 from . import events as ev
 from .errors import TrunklineError
-from .metrics import SATISFIED
+from .metrics import contact_rates, count_survey, csat_rates, handling_rates, ratio
 from .model import AgentStatus, Queue
 from .store import Store
 
@@ -59,10 +59,6 @@ BY = ("interval", "agent")
 PAGE = 5000  # events read from the store at a time
 DAY = 86400.0
 _DEFAULT_THRESHOLD = Queue(id="-", workspace="-").service_level_threshold
-
-
-def _ratio(part: float, whole: float) -> float | None:
-    return part / whole if whole else None
 
 
 def parse_time(text: str, option: str = "--from") -> float:
@@ -145,20 +141,14 @@ class _Figures:
                 setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def survey(self, score: int, scale: int) -> None:
-        share = score / scale
-        self.surveys += 1
-        self.score_total += share * 5
-        if share >= SATISFIED:
-            self.satisfied += 1
+        count_survey(self, score, scale)
 
     def tail(self) -> dict[str, Any]:
         return {
-            "fcr": _ratio(self.resolved, self.fcr_contacts),
+            "fcr": ratio(self.resolved, self.fcr_contacts),
             "fcr_contacts": self.fcr_contacts,
             "fcr_pending": self.fcr_pending,
-            "csat": _ratio(self.satisfied, self.surveys),
-            "csat_responses": self.surveys,
-            "average_score": _ratio(self.score_total, self.surveys),
+            **csat_rates(self),
         }
 
 
@@ -194,19 +184,12 @@ class _QueueRow(_Figures):
         self.handle_time = 0.0
 
     def figures(self) -> dict[str, Any]:
-        settled = self.answered + self.abandoned
         return {
             "offered": self.offered,
             "answered": self.answered,
             "abandoned": self.abandoned,
             "handled": self.handled,
-            "service_level": _ratio(self.within, self.counted),
-            "asa": _ratio(self.answer_time, self.answered),
-            "aht": _ratio(self.handle_time, self.handled),
-            "average_talk_time": _ratio(self.talk_time, self.talked),
-            "average_wrap_time": _ratio(self.wrap_time, self.handled),
-            "abandonment_rate": _ratio(self.abandoned, settled),
-            "wait_probability": _ratio(settled - self.at_once, settled),
+            **contact_rates(self),
             **self.tail(),
         }
 
@@ -249,12 +232,10 @@ class _AgentRow(_Figures):
             "handled": self.handled,
             "talk_time_total": self.talk_time,
             "wrap_time_total": self.wrap_time,
-            "aht": _ratio(self.handle_time, self.handled),
-            "average_talk_time": _ratio(self.talk_time, self.talked),
-            "average_wrap_time": _ratio(self.wrap_time, self.handled),
+            **handling_rates(self),
             "busy_time": self.busy_time,
             "available_time": self.available_time,
-            "occupancy": _ratio(self.busy_time, self.available_time),
+            "occupancy": ratio(self.busy_time, self.available_time),
             **self.tail(),
         }
 
