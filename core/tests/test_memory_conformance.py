@@ -28,3 +28,40 @@ class TestMemoryChannel(ChannelConformance):
 
     async def inject_malformed(self, channel: MemoryChannel) -> None:
         await channel.deliver("", "no sender")
+
+
+def test_tests_a_channel_cannot_pass_are_left_out_not_skipped() -> None:
+    # A channel that only receives, with no secret settings and no malformed-input driver:
+    # the suite drops what does not apply, says why, and keeps the rest.
+    import attrs
+
+    from trunkline import Capabilities
+
+    @attrs.frozen
+    class PlainSettings:
+        kind: str = "chat"
+
+    class InboundOnly(MemoryChannel):
+        name = "inbound-only"
+        capabilities = Capabilities(inbound=True, outbound=False)
+        Settings = PlainSettings  # type: ignore[assignment]
+
+    class Narrow(ChannelConformance):
+        adapter = InboundOnly
+
+    assert Narrow.not_applicable == {
+        "test_secret_settings_are_masked": "the adapter declares no secret settings",
+        "test_malformed_input_gets_a_clear_error": (
+            "the driver does not implement inject_malformed()"
+        ),
+        "test_attachments_are_kept": "channel 'inbound-only' does not declare attachments",
+        "test_reply_is_delivered_once": "channel 'inbound-only' does not declare outbound",
+        "test_send_honours_the_dedupe_key": (
+            "channel 'inbound-only' does not declare outbound, dedupe_key"
+        ),
+    }
+    assert Narrow.test_attachments_are_kept is None  # type: ignore[comparison-overlap]
+    assert callable(Narrow.test_inbound_creates_a_contact)
+    assert callable(ChannelConformance.test_attachments_are_kept)  # the base keeps them all
+    # The memory channel itself declares everything: nothing is left out of its run.
+    assert TestMemoryChannel.not_applicable == {}

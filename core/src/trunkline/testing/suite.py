@@ -3,8 +3,9 @@
 Modelled on SQLAlchemy's dialect suite. A plugin's ``tests/test_conformance.py`` subclasses
 :class:`ChannelConformance`, names its adapter and settings, and implements a small driver:
 how to make the channel receive a message (``inject``) and what it has sent (``sent``).
-Tests are gated on the adapter's :class:`~trunkline.Capabilities`: a channel without
-``outbound`` skips the outbound tests, and so on. Example::
+Tests are gated on the adapter's :class:`~trunkline.Capabilities`: for a channel without
+``outbound`` the outbound tests are not generated at all (rather than skipped on every run),
+and :attr:`ChannelConformance.not_applicable` says which were left out and why. Example::
 
     from trunkline.testing.suite import ChannelConformance, Sample
 
@@ -22,9 +23,9 @@ Tests are gated on the adapter's :class:`~trunkline.Capabilities`: a channel wit
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -46,6 +47,44 @@ __all__ = ["ChannelConformance", "Sample"]
 
 WORKSPACE = "conformance"
 CHANNEL = "channel-under-test"
+
+_Test = TypeVar("_Test", bound=Callable[..., Any])
+_APPLIES = "_trunkline_applies"
+
+
+def _applies(check: Callable[[Any], str | None]) -> Callable[[_Test], _Test]:
+    """Mark a suite test that exists only where ``check(test_class)`` returns ``None``; what it
+    returns otherwise is the reason, kept in ``not_applicable``."""
+
+    def mark(test: _Test) -> _Test:
+        setattr(test, _APPLIES, check)
+        return test
+
+    return mark
+
+
+def _needs(*flags: str) -> Callable[[_Test], _Test]:
+    """Mark a suite test that needs these :class:`~trunkline.Capabilities` flags."""
+
+    def check(cls: Any) -> str | None:
+        missing = [f for f in flags if not getattr(cls.adapter.capabilities, f)]
+        if not missing:
+            return None
+        return f"channel {cls.adapter.name!r} does not declare {', '.join(missing)}"
+
+    return _applies(check)
+
+
+def _secrets(cls: Any) -> str | None:
+    if any(is_secret(f) for f in attrs.fields(cls.adapter.Settings)):
+        return None
+    return "the adapter declares no secret settings"
+
+
+def _malformed(cls: Any) -> str | None:
+    if cls.inject_malformed is not ChannelConformance.inject_malformed:
+        return None
+    return "the driver does not implement inject_malformed()"
 
 
 @attrs.frozen
@@ -87,6 +126,22 @@ class ChannelConformance:
     env: ClassVar[Mapping[str, str]] = {}
     #: The channel's capacity kind for the agent; defaults to the adapter's kind.
     kind: ClassVar[str | None] = None
+    #: Suite tests left out for this channel (name -> why): a capability it does not declare,
+    #: no secret settings to check, no ``inject_malformed`` in the driver.
+    not_applicable: ClassVar[Mapping[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "adapter", None) is None:
+            return
+        left_out = dict(cls.not_applicable)
+        for name in dir(cls):
+            test = getattr(cls, name)
+            check = getattr(test, _APPLIES, None) if name.startswith("test_") else None
+            if check is not None and (why := check(cls)) is not None:
+                left_out[name] = why
+                setattr(cls, name, None)  # not collected: a test that cannot apply is not run
+        cls.not_applicable = left_out
 
     # The driver -----------------------------------------------------------------------------
 
@@ -99,8 +154,9 @@ class ChannelConformance:
         raise NotImplementedError("a conformance test class must implement sent()")
 
     async def inject_malformed(self, channel: Any) -> None:
-        """Feed the channel one malformed input; it must raise a clear error. Optional."""
-        pytest.skip("the driver does not implement inject_malformed()")
+        """Feed the channel one malformed input; it must raise a clear error. Optional: without
+        it, the malformed-input test is left out."""
+        raise NotImplementedError("inject_malformed() is optional and not implemented")
 
     # Fixtures and helpers ----------------------------------------------------------------
 
@@ -152,10 +208,6 @@ class ChannelConformance:
     def caps(self) -> Capabilities:
         return self.adapter.capabilities
 
-    def need(self, flag: str) -> None:
-        if not getattr(self.caps(), flag):
-            pytest.skip(f"channel {self.adapter.name!r} does not declare capability {flag!r}")
-
     async def stored(self, runtime: Runtime) -> list[ev.Event]:
         return [s.event for s in await runtime.store.read(WORKSPACE)]
 
@@ -171,10 +223,9 @@ class ChannelConformance:
         for method in ("run", "send", "aclose"):
             assert callable(getattr(adapter, method, None)), f"adapter has no {method}()"
 
+    @_applies(_secrets)
     def test_secret_settings_are_masked(self) -> None:
         secrets = [f for f in attrs.fields(self.adapter.Settings) if is_secret(f)]
-        if not secrets:
-            pytest.skip("the adapter declares no secret settings")
         for field in secrets:
             assert not field.repr, f"secret {field.name!r} would appear in repr()"
 
@@ -191,8 +242,8 @@ class ChannelConformance:
             assert channel.instance == CHANNEL
             assert channel.workspace == WORKSPACE
 
+    @_needs("inbound")
     async def test_inbound_creates_a_contact(self) -> None:
-        self.need("inbound")
         async with self.running() as (runtime, channel):
             ack = await self.inject(channel, Sample("cust-1", "hello from conformance", "m-1"))
             assert ack.new_contact
@@ -204,8 +255,8 @@ class ChannelConformance:
             bodies = [m.body for m in await runtime.store.messages(WORKSPACE, ack.contact_id)]
             assert any("hello from conformance" in body for body in bodies)
 
+    @_needs("inbound")
     async def test_second_message_joins_the_open_contact(self) -> None:
-        self.need("inbound")
         async with self.running() as (runtime, channel):
             first = await self.inject(channel, Sample("cust-2", "first", "m-2a"))
             second = await self.inject(channel, Sample("cust-2", "second", "m-2b"))
@@ -213,8 +264,8 @@ class ChannelConformance:
             assert not second.new_contact
             assert len(await runtime.store.messages(WORKSPACE, first.contact_id)) == 2
 
+    @_needs("inbound")
     async def test_redelivery_is_recognised(self) -> None:
-        self.need("inbound")
         async with self.running() as (runtime, channel):
             first = await self.inject(channel, Sample("cust-3", "once", "m-3"))
             again = await self.inject(channel, Sample("cust-3", "once", "m-3"))
@@ -223,8 +274,8 @@ class ChannelConformance:
             received = [e for e in await self.stored(runtime) if isinstance(e, ev.MessageReceived)]
             assert len(received) == 1
 
+    @_needs("inbound")
     async def test_oversize_inbound_is_refused_and_nothing_is_lost(self) -> None:
-        self.need("inbound")
         async with self.running() as (runtime, channel):
             limit = channel.capabilities.max_body_length
             if limit is None:
@@ -235,6 +286,7 @@ class ChannelConformance:
             assert await runtime.store.contact(WORKSPACE, kept.contact_id) is not None
             assert len(await runtime.store.messages(WORKSPACE, kept.contact_id)) == 1
 
+    @_applies(_malformed)
     async def test_malformed_input_gets_a_clear_error(self) -> None:
         async with self.running() as (runtime, channel):
             kept = None
@@ -248,9 +300,8 @@ class ChannelConformance:
             if kept is not None:
                 assert await runtime.store.contact(WORKSPACE, kept.contact_id) is not None
 
+    @_needs("inbound", "attachments")
     async def test_attachments_are_kept(self) -> None:
-        self.need("inbound")
-        self.need("attachments")
         content = b"%PDF-1.4 conformance\n"
         attachment = Attachment(
             filename="note.pdf",
@@ -265,9 +316,8 @@ class ChannelConformance:
             hashes = {a.sha256 for m in messages for a in m.attachments}
             assert attachment.sha256 in hashes
 
+    @_needs("inbound", "outbound")
     async def test_reply_is_delivered_once(self) -> None:
-        self.need("inbound")
-        self.need("outbound")
         async with self.running() as (runtime, channel):
             ack = await self.inject(channel, Sample("cust-7", "question", "m-7"))
             events = runtime.subscribe()
@@ -286,10 +336,8 @@ class ChannelConformance:
             assert contact is not None
             assert to == contact.address
 
+    @_needs("inbound", "outbound", "dedupe_key")
     async def test_send_honours_the_dedupe_key(self) -> None:
-        self.need("inbound")
-        self.need("outbound")
-        self.need("dedupe_key")
         async with self.running() as (runtime, channel):
             ack = await self.inject(channel, Sample("cust-8", "hi", "m-8"))
             contact = await runtime.store.contact(WORKSPACE, ack.contact_id)
