@@ -175,25 +175,7 @@ def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 
 def test_cli_single_queue_json(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = _cli(
-        [
-            "simulate",
-            "--arrivals",
-            "100",
-            "--interval",
-            "1800",
-            "--aht",
-            "180",
-            "--agents",
-            "14",
-            "--contacts",
-            "20000",
-            "--seed",
-            "4",
-            "--json",
-        ],
-        capsys,
-    )
+    code, out, err = _cli([*_flags(agents=14, contacts=20_000), "--seed", "4", "--json"], capsys)
     assert code == 0, err
     data = json.loads(out)
     assert data["comparison"]["model"] == "erlang-c"
@@ -208,29 +190,20 @@ def test_cli_refuses_half_the_flags_and_unknown_strategies(
     code, _, err = _cli(["simulate", "--arrivals", "100", "--agents", "3"], capsys)
     assert code == 2
     assert "missing: --interval, --aht" in err
-    code, _, err = _cli(
-        ["simulate", *_flags(), "--strategy", "coin-toss"],
-        capsys,
-    )
+    code, _, err = _cli([*_flags(), "--strategy", "coin-toss"], capsys)
     assert code == 2
     assert 'unknown strategy "coin-toss"' in err
-    code, _, err = _cli(["simulate", *_flags(), "--agents", "0"], capsys)
+    code, _, err = _cli(_flags(agents=0), capsys)
     assert code == 2
     assert "agents: must be at least 1" in err
 
 
-def _flags() -> list[str]:
+def _flags(agents: int = 2, contacts: int = 100) -> list[str]:
+    """``trunkline simulate`` of the worked example's load (100 per 30 min, AHT 180 s)."""
+    flags = {"arrivals": 100, "interval": 1800, "aht": 180, "agents": agents, "contacts": contacts}
     return [
-        "--arrivals",
-        "10",
-        "--interval",
-        "60",
-        "--aht",
-        "30",
-        "--contacts",
-        "100",
-        "--agents",
-        "2",
+        "simulate",
+        *(part for name, value in flags.items() for part in (f"--{name}", str(value))),
     ]
 
 
@@ -380,23 +353,7 @@ def test_unstable_erlang_c_is_reported_without_infinities(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Fewer agents than the load: Erlang C has no steady state; JSON carries null, not Infinity.
-    code, out, err = _cli(
-        [
-            "simulate",
-            "--arrivals",
-            "100",
-            "--interval",
-            "1800",
-            "--aht",
-            "180",
-            "--agents",
-            "9",
-            "--contacts",
-            "3000",
-            "--json",
-        ],
-        capsys,
-    )
+    code, out, err = _cli([*_flags(agents=9, contacts=3000), "--json"], capsys)
     assert code == 0, err
     data = json.loads(out)
     assert data["comparison"]["figures"]["asa"]["model"] is None

@@ -88,7 +88,7 @@ class Run:
         return len(self.records) / self.wall if self.wall > 0 else math.inf
 
 
-def _arrivals(source: ArrivalSource, rng: random.Random, start: float) -> Iterator[Arrival | float]:
+def _arrivals(source: ArrivalSource, rng: random.Random) -> Iterator[Arrival | float]:
     """Arrival times (relative seconds) of one source, forever or until its recording ends."""
     if source.arrivals is not None:
         yield from source.arrivals
@@ -171,7 +171,7 @@ def simulate(
     heap: list[tuple[float, int, int, Any]] = []
     push, pop = heapq.heappush, heapq.heappop
     seq = 0
-    streams = [_arrivals(s, rng, origin) for s in scenario.sources]
+    streams = [_arrivals(s, rng) for s in scenario.sources]
     for n, stream in enumerate(streams):
         first = next(stream, None)
         if first is not None:

@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 
 from ..config import WorkspaceConfig, config_from_dict, load_config
-from ..errors import ConfigError, ScenarioError
+from ..errors import ScenarioError
 from ..model import Agent, Queue, Workspace
 from .distributions import Distribution, Exponential, parse_distribution
 
@@ -191,8 +191,6 @@ _TEAM_KEYS = frozenset({"name", "count", "queues", "groups", "skills", "capacity
 _SHIFT_KEYS = frozenset({"agents", "start", "end"})
 _CSV_COLUMNS = ("at", "queue", "kind", "priority", "customer", "handle", "patience", "wrap_up")
 
-ConfigLoader = Callable[[Mapping[str, Any], str], Any]
-
 
 def load_scenario(
     path: str | Path,
@@ -240,10 +238,7 @@ def load_scenario(
             )
         config = load_config(base / _text(table["config"], "simulation.config"), **kwargs)
     else:
-        try:
-            config = config_from_dict(data, source=str(path), **kwargs)
-        except ConfigError:
-            raise
+        config = config_from_dict(data, source=str(path), **kwargs)
     return scenario_from_table(config, table, base=base, where=str(path), seed=seed)
 
 
