@@ -18,7 +18,8 @@ import schemathesis
 from anyio.from_thread import start_blocking_portal
 from hypothesis import HealthCheck, settings
 
-from trunkline import Runtime, config_from_dict, load_plugins
+from trunkline import load_plugins
+from trunkline.testing import build_runtime
 from trunkline.users import hash_password, hash_token
 from trunkline.web.openapi import openapi_document
 
@@ -59,10 +60,7 @@ def config_data() -> dict[str, Any]:
 def live() -> Iterator[str]:
     """The base URL of a running server with a contact waiting, one offered, one active."""
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
-    strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
-    config = config_from_dict(config_data(), adapters=adapters, strategies=strategies, env={})
-    runtime = Runtime(config, pm, web=True)
+    runtime = build_runtime(pm, config_data(), web=True)
     with (
         start_blocking_portal(backend="asyncio") as portal,
         portal.wrap_async_context_manager(runtime.running()),

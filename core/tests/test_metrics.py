@@ -17,10 +17,11 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from trunkline import FakeClock, Runtime, Switchboard, config_from_dict, load_plugins
+from trunkline import FakeClock, Runtime, Switchboard, load_plugins
 from trunkline import events as ev
 from trunkline.metrics import Metrics
 from trunkline.model import Agent, AgentStatus, EscalationStep, Offer, Queue
+from trunkline.testing import build_runtime
 from trunkline.users import hash_password, hash_token
 
 W = "acme"
@@ -501,10 +502,7 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def server() -> AsyncIterator[Runtime]:
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
-    strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
-    config = config_from_dict(web_config(), adapters=adapters, strategies=strategies, env={})
-    runtime = Runtime(config, pm, clock=FakeClock(), web=True)
+    runtime = build_runtime(pm, web_config(), clock=FakeClock(), web=True)
     async with runtime.running():
         yield runtime
 
@@ -641,16 +639,13 @@ async def test_after_a_restart_the_waiting_gauges_count_contacts_queued_before(
     # Counters restart from zero with the server, but what waits now comes from the engine,
     # which rebuilds from the stored log: a contact queued before the restart still waits.
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
-    strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
     data = {**web_config(), "store": {"backend": "sqlite", "path": str(tmp_path / "t.db")}}
-    config = config_from_dict(data, adapters=adapters, strategies=strategies, env={})
     clock = FakeClock()
-    before = Runtime(config, pm, clock=clock, web=True)
+    before = build_runtime(pm, data, clock=clock, web=True)
     async with before.running():
         await before.channel("web").deliver("carol", "anyone there?")  # nobody is available
     clock.advance(40)
-    after = Runtime(config, pm, clock=clock, web=True)
+    after = build_runtime(pm, data, clock=clock, web=True)
     async with after.running(), scrape_client(after, "sue") as http:
         found = samples((await http.get("/metrics")).text)
     support = (("queue", "support"), ("workspace", "acme"))

@@ -11,7 +11,8 @@ import httpx
 import pytest
 import websockets
 
-from trunkline import FakeClock, Runtime, config_from_dict, load_plugins
+from trunkline import FakeClock, Runtime, load_plugins
+from trunkline.testing import build_runtime
 from trunkline.users import hash_password, hash_token
 from trunkline.web.openapi import openapi_document
 
@@ -63,10 +64,7 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def server() -> AsyncIterator[Runtime]:
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
-    strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
-    config = config_from_dict(config_data(), adapters=adapters, strategies=strategies, env={})
-    runtime = Runtime(config, pm, clock=FakeClock(), web=True)
+    runtime = build_runtime(pm, config_data(), clock=FakeClock(), web=True)
     async with runtime.running():
         yield runtime
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import getpass
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -22,6 +22,8 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from trunkline import Runtime, load_plugins
+from trunkline.testing import build_runtime
 from trunkline_postgres.store import PostgresStore
 
 CANDIDATES = (
@@ -112,6 +114,20 @@ async def opened(dsn: str, schema: str = "public", **options: Any) -> AsyncItera
         yield store
     finally:
         await store.aclose()
+
+
+@asynccontextmanager
+async def node(
+    database: str, schema: str, name: str, config: Mapping[str, Any]
+) -> AsyncIterator[Runtime]:
+    """A running runtime on the shared database, as the ``trunkline serve`` node ``name``."""
+    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    store = PostgresStore(database, schema=schema, min_connections=1, max_connections=5)
+    runtime = build_runtime(pm, config, store=store)  # it opens and closes the store
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TRUNKLINE_NODE", name)
+        async with runtime.running():
+            yield runtime
 
 
 def database_name(dsn: str) -> str:

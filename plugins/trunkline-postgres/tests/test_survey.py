@@ -8,10 +8,11 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from trunkline import Address, InboundMessage, Runtime, config_from_dict, load_plugins
+from trunkline import Address, InboundMessage, Runtime
 from trunkline import events as ev
 from trunkline.testing import wait_for_event
-from trunkline_postgres.store import PostgresStore
+
+from .conftest import node as running_node
 
 pytestmark = pytest.mark.anyio
 
@@ -31,16 +32,8 @@ CONFIG = {
 
 @asynccontextmanager
 async def node(database: str, schema: str, name: str) -> AsyncIterator[Runtime]:
-    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
-    strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
-    config = config_from_dict(CONFIG, adapters=adapters, strategies=strategies, env={})
-    store = PostgresStore(database, schema=schema, min_connections=1, max_connections=5)
-    runtime = Runtime(config, pm, store=store)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TRUNKLINE_NODE", name)
-        async with runtime.running():
-            yield runtime
+    async with running_node(database, schema, name, CONFIG) as runtime:
+        yield runtime
 
 
 def message(body: str, provider_id: str) -> InboundMessage:

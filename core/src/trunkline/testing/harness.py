@@ -14,6 +14,7 @@ from ..config import config_from_dict
 from ..events import Event
 from ..plugins import PluginManager
 from ..runtime import Runtime
+from ..store import Store
 
 __all__ = ["HookCall", "HookRecorder", "build_runtime", "wait_for_event"]
 
@@ -79,12 +80,17 @@ def build_runtime(
     *,
     clock: Clock | None = None,
     env: Mapping[str, str] | None = None,
+    store: Store | None = None,
+    web: bool = False,
 ) -> Runtime:
-    """A runtime from configuration data (as a TOML file would hold it), checked first."""
+    """A runtime from configuration data (as a TOML file would hold it), checked first.
+
+    ``store`` and ``web`` are passed to :class:`~trunkline.Runtime` (``web=True`` serves the
+    HTTP API and pages, on the configured port; ``port = 0`` picks a free one)."""
     adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
     strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
     config = config_from_dict(data, adapters=adapters, strategies=strategies, env=env or {})
-    return Runtime(config, pm, clock=clock)
+    return Runtime(config, pm, clock=clock, store=store, web=web)
 
 
 async def wait_for_event(
