@@ -24,7 +24,6 @@ from playwright.async_api import (
     BrowserContext,
     Page,
     WebSocketRoute,
-    async_playwright,
     expect,
 )
 
@@ -33,6 +32,7 @@ from trunkline import FakeClock, Runtime, config_from_dict, load_plugins
 from trunkline import events as ev
 from trunkline.channels import Signal
 from trunkline.model import AgentStatus, ContactState, Offer
+from trunkline.testing.browser import chromium_path, launched_chromium
 from trunkline.users import hash_password
 from trunkline_webchat import plugin as webchat_plugin
 
@@ -54,15 +54,6 @@ DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
 SHOP_PORT = free_port()
 SHOP = f"http://localhost:{SHOP_PORT}"
 STATIC = Path(trunkline.web.__file__).parent / "static"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 VIEWPORT = {"width": 1280, "height": 800}
 PASSWORD = "correct horse"
 PASSWORD_HASH = hash_password(PASSWORD)
@@ -137,34 +128,10 @@ def config_data(files_dir: str) -> dict[str, Any]:
 # Fixtures ------------------------------------------------------------------------------------
 
 
-def missing(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: the browser tests must run)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
-def anyio_backend() -> str:
-    return "asyncio"  # uvicorn and Playwright's async API run on asyncio
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        missing(f"no {CHROMIUM}: apt-get install -y chromium")
-    return CHROMIUM
-
-
-@pytest.fixture(scope="module")
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+async def browser() -> AsyncIterator[Browser]:
+    async with launched_chromium(chromium_path()) as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ skip without ``/usr/bin/chromium``, and fail without it under ``CI=true``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,56 +22,22 @@ from starlette.routing import Route
 from trunkline import TemporaryFailure
 from trunkline import events as ev
 from trunkline.testing import wait_for_event
+from trunkline.testing.browser import chromium_path, launched_chromium
 from trunkline.web import server
 
 from .conftest import CHANNEL, WORKSPACE, Chat, RunChat
 
 pytestmark = pytest.mark.anyio
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 HOSTILE_CUSTOMER = '<img src=x onerror="window.__pwned = 1"> <b>bold?</b>'
 HOSTILE_AGENT = '<script>window.__pwned = 2</script><img src=x onerror="window.__pwned = 3">'
 HOSTILE_TITLE = '<img src=x onerror="window.__pwned = 4">Help'
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI must install it (see .ci/run)")
-    pytest.skip(reason)
-
-
 @pytest.fixture
-def chromium() -> Path:
-    """Debian's chromium, with the playwright package to drive it."""
-    if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        _missing("the playwright package is missing: uv sync installs it (dev group)")
-    return CHROMIUM
-
-
-@pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(chromium), headless=True, args=ARGS
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+async def browser() -> AsyncIterator[Any]:
+    async with launched_chromium(chromium_path()) as launched:
+        yield launched
 
 
 async def page_of(browser: Any) -> tuple[Any, list[str]]:
