@@ -631,6 +631,13 @@ def erlang(
 @click.option("--patience", type=float, default=None, help="Mean patience (s): abandonment.")
 @click.option("--target", type=float, default=20.0, show_default=True, help="Answer target (s).")
 @click.option(
+    "--abandons",
+    default=None,
+    metavar="HOW",
+    help="Abandons within --target: ignored, missed, met.",
+)
+@click.option("--short-abandon", type=float, default=None, help="Abandons not counted (s) [0].")
+@click.option(
     "--contacts", type=int, default=100_000, show_default=True, help="Contacts to simulate."
 )
 @click.option("--seed", type=int, default=None, help="Seed for the random draws [0].")
