@@ -673,6 +673,8 @@ async def test_metrics_gives_the_callers_workspace_in_prometheus_text(server: Ru
     assert value("trunkline_queue_waiting", **support) == 1
     assert value("trunkline_queue_longest_wait_seconds", **support) == 15
     assert value("trunkline_queue_service_level_ratio", **support) == 1.0  # 12 s <= 30 s
+    assert value("trunkline_queue_within_service_level_total", **support) == 1
+    assert value("trunkline_queue_counted_for_service_level_total", **support) == 1
     assert value("trunkline_queue_offered_total", queue="billing") == 0
     assert (
         "trunkline_queue_service_level_ratio",
