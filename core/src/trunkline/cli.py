@@ -498,6 +498,18 @@ def hash_secret(token: bool) -> None:
 @click.option("--patience", type=float, metavar="SECONDS", help="Mean patience: Erlang A.")
 @click.option("--target", type=float, default=20.0, metavar="SECONDS", help="Answer target [20].")
 @click.option("--service-level", type=float, metavar="SHARE", help="Goal without --agents [0.8].")
+@click.option(
+    "--abandonment", type=float, metavar="SHARE", help="Goal without --agents: most abandoning."
+)
+@click.option(
+    "--abandons",
+    default="ignored",
+    metavar="HOW",
+    help="Abandons within --target: ignored, missed or met [ignored].",
+)
+@click.option(
+    "--short-abandon", type=float, default=0.0, metavar="SECONDS", help="Abandons not counted [0]."
+)
 @click.option("--shrinkage", type=float, metavar="SHARE", help="Also print the staff to schedule.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def erlang(
@@ -508,6 +520,9 @@ def erlang(
     patience: float | None,
     target: float,
     service_level: float | None,
+    abandonment: float | None,
+    abandons: str,
+    short_abandon: float,
     shrinkage: float | None,
     as_json: bool,
 ) -> None:
@@ -518,22 +533,30 @@ def erlang(
     from . import erlang as wfm
 
     goal = None
+    definition: dict[str, Any] = {
+        "target": target,
+        "abandons": abandons,
+        "short_abandon": short_abandon,
+    }
     try:
         if agents is None:
-            goal = 0.8 if service_level is None else service_level
+            goal = 0.8 if service_level is None and abandonment is None else service_level
             figures = wfm.agents_for(
                 arrivals=arrivals,
                 interval=interval,
                 aht=aht,
-                target=target,
                 service_level=goal,
+                abandonment=abandonment,
                 patience=patience,
+                **definition,
             )
         elif service_level is not None:
             raise wfm.ErlangError("--service-level is the goal without --agents: give one")
+        elif abandonment is not None:
+            raise wfm.ErlangError("--abandonment is a goal without --agents: give one")
         elif patience is None:
             figures = wfm.erlang_c(
-                arrivals=arrivals, interval=interval, aht=aht, agents=agents, target=target
+                arrivals=arrivals, interval=interval, aht=aht, agents=agents, **definition
             )
         else:
             figures = wfm.erlang_a(
@@ -542,7 +565,7 @@ def erlang(
                 aht=aht,
                 agents=agents,
                 patience=patience,
-                target=target,
+                **definition,
             )
         scheduled = None if shrinkage is None else wfm.with_shrinkage(figures.agents, shrinkage)
     except wfm.ErlangError as exc:
@@ -554,6 +577,7 @@ def erlang(
         "aht": aht,
         **figures.as_dict(),
         "service_level_goal": goal,
+        "abandonment_goal": abandonment,
         "shrinkage": shrinkage,
         "scheduled_agents": scheduled,
     }
@@ -567,15 +591,26 @@ def erlang(
     model = "Erlang C (no abandonment)"
     if patience is not None:
         model = f"Erlang A (patience {patience:g} s)"
-    staffing = f"{figures.agents}" + (
-        f" (the fewest for {goal * 100:g}% within {target:g} s)" if goal is not None else ""
-    )
+    goals = []
+    if goal is not None:
+        goals.append(f"{goal * 100:g}% within {target:g} s")
+    if abandonment is not None:
+        goals.append(f"at most {abandonment * 100:g}% abandoning")
+    staffing = f"{figures.agents}" + (f" (the fewest for {' and '.join(goals)})" if goals else "")
+    served = f"{figures.service_level:.1%} within {target:g} s"
+    notes = []
+    if abandons != "ignored":
+        notes.append(f"abandons within {target:g} s count as {abandons}")
+    if short_abandon > 0:
+        notes.append(f"abandons sooner than {short_abandon:g} s do not count")
+    if notes:
+        served += f" ({'; '.join(notes)})"
     rows = [
         ("model", model),
         ("traffic", f"{figures.traffic:.2f} Erlangs"),
         ("agents", staffing),
         ("wait probability", f"{figures.wait_probability:.1%}"),
-        ("service level", f"{figures.service_level:.1%} within {target:g} s"),
+        ("service level", served),
         ("ASA", seconds(figures.asa)),
         ("average wait", seconds(figures.average_wait)),
         ("abandonment", f"{figures.abandonment:.1%}"),
@@ -595,6 +630,13 @@ def erlang(
 @click.option("--agents", type=int, default=None, help="Agents, all available all the time.")
 @click.option("--patience", type=float, default=None, help="Mean patience (s): abandonment.")
 @click.option("--target", type=float, default=20.0, show_default=True, help="Answer target (s).")
+@click.option(
+    "--abandons",
+    default=None,
+    metavar="HOW",
+    help="Abandons within --target: ignored, missed, met.",
+)
+@click.option("--short-abandon", type=float, default=None, help="Abandons not counted (s) [0].")
 @click.option(
     "--contacts", type=int, default=100_000, show_default=True, help="Contacts to simulate."
 )
