@@ -223,6 +223,8 @@ class Switchboard:
         rejoin_window: float = 0.0,
         service_level_threshold: float = 20.0,
         service_level_target: float = 0.8,
+        service_level_abandons: Literal["ignored", "missed", "met"] = "ignored",
+        service_level_short_abandon: float = 0.0,
     ) -> Queue:
         """Add a queue; the settings are :class:`~trunkline.model.Queue`'s fields."""
         queue = Queue(
@@ -250,6 +252,8 @@ class Switchboard:
             rejoin_window=rejoin_window,
             service_level_threshold=service_level_threshold,
             service_level_target=service_level_target,
+            service_level_abandons=service_level_abandons,
+            service_level_short_abandon=service_level_short_abandon,
         )
         self.router.add_queue(queue)
         self._config[0].append(queue)
