@@ -122,6 +122,12 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
         return HTMLResponse(_page("login.html"))
 
     async def login(request: Request) -> Response:
+        # Another site's page must not sign this browser in (to the attacker's account, whose
+        # desktop would then see what the victim types): the check every cookie write gets.
+        # Before the attempt counts, so another site cannot lock the user out either.
+        refused = auth.cross_site(request)
+        if refused is not None:
+            return error_response(ApiError(403, refused))
         form = await request.form()
         workspace = str(form.get("workspace", ""))
         username = str(form.get("username", ""))
@@ -154,6 +160,9 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
         return response
 
     async def logout(request: Request) -> Response:
+        refused = auth.cross_site(request)
+        if refused is not None:
+            return error_response(ApiError(403, refused))
         session = request.cookies.get(SESSION_COOKIE)
         if session:
             auth.logout(session)
