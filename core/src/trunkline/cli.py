@@ -81,11 +81,25 @@ def cli(ctx: click.Context) -> None:
 
 def build(config_path: str | None, *, pm: Any, env: Mapping[str, str] | None = None) -> Any:
     """Load and check a configuration file with the plugins of ``pm``. Starts nothing."""
-    from .config import load_config
-
-    defaults = dict(pm.distro.defaults) if pm.distro is not None else {}
     assert config_path is not None
-    return load_config(config_path, **config_sources(pm, env), defaults=defaults)
+    return read(config_path, pm=pm, env=env).config
+
+
+def read(config_path: str, *, pm: Any, env: Mapping[str, str] | None = None) -> Any:
+    """The file as it takes effect (a :class:`~trunkline.config.LoadedConfig`): the active
+    distribution's defaults merged under it, checked with the plugins of ``pm``."""
+    from .config import read_config
+
+    distro = pm.distro
+    return read_config(
+        config_path,
+        **config_sources(pm, env),
+        defaults=dict(distro.defaults) if distro is not None else {},
+        defaults_source=(
+            f'the defaults of distribution "{distro.name}"' if distro is not None else "defaults"
+        ),
+        unloaded_adapters=pm.unloaded_adapters(),
+    )
 
 
 def config_sources(pm: Any, env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -722,6 +736,15 @@ def plugins(state: _State) -> None:
     click.echo("stores:")
     for plugin, factory in pm.collect_by_plugin("trunkline_register_stores"):
         click.echo(f"  {factory.name:<20} from plugin {plugin}")
+    absent = {
+        name: f"disabled by {source}; no plugin of that name is installed"
+        for name, source in pm.disabled.items()
+        if name not in pm.not_loaded
+    }
+    if pm.not_loaded or absent:
+        click.echo("not loaded:")
+        for name, why in sorted({**pm.not_loaded, **absent}.items()):
+            click.echo(f"  {name:<20} {why}")
 
 
 def default_store(config: Any, config_file: str, pm: Any) -> Any:
