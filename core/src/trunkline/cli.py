@@ -70,6 +70,33 @@ class TrunklineGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return super().get_command(ctx, cmd_name) or self._plugin_commands(ctx).get(cmd_name)
 
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The help's first lines: a vendor distribution's title and name when one is active."""
+        state = ctx.ensure_object(_State)
+        try:
+            distro = state.pm.distro
+        except TrunklineError as exc:
+            _fail(exc)
+        if distro is None:
+            super().format_help_text(ctx, formatter)
+            return
+        from importlib import metadata
+
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(
+                f"{state.pm.product_title}: route contacts from any channel to the right agent."
+            )
+            formatter.write_paragraph()
+            formatter.write_text(
+                f'Distribution "{distro.name}" of Trunkline {metadata.version("trunkline")}.'
+            )
+
+
+def _speaker(pm: Any) -> str:
+    """Who speaks in ``serve``'s lines: the distribution's title, or the command."""
+    return str(pm.product_title) if pm.distro is not None else "trunkline"
+
 
 @click.group(cls=TrunklineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="trunkline", prog_name="trunkline")
@@ -159,8 +186,8 @@ def serve(state: _State, config_file: str, duration: float | None) -> None:
                 else ""
             )
             click.echo(
-                f"trunkline: serving {config_file} ({len(runtime.channels)} channels{web}); "
-                "Ctrl-C stops"
+                f"{_speaker(state.pm)}: serving {config_file} ({len(runtime.channels)} "
+                f"channels{web}); Ctrl-C stops"
             )
             if duration is None:
                 await anyio.sleep_forever()
@@ -170,7 +197,7 @@ def serve(state: _State, config_file: str, duration: float | None) -> None:
     try:
         anyio.run(run)
     except KeyboardInterrupt:
-        click.echo("trunkline: stopped")
+        click.echo(f"{_speaker(state.pm)}: stopped")
 
 
 @cli.command()

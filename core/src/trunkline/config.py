@@ -459,18 +459,21 @@ def config_from_dict(
     positions: Mapping[KeyPath, tuple[int, int]] | None = None,
     stores: Mapping[str, type[Any]] | None = None,
     unloaded_adapters: Mapping[str, str] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    defaults_source: str = "defaults",
 ) -> Config:
     """Check configuration data already parsed (from TOML or built in code).
 
     ``stores`` maps each installed store backend to its ``Settings`` class; with it, the
-    ``[store]`` table is checked completely. ``unloaded_adapters`` is as for
-    :func:`read_config`.
+    ``[store]`` table is checked completely. ``defaults`` are merged under ``data``;
+    ``defaults_source`` and ``unloaded_adapters`` are as for :func:`read_config`.
     """
     check = _Checker(source, positions or {}, os.environ if env is None else env)
     check.unloaded_adapters = unloaded_adapters or {}
+    check.file_data, check.defaults, check.defaults_source = data, defaults or {}, defaults_source
     return _check_config(
         check,
-        data,
+        _merge(defaults or {}, data),
         adapters=adapters,
         strategies=strategies,
         plugin_sections=plugin_sections,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -128,3 +129,24 @@ def test_the_file_wins_over_a_default_and_the_rest_still_applies(
     main = config.workspaces["main"]
     assert main.workspace.name == "Acme Contact Center"
     assert main.skills == ("en", "fr", "de", "billing", "tech")
+
+
+def test_acme_cc_help_names_acme() -> None:
+    result = run([*ACME_CC, "--help"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: acme-cc [OPTIONS] COMMAND [ARGS]...\n")
+    assert "Acme Contact Center: route contacts from any channel to the right agent." in (
+        result.stdout
+    )
+    assert 'Distribution "acme" of Trunkline' in result.stdout
+
+
+def test_acme_cc_demo_is_acmes_and_runs_in_workspace_main(tmp_path: Path) -> None:
+    args = ["demo", "--duration", "1.5", "--rate", "5", "--seed", "1", "--interval", "0.5"]
+    args += ["--no-web", "--smtp-port", "-1", "--events", "events.jsonl"]
+    result = run([*ACME_CC, *args], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Acme Contact Center demo: an embedded contact centre")
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert events
+    assert {event["workspace"] for event in events} == {"main"}  # Acme's default workspace
