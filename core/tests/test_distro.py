@@ -461,3 +461,18 @@ async def test_the_pages_carry_the_distributions_title(site: Path) -> None:
         "/agent": ("Trunkline — agent desktop", "Trunkline"),
         "/wallboard": ("Trunkline — wallboard", "Trunkline"),
     }
+
+
+def test_serve_says_which_distribution_disabled_its_default_store(
+    site: Path, tmp_path: Path
+) -> None:
+    install_distro(site, "helpline", 'disable=("sqlite-store",)')
+    config = tmp_path / "cc.toml"
+    config.write_text(CHECKED_CONFIG, encoding="utf-8")
+    result = trunkline(site, "serve", str(config), "--duration", "0.1", main='distro="helpline"')
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "trunkline: error: the file names no [store] and the default, SQLite, is not available "
+        '(its plugin "sqlite-store" is disabled by distribution "helpline"): name a backend '
+        'with [store] backend = "…"'
+    )

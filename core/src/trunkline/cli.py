@@ -355,10 +355,11 @@ def _explain(
     if config_file is not None:
         config = build(config_file, pm=pm)
     else:
-        from .demo import HUMAN, DemoOptions, demo_config
+        from .demo import HUMAN, DemoOptions, demo_config, demo_workspace
 
         seen = {e.agent_id for e in log if isinstance(e, ev.AgentStatusChanged)} - {HUMAN}
         config = demo_config(DemoOptions(agents=max(1, len(seen))), pm)
+        workspace = workspace or demo_workspace(pm)
     from .config import choose_workspace
 
     workspace = choose_workspace(config.workspaces, workspace)
@@ -782,9 +783,10 @@ def default_store(config: Any, config_file: str, pm: Any) -> Any:
 
     factories = {f.name: f for f in pm.collect("trunkline_register_stores")}
     if "sqlite" not in factories:
+        why = pm.not_loaded.get("sqlite-store", "not loaded")
         raise TrunklineError(
-            "the file names no [store] and the default, SQLite, is not loaded: name a backend "
-            'with [store] backend = "…", or remove "sqlite-store" from TRUNKLINE_DISABLE_PLUGINS'
+            "the file names no [store] and the default, SQLite, is not available (its plugin "
+            f'"sqlite-store" is {why}): name a backend with [store] backend = "…"'
         )
     path = Path(config_file).resolve().parent / "trunkline.db"
     factory = factories["sqlite"]
