@@ -1,4 +1,4 @@
-"""The ``trunkline`` command line: demo, serve, check-config, plugins, and plugin commands.
+"""The ``trunkline`` command line: demo, serve, check-config, show-config, plugins, and more.
 
 Plugins are loaded only when a command needs them (or to list plugin commands in
 ``--help``); plugin modules must keep their channel SDK imports out of module level.
@@ -29,6 +29,7 @@ BUILTIN_COMMANDS = (
     "simulate",
     "replay",
     "plugins",
+    "show-config",
 )
 
 
@@ -158,6 +159,27 @@ def check_config(state: _State, config_file: str) -> None:
         for wid, w in config.workspaces.items()
     )
     click.echo(f"{config_file}: OK: {summary or 'no workspaces'}")
+
+
+@cli.command("show-config")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of TOML.")
+@click.pass_obj
+def show_config(state: _State, config_file: str, as_json: bool) -> None:
+    """Print CONFIG_FILE as it takes effect: the distribution's defaults merged in, secrets
+    masked."""
+    from .showconfig import render_json, render_toml
+
+    try:
+        loaded = read(config_file, pm=state.pm)
+    except TrunklineError as exc:
+        _fail(exc)
+    distro = state.pm.distro
+    if as_json:
+        click.echo(render_json(loaded), nl=False)
+        return
+    source = f'distribution "{distro.name}"' if distro is not None and distro.defaults else None
+    click.echo(render_toml(loaded, name=config_file, defaults_source=source), nl=False)
 
 
 @cli.command()

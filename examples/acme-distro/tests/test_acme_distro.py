@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tomllib
 from importlib import metadata
 from pathlib import Path
 
@@ -150,3 +151,14 @@ def test_acme_cc_demo_is_acmes_and_runs_in_workspace_main(tmp_path: Path) -> Non
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert events
     assert {event["workspace"] for event in events} == {"main"}  # Acme's default workspace
+
+
+def test_acme_cc_show_config_marks_acmes_defaults(tmp_path: Path) -> None:
+    (tmp_path / "acme.toml").write_text(CONFIG_USING_DEFAULT_SKILLS, encoding="utf-8")
+    result = run([*ACME_CC, "show-config", "acme.toml"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert 'max_attempts = 8  # default of distribution "acme"' in lines
+    assert 'skills = { billing = 2 }' in lines  # the file's own value, unmarked
+    shown = tomllib.loads(result.stdout)
+    assert shown["workspaces"]["main"]["skills"] == DEFAULTS["workspaces"]["main"]["skills"]
