@@ -249,8 +249,7 @@ def test_every_plugin_environment_variable_is_documented() -> None:
 def test_the_testing_page_shows_running_overridden_and_the_trio_runs_left_out() -> None:
     examples = [b.code for b in RUNNABLE if b.page == "testing.md"]
     assert any(
-        "async def running(self)" in code and "def anyio_backend(self)" in code
-        for code in examples
+        "async def running(self)" in code and "def anyio_backend(self)" in code for code in examples
     ), "docs/testing.md needs a runnable example overriding running() and anyio_backend"
 
 
@@ -314,7 +313,8 @@ def test_the_guide_names_real_channels_for_both_ways_of_receiving_webhooks() -> 
     # the web chat has routes on Trunkline's server.
     fields = {f.name for f in attrs.fields(WebhookSettings)}
     assert {"host", "port"} <= fields
-    assert "webhook channel" in text and "`host` and `port`" in text
+    assert "webhook channel" in text
+    assert "`host` and `port`" in text
     assert hasattr(webchat_plugin, "trunkline_register_routes")
     assert "web chat" in text
 

@@ -39,7 +39,7 @@ queue = "support"
 settings = {{ kind = "chat", token = {{ env = "WEB_TOKEN" }} }}
 """
 
-DISTRO = '''
+DISTRO = """
 from trunkline import Distro
 
 distro = Distro(
@@ -50,7 +50,7 @@ distro = Distro(
         "workspaces": {"main": {"name": "Helpline", "skills": ["en", "fr"]}},
     },
 )
-'''
+"""
 
 
 def install_distro(site: Path) -> None:
@@ -59,7 +59,9 @@ def install_distro(site: Path) -> None:
     info = site / "helpline_cc-1.0.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: helpline-cc\nVersion: 1.0.0\n")
-    (info / "entry_points.txt").write_text("[trunkline.distro]\nhelpline = distro_helpline:distro\n")
+    (info / "entry_points.txt").write_text(
+        "[trunkline.distro]\nhelpline = distro_helpline:distro\n"
+    )
 
 
 def show(tmp_path: Path, *args: str, distro: bool = True) -> subprocess.CompletedProcess[str]:
@@ -115,14 +117,14 @@ def test_the_file_is_shown_over_the_distributions_defaults_with_secrets_masked(
         "# cc.toml as it takes effect: the file over the defaults of distribution "
         '"helpline". Secrets are shown as "***".'
     )
-    assert 'max_attempts = 3' in lines  # the file wins, and says nothing more
+    assert "max_attempts = 3" in lines  # the file wins, and says nothing more
     assert 'max_backoff = 60.0  # default of distribution "helpline"' in lines
     assert 'name = "Helpline"  # default of distribution "helpline"' in lines
     assert "[workspaces.main.channels.web.settings]" in lines
     assert 'token = "***"  # secret, from $WEB_TOKEN' in lines
-    assert '[workspaces.main.users]' in lines
+    assert "[workspaces.main.users]" in lines
     assert 'sue = { role = "supervisor", password_hash = "***" }' in lines
-    assert 'skills = { en = 1 }' in lines
+    assert "skills = { en = 1 }" in lines
 
 
 def test_json_gives_the_same_configuration(tmp_path: Path) -> None:

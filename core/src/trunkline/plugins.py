@@ -425,9 +425,7 @@ class _UnloadedAdapters(Mapping[str, str]):
             self._found = {}
             for name, load in self._loaders.items():
                 for adapter in _channels_of(name, load):
-                    self._found.setdefault(
-                        adapter, f'its plugin "{name}" is {self._reasons[name]}'
-                    )
+                    self._found.setdefault(adapter, f'its plugin "{name}" is {self._reasons[name]}')
         return self._found
 
     def __getitem__(self, adapter: str) -> str:

@@ -25,8 +25,8 @@ _HASHES = ("password_hash", "token_hash")
 
 
 def _is_hash(path: KeyPath) -> bool:
-    return len(path) == 5 and path[0] == "workspaces" and path[2] == "users" and (
-        path[4] in _HASHES
+    return (
+        len(path) == 5 and path[0] == "workspaces" and path[2] == "users" and (path[4] in _HASHES)
     )
 
 
@@ -95,7 +95,15 @@ def _from_defaults(loaded: LoadedConfig, path: KeyPath) -> bool:
 
 _INLINE_AT_MOST = 4  # entries of a map written inline
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+_ESCAPES = {
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+    '"': '\\"',
+    "\\": "\\\\",
+}
 
 
 def _string(text: str) -> str:
@@ -161,14 +169,10 @@ def toml_document(
 
     def table(path: KeyPath, node: Mapping[str, Any]) -> None:
         values = [
-            (k, v)
-            for k, v in node.items()
-            if not isinstance(v, Mapping) or inline((*path, k), v)
+            (k, v) for k, v in node.items() if not isinstance(v, Mapping) or inline((*path, k), v)
         ]
         tables = [
-            (k, v)
-            for k, v in node.items()
-            if isinstance(v, Mapping) and not inline((*path, k), v)
+            (k, v) for k, v in node.items() if isinstance(v, Mapping) and not inline((*path, k), v)
         ]
         if path and (values or not tables):
             if lines:

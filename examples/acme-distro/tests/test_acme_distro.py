@@ -159,6 +159,6 @@ def test_acme_cc_show_config_marks_acmes_defaults(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert 'max_attempts = 8  # default of distribution "acme"' in lines
-    assert 'skills = { billing = 2 }' in lines  # the file's own value, unmarked
+    assert "skills = { billing = 2 }" in lines  # the file's own value, unmarked
     shown = tomllib.loads(result.stdout)
     assert shown["workspaces"]["main"]["skills"] == DEFAULTS["workspaces"]["main"]["skills"]
