@@ -32,6 +32,7 @@ from trunkline.model import Agent, EscalationStep, Queue, RoutingSettings
 from trunkline.retention import RetentionSettings
 from trunkline.routing import Command
 from trunkline.survey import SurveySettings
+from trunkline.testing.suite import Sample
 from trunkline.users import UserSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -248,6 +249,7 @@ def test_the_global_options_are_documented() -> None:
         (MemorySettings, "configuration.md", "The memory channel", 3),
         (Capabilities, "plugins/writing-a-channel.md", "`capabilities`", 3),
         (Distro, "distributions.md", "The `Distro`", 2),
+        (Sample, "testing.md", "`Sample`", 3),
     ],
 )
 def test_every_key_is_documented(cls: type, page: str, heading: str, level: int) -> None:
@@ -266,6 +268,82 @@ def test_every_plugin_environment_variable_is_documented() -> None:
         "TRUNKLINE_DISTRO",
     ):
         assert f"| `{variable}` |" in text, f"{variable} is not in the table of variables"
+
+
+# Plugin authors outside this repository -----------------------------------------------------
+
+
+def test_the_testing_page_shows_running_overridden_and_the_trio_runs_left_out() -> None:
+    examples = [b.code for b in RUNNABLE if b.page == "testing.md"]
+    assert any(
+        "async def running(self)" in code and "def anyio_backend(self)" in code for code in examples
+    ), "docs/testing.md needs a runnable example overriding running() and anyio_backend"
+
+
+def test_the_template_and_the_guide_agree_on_joining_the_workspace() -> None:
+    """A directory under plugins/ is a workspace member by the root's glob, but only what the
+    root depends on is installed: every page that says how must say both steps."""
+    import tomllib
+
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "plugins/trunkline-*" in root["tool"]["uv"]["workspace"]["members"]
+    for plugin in sorted((ROOT / "plugins").glob("trunkline-*/pyproject.toml")):
+        name = tomllib.loads(plugin.read_text(encoding="utf-8"))["project"]["name"]
+        assert name in root["project"]["dependencies"], f"{name}: not a root dependency"
+        assert root["tool"]["uv"]["sources"][name] == {"workspace": True}, name
+    pages = {
+        "plugins/_template/README.md": (ROOT / "plugins" / "_template" / "README.md"),
+        "CONTRIBUTING.md": ROOT / "CONTRIBUTING.md",
+        "docs/plugins/writing-a-channel.md": DOCS / "plugins" / "writing-a-channel.md",
+    }
+    for page, path in pages.items():
+        text = " ".join(path.read_text(encoding="utf-8").split())
+        for step in (
+            "plugins/trunkline-*",
+            "[project] dependencies",
+            "[tool.uv.sources]",
+            "= { workspace = true }",
+            "uv lock",
+        ):
+            assert step in text, f"{page} does not say {step}"
+
+
+def test_the_guide_for_a_plugin_in_its_own_project_matches_this_repository() -> None:
+    import tomllib
+
+    section = sections(read("plugins/writing-a-channel.md"), 3)["A plugin in its own project"]
+    (fragment,) = re.findall(r"^```toml\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    project = tomllib.loads(fragment)
+    assert "trunkline" in project["project"]["dependencies"]
+    assert "trunkline.plugins" in project["project"]["entry-points"]
+    source = project["tool"]["uv"]["sources"]["trunkline"]
+    assert source["editable"] is True
+    core = Path(source["path"])
+    assert core.name == "core", "the path source must name the checkout's core/ directory"
+    core_project = tomllib.loads((ROOT / core.name / "pyproject.toml").read_text("utf-8"))
+    assert core_project["project"]["name"] == "trunkline"
+    text = " ".join(section.split())
+    for fact in ("`uv sync`", "`uv pip install -e`", "`uv sync --inexact`", "`--with-editable`"):
+        assert fact in text, f"the section does not mention {fact}"
+
+
+def test_the_guide_names_real_channels_for_both_ways_of_receiving_webhooks() -> None:
+    from trunkline_webchat import plugin as webchat_plugin
+    from trunkline_webhook.adapter import WebhookSettings
+
+    section = sections(read("plugins/writing-a-channel.md"), 3)[
+        "Webhooks: a listener of your own, or routes on Trunkline's server"
+    ]
+    text = " ".join(section.split())
+    assert "(../hooks.md#trunkline_register_routes)" in text
+    # The examples it gives are true: the webhook channel listens on its own host and port,
+    # the web chat has routes on Trunkline's server.
+    fields = {f.name for f in attrs.fields(WebhookSettings)}
+    assert {"host", "port"} <= fields
+    assert "webhook channel" in text
+    assert "`host` and `port`" in text
+    assert hasattr(webchat_plugin, "trunkline_register_routes")
+    assert "web chat" in text
 
 
 # The examples ----------------------------------------------------------------------------------
