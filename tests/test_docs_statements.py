@@ -87,7 +87,10 @@ def test_the_plugins_example_of_the_command_line_page_is_what_core_alone_prints(
     assert shown, "cli.md: no example output of trunkline plugins"
     result = run([*TRUNKLINE, "plugins"], clean_env(TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD="1"))
     assert result.returncode == 0, result.stderr
-    assert shown.group(1) == result.stdout
+    # This workspace also installs every plugin distribution, which the output then lists
+    # under "not loaded:"; a core-only install, which the page shows, has no such section.
+    core_alone = result.stdout.split("not loaded:\n", 1)[0]
+    assert shown.group(1) == core_alone
 
 
 @pytest.mark.parametrize(
