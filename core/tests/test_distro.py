@@ -9,6 +9,7 @@ subprocess (the directory on ``PYTHONPATH``).
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -399,15 +400,18 @@ def test_the_demo_uses_the_distributions_defaults(site: Path) -> None:
 def test_the_demo_runs_in_the_distributions_workspace(site: Path) -> None:
     defaults = {"workspaces": {"main": {"skills": ["en", "billing", "fr"]}}}
     install_distro(site, "helpline", f"{BRANDED}, defaults={defaults!r}")
-    out = io.StringIO()
+    out, events = io.StringIO(), io.StringIO()
     summary = run_demo(
         DemoOptions(agents=3, rate=6, seed=3, duration=1.5, interval=0.5, web=False),
         pm=load_plugins({}, distro="helpline"),
         out=out,
         tty=False,
+        events=events,
     )
     assert summary.received > 0
     assert summary.answered > 0, out.getvalue()
+    workspaces = {json.loads(line)["workspace"] for line in events.getvalue().splitlines()}
+    assert workspaces == {"main"}
 
 
 def test_the_demo_says_which_distribution_disabled_what_it_needs(site: Path) -> None:
