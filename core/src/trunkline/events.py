@@ -27,6 +27,7 @@ __all__ = [
     "ContactTransferred",
     "CustomerCreated",
     "Event",
+    "ExclusionEnded",
     "MessageFailed",
     "MessageReceived",
     "MessageSent",
@@ -179,6 +180,19 @@ class OfferTimedOut(Event):
     """The agent did not answer in time; the contact goes back without that agent."""
 
     offer_id: str
+    contact_id: str
+    agent_id: str
+
+
+@attrs.frozen(kw_only=True)
+class ExclusionEnded(Event):
+    """The agent who declined the contact may be offered it again.
+
+    An agent who rejected an offer, or let it time out, is kept from that contact for its
+    queue's ``reject_delay`` or ``no_answer_delay``; this records that the time is over while
+    the contact still waits, so a replay ends the exclusion exactly when routing did.
+    """
+
     contact_id: str
     agent_id: str
 
