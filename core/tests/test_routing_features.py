@@ -841,7 +841,7 @@ def test_explaining_a_refused_contact_says_so() -> None:
     why = explain_from_log(log, lambda: router(queues, [agent("a")]), "c2")
     assert (why.state, why.queue, why.at, why.chosen) == ("refused", "support", 1, ())
     assert why.reason == (
-        'never offered: refused: queue "support" is full (1 waiting); '
+        'refused: queue "support" is full (1 waiting); '
         "every agent who could serve it was offline or on break (a)"
     )
 
@@ -860,12 +860,12 @@ def test_explaining_an_abandoned_contact_nobody_could_serve_judges_each_agent() 
     why = explain_from_log(log, build, "c")
     assert (why.state, why.at) == ("abandoned", 12.4)
     assert why.reason == (
-        "never offered: abandoned after 11.4s; no agent was eligible: none could serve it "
+        "abandoned after 11.4s before any offer; no agent was eligible: none could serve it "
         "(why not, below)"
     )
     assert why.why_not("junior").failed == ("billing >= 3 (agent has 2)",)
     assert "takes no chat contacts (capacity)" in why.why_not("phone").failed
-    assert "offered to: nobody: never offered: abandoned after 11.4s" in why.render()
+    assert "offered to: nobody: abandoned after 11.4s before any offer" in why.render()
 
 
 def test_explaining_an_abandoned_contact_names_the_busy_and_the_away() -> None:
@@ -881,7 +881,7 @@ def test_explaining_an_abandoned_contact_names_the_busy_and_the_away() -> None:
     log += r.handle(AbandonContact("c"), 20)
     why = explain_from_log(log, build, "c")
     assert why.reason == (
-        "never offered: abandoned after 17.0s; every agent who could serve it was busy (ada) "
+        "abandoned after 17.0s before any offer; every agent who could serve it was busy (ada) "
         "or offline or on break (bob, cy)"
     )
     assert why.why_not("ada").failed == ("holds 1 of 1 chat contacts",)
@@ -894,7 +894,7 @@ def test_explaining_a_contact_refused_for_closed_hours_says_so() -> None:
     log = build().handle(EnqueueContact(contact("late")), MONDAY_20)
     why = explain_from_log(log, build, "late")
     assert why.state == "refused"
-    assert why.reason.startswith('never offered: refused: queue "support" is closed (')
+    assert why.reason.startswith('refused: queue "support" is closed (')
 
 
 def test_explaining_a_contact_waiting_in_a_closed_queue_says_it_is_closed() -> None:

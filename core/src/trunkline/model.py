@@ -186,7 +186,11 @@ class Message:
 
 @attrs.frozen
 class Contact:
-    """One interaction to be handled, from arrival to close."""
+    """One interaction to be handled, from arrival to close.
+
+    ``created_at`` is when the runtime received it, by its own clock (routing, waits and
+    service level run from there); the customer's time is its first message's ``sent_at``.
+    """
 
     id: str
     workspace: str

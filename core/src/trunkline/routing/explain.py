@@ -73,7 +73,8 @@ class Explanation:
         """Plain text, as ``trunkline explain`` prints it."""
         lines = [f"contact {self.contact_id} in queue {self.queue} ({self.state})"]
         if self.at is not None:
-            lines.append(f"decision at t={self.at:.3f}")
+            left = self.state in ("abandoned", "refused")  # never offered: when it left
+            lines.append(f"{self.state if left else 'decision'} at t={self.at:.3f}")
         lines.append(f"level {self.level}: {self.level_text}")
         lines.append(f"requirement: {self.requirement}")
         lines.append(f"pools: {', '.join(self.pools) or 'none'}; strategy: {self.strategy}")
@@ -381,7 +382,8 @@ def explain_from_log(
         if isinstance(ended, ev.ContactRefused):
             how, state_text, queue_id = f"refused: {ended.reason}", "refused", ended.queue
         else:
-            how, state_text = f"abandoned after {ended.waited:.1f}s", "abandoned"
+            how = f"abandoned after {ended.waited:.1f}s before any offer"
+            state_text = "abandoned"
             queue_id = view.queue or ended.queue or ""
         if queue_id not in router.queues:
             raise RoutingError(
@@ -395,7 +397,7 @@ def explain_from_log(
             agent_ids,
             at=ended.at,
             state_text=state_text,
-            ending=f"never offered: {how}",
+            ending=how,
             hours=state_text != "refused",  # a refusal for closed hours says so itself
         )
     if view.state is not ContactState.QUEUED:
