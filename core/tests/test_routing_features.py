@@ -534,6 +534,25 @@ def test_other_agents_are_offered_the_contact_while_the_decliner_is_kept_from_it
     assert offers(r.handle(Tick(), 31)) == [("x", "a")]  # a's 30 s are over first
 
 
+def test_exclusions_ending_at_one_instant_end_alike_after_a_restore() -> None:
+    queues = [queue(offer_timeout=7, no_answer_delay=9)]
+    agents = [agent("a", capacity={"voice": 1}), agent("b")]
+    r = router(queues, agents)
+    r.handle(EnqueueContact(contact("c1", kind="voice")), 0)
+    r.handle(EnqueueContact(contact("c2")), 1)
+    r.handle(SetAgentStatus("b", AVAILABLE), 2)  # c2 is offered first, to expire first
+    r.handle(SetAgentStatus("a", AVAILABLE), 3)
+    r.handle(Tick(), 10)  # both time out in one tick: both kept from them until 19
+    restored = router(queues, agents)
+    restored.restore(r.snapshot())
+    events = r.handle(Tick(), 19)
+    assert [(type(e), e.contact_id) for e in events[:2]] == [  # type: ignore[attr-defined]
+        (ev.ExclusionEnded, "c1"),
+        (ev.ExclusionEnded, "c2"),
+    ]
+    assert restored.handle(Tick(), 19) == events
+
+
 def test_a_delay_of_zero_offers_it_again_at_once_and_inf_never() -> None:
     r = router(
         [queue(reject_delay=0, no_answer_delay=0), queue("strict", reject_delay=float("inf"))],

@@ -642,6 +642,7 @@ class Router:
 
     def _expire(self, now: float) -> None:
         heap, w = self._deadlines, self.workspace
+        ending = []  # exclusions that are over, emitted last (see below)
         while heap and heap[0][0] <= now:
             entry = heapq.heappop(heap)
             if not self._due_valid(entry):
@@ -668,12 +669,22 @@ class Router:
             elif kind == _PREFERRED:
                 self._fall_back(ref, f'preferred agent "{ref.preferred}" was not free in time')
             elif kind == _EXCLUDE:
-                view, aid = ref
-                self._emit(
-                    ev.ExclusionEnded(workspace=w, at=now, contact_id=view.contact.id, agent_id=aid)
-                )
+                ending.append(entry)
             else:
                 self._escalate(ref, now)
+        if ending:
+            # Ended in an order the state alone decides (not the timers' push order, which a
+            # restored snapshot cannot repeat when two fall due at the same instant), and after
+            # the other timers: only the next dispatch reads them.
+            ending.sort(key=lambda e: (e[0], e[3][0].contact.id, e[3][1]))
+            for entry in ending:
+                if self._due_valid(entry):
+                    view, aid = entry[3]
+                    self._emit(
+                        ev.ExclusionEnded(
+                            workspace=w, at=now, contact_id=view.contact.id, agent_id=aid
+                        )
+                    )
 
     def _fall_back(self, view: ContactView, reason: str) -> None:
         """A contact waiting for its preferred agent goes to normal routing (level 0)."""
@@ -1364,7 +1375,10 @@ class Router:
                     pool.logged_in += 1
             for cid, (_, until) in run.wrap_up.items():
                 self._deadline(until, _WRAP, (run, cid), until)
-        views = []
+        for offer_data in state["offers"]:
+            offer = load_value(offer_data, Offer)
+            self.offers[offer.id] = offer
+            self._deadline(offer.expires_at, _OFFER, offer.id, None)
         for row in state["contacts"]:
             view = ContactView(load_value(row[0], Contact), row[4])
             view.state = ContactState(row[1])
@@ -1374,16 +1388,10 @@ class Router:
             if row[12] is not None:
                 view.declined = {aid: (until, how) for aid, until, how in row[12]}
                 for aid, (until, _) in view.declined.items():
-                    if until < _INF:  # before the offers': a decline comes before a re-offer
+                    if until < _INF:
                         self._deadline(until, _EXCLUDE, (view, aid), until)
             view.agent_id = row[13]
             self.contacts[view.contact.id] = view
-            views.append((view, row))
-        for offer_data in state["offers"]:
-            offer = load_value(offer_data, Offer)
-            self.offers[offer.id] = offer
-            self._deadline(offer.expires_at, _OFFER, offer.id, None)
-        for view, row in views:
             if row[14]:
                 self._count_in(view)
             if view.state is ContactState.QUEUED and row[9] != -1:
