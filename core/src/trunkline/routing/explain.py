@@ -46,7 +46,13 @@ class AgentVerdict:
 
 @attrs.frozen
 class Explanation:
-    """What the engine saw when it routed (or could not route) a contact."""
+    """What the engine saw when it routed (or could not route) a contact.
+
+    ``state`` is the contact's state then (``"abandoned"`` or ``"refused"`` for one that left
+    before any offer, ``at`` being when), ``chosen`` the agents offered it and ``rule`` what
+    chose them. With nobody chosen, ``reason`` says why: the queue's hours were closed, no
+    agent could serve it, or those who could were busy, away or kept from it after declining.
+    """
 
     contact_id: str
     queue: str | None
