@@ -642,7 +642,7 @@ class Router:
 
     def _expire(self, now: float) -> None:
         heap, w = self._deadlines, self.workspace
-        ending = []  # exclusions that are over, emitted last (see below)
+        ending: list[tuple[float, int, int, Any, Any]] | None = None  # exclusions over (below)
         while heap and heap[0][0] <= now:
             entry = heapq.heappop(heap)
             if not self._due_valid(entry):
@@ -669,6 +669,8 @@ class Router:
             elif kind == _PREFERRED:
                 self._fall_back(ref, f'preferred agent "{ref.preferred}" was not free in time')
             elif kind == _EXCLUDE:
+                if ending is None:
+                    ending = []
                 ending.append(entry)
             else:
                 self._escalate(ref, now)
