@@ -9,25 +9,30 @@ file (see CONTRIBUTING.md).
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import inspect
+import itertools
 import os
 import re
 import subprocess
 import sys
+import typing
 from pathlib import Path
 
 import attrs
 import pytest
 
-from trunkline import Capabilities, Distro, hookspecs
+from trunkline import Capabilities, Distro, Switchboard, hookspecs
 from trunkline.builtin.memory_channel import MemorySettings
 from trunkline.cli import cli
 from trunkline.config import OutboxSettings, WebSettings
 from trunkline.hours import Schedule
 from trunkline.model import Agent, EscalationStep, Queue, RoutingSettings
 from trunkline.retention import RetentionSettings
+from trunkline.routing import Command
 from trunkline.survey import SurveySettings
+from trunkline.testing.suite import Sample
 from trunkline.users import UserSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,12 +81,17 @@ def sections(text: str, level: int) -> dict[str, str]:
 
 @attrs.frozen
 class Block:
-    """One fenced code block of a page: its info string, its text and where it starts."""
+    """One fenced code block of a page: its info string, its text and where it starts.
+
+    ``line`` is the line of the opening fence (so the block's line n is ``line + n`` of the
+    page); ``end`` is the line of the closing fence.
+    """
 
     page: str
     line: int
     info: str
     code: str
+    end: int = 0
 
 
 _FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)")
@@ -107,7 +117,7 @@ def fenced_blocks(path: Path) -> list[Block]:
                 break
             body.append(line[indent:] if line[:indent].strip() == "" else line)
         page = path.relative_to(DOCS).as_posix()
-        blocks.append(Block(page, start, opening["info"], "\n".join(body) + "\n"))
+        blocks.append(Block(page, start, opening["info"], "\n".join(body) + "\n", number))
     return blocks
 
 
@@ -122,6 +132,24 @@ def marked_blocks(info: str, marker: str) -> list[Block]:
 
 RUNNABLE = marked_blocks("python", RUN_MARKER)
 CONFIG_FILES = marked_blocks("toml", CHECK_CONFIG_MARKER)
+
+
+def shown_outputs() -> dict[Block, str]:
+    """What the pages say a runnable example prints: a ``text`` block right after it, with
+    only the word "prints" between the two."""
+    shown: dict[Block, str] = {}
+    runnable = set(RUNNABLE)
+    for path in sorted(DOCS.rglob("*.md")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        blocks = fenced_blocks(path)
+        for example, after in itertools.pairwise(blocks):
+            between = " ".join(lines[example.end : after.line - 1]).strip()
+            if example in runnable and after.info == "text" and between.rstrip(":") == "prints":
+                shown[example] = after.code
+    return shown
+
+
+SHOWN = shown_outputs()
 
 
 def block_ids(blocks: list[Block]) -> list[str]:
@@ -221,6 +249,7 @@ def test_the_global_options_are_documented() -> None:
         (MemorySettings, "configuration.md", "The memory channel", 3),
         (Capabilities, "plugins/writing-a-channel.md", "`capabilities`", 3),
         (Distro, "distributions.md", "The `Distro`", 2),
+        (Sample, "testing.md", "`Sample`", 3),
     ],
 )
 def test_every_key_is_documented(cls: type, page: str, heading: str, level: int) -> None:
@@ -239,6 +268,82 @@ def test_every_plugin_environment_variable_is_documented() -> None:
         "TRUNKLINE_DISTRO",
     ):
         assert f"| `{variable}` |" in text, f"{variable} is not in the table of variables"
+
+
+# Plugin authors outside this repository -----------------------------------------------------
+
+
+def test_the_testing_page_shows_running_overridden_and_the_trio_runs_left_out() -> None:
+    examples = [b.code for b in RUNNABLE if b.page == "testing.md"]
+    assert any(
+        "async def running(self)" in code and "def anyio_backend(self)" in code for code in examples
+    ), "docs/testing.md needs a runnable example overriding running() and anyio_backend"
+
+
+def test_the_template_and_the_guide_agree_on_joining_the_workspace() -> None:
+    """A directory under plugins/ is a workspace member by the root's glob, but only what the
+    root depends on is installed: every page that says how must say both steps."""
+    import tomllib
+
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "plugins/trunkline-*" in root["tool"]["uv"]["workspace"]["members"]
+    for plugin in sorted((ROOT / "plugins").glob("trunkline-*/pyproject.toml")):
+        name = tomllib.loads(plugin.read_text(encoding="utf-8"))["project"]["name"]
+        assert name in root["project"]["dependencies"], f"{name}: not a root dependency"
+        assert root["tool"]["uv"]["sources"][name] == {"workspace": True}, name
+    pages = {
+        "plugins/_template/README.md": (ROOT / "plugins" / "_template" / "README.md"),
+        "CONTRIBUTING.md": ROOT / "CONTRIBUTING.md",
+        "docs/plugins/writing-a-channel.md": DOCS / "plugins" / "writing-a-channel.md",
+    }
+    for page, path in pages.items():
+        text = " ".join(path.read_text(encoding="utf-8").split())
+        for step in (
+            "plugins/trunkline-*",
+            "[project] dependencies",
+            "[tool.uv.sources]",
+            "= { workspace = true }",
+            "uv lock",
+        ):
+            assert step in text, f"{page} does not say {step}"
+
+
+def test_the_guide_for_a_plugin_in_its_own_project_matches_this_repository() -> None:
+    import tomllib
+
+    section = sections(read("plugins/writing-a-channel.md"), 3)["A plugin in its own project"]
+    (fragment,) = re.findall(r"^```toml\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+    project = tomllib.loads(fragment)
+    assert "trunkline" in project["project"]["dependencies"]
+    assert "trunkline.plugins" in project["project"]["entry-points"]
+    source = project["tool"]["uv"]["sources"]["trunkline"]
+    assert source["editable"] is True
+    core = Path(source["path"])
+    assert core.name == "core", "the path source must name the checkout's core/ directory"
+    core_project = tomllib.loads((ROOT / core.name / "pyproject.toml").read_text("utf-8"))
+    assert core_project["project"]["name"] == "trunkline"
+    text = " ".join(section.split())
+    for fact in ("`uv sync`", "`uv pip install -e`", "`uv sync --inexact`", "`--with-editable`"):
+        assert fact in text, f"the section does not mention {fact}"
+
+
+def test_the_guide_names_real_channels_for_both_ways_of_receiving_webhooks() -> None:
+    from trunkline_webchat import plugin as webchat_plugin
+    from trunkline_webhook.adapter import WebhookSettings
+
+    section = sections(read("plugins/writing-a-channel.md"), 3)[
+        "Webhooks: a listener of your own, or routes on Trunkline's server"
+    ]
+    text = " ".join(section.split())
+    assert "(../hooks.md#trunkline_register_routes)" in text
+    # The examples it gives are true: the webhook channel listens on its own host and port,
+    # the web chat has routes on Trunkline's server.
+    fields = {f.name for f in attrs.fields(WebhookSettings)}
+    assert {"host", "port"} <= fields
+    assert "webhook channel" in text
+    assert "`host` and `port`" in text
+    assert hasattr(webchat_plugin, "trunkline_register_routes")
+    assert "web chat" in text
 
 
 # The examples ----------------------------------------------------------------------------------
@@ -267,6 +372,122 @@ def test_runnable_example_runs(block: Block, tmp_path: Path) -> None:
         f"docs/{block.page}:{block.line}: the example exited with {result.returncode}\n"
         f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
     )
+    if block in SHOWN:
+        assert result.stdout == SHOWN[block], (
+            f"docs/{block.page}:{block.line}: the page shows another output than the example prints"
+        )
+
+
+def test_the_pages_check_the_output_they_show() -> None:
+    explain = [b for b in SHOWN if b.page == "routing.md" and "why.render()" in b.code]
+    assert explain != [], "routing.md shows what an explanation prints, after 'prints'"
+
+
+def test_runnable_examples_type_check(tmp_path: Path) -> None:
+    """``mypy --strict`` on every runnable example at once, errors given as page lines."""
+    if importlib.util.find_spec("mypy") is None:
+        pytest.skip("mypy is not installed (it is in the dev dependency group)")
+    files: dict[str, Block] = {}
+    for name, block in zip(block_ids(RUNNABLE), RUNNABLE, strict=True):
+        module = "docs_" + re.sub(r"\W", "_", name)
+        (tmp_path / f"{module}.py").write_text(block.code, encoding="utf-8")
+        files[module] = block
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-error-summary",
+            *(f"{m}.py" for m in sorted(files)),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "MYPY_CACHE_DIR": str(ROOT / ".mypy_cache")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+    def on_the_page(match: re.Match[str]) -> str:
+        block = files[match["module"]]
+        return f"docs/{block.page}:{block.line + int(match['line'])}:"
+
+    errors = re.sub(
+        r"^(?P<module>docs_\w+)\.py:(?P<line>\d+):", on_the_page, result.stdout, flags=re.M
+    )
+    assert result.returncode == 0, (
+        f"the runnable examples do not type-check:\n{errors}{result.stderr}"
+    )
+
+
+def table_rows(section: str) -> dict[str, list[str]]:
+    """The rows of a section's tables, by the first name in backticks of their first cell."""
+    rows: dict[str, list[str]] = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if line.startswith("|") and (name := re.match(r"`(\w+)", cells[0])):
+            rows.setdefault(name[1], cells)
+    return rows
+
+
+@pytest.mark.parametrize(
+    ("heading", "function"),
+    [
+        ("Creating a switchboard", Switchboard.__init__),
+        ("Queues and agents", Switchboard.add_agent),
+        ("Contacts", Switchboard.submit),
+    ],
+)
+def test_the_switchboards_parameters_are_documented_with_their_defaults(
+    heading: str, function: typing.Callable[..., object]
+) -> None:
+    section = sections(read("embedding.md"), 3).get(heading)
+    assert section is not None, f"docs/embedding.md has no heading '### {heading}'"
+    rows = table_rows(section)
+    parameters = [  # those with a default: the rest (self, the queue, the id) come first
+        p
+        for p in inspect.signature(function).parameters.values()
+        if p.default is not inspect.Parameter.empty
+    ]
+    assert sorted(rows) == sorted(p.name for p in parameters)
+    for parameter in parameters:
+        shown = rows[parameter.name][1].strip("`")
+        assert ast.literal_eval(shown) == parameter.default, f"{parameter.name}: default {shown}"
+
+
+def test_the_embedding_page_lists_every_member_of_the_switchboard() -> None:
+    section = sections(read("embedding.md"), 3).get("Every method")
+    assert section is not None, "docs/embedding.md has no heading '### Every method'"
+    documented = {
+        name
+        for line in section.splitlines()
+        if line.startswith("|")
+        for name in re.findall(r"`(\w+)\b", line.split("|")[1])
+    }
+    sb = Switchboard()
+    public = {name for name in [*vars(Switchboard), *vars(sb)] if not name.startswith("_")}
+    assert sorted(public - documented) == [], "members of Switchboard missing from the table"
+    assert sorted(documented - public) == [], "the table names members Switchboard lacks"
+
+
+def test_the_embedding_page_names_every_routing_command() -> None:
+    text = read("embedding.md")
+    missing = [c.__name__ for c in typing.get_args(Command) if f"`{c.__name__}`" not in text]
+    assert missing == []
+
+
+def test_the_embedding_page_leads_with_the_switchboard_and_says_how_to_install() -> None:
+    text = read("embedding.md")
+    titles = list(sections(text, 2))
+    assert titles[:2] == ["Installing", "The switchboard"]
+    install = sections(text, 2)["Installing"]
+    assert "pip install trunkline" in install
+    assert "uv add trunkline" in install
+    first = next(b for b in RUNNABLE if b.page == "embedding.md")
+    assert "Switchboard" in first.code
+    codec = [b for b in RUNNABLE if b.page == "embedding.md" and "trunkline.codec" in b.code]
+    assert [b for b in codec if "dump_event" in b.code and "load_event" in b.code] != []
 
 
 @pytest.mark.parametrize("block", CONFIG_FILES, ids=block_ids(CONFIG_FILES))

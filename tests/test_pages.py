@@ -31,7 +31,7 @@ import trunkline.web
 from trunkline import FakeClock, Runtime, config_from_dict, load_plugins
 from trunkline import events as ev
 from trunkline.channels import Signal
-from trunkline.model import AgentStatus, ContactState, Offer
+from trunkline.model import AgentStatus, Attachment, ContactState, Offer
 from trunkline.testing.browser import chromium_path, launched_chromium
 from trunkline.users import hash_password
 from trunkline_webchat import plugin as webchat_plugin
@@ -60,6 +60,8 @@ PASSWORD_HASH = hash_password(PASSWORD)
 WITHIN = 5.0  # seconds for anything asynchronous to show (as Playwright's expect waits)
 XSS_IMG = '<img src=x onerror="window.__xss=1">'
 XSS_SCRIPT = "<script>window.__xss=1</script>"
+# Unicode's bidirectional controls (Bidi_Control): embeddings and overrides, isolates, marks.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 
 T = TypeVar("T")
 
@@ -508,6 +510,107 @@ async def test_customer_content_is_shown_as_text_and_never_runs(
     for page in (desk, board):
         assert await page.evaluate("typeof window.__xss") == "undefined"
         await expect(page.locator("main img, main script")).to_have_count(0)
+
+
+# Every text node in ``root`` that holds a bidirectional control, with the nearest element
+# around it that isolates its bidi (unicode-bidi: isolate, as dir="…" and <bdi> give) and
+# whether that isolate holds this text alone: only then can the text not reorder its neighbours.
+BIDI_SCAN = """(root) => {
+  const controls = /[\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]/;
+  const isolating = ["isolate", "isolate-override", "plaintext"];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!controls.test(node.data)) continue;
+    let box = node.parentElement;
+    while (box && !isolating.includes(getComputedStyle(box).unicodeBidi)) box = box.parentElement;
+    found.push({
+      text: node.data,
+      in: node.parentElement.className || node.parentElement.tagName,
+      alone: box !== null && box.textContent === node.data,
+    });
+  }
+  return found;
+}"""
+
+
+# Whether, as laid out, the first of two substrings of an element's text is left of the second.
+LEFT_OF = """(node, [first, second]) => {
+  const text = node.firstChild;
+  const x = (part) => {
+    const range = document.createRange();
+    const start = text.data.indexOf(part);
+    range.setStart(text, start);
+    range.setEnd(text, start + part.length);
+    return range.getBoundingClientRect().left;
+  };
+  return x(first) < x(second);
+}"""
+
+
+async def bidi_text(page: Page) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = await page.evaluate(BIDI_SCAN, await page.query_selector("main"))
+    return found
+
+
+async def test_bidi_controls_in_customer_text_are_isolated_and_file_names_show_them(
+    server: Runtime, new_page: Opener
+) -> None:
+    """A customer's bidi controls cannot reorder what the agent or the supervisor reads."""
+    # Each text opens controls it never closes: unisolated, they would reverse what follows.
+    name = "\u202emallory\u2066\u200f\u061c"
+    subject = "Refund \u202e\u2067order\u200e"
+    body = "see the attached \u202binvoice\u2068"
+    spoof = "invoice\u202efdp.exe"  # reads as "invoiceexe.pdf" when the control acts
+    every = f"all{BIDI_CONTROLS}.txt"
+    files = tuple(
+        Attachment(filename, "application/octet-stream", 1000, f"{n:064x}")
+        for n, filename in enumerate((spoof, every), 1)
+    )
+    await past_contact(server, name, body, "done")
+    board = await sign_in(await new_page(), "acme", "sue", "/wallboard")
+    desk = await agent_desktop(new_page)
+    await server.channel("web").deliver(name, body, subject=subject, attachments=files)
+
+    offer = desk.locator(".offer")
+    await expect(offer.locator(".subject")).to_have_text(subject)
+    await expect(offer.locator(".customer")).to_have_text(name)
+    await expect(offer.locator(".preview")).to_have_text(body)
+    offered = await bidi_text(desk)
+    assert {f["in"] for f in offered} >= {"subject", "customer muted", "preview"}
+    assert [f for f in offered if not f["alone"]] == []
+
+    await offer.get_by_role("button", name="Accept").click()
+    chat = desk.locator(".conversation:visible")
+    await expect(chat.locator(".thread .attachment")).to_have_count(2)
+    await expect(chat.locator(".history")).to_contain_text("Earlier question")
+    # File names: every control shown as a visible marker, none left to act.
+    names = chat.locator(".thread .attachment .filename")
+    shown_names = [
+        "invoice⟨U+202E⟩fdp.exe",
+        "all⟨U+202A⟩⟨U+202B⟩⟨U+202C⟩⟨U+202D⟩⟨U+202E⟩⟨U+2066⟩⟨U+2067⟩⟨U+2068⟩⟨U+2069⟩"
+        "⟨U+200E⟩⟨U+200F⟩⟨U+061C⟩.txt",
+    ]
+    await expect(names).to_have_text(shown_names)
+    for text in await chat.locator(".attachment").all_inner_texts():
+        assert not set(text) & set(BIDI_CONTROLS), text
+    # As laid out on the screen, the name ends in "exe": its extension is not spoofed.
+    assert await names.first.evaluate(LEFT_OF, ["fdp", "exe"]) is True
+    # Names, subjects and bodies stay as written, each isolated on its own.
+    await expect(chat.locator(".thread .body")).to_have_text([body])
+    shown = await bidi_text(desk)
+    assert {f["in"] for f in shown} >= {"who", "body", "subject", "customer", "subject muted"}
+    assert [f for f in shown if not f["alone"]] == []
+
+    row = board.locator("#contacts tbody tr", has_text="mallory")
+    await expect(row.locator(".subject")).to_have_text(subject)
+    await row.get_by_role("button", name=re.compile("^Monitor")).click()
+    monitor = board.locator("#monitor")
+    await expect(monitor.locator("#monitor-subject")).to_have_text(subject)
+    await expect(monitor.locator(".attachment .filename")).to_have_text(shown_names)
+    watched = await bidi_text(board)
+    assert {f["in"] for f in watched} >= {"customer", "subject", "who", "body"}
+    assert [f for f in watched if not f["alone"]] == []
 
 
 async def test_an_agent_of_another_workspace_sees_nothing_of_this_one(

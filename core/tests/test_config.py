@@ -197,6 +197,25 @@ def test_missing_secret_variable_is_named(tmp_path: Path, trunkline_pm: PluginMa
     )
 
 
+def test_a_queue_chooses_how_abandons_count_for_service_level(
+    tmp_path: Path, trunkline_pm: PluginManager
+) -> None:
+    text = GOOD.replace(
+        "wrap_up = 5",
+        'wrap_up = 5\nservice_level_abandons = "missed"\nservice_level_short_abandon = 5',
+    )
+    support, billing = load(tmp_path, trunkline_pm, text).workspaces["acme"].queues
+    assert (support.service_level_abandons, support.service_level_short_abandon) == ("missed", 5)
+    assert (billing.service_level_abandons, billing.service_level_short_abandon) == ("ignored", 0)
+    message = error(tmp_path, trunkline_pm, text.replace('"missed"', '"negative"'))
+    assert (
+        "workspaces.acme.queues.support: service_level_abandons: 'negative' is not one of "
+        "'ignored', 'missed', 'met'"
+    ) in message
+    message = error(tmp_path, trunkline_pm, text.replace("short_abandon = 5", "short_abandon = -1"))
+    assert "service_level_short_abandon: must be 0 or more seconds, got -1.0" in message
+
+
 def test_malformed_toml_gives_line_and_column(tmp_path: Path, trunkline_pm: PluginManager) -> None:
     message = error(
         tmp_path, trunkline_pm, GOOD.replace("offer_timeout = 15", "offer_timeout = = 15")

@@ -110,6 +110,10 @@ def brute_force_erlang_a(
         "asa": wait_served / ((1 - waits) + served),
         "average_wait": queue / lam,  # Little's law
         "service_level": ((1 - waits) + served_by) / (1 - abandoned_by),
+        # The parts of the other service level definitions: answered within the target, and
+        # abandoned within it.
+        "_answered_by": (1 - waits) + served_by,
+        "_abandoned_by": abandoned_by,
     }
 
 
@@ -277,8 +281,55 @@ def test_erlang_a_matches_a_brute_force_computation(
     figures = erlang_a(**EXAMPLE, agents=agents, patience=patience, target=target)
     expected = brute_force_erlang_a(10.0, 180.0, agents, patience, target)
     for name, value in expected.items():
+        if name.startswith("_"):
+            continue
         assert getattr(figures, name) == pytest.approx(value, rel=1e-9, abs=1e-12), name
     assert figures.occupancy == pytest.approx(10 * (1 - expected["abandonment"]) / agents)
+
+
+@pytest.mark.parametrize(
+    ("agents", "patience", "target", "short"),
+    [(12, 120, 20, 0), (12, 120, 20, 5), (10, 60, 30, 10), (6, 300, 20, 3), (9, 30, 20, 40)],
+)
+@pytest.mark.parametrize("abandons", ["ignored", "missed", "met"])
+def test_erlang_a_service_level_follows_the_definition_of_abandons(
+    agents: int, patience: float, target: float, short: float, abandons: str
+) -> None:
+    # By brute force, A(t) the probability of abandoning within t and P the probability of
+    # being answered within the target: abandons within max(T, S) are left out ("ignored"),
+    # or only those within S, counting the ones between S and T as missed or as met.
+    at_target = brute_force_erlang_a(10.0, 180.0, agents, patience, target)
+    at_short = brute_force_erlang_a(10.0, 180.0, agents, patience, short)
+    answered = at_target["_answered_by"]
+    within_t, within_s = at_target["_abandoned_by"], at_short["_abandoned_by"]
+    expected = {
+        "ignored": answered / (1 - max(within_t, within_s)),
+        "missed": answered / (1 - within_s),
+        "met": (answered + max(within_t - within_s, 0)) / (1 - within_s),
+    }[abandons]
+    figures = erlang_a(
+        **EXAMPLE,
+        agents=agents,
+        patience=patience,
+        target=target,
+        abandons=abandons,
+        short_abandon=short,
+    )
+    assert figures.service_level == pytest.approx(expected, rel=1e-9)
+    assert (figures.abandons, figures.short_abandon) == (abandons, short)
+    # The definition changes service level only.
+    default = erlang_a(**EXAMPLE, agents=agents, patience=patience, target=target)
+    assert (figures.abandonment, figures.asa) == (default.abandonment, default.asa)
+
+
+@pytest.mark.parametrize("abandons", ["missed", "met"])
+def test_erlang_c_has_no_abandons_so_every_definition_gives_its_service_level(
+    abandons: str,
+) -> None:
+    default = erlang_c(**EXAMPLE, agents=14)
+    figures = erlang_c(**EXAMPLE, agents=14, abandons=abandons, short_abandon=5)
+    assert figures.service_level == pytest.approx(default.service_level, rel=1e-15)
+    assert figures.abandons == abandons
 
 
 def test_erlang_a_with_fewer_agents_than_the_load_is_finite_and_sensible() -> None:
@@ -348,6 +399,49 @@ def test_agents_for_meets_every_goal_given() -> None:
     both = agents_for(**EXAMPLE, service_level=0.8, max_occupancy=0.65)
     assert both.agents == 16
     assert agents_for(**EXAMPLE, service_level=0.8, patience=300).model == "erlang-a"
+
+
+@pytest.mark.parametrize(
+    ("load", "patience", "goal", "service_level"),
+    [
+        (10.0, 120.0, 0.05, None),
+        (10.0, 120.0, 0.01, None),
+        (10.0, 30.0, 0.10, None),
+        (10.0, 600.0, 0.02, 0.8),  # both goals: the abandonment one needs more agents
+        (10.0, 60.0, 0.20, 0.9),  # both goals: the service level one needs more agents
+        (45.0, 200.0, 0.03, None),
+        (0.5, 60.0, 0.05, None),
+    ],
+)
+def test_agents_for_an_abandonment_goal_is_the_fewest_agents_a_search_finds(
+    load: float, patience: float, goal: float, service_level: float | None
+) -> None:
+    arrivals = load * 1800 / 180
+
+    def meets(agents: int) -> bool:
+        figures = erlang_a(
+            arrivals=arrivals, interval=1800, aht=180, agents=agents, patience=patience
+        )
+        return figures.abandonment <= goal and (
+            service_level is None or figures.service_level >= service_level
+        )
+
+    fewest = next(n for n in range(1, 1000) if meets(n))  # brute force, agent by agent
+    found = agents_for(
+        arrivals=arrivals,
+        interval=1800,
+        aht=180,
+        patience=patience,
+        abandonment=goal,
+        service_level=service_level,
+    )
+    assert found.agents == fewest
+    assert found.abandonment <= goal
+
+
+def test_an_abandonment_goal_needs_patience() -> None:
+    with pytest.raises(ErlangError, match="abandonment goal needs patience"):
+        agents_for(**EXAMPLE, abandonment=0.05)
 
 
 def test_agents_for_at_thousands_of_agents() -> None:
@@ -462,6 +556,18 @@ def test_shrinkage_edges() -> None:
         (lambda: agents_for(**EXAMPLE, max_occupancy=1.5), "max_occupancy must be in (0, 1]"),
         (lambda: agents_for(**EXAMPLE, asa=0), "asa must be greater than 0"),
         (lambda: agents_for(**EXAMPLE, service_level=None), "give at least one goal"),
+        (
+            lambda: agents_for(**EXAMPLE, patience=60, abandonment=0),
+            "abandonment must be in (0, 1), not 0",
+        ),
+        (
+            lambda: erlang_a(**EXAMPLE, agents=14, patience=60, abandons="negative"),
+            'abandons must be one of "ignored", "missed", "met", not \'negative\'',
+        ),
+        (
+            lambda: erlang_c(**EXAMPLE, agents=14, short_abandon=-1),
+            "short_abandon must be 0 or more, not -1",
+        ),
         (lambda: with_shrinkage(14, 1.0), "shrinkage must be in [0, 1)"),
         (lambda: with_shrinkage(14, -0.1), "shrinkage must be in [0, 1)"),
         (lambda: with_shrinkage(-1, 0.3), "agents must be at least 0"),
@@ -520,7 +626,10 @@ def test_the_command_prints_json_with_every_documented_field() -> None:
         "average_wait",
         "target",
         "patience",
+        "abandons",
+        "short_abandon",
         "service_level_goal",
+        "abandonment_goal",
         "shrinkage",
         "scheduled_agents",
     ]
@@ -540,6 +649,44 @@ def test_the_command_uses_erlang_a_with_patience_and_a_service_level_goal() -> N
     assert (data["model"], data["patience"]) == ("erlang-a", 120)
     assert data["agents"] == expected.agents
     assert data["abandonment"] == pytest.approx(expected.abandonment)
+
+
+def test_the_command_staffs_for_an_abandonment_goal_alone_or_with_a_service_level() -> None:
+    base = ("--arrivals", "100", "--interval", "1800", "--aht", "180", "--patience", "120")
+    code, out, err = invoke(*base, "--abandonment", "0.02", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    alone = agents_for(**EXAMPLE, patience=120, service_level=None, abandonment=0.02)
+    assert (data["agents"], data["abandonment_goal"], data["service_level_goal"]) == (
+        alone.agents,
+        0.02,
+        None,
+    )
+    assert data["abandonment"] <= 0.02
+    code, out, err = invoke(*base, "--abandonment", "0.1", "--service-level", "0.9", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    both = agents_for(**EXAMPLE, patience=120, service_level=0.9, abandonment=0.1)
+    assert (data["agents"], data["service_level_goal"]) == (both.agents, 0.9)
+    code, out, _ = invoke(*base, "--abandonment", "0.02")
+    assert f"{alone.agents} (the fewest for at most 2% abandoning)" in out
+
+
+def test_the_command_counts_abandons_for_service_level_as_asked() -> None:
+    base = ("--arrivals", "100", "--interval", "1800", "--aht", "180", "--agents", "11")
+    code, out, err = invoke(
+        *base, "--patience", "60", "--abandons", "met", "--short-abandon", "5", "--json"
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    expected = erlang_a(
+        **EXAMPLE, agents=11, patience=60, abandons="met", short_abandon=5, target=20
+    )
+    assert (data["abandons"], data["short_abandon"]) == ("met", 5)
+    assert data["service_level"] == expected.service_level
+    code, out, err = invoke(*base, "--patience", "60", "--abandons", "missed")
+    assert "service level" in out
+    assert "abandons within 20 s count as missed" in out
 
 
 def test_the_command_reports_an_unstable_erlang_c_queue_in_valid_json() -> None:
@@ -564,6 +711,12 @@ def test_the_command_reports_an_unstable_erlang_c_queue_in_valid_json() -> None:
         (["--interval", "1800", "--service-level", "1.5"], "service_level must be in (0, 1)"),
         (["--interval", "1800", "--agents", "14", "--service-level", "0.8"], "--service-level"),
         (["--interval", "1800", "--agents", "14", "--shrinkage", "1"], "shrinkage must be"),
+        (["--interval", "1800", "--abandonment", "0.05"], "abandonment goal needs patience"),
+        (
+            ["--interval", "1800", "--agents", "14", "--abandonment", "0.05"],
+            "--abandonment is a goal without --agents",
+        ),
+        (["--interval", "1800", "--abandons", "negative"], "abandons must be one of"),
     ],
 )
 def test_the_command_refuses_bad_input_with_status_2(args: list[str], message: str) -> None:

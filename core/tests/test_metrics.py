@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -86,6 +87,98 @@ def test_service_level_counts_answers_within_threshold_and_long_abandons_only() 
     assert sales["asa"] == pytest.approx((4 + 15) / 2)
     assert sales["abandonment_rate"] == pytest.approx(2 / 4)
     assert metrics.service_level == pytest.approx(1 / 3)
+
+
+def abandoned(cid: str, at: float, waited: float) -> ev.ContactAbandoned:
+    return ev.ContactAbandoned(workspace=W, at=at, contact_id=cid, waited=waited)
+
+
+def five_waits(queue: str = "sales") -> list[ev.Event]:
+    """Five contacts queued at 100 in ``queue``, with a 10 s threshold: c1 answered after 4 s
+    (within), c2 after 15 s (late); c3 abandons after 2 s, c4 after 6 s, c5 after 30 s."""
+
+    def cid(n: int) -> str:
+        return f"{queue}-c{n}"
+
+    def offer(n: int, agent: str, at: float) -> ev.ContactOffered:
+        event = offered(cid(n), agent, at)
+        return attrs.evolve(event, offer=attrs.evolve(event.offer, queue=queue))
+
+    return [
+        *(queued(cid(n), 100.0, queue) for n in range(1, 6)),
+        offer(1, "ada", 100.0),
+        accepted(cid(1), "ada", 104.0),
+        abandoned(cid(3), 102.0, 2.0),
+        abandoned(cid(4), 106.0, 6.0),
+        offer(2, "ben", 112.0),
+        accepted(cid(2), "ben", 115.0),
+        abandoned(cid(5), 130.0, 30.0),
+    ]
+
+
+# By hand, with a short-abandon threshold of 3 s, c3 (2 s) is left out entirely; c4 (6 s) is
+# abandoned within the threshold; c5 (30 s) abandoned late, which counts as missed in every
+# definition. Without one, c3 is abandoned within the threshold like c4.
+#   ignored: answered within / (answered + abandoned late)       = 1/3 either way
+#   missed:  answered within / (answered + abandoned)            = 1/4 (S = 3), 1/5 (S = 0)
+#   met:     (answered within + abandoned within) / the same     = 2/4 (S = 3), 3/5 (S = 0)
+SERVICE_LEVELS = [
+    # abandons, short abandon, (met, counted), abandoned within, short abandons
+    ("ignored", 0.0, (1, 3), 2, 0),
+    ("ignored", 3.0, (1, 3), 1, 1),
+    ("missed", 0.0, (1, 5), 2, 0),
+    ("missed", 3.0, (1, 4), 1, 1),
+    ("met", 0.0, (3, 5), 2, 0),
+    ("met", 3.0, (2, 4), 1, 1),
+]
+
+
+@pytest.mark.parametrize(("abandons", "short", "parts", "within", "short_count"), SERVICE_LEVELS)
+def test_service_level_counts_abandons_as_the_queue_defines(
+    abandons: str, short: float, parts: tuple[int, int], within: int, short_count: int
+) -> None:
+    queue = Queue(
+        id="sales",
+        workspace=W,
+        service_level_threshold=10.0,
+        service_level_abandons=abandons,
+        service_level_short_abandon=short,
+    )
+    metrics = Metrics([queue], [Agent(id=a, workspace=W, queues=("sales",)) for a in "ab"])
+    for event in five_waits():
+        metrics.apply(event)
+    figures = metrics.figures(now=130.0)
+    sales = figures["queues"]["sales"]
+    met, counted = parts
+    assert (sales["within_service_level"], sales["counted_for_service_level"]) == parts
+    assert sales["service_level"] == pytest.approx(met / counted)
+    assert sales["answered_within_threshold"] == 1
+    assert (sales["abandoned_within_threshold"], sales["short_abandoned"]) == (within, short_count)
+    assert (sales["service_level_abandons"], sales["service_level_short_abandon"]) == (
+        abandons,
+        short,
+    )
+    # The rest does not depend on the definition.
+    assert (sales["answered"], sales["abandoned"], sales["abandonment_rate"]) == (2, 3, 0.6)
+    assert figures["workspace"]["service_level"] == pytest.approx(met / counted)
+    assert metrics.service_level == pytest.approx(met / counted)
+
+
+def test_the_workspace_service_level_adds_queues_each_by_its_own_definition() -> None:
+    # sales counts abandons as missed (1/5), support as met (3/5): 4 of 10 overall.
+    queues = [
+        Queue(id=q, workspace=W, service_level_threshold=10.0, service_level_abandons=how)
+        for q, how in (("sales", "missed"), ("support", "met"))
+    ]
+    metrics = Metrics(queues, [])
+    for event in five_waits("sales") + five_waits("support"):
+        metrics.apply(event)
+    figures = metrics.figures(now=130.0)
+    assert figures["queues"]["sales"]["service_level"] == pytest.approx(1 / 5)
+    assert figures["queues"]["support"]["service_level"] == pytest.approx(3 / 5)
+    workspace = figures["workspace"]
+    assert (workspace["within_service_level"], workspace["counted_for_service_level"]) == (4, 10)
+    assert workspace["service_level"] == pytest.approx(0.4)
 
 
 def test_offered_counts_contacts_and_offers_counts_offers_answer_time_from_first_queued() -> None:
@@ -580,6 +673,8 @@ async def test_metrics_gives_the_callers_workspace_in_prometheus_text(server: Ru
     assert value("trunkline_queue_waiting", **support) == 1
     assert value("trunkline_queue_longest_wait_seconds", **support) == 15
     assert value("trunkline_queue_service_level_ratio", **support) == 1.0  # 12 s <= 30 s
+    assert value("trunkline_queue_within_service_level_total", **support) == 1
+    assert value("trunkline_queue_counted_for_service_level_total", **support) == 1
     assert value("trunkline_queue_offered_total", queue="billing") == 0
     assert (
         "trunkline_queue_service_level_ratio",

@@ -104,17 +104,21 @@ def test_allow_list_with_an_unknown_name_is_one_clear_line(site: Path) -> None:
 
 def test_autoload_off_loads_only_the_allow_list(site: Path) -> None:
     off = trunkline(site, "plugins", TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD="1")
-    assert "greeter" not in off.stdout
+    loaded, _, not_loaded = off.stdout.partition("not loaded:\n")
+    assert "greeter" not in loaded
+    assert "greeter              not loaded because TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD" in not_loaded
     allowed = trunkline(
         site, "plugins", TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD="1", TRUNKLINE_PLUGINS="greeter"
     )
-    assert "greeter" in allowed.stdout
+    assert "greeter" in allowed.stdout.partition("not loaded:\n")[0]
 
 
 def test_builtins_can_be_disabled_like_any_plugin(site: Path) -> None:
     result = trunkline(site, "plugins", TRUNKLINE_DISABLE_PLUGINS="memory-channel")
     assert result.returncode == 0, result.stderr
-    assert "memory-channel" not in result.stdout
+    loaded, _, not_loaded = result.stdout.partition("not loaded:\n")
+    assert "memory-channel" not in loaded
+    assert "memory-channel       disabled by TRUNKLINE_DISABLE_PLUGINS" in not_loaded
     channels = result.stdout.split("channels:")[1].split("strategies:")[0]
     assert not any(line.split()[0] == "memory" for line in channels.strip().splitlines())
 

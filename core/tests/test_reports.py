@@ -418,3 +418,92 @@ def test_options_are_checked() -> None:
         ReportOptions(now=0.0, interval="week")
     with pytest.raises(TrunklineError, match='unknown report shape "queue"'):
         ReportOptions(now=0.0, by="queue")
+
+
+def five_waits(queue: str = "sales") -> list[ev.Event]:
+    """Five contacts queued at T0 + 100 in ``queue`` (10 s threshold): c1 answered after 4 s
+    (within), c2 after 15 s (late); c3 abandons after 2 s, c4 after 6 s, c5 after 30 s. The
+    same contacts as in test_metrics.py, so live figures and reports can be compared."""
+    from trunkline.model import Offer
+
+    def at(seconds: float) -> float:
+        return T0 + 100.0 + seconds
+
+    def answer(n: int, agent: str, wait: float) -> list[ev.Event]:
+        cid = f"{queue}-c{n}"
+        offer = Offer(
+            id=f"of-{cid}",
+            workspace="acme",
+            contact_id=cid,
+            agent_id=agent,
+            queue=queue,
+            created_at=at(wait),
+            expires_at=at(wait) + 10,
+        )
+        return [
+            ev.ContactOffered(workspace="acme", at=at(wait), offer=offer),
+            ev.OfferAccepted(
+                workspace="acme", at=at(wait), offer_id=offer.id, contact_id=cid, agent_id=agent
+            ),
+        ]
+
+    def leave(n: int, wait: float) -> ev.Event:
+        return ev.ContactAbandoned(
+            workspace="acme", at=at(wait), contact_id=f"{queue}-c{n}", waited=wait
+        )
+
+    return [
+        *(
+            ev.ContactQueued(
+                workspace="acme", at=at(0), contact_id=f"{queue}-c{n}", queue=queue, priority=0
+            )
+            for n in range(1, 6)
+        ),
+        leave(3, 2.0),
+        *answer(1, "ada", 4.0),
+        leave(4, 6.0),
+        *answer(2, "ben", 15.0),
+        leave(5, 30.0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("abandons", "short", "expected"),
+    [
+        # By hand (see test_metrics.py): c3 is a short abandon at S = 3 s, c5 always misses.
+        ("ignored", 0.0, 1 / 3),  # 1 / (2 answered + c5)
+        ("ignored", 3.0, 1 / 3),
+        ("missed", 0.0, 1 / 5),  # 1 / (2 answered + 3 abandoned)
+        ("missed", 3.0, 1 / 4),  # c3 left out
+        ("met", 0.0, 3 / 5),  # (c1 + c3 + c4) / 5
+        ("met", 3.0, 2 / 4),  # (c1 + c4) / 4
+    ],
+)
+def test_service_level_counts_abandons_as_the_queue_defines(
+    abandons: str, short: float, expected: float
+) -> None:
+    queue = Queue(
+        id="sales",
+        workspace="acme",
+        service_level_threshold=10.0,
+        service_level_abandons=abandons,
+        service_level_short_abandon=short,
+    )
+    report = report_from_events(five_waits(), [queue], ReportOptions(now=NOW))
+    (row,) = report.rows
+    assert row["service_level"] == pytest.approx(expected)
+    assert (row["answered"], row["abandoned"], row["abandonment_rate"]) == (2, 3, 0.6)
+    assert report.totals["service_level"] == pytest.approx(expected)
+
+
+def test_report_totals_add_queues_each_by_its_own_definition() -> None:
+    queues = [
+        Queue(id=q, workspace="acme", service_level_threshold=10.0, service_level_abandons=how)
+        for q, how in (("sales", "missed"), ("support", "met"))
+    ]
+    report = report_from_events(
+        five_waits("sales") + five_waits("support"), queues, ReportOptions(now=NOW)
+    )
+    rows = {row["queue"]: row["service_level"] for row in report.rows}
+    assert rows == pytest.approx({"sales": 1 / 5, "support": 3 / 5})
+    assert report.totals["service_level"] == pytest.approx(4 / 10)

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -110,6 +111,43 @@ def test_production_metrics_agree_with_the_simulators_own_count() -> None:
     assert queue["wait_probability"] == pytest.approx(est["wait_probability"].value)
 
 
+@pytest.mark.parametrize(("abandons", "short"), [("missed", 0.0), ("met", 5.0)])
+def test_the_simulated_service_level_follows_the_queues_definition_as_erlang_a_does(
+    abandons: str, short: float
+) -> None:
+    # 9 agents, patience 60 s: a fifth abandon, many within the 20 s threshold, so the
+    # definition moves the figure: the default definition's value lies outside the interval.
+    run = _run(agents=9, patience=60.0, abandons=abandons, short_abandon=short)
+    comparison = compare(run)
+    assert (comparison["erlang"]["abandons"], comparison["erlang"]["short_abandon"]) == (
+        abandons,
+        short,
+    )
+    _assert_within(comparison, ("service_level", "abandonment"))
+    default = erlang.erlang_a(**{**EXAMPLE, "agents": 9}, patience=60.0)
+    assert not estimate(run)["service_level"].covers(default.service_level)
+
+
+@pytest.mark.parametrize(("abandons", "short"), [("ignored", 8.0), ("missed", 8.0), ("met", 0.0)])
+def test_production_metrics_and_the_simulator_count_service_level_alike(
+    abandons: str, short: float
+) -> None:
+    scenario = single_queue(
+        **EXAMPLE,
+        contacts=5000,
+        seed=5,
+        patience=40.0,
+        abandons=abandons,
+        short_abandon=short,
+    )
+    run = simulate(attrs.evolve(scenario, interval=1e9))  # one interval row holds every contact
+    queue = run.metrics.figures(run.end)["queues"]["q"]
+    assert queue["service_level_abandons"] == abandons
+    assert queue["service_level"] == pytest.approx(estimate(run)["service_level"].value)
+    (row,) = summary(run)["intervals"]
+    assert row["service_level"] == pytest.approx(queue["service_level"])
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     agents=st.integers(1, 6),
@@ -200,6 +238,37 @@ def test_cli_refuses_half_the_flags_and_unknown_strategies(
     code, _, err = _cli(_flags(agents=0), capsys)
     assert code == 2
     assert "agents: must be at least 1" in err
+
+
+def test_a_run_whose_warm_up_takes_every_contact_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # 100 contacts at 100 per 30 minutes arrive within about 1800 s: the default warm-up
+    # (10 x AHT = 1800 s) takes nearly all of them.
+    code, out, err = _cli([*_flags(agents=14, contacts=20), "--json"], capsys)
+    assert code == 2
+    assert out == ""
+    (line,) = err.splitlines()
+    assert line == (
+        "trunkline: error: the run has 20 contacts and the warm-up (1800 s) takes 20 of "
+        "them, so 0 would be measured: give more --contacts or a shorter --warmup"
+    )
+    # A shorter warm-up measures them.
+    code, out, err = _cli([*_flags(agents=14, contacts=20), "--warmup", "0", "--json"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["measured"] == 20
+
+
+def test_a_scenario_file_whose_warm_up_takes_every_contact_names_its_keys(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _scenario_files(
+        tmp_path, SCENARIO.replace("duration = 28800", "duration = 3600\nwarmup = 7200")
+    )
+    code, _, err = _cli(["simulate", str(path)], capsys)
+    assert code == 2
+    assert "so 0 would be measured: give more simulation.contacts or simulation.duration" in err
+    assert "or a shorter simulation.warmup" in err
 
 
 def _flags(agents: int = 2, contacts: int = 100) -> list[str]:
@@ -353,6 +422,67 @@ def test_cli_runs_a_scenario_file_and_writes_plots(
     assert "not both" in err
 
 
+def test_the_chart_and_the_table_bin_by_the_interval_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trunkline.simulation.plots import figure
+
+    html = tmp_path / "run.html"
+    args = [*_flags(agents=14, contacts=3000), "--warmup", "0", "--html", str(html), "--json"]
+    code, out, err = _cli(args, capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["scenario"]["interval"] == 1800.0
+    starts = [row["start"] for row in data["intervals"]]
+    assert starts[:3] == [0.0, 1800.0, 3600.0]
+    assert sum(row["arrivals"] for row in data["intervals"]) == 3000
+    # The chart is built from those rows: one bar per half hour.
+    run = simulate(single_queue(**EXAMPLE, contacts=3000, warmup=0.0))
+    chart = figure(run, summary(run))
+    top = chart.axes[0]
+    lefts = sorted({round(bar.get_x(), 6) for bar in top.patches})
+    assert lefts[:3] == [0.0, 0.5, 1.0]
+    assert "1800 s intervals" in top.get_title() + top.get_ylabel()
+    page = html.read_text(encoding="utf-8")
+    assert "intervals of 1800 s" in page
+
+
+def test_the_chart_labels_the_target_line_and_the_table_gives_units(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trunkline.simulation.plots import figure
+
+    run = simulate(single_queue(**EXAMPLE, contacts=2000, warmup=0.0))
+    chart = figure(run, summary(run))
+    middle = chart.axes[1]
+    legend = middle.get_legend()
+    assert legend is not None
+    labels = [text.get_text() for text in legend.get_texts()]
+    assert "target 80%" in labels
+    html = tmp_path / "run.html"
+    code, _, err = _cli(
+        [*_flags(agents=14, contacts=2000), "--warmup", "0", "--html", str(html)], capsys
+    )
+    assert code == 0, err
+    page = html.read_text(encoding="utf-8")
+    headers = re.findall(r"<th>(.*?)</th>", page)
+    for header in (
+        "start (h)",
+        "arrivals (contacts)",
+        "answered (contacts)",
+        "abandoned (contacts)",
+        "service level (%)",
+        "ASA (s)",
+        "waiting at end (contacts)",
+        "held at end (contacts)",
+    ):
+        assert header in headers, headers
+    figures = re.findall(r"<tr><td>([^<]*)</td>", page)
+    assert {"wait probability (%)", "ASA (s)", "service level (%)", "abandonment (%)"} <= set(
+        figures
+    )
+
+
 def test_unstable_erlang_c_is_reported_without_infinities(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -417,8 +547,6 @@ def test_replications_need_a_contact_count() -> None:
     scenario = single_queue(**EXAMPLE, contacts=1000)
     with pytest.raises(ScenarioError, match="workers: must be at least 1"):
         simulate_parallel(scenario, 0)
-    import attrs
-
     with pytest.raises(ScenarioError, match="give contacts, not duration"):
         simulate_parallel(attrs.evolve(scenario, duration=3600.0), 2)
 

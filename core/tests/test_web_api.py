@@ -165,6 +165,101 @@ async def test_a_cross_site_request_with_the_cookie_is_refused(server: Runtime) 
         assert server.desk("acme").engine.agent("ada").status.value == "offline"  # type: ignore[attr-defined]
 
 
+async def test_a_cookie_request_the_browser_marks_cross_site_is_refused_without_an_origin(
+    server: Runtime,
+) -> None:
+    async with client(server) as http:
+        answer = await http.post(
+            "/login", data={"workspace": "acme", "username": "ada", "password": "correct horse"}
+        )
+        http.cookies.set("trunkline_session", answer.cookies["trunkline_session"])
+        for site in ("cross-site", "same-site"):
+            refused = await http.put(
+                "/api/v1/workspaces/acme/agents/ada/status",
+                json={"status": "available"},
+                headers={"Sec-Fetch-Site": site},
+            )
+            assert refused.status_code == 403, site
+            assert f"Sec-Fetch-Site: {site}" in refused.json()["error"]
+    assert server.desk("acme").engine.agent("ada").status.value == "offline"  # type: ignore[attr-defined]
+
+
+SUE = {"workspace": "acme", "username": "sue", "password": "correct horse"}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},  # a sandboxed frame or a no-referrer page of another site
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    ],
+    ids=["foreign-origin", "null-origin", "sec-fetch-cross-site", "both"],
+)
+async def test_a_login_posted_from_another_site_is_refused_and_signs_nobody_in(
+    server: Runtime, headers: dict[str, str]
+) -> None:
+    async with client(server) as http:
+        for accept in ("text/html", "application/json"):
+            refused = await http.post("/login", data=SUE, headers={**headers, "Accept": accept})
+            assert refused.status_code == 403
+            assert "set-cookie" not in refused.headers
+            assert "cross-site request refused" in refused.json()["error"]
+        assert (await http.get("/api/v1/me")).status_code == 401
+        # Refused before the attempt counts: another site cannot lock the user out either.
+        for _ in range(6):
+            await http.post("/login", data=SUE, headers=headers)
+        own = f"http://127.0.0.1:{server.web_port}"
+        signed_in = await http.post(
+            "/login", data=SUE, headers={"Origin": own, "Sec-Fetch-Site": "same-origin"}
+        )
+        assert signed_in.status_code == 303
+        assert signed_in.headers["location"] == "/wallboard"
+        assert "trunkline_session=" in signed_in.headers["set-cookie"]
+
+
+async def test_the_login_refusal_says_which_origin_and_how_to_allow_a_proxy(
+    server: Runtime,
+) -> None:
+    async with client(server) as http:
+        refused = await http.post("/login", data=SUE, headers={"Origin": "https://cc.example"})
+    error = refused.json()["error"]
+    assert "https://cc.example" in error
+    assert f"http://127.0.0.1:{server.web_port}" in error
+    assert "public_url" in error
+
+
+async def test_the_public_url_origin_may_sign_in(server: Runtime) -> None:
+    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    proxied = build_runtime(
+        pm, config_data(public_url="https://cc.example/"), clock=FakeClock(), web=True
+    )
+    async with proxied.running(), client(proxied) as http:
+        answer = await http.post(
+            "/login",
+            data=SUE,
+            headers={"Origin": "https://cc.example", "Sec-Fetch-Site": "same-origin"},
+        )
+    assert answer.status_code == 303
+    assert "trunkline_session=" in answer.headers["set-cookie"]
+
+
+async def test_a_logout_posted_from_another_site_keeps_the_session(server: Runtime) -> None:
+    async with client(server) as http:
+        answer = await http.post("/login", data=SUE)
+        http.cookies.set("trunkline_session", answer.cookies["trunkline_session"])
+        refused = await http.post("/logout", headers={"Sec-Fetch-Site": "cross-site"})
+        assert refused.status_code == 403
+        assert "set-cookie" not in refused.headers
+        assert (await http.get("/api/v1/me")).status_code == 200
+        own = f"http://127.0.0.1:{server.web_port}"
+        out = await http.post("/logout", headers={"Origin": own})
+        assert out.status_code == 303
+        http.cookies.set("trunkline_session", answer.cookies["trunkline_session"])
+        assert (await http.get("/api/v1/me")).status_code == 401
+
+
 # Roles and workspaces ---------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""The ``trunkline`` command line: demo, serve, check-config, plugins, and plugin commands.
+"""The ``trunkline`` command line: demo, serve, check-config, show-config, plugins, and more.
 
 Plugins are loaded only when a command needs them (or to list plugin commands in
 ``--help``); plugin modules must keep their channel SDK imports out of module level.
@@ -29,6 +29,7 @@ BUILTIN_COMMANDS = (
     "simulate",
     "replay",
     "plugins",
+    "show-config",
 )
 
 
@@ -70,6 +71,33 @@ class TrunklineGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return super().get_command(ctx, cmd_name) or self._plugin_commands(ctx).get(cmd_name)
 
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The help's first lines: a vendor distribution's title and name when one is active."""
+        state = ctx.ensure_object(_State)
+        try:
+            distro = state.pm.distro
+        except TrunklineError as exc:
+            _fail(exc)
+        if distro is None:
+            super().format_help_text(ctx, formatter)
+            return
+        from importlib import metadata
+
+        formatter.write_paragraph()
+        with formatter.indentation():
+            formatter.write_text(
+                f"{state.pm.product_title}: route contacts from any channel to the right agent."
+            )
+            formatter.write_paragraph()
+            formatter.write_text(
+                f'Distribution "{distro.name}" of Trunkline {metadata.version("trunkline")}.'
+            )
+
+
+def _speaker(pm: Any) -> str:
+    """Who speaks in ``serve``'s lines: the distribution's title, or the command."""
+    return str(pm.product_title) if pm.distro is not None else "trunkline"
+
 
 @click.group(cls=TrunklineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="trunkline", prog_name="trunkline")
@@ -81,11 +109,25 @@ def cli(ctx: click.Context) -> None:
 
 def build(config_path: str | None, *, pm: Any, env: Mapping[str, str] | None = None) -> Any:
     """Load and check a configuration file with the plugins of ``pm``. Starts nothing."""
-    from .config import load_config
-
-    defaults = dict(pm.distro.defaults) if pm.distro is not None else {}
     assert config_path is not None
-    return load_config(config_path, **config_sources(pm, env), defaults=defaults)
+    return read(config_path, pm=pm, env=env).config
+
+
+def read(config_path: str, *, pm: Any, env: Mapping[str, str] | None = None) -> Any:
+    """The file as it takes effect (a :class:`~trunkline.config.LoadedConfig`): the active
+    distribution's defaults merged under it, checked with the plugins of ``pm``."""
+    from .config import read_config
+
+    distro = pm.distro
+    return read_config(
+        config_path,
+        **config_sources(pm, env),
+        defaults=dict(distro.defaults) if distro is not None else {},
+        defaults_source=(
+            f'the defaults of distribution "{distro.name}"' if distro is not None else "defaults"
+        ),
+        unloaded_adapters=pm.unloaded_adapters(),
+    )
 
 
 def config_sources(pm: Any, env: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -119,6 +161,27 @@ def check_config(state: _State, config_file: str) -> None:
     click.echo(f"{config_file}: OK: {summary or 'no workspaces'}")
 
 
+@cli.command("show-config")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of TOML.")
+@click.pass_obj
+def show_config(state: _State, config_file: str, as_json: bool) -> None:
+    """Print CONFIG_FILE as it takes effect: the distribution's defaults merged in, secrets
+    masked."""
+    from .showconfig import render_json, render_toml
+
+    try:
+        loaded = read(config_file, pm=state.pm)
+    except TrunklineError as exc:
+        _fail(exc)
+    distro = state.pm.distro
+    if as_json:
+        click.echo(render_json(loaded), nl=False)
+        return
+    source = f'distribution "{distro.name}"' if distro is not None and distro.defaults else None
+    click.echo(render_toml(loaded, name=config_file, defaults_source=source), nl=False)
+
+
 @cli.command()
 @click.argument("config_file", type=click.Path(dir_okay=False))
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
@@ -145,8 +208,8 @@ def serve(state: _State, config_file: str, duration: float | None) -> None:
                 else ""
             )
             click.echo(
-                f"trunkline: serving {config_file} ({len(runtime.channels)} channels{web}); "
-                "Ctrl-C stops"
+                f"{_speaker(state.pm)}: serving {config_file} ({len(runtime.channels)} "
+                f"channels{web}); Ctrl-C stops"
             )
             if duration is None:
                 await anyio.sleep_forever()
@@ -156,7 +219,7 @@ def serve(state: _State, config_file: str, duration: float | None) -> None:
     try:
         anyio.run(run)
     except KeyboardInterrupt:
-        click.echo("trunkline: stopped")
+        click.echo(f"{_speaker(state.pm)}: stopped")
 
 
 @cli.command()
@@ -314,10 +377,11 @@ def _explain(
     if config_file is not None:
         config = build(config_file, pm=pm)
     else:
-        from .demo import HUMAN, DemoOptions, demo_config
+        from .demo import HUMAN, DemoOptions, demo_config, demo_workspace
 
         seen = {e.agent_id for e in log if isinstance(e, ev.AgentStatusChanged)} - {HUMAN}
         config = demo_config(DemoOptions(agents=max(1, len(seen))), pm)
+        workspace = workspace or demo_workspace(pm)
     from .config import choose_workspace
 
     workspace = choose_workspace(config.workspaces, workspace)
@@ -498,6 +562,18 @@ def hash_secret(token: bool) -> None:
 @click.option("--patience", type=float, metavar="SECONDS", help="Mean patience: Erlang A.")
 @click.option("--target", type=float, default=20.0, metavar="SECONDS", help="Answer target [20].")
 @click.option("--service-level", type=float, metavar="SHARE", help="Goal without --agents [0.8].")
+@click.option(
+    "--abandonment", type=float, metavar="SHARE", help="Goal without --agents: most abandoning."
+)
+@click.option(
+    "--abandons",
+    default="ignored",
+    metavar="HOW",
+    help="Abandons within --target: ignored, missed or met [ignored].",
+)
+@click.option(
+    "--short-abandon", type=float, default=0.0, metavar="SECONDS", help="Abandons not counted [0]."
+)
 @click.option("--shrinkage", type=float, metavar="SHARE", help="Also print the staff to schedule.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def erlang(
@@ -508,6 +584,9 @@ def erlang(
     patience: float | None,
     target: float,
     service_level: float | None,
+    abandonment: float | None,
+    abandons: str,
+    short_abandon: float,
     shrinkage: float | None,
     as_json: bool,
 ) -> None:
@@ -518,22 +597,30 @@ def erlang(
     from . import erlang as wfm
 
     goal = None
+    definition: dict[str, Any] = {
+        "target": target,
+        "abandons": abandons,
+        "short_abandon": short_abandon,
+    }
     try:
         if agents is None:
-            goal = 0.8 if service_level is None else service_level
+            goal = 0.8 if service_level is None and abandonment is None else service_level
             figures = wfm.agents_for(
                 arrivals=arrivals,
                 interval=interval,
                 aht=aht,
-                target=target,
                 service_level=goal,
+                abandonment=abandonment,
                 patience=patience,
+                **definition,
             )
         elif service_level is not None:
             raise wfm.ErlangError("--service-level is the goal without --agents: give one")
+        elif abandonment is not None:
+            raise wfm.ErlangError("--abandonment is a goal without --agents: give one")
         elif patience is None:
             figures = wfm.erlang_c(
-                arrivals=arrivals, interval=interval, aht=aht, agents=agents, target=target
+                arrivals=arrivals, interval=interval, aht=aht, agents=agents, **definition
             )
         else:
             figures = wfm.erlang_a(
@@ -542,7 +629,7 @@ def erlang(
                 aht=aht,
                 agents=agents,
                 patience=patience,
-                target=target,
+                **definition,
             )
         scheduled = None if shrinkage is None else wfm.with_shrinkage(figures.agents, shrinkage)
     except wfm.ErlangError as exc:
@@ -554,6 +641,7 @@ def erlang(
         "aht": aht,
         **figures.as_dict(),
         "service_level_goal": goal,
+        "abandonment_goal": abandonment,
         "shrinkage": shrinkage,
         "scheduled_agents": scheduled,
     }
@@ -567,15 +655,26 @@ def erlang(
     model = "Erlang C (no abandonment)"
     if patience is not None:
         model = f"Erlang A (patience {patience:g} s)"
-    staffing = f"{figures.agents}" + (
-        f" (the fewest for {goal * 100:g}% within {target:g} s)" if goal is not None else ""
-    )
+    goals = []
+    if goal is not None:
+        goals.append(f"{goal * 100:g}% within {target:g} s")
+    if abandonment is not None:
+        goals.append(f"at most {abandonment * 100:g}% abandoning")
+    staffing = f"{figures.agents}" + (f" (the fewest for {' and '.join(goals)})" if goals else "")
+    served = f"{figures.service_level:.1%} within {target:g} s"
+    notes = []
+    if abandons != "ignored":
+        notes.append(f"abandons within {target:g} s count as {abandons}")
+    if short_abandon > 0:
+        notes.append(f"abandons sooner than {short_abandon:g} s do not count")
+    if notes:
+        served += f" ({'; '.join(notes)})"
     rows = [
         ("model", model),
         ("traffic", f"{figures.traffic:.2f} Erlangs"),
         ("agents", staffing),
         ("wait probability", f"{figures.wait_probability:.1%}"),
-        ("service level", f"{figures.service_level:.1%} within {target:g} s"),
+        ("service level", served),
         ("ASA", seconds(figures.asa)),
         ("average wait", seconds(figures.average_wait)),
         ("abandonment", f"{figures.abandonment:.1%}"),
@@ -595,6 +694,13 @@ def erlang(
 @click.option("--agents", type=int, default=None, help="Agents, all available all the time.")
 @click.option("--patience", type=float, default=None, help="Mean patience (s): abandonment.")
 @click.option("--target", type=float, default=20.0, show_default=True, help="Answer target (s).")
+@click.option(
+    "--abandons",
+    default=None,
+    metavar="HOW",
+    help="Abandons within --target: ignored, missed, met.",
+)
+@click.option("--short-abandon", type=float, default=None, help="Abandons not counted (s) [0].")
 @click.option(
     "--contacts", type=int, default=100_000, show_default=True, help="Contacts to simulate."
 )
@@ -722,6 +828,15 @@ def plugins(state: _State) -> None:
     click.echo("stores:")
     for plugin, factory in pm.collect_by_plugin("trunkline_register_stores"):
         click.echo(f"  {factory.name:<20} from plugin {plugin}")
+    absent = {
+        name: f"disabled by {source}; no plugin of that name is installed"
+        for name, source in pm.disabled.items()
+        if name not in pm.not_loaded
+    }
+    if pm.not_loaded or absent:
+        click.echo("not loaded:")
+        for name, why in sorted({**pm.not_loaded, **absent}.items()):
+            click.echo(f"  {name:<20} {why}")
 
 
 def default_store(config: Any, config_file: str, pm: Any) -> Any:
@@ -732,9 +847,10 @@ def default_store(config: Any, config_file: str, pm: Any) -> Any:
 
     factories = {f.name: f for f in pm.collect("trunkline_register_stores")}
     if "sqlite" not in factories:
+        why = pm.not_loaded.get("sqlite-store", "not loaded")
         raise TrunklineError(
-            "the file names no [store] and the default, SQLite, is not loaded: name a backend "
-            'with [store] backend = "…", or remove "sqlite-store" from TRUNKLINE_DISABLE_PLUGINS'
+            "the file names no [store] and the default, SQLite, is not available (its plugin "
+            f'"sqlite-store" is {why}): name a backend with [store] backend = "…"'
         )
     path = Path(config_file).resolve().parent / "trunkline.db"
     factory = factories["sqlite"]

@@ -31,6 +31,7 @@ from .users import UserSettings
 __all__ = [
     "ChannelConfig",
     "Config",
+    "LoadedConfig",
     "OutboxSettings",
     "SettingsRegistry",
     "StoreSettings",
@@ -38,6 +39,7 @@ __all__ = [
     "WorkspaceConfig",
     "config_from_dict",
     "load_config",
+    "read_config",
 ]
 
 KeyPath = tuple[str, ...]
@@ -183,8 +185,16 @@ class _Checker:
         self.source = source
         self.positions = positions
         self.env = env
+        self.secrets: list[KeyPath] = []  # where a value was read from the environment
+        self.unloaded_adapters: Mapping[str, str] = {}  # adapter -> why its plugin is not loaded
+        # A value the file does not set but the defaults do is blamed on the defaults.
+        self.file_data: Mapping[str, Any] = {}
+        self.defaults: Mapping[str, Any] = {}
+        self.defaults_source = "defaults"
 
     def error(self, path: KeyPath, message: str) -> ConfigError:
+        if path and _holds(self.defaults, path) and not _holds(self.file_data, path):
+            return ConfigError(message, key=".".join(path), file=self.defaults_source)
         line = column = None
         for end in range(len(path), 0, -1):
             if path[:end] in self.positions:
@@ -240,6 +250,7 @@ class _Checker:
         variable = value["env"]
         if variable not in self.env:
             raise self.error(path, f"environment variable {variable} is not set")
+        self.secrets.append(path)
         return Secret(self.env[variable])
 
     def value(self, value: Any, hint: Any, path: KeyPath) -> Any:
@@ -286,6 +297,18 @@ class _Checker:
         raise self.error(path, f"cannot check a value of type {hint!r}")
 
 
+def _holds(data: Any, path: KeyPath) -> bool:
+    """True when raw configuration ``data`` has a value at ``path`` (list items by index)."""
+    for key in path:
+        if isinstance(data, dict) and key in data:
+            data = data[key]
+        elif isinstance(data, list) and key.isdigit() and int(key) < len(data):
+            data = data[int(key)]
+        else:
+            return False
+    return True
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a table"
@@ -297,7 +320,23 @@ def _describe(value: Any) -> str:
 # Loading ------------------------------------------------------------------------------------
 
 
-def load_config(
+@attrs.frozen
+class LoadedConfig:
+    """A configuration file as it takes effect (what ``trunkline show-config`` prints).
+
+    ``data`` is the defaults merged under the file, as read; ``file_data`` the file alone;
+    ``config`` the checked result; ``secrets`` the key paths whose values were read from the
+    environment.
+    """
+
+    config: Config
+    data: Mapping[str, Any]
+    file_data: Mapping[str, Any]
+    defaults: Mapping[str, Any]
+    secrets: tuple[KeyPath, ...] = ()
+
+
+def read_config(
     path: str | os.PathLike[str],
     *,
     adapters: Mapping[str, type[ChannelAdapter]],
@@ -306,8 +345,17 @@ def load_config(
     env: Mapping[str, str] | None = None,
     defaults: Mapping[str, Any] | None = None,
     stores: Mapping[str, type[Any]] | None = None,
-) -> Config:
-    """Read and check a configuration file. Raises ConfigError; starts nothing."""
+    defaults_source: str = "defaults",
+    unloaded_adapters: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """Read and check a configuration file with ``defaults`` merged under it.
+
+    A mistake in a value that only the defaults set is reported against ``defaults_source``
+    (such as ``the defaults of distribution "acme"``) rather than the file.
+    ``unloaded_adapters`` (adapter -> why; :meth:`PluginManager.unloaded_adapters`) explains
+    an adapter that an installed plugin would provide but that plugin is not loaded.
+    Raises ConfigError; starts nothing.
+    """
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -322,16 +370,52 @@ def load_config(
         raise ConfigError(
             f"not valid TOML: {message}", file=source, line=line, column=column
         ) from None
-    return config_from_dict(
-        _merge(defaults or {}, data),
+    merged = _merge(defaults or {}, data)
+    check = _Checker(source, locate_keys(text), os.environ if env is None else env)
+    check.unloaded_adapters = unloaded_adapters or {}
+    check.file_data, check.defaults, check.defaults_source = data, defaults or {}, defaults_source
+    config = _check_config(
+        check,
+        merged,
+        adapters=adapters,
+        strategies=strategies,
+        plugin_sections=plugin_sections,
+        stores=stores,
+    )
+    return LoadedConfig(
+        config=config,
+        data=merged,
+        file_data=data,
+        defaults=dict(defaults or {}),
+        secrets=tuple(check.secrets),
+    )
+
+
+def load_config(
+    path: str | os.PathLike[str],
+    *,
+    adapters: Mapping[str, type[ChannelAdapter]],
+    strategies: typing.Collection[str],
+    plugin_sections: Mapping[str, type[Any]] | None = None,
+    env: Mapping[str, str] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    stores: Mapping[str, type[Any]] | None = None,
+    defaults_source: str = "defaults",
+    unloaded_adapters: Mapping[str, str] | None = None,
+) -> Config:
+    """Read and check a configuration file (see :func:`read_config`). Raises ConfigError;
+    starts nothing."""
+    return read_config(
+        path,
         adapters=adapters,
         strategies=strategies,
         plugin_sections=plugin_sections,
         env=env,
-        source=source,
-        positions=locate_keys(text),
+        defaults=defaults,
         stores=stores,
-    )
+        defaults_source=defaults_source,
+        unloaded_adapters=unloaded_adapters,
+    ).config
 
 
 def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -374,13 +458,38 @@ def config_from_dict(
     source: str = "<config>",
     positions: Mapping[KeyPath, tuple[int, int]] | None = None,
     stores: Mapping[str, type[Any]] | None = None,
+    unloaded_adapters: Mapping[str, str] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+    defaults_source: str = "defaults",
 ) -> Config:
     """Check configuration data already parsed (from TOML or built in code).
 
     ``stores`` maps each installed store backend to its ``Settings`` class; with it, the
-    ``[store]`` table is checked completely.
+    ``[store]`` table is checked completely. ``defaults`` are merged under ``data``;
+    ``defaults_source`` and ``unloaded_adapters`` are as for :func:`read_config`.
     """
     check = _Checker(source, positions or {}, os.environ if env is None else env)
+    check.unloaded_adapters = unloaded_adapters or {}
+    check.file_data, check.defaults, check.defaults_source = data, defaults or {}, defaults_source
+    return _check_config(
+        check,
+        _merge(defaults or {}, data),
+        adapters=adapters,
+        strategies=strategies,
+        plugin_sections=plugin_sections,
+        stores=stores,
+    )
+
+
+def _check_config(
+    check: _Checker,
+    data: Mapping[str, Any],
+    *,
+    adapters: Mapping[str, type[ChannelAdapter]],
+    strategies: typing.Collection[str],
+    plugin_sections: Mapping[str, type[Any]] | None,
+    stores: Mapping[str, type[Any]] | None,
+) -> Config:
     top = check.table(dict(data), ())
     check.only(top, ("store", "outbox", "web", "plugins", "workspaces"), ())
 
@@ -411,7 +520,7 @@ def config_from_dict(
         outbox=outbox,
         web=web,
         plugin_settings=plugin_settings,
-        source=source,
+        source=check.source,
     )
 
 
@@ -569,6 +678,13 @@ def _workspace(
                 path, f'missing key "adapter" (one of: {", ".join(sorted(adapters))})'
             )
         adapter_name = check.value(table["adapter"], str, (*path, "adapter"))
+        if adapter_name not in adapters and adapter_name in check.unloaded_adapters:
+            raise check.error(
+                (*path, "adapter"),
+                f'channel adapter "{adapter_name}" is not available: '
+                f"{check.unloaded_adapters[adapter_name]} "
+                f"(loaded adapters: {', '.join(sorted(adapters)) or 'none'})",
+            )
         if adapter_name not in adapters:
             raise check.error(
                 (*path, "adapter"),

@@ -32,7 +32,7 @@ from rich.text import Text
 from . import events as ev
 from .channels import InboundRejected, TemporaryFailure
 from .codec import write_event
-from .config import Config, config_from_dict
+from .config import Config, _merge, config_from_dict
 from .errors import TrunklineError
 from .metrics import Metrics
 from .model import AgentStatus, Offer
@@ -41,9 +41,16 @@ from .routing import RoutingError
 from .runtime import Runtime
 from .users import hash_password
 
-__all__ = ["DemoOptions", "DemoStats", "DemoSummary", "demo_config", "run_demo"]
+__all__ = [
+    "DemoOptions",
+    "DemoStats",
+    "DemoSummary",
+    "demo_config",
+    "demo_workspace",
+    "run_demo",
+]
 
-WORKSPACE: Final = "demo"
+WORKSPACE: Final = "demo"  # the demo's workspace, unless the distribution's defaults name one
 HUMAN: Final = "you"  # an agent nobody simulates: the one you play in the agent desktop
 WEBCHAT: Final = "webchat"  # the web-chat channel, when its plugin is installed
 MAIL: Final = "mail"  # the email channel (real SMTP), when its plugin is installed
@@ -224,6 +231,23 @@ def _agent_table(count: int) -> dict[str, dict[str, Any]]:
     return agents
 
 
+def demo_workspace(pm: PluginManager) -> str:
+    """The workspace the demo runs in: the one the distribution's defaults name, if they name
+    exactly one (its users are told to use it), else ``"demo"``."""
+    defaults = pm.distro.defaults if pm.distro is not None else {}
+    workspaces = defaults.get("workspaces")
+    if isinstance(workspaces, Mapping) and len(workspaces) == 1:
+        (name,) = workspaces
+        return str(name)
+    return WORKSPACE
+
+
+def _missing(pm: PluginManager, plugin: str, what: str) -> TrunklineError:
+    """The demo cannot run without ``plugin``: say who keeps it out."""
+    why = pm.not_loaded.get(plugin, "not loaded")
+    return TrunklineError(f'{what}, and its plugin "{plugin}" is {why}')
+
+
 def demo_config(
     options: DemoOptions,
     pm: PluginManager,
@@ -235,21 +259,28 @@ def demo_config(
     With ``database``, the event log goes to that SQLite file (the demo's default, as for
     ``trunkline serve``); without it, to memory. ``logins`` are the web users, as
     ``(user name, role, agent, password)``.
+
+    An active distribution's defaults are merged under it as under a file, except their
+    ``[store]`` and their workspace's channels: the demo keeps its log where it says and
+    simulates its own channels. The demo runs in :func:`demo_workspace`, with the skills of
+    the defaults and its own.
     """
     adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
     stores = {f.name: f.Settings for f in pm.collect("trunkline_register_stores")}
     strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
     if "memory" not in adapters:
-        raise TrunklineError(
-            "the demo runs on the built-in memory channel, which is not loaded: remove "
-            '"memory-channel" from TRUNKLINE_DISABLE_PLUGINS (or from your distribution\'s '
-            "disabled plugins)"
-        )
+        raise _missing(pm, "memory-channel", "the demo runs on the built-in memory channel")
     if not strategies:
-        raise TrunklineError(
-            "the demo needs a routing strategy and none is loaded: remove "
-            '"strategies" from TRUNKLINE_DISABLE_PLUGINS'
-        )
+        raise _missing(pm, "strategies", "the demo needs a routing strategy and none is loaded")
+    product = pm.product_title
+    workspace_id = demo_workspace(pm)
+    defaults = _demo_defaults(pm, workspace_id)
+    tables = defaults.get("workspaces")
+    table = tables.get(workspace_id) if isinstance(tables, Mapping) else None
+    default_skills = table.get("skills") if isinstance(table, Mapping) else None
+    if not isinstance(default_skills, list):
+        default_skills = []
+    skills = [*default_skills, *(s for s in ("en", "billing") if s not in default_skills)]
     strategy = "longest-idle" if "longest-idle" in strategies else sorted(strategies)[0]
     queues = {
         qid: {
@@ -271,7 +302,7 @@ def demo_config(
             "adapter": WEBCHAT,
             "queue": "sales",
             "settings": {
-                "title": "Trunkline demo chat",
+                "title": f"{product} demo chat"[:100],
                 "files_dir": str(data_dir / "webchat-files"),
             },
         }
@@ -290,9 +321,9 @@ def demo_config(
         }
     data: dict[str, Any] = {
         "workspaces": {
-            WORKSPACE: {
-                "name": "Trunkline demo",
-                "skills": ["en", "billing"],
+            workspace_id: {
+                "name": f"{product} demo",
+                "skills": skills,
                 # A call takes the agent's whole attention; chats and emails mix.
                 "routing": {"blocks": {"voice": ["chat", "email"]}},
                 "queues": queues,
@@ -308,11 +339,9 @@ def demo_config(
     }
     if database is not None:
         if "sqlite" not in stores:
-            raise TrunklineError(
-                'the demo keeps its log in SQLite, which is not loaded: remove "sqlite-store" '
-                "from TRUNKLINE_DISABLE_PLUGINS"
-            )
+            raise _missing(pm, "sqlite-store", "the demo keeps its log in SQLite")
         data["store"] = {"backend": "sqlite", "path": database}
+    distro = pm.distro
     return config_from_dict(
         data,
         adapters=adapters,
@@ -320,7 +349,30 @@ def demo_config(
         env={},
         source="<trunkline demo>",
         stores=stores,
+        unloaded_adapters=pm.unloaded_adapters(),
+        defaults=defaults,
+        defaults_source=(
+            f'the defaults of distribution "{distro.name}"' if distro is not None else "defaults"
+        ),
     )
+
+
+def _demo_defaults(pm: PluginManager, workspace_id: str) -> dict[str, Any]:
+    """The distribution's defaults the demo uses: all but ``[store]`` and the channels."""
+    if pm.distro is None:
+        return {}
+    defaults = {k: v for k, v in pm.distro.defaults.items() if k != "store"}
+    workspaces = defaults.get("workspaces")
+    if isinstance(workspaces, Mapping):
+        defaults["workspaces"] = {
+            wid: (
+                {k: v for k, v in table.items() if k != "channels"}
+                if isinstance(table, Mapping)
+                else table
+            )
+            for wid, table in workspaces.items()
+        }
+    return _merge({}, defaults)
 
 
 # Statistics -----------------------------------------------------------------------------------
@@ -367,10 +419,10 @@ def _seconds(value: float | None) -> str:
 # The live view --------------------------------------------------------------------------------
 
 
-def _view(stats: DemoStats, now: float, elapsed: float) -> RenderableType:
+def _view(stats: DemoStats, now: float, elapsed: float, product: str) -> RenderableType:
     summary = stats.summary(elapsed)
     header = Text.assemble(
-        ("Trunkline demo", "bold"),
+        (f"{product} demo", "bold"),
         f"  t={elapsed:.0f}s  received {summary.received}  answered {summary.answered}  "
         f"abandoned {summary.abandoned}  service level {_percent(summary.service_level)}  "
         "(Ctrl-C stops)",
@@ -428,8 +480,14 @@ class _Simulation:
         stats: DemoStats,
         record: Callable[[ev.Event], None] | None = None,
         started: Callable[[], None] | None = None,
+        workspace: str = WORKSPACE,
     ) -> None:
         self.runtime = runtime
+        self.workspace = workspace
+        dispositions = runtime.config.workspaces[workspace].dispositions
+        self.disposition = (
+            "resolved" if "resolved" in dispositions or not dispositions else dispositions[0]
+        )
         self.options = options
         self.stats = stats
         self.record = record
@@ -510,49 +568,49 @@ class _Simulation:
             return
         await anyio.sleep(patience)
         if self.stats.is_waiting(ack.contact_id):
-            await self._attempt(self.runtime.abandon(WORKSPACE, ack.contact_id))
+            await self._attempt(self.runtime.abandon(self.workspace, ack.contact_id))
 
     # Agents -------------------------------------------------------------------------------
 
     async def _shift(self, agent_id: str) -> None:
         """Log in, then now and then take a coffee break."""
-        runtime = self.runtime
-        await self._attempt(runtime.set_agent_status(WORKSPACE, agent_id, AgentStatus.AVAILABLE))
+        runtime, workspace = self.runtime, self.workspace
+        await self._attempt(runtime.set_agent_status(workspace, agent_id, AgentStatus.AVAILABLE))
         while True:
             await anyio.sleep(self.agent_rng.expovariate(1 / 60))
             await self._attempt(
-                runtime.set_agent_status(WORKSPACE, agent_id, AgentStatus.BREAK, "coffee")
+                runtime.set_agent_status(workspace, agent_id, AgentStatus.BREAK, "coffee")
             )
             await anyio.sleep(self.agent_rng.uniform(4.0, 10.0))
             await self._attempt(
-                runtime.set_agent_status(WORKSPACE, agent_id, AgentStatus.AVAILABLE)
+                runtime.set_agent_status(workspace, agent_id, AgentStatus.AVAILABLE)
             )
 
     async def _answer(self, offer: Offer) -> None:
         """Look at an offer, then mostly accept it, sometimes reject it, rarely let it ring."""
-        rng, runtime = self.agent_rng, self.runtime
+        rng, runtime, workspace = self.agent_rng, self.runtime, self.workspace
         await anyio.sleep(rng.uniform(0.3, 1.5))
         choice = rng.random()
         if choice < 0.04:
             return  # missed it: the engine times the offer out and routes the contact again
         if choice < 0.12:
-            await self._attempt(runtime.reject(WORKSPACE, offer.id, "finishing something else"))
+            await self._attempt(runtime.reject(workspace, offer.id, "finishing something else"))
             return
-        if await self._attempt(runtime.accept(WORKSPACE, offer.id)) is None:
+        if await self._attempt(runtime.accept(workspace, offer.id)) is None:
             return  # too late: the offer expired or the customer left
         mean = _BY_QUEUE[offer.queue].handle_time if offer.queue in _BY_QUEUE else 10.0
         sigma = 0.5  # lognormal: most contacts are quick, a few take long, as in real centres
         await anyio.sleep(rng.lognormvariate(math.log(mean) - sigma**2 / 2, sigma))
         # Should the reply fail, the demo goes on without it; the contact still ends.
         with contextlib.suppress(TrunklineError):
-            await runtime.reply(WORKSPACE, offer.contact_id, "Thanks for contacting us: done!")
-        if await self._attempt(runtime.end_contact(WORKSPACE, offer.contact_id)) is None:
+            await runtime.reply(workspace, offer.contact_id, "Thanks for contacting us: done!")
+        if await self._attempt(runtime.end_contact(workspace, offer.contact_id)) is None:
             return
         # Notes take a while; when they take longer than the queue's wrap-up, the engine
         # closes the contact on its own timer first and this close finds nothing to do.
         await anyio.sleep(rng.uniform(0.3, 1.2) * _WRAP_UP)
         await self._attempt(
-            runtime.close_contact(WORKSPACE, offer.contact_id, disposition="resolved")
+            runtime.close_contact(workspace, offer.contact_id, disposition=self.disposition)
         )
 
 
@@ -584,7 +642,8 @@ def run_demo(
     logins = demo_logins() if options.web else []
     config = demo_config(options, pm, database, logins)
     runtime = Runtime(config, pm, web=options.web)
-    workspace = config.workspaces[WORKSPACE]
+    workspace_id = demo_workspace(pm)
+    workspace = config.workspaces[workspace_id]
     stats = DemoStats(workspace.queues, workspace.agents)
     record = None
     if events is not None:
@@ -606,22 +665,25 @@ def run_demo(
             return
         base = f"http://{options.host}:{runtime.web_port}"
         say(f"web: {base}/  (agent desktop {base}/agent, wallboard {base}/wallboard)")
-        if any(c.name == WEBCHAT for c in config.workspaces[WORKSPACE].channels):
+        if any(c.name == WEBCHAT for c in workspace.channels):
             say(
                 f"  customer chat: {base}/chat/{WEBCHAT}/  (on any page: "
                 f'<script src="{base}/chat/{WEBCHAT}/widget.js" async></script>)'
             )
         for username, role, _, password in logins:
-            say(f"  sign in as {role}: workspace {WORKSPACE}, user {username}, password {password}")
+            say(
+                f"  sign in as {role}: workspace {workspace_id}, user {username}, "
+                f"password {password}"
+            )
 
-    sim = _Simulation(runtime, options, stats, record, started)
+    sim = _Simulation(runtime, options, stats, record, started, workspace_id)
     console = Console(file=out, force_terminal=True) if tty else None
 
     until = "" if options.duration is None else f" for {options.duration:g}s"
     banner = (
-        f"Trunkline demo: an embedded contact centre with {options.agents} simulated agents and "
-        f"about {options.rate:g} customers a second on chat, voice and email (memory "
-        f"channels){until}. Ctrl-C stops."
+        f"{pm.product_title} demo: an embedded contact centre with {options.agents} simulated "
+        f"agents and about {options.rate:g} customers a second on chat, voice and email "
+        f"(memory channels){until}. Ctrl-C stops."
     )
 
     async def show_live() -> None:
@@ -629,7 +691,9 @@ def run_demo(
         live = Live(
             console=console,
             auto_refresh=False,  # rich refreshes from a thread otherwise; we refresh from a task
-            get_renderable=lambda: _view(stats, runtime.clock.now(), sim.elapsed()),
+            get_renderable=lambda: _view(
+                stats, runtime.clock.now(), sim.elapsed(), pm.product_title
+            ),
         )
         with live:
             while True:

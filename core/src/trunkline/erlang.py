@@ -1,7 +1,8 @@
 """Workforce math: Erlang C, Erlang A, the agents a goal needs, and shrinkage.
 
-Pure Python and import-light (attrs and :mod:`trunkline.errors` only), so a command line or a
-simulator can use it without starting anything. See ``docs/workforce.md``.
+Pure Python and import-light (attrs, :mod:`trunkline.errors` and :mod:`trunkline.servicelevel`
+only), so a command line or a simulator can use it without starting anything. See
+``docs/workforce.md``.
 
 The two models:
 
@@ -20,8 +21,9 @@ Every figure has one definition, shared with the production metrics and the simu
     the mean wait, in seconds, of the contacts that are answered (those answered at once
     count, with 0).
 ``service_level``
-    (contacts answered within ``target`` seconds) / (arrivals - contacts that abandoned within
-    ``target`` seconds).
+    by the queue's definition (:func:`trunkline.servicelevel.service_level_parts`, with
+    ``abandons`` and ``short_abandon``); by default (contacts answered within ``target``
+    seconds) / (arrivals - contacts that abandoned within ``target`` seconds).
 ``abandonment``
     the probability that an arriving contact abandons (0 in Erlang C).
 ``occupancy``
@@ -36,6 +38,8 @@ with probability ``Nμ / (Nμ + (j+1)θ)``. Its wait ``S`` to service if it neve
 sum of exponential stages of rates ``Nμ, Nμ + θ, …, Nμ + jθ``, and ``1 - exp(-θS)`` is
 Beta(j+1, Nμ/θ) distributed, so every probability "within ``t``" is a regularized incomplete
 beta function, computed exactly (and without cancellation) as a negative binomial tail.
+The service level's parts are P(answered within ``target``), P(abandoned within ``target``)
+and P(abandoned within ``short_abandon``); the rest follow from the abandonment probability.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from typing import Any
 import attrs
 
 from .errors import TrunklineError
+from .servicelevel import ABANDONS, service_level_parts
 
 __all__ = [
     "ErlangError",
@@ -94,6 +99,8 @@ class Figures:
     target: float
     model: str  # "erlang-c" or "erlang-a"
     patience: float | None  # mean patience in seconds (Erlang A), None for Erlang C
+    abandons: str = "ignored"  # how abandons within ``target`` count for service level
+    short_abandon: float = 0.0  # abandons sooner than this (seconds) do not count for it
 
     @property
     def stable(self) -> bool:
@@ -152,6 +159,13 @@ def _count(name: str, value: int, *, least: int) -> int:
     return count
 
 
+def _abandons(value: str) -> str:
+    if value not in ABANDONS:
+        known = ", ".join(f'"{a}"' for a in ABANDONS)
+        raise ErlangError(f"abandons must be one of {known}, not {value!r}")
+    return value
+
+
 def _fraction(name: str, value: float, *, low_open: bool, high: float, high_open: bool) -> float:
     number = _number(name, value)
     low_ok = number > 0 if low_open else number >= 0
@@ -192,7 +206,14 @@ def _erlang_b(load: float, servers: int) -> float:
 
 
 def erlang_c(
-    *, arrivals: float, interval: float, aht: float, agents: int, target: float = 20.0
+    *,
+    arrivals: float,
+    interval: float,
+    aht: float,
+    agents: int,
+    target: float = 20.0,
+    abandons: str = "ignored",
+    short_abandon: float = 0.0,
 ) -> Figures:
     """Erlang C (M/M/N) figures for ``agents`` agents; nobody abandons.
 
@@ -200,14 +221,21 @@ def erlang_c(
     average; ``target`` is the service level's answer time in seconds. With ``agents <=
     traffic`` the queue is unstable: the figures are wait probability 1, service level 0,
     occupancy 1 and infinite ``asa``/``average_wait`` (see :attr:`Figures.stable`).
+    ``abandons`` and ``short_abandon`` define service level as a queue's
+    ``service_level_abandons`` and ``service_level_short_abandon`` do; with nobody
+    abandoning, every definition gives the same figure.
     """
     load = traffic(arrivals, interval, aht)
     agents = _count("agents", agents, least=1)
     target = _not_negative("target", target)
-    return _erlang_c(load, float(aht), agents, target)
+    abandons = _abandons(abandons)
+    short_abandon = _not_negative("short_abandon", short_abandon)
+    return _erlang_c(load, float(aht), agents, target, abandons, short_abandon)
 
 
-def _erlang_c(load: float, aht: float, agents: int, target: float) -> Figures:
+def _erlang_c(
+    load: float, aht: float, agents: int, target: float, abandons: str, short_abandon: float
+) -> Figures:
     if agents <= load:
         return Figures(
             agents=agents,
@@ -221,22 +249,34 @@ def _erlang_c(load: float, aht: float, agents: int, target: float) -> Figures:
             target=target,
             model="erlang-c",
             patience=None,
+            abandons=abandons,
+            short_abandon=short_abandon,
         )
     b = _erlang_b(load, agents)
     c = agents * b / (agents - load * (1.0 - b))
     asa = c * aht / (agents - load)
+    late = c * math.exp(-(agents - load) * target / aht)  # P(wait > target)
+    met, counted = service_level_parts(
+        abandons,
+        answered_within=1.0 - late,
+        answered_late=late,
+        abandoned_within=0.0,
+        abandoned_late=0.0,
+    )
     return Figures(
         agents=agents,
         traffic=load,
         wait_probability=c,
         asa=asa,
-        service_level=_clamp(1.0 - c * math.exp(-(agents - load) * target / aht)),
+        service_level=_clamp(met / counted),
         occupancy=load / agents,
         abandonment=0.0,
         average_wait=asa,
         target=target,
         model="erlang-c",
         patience=None,
+        abandons=abandons,
+        short_abandon=short_abandon,
     )
 
 
@@ -248,9 +288,16 @@ def erlang_a(
     agents: int,
     patience: float,
     target: float = 20.0,
+    abandons: str = "ignored",
+    short_abandon: float = 0.0,
 ) -> Figures:
     """Erlang A (M/M/N+M) figures: Erlang C where each waiting contact abandons after an
     exponential time of mean ``patience`` seconds. Stable (finite) with any ``agents``.
+
+    ``abandons`` (``"ignored"``, ``"missed"`` or ``"met"``) says how contacts abandoning
+    within ``target`` count for service level, and abandons sooner than ``short_abandon``
+    seconds do not count at all, as a queue's ``service_level_abandons`` and
+    ``service_level_short_abandon`` say.
 
     Raises :class:`ErlangError` when the queue would need more than
     :data:`MAX_QUEUE_STATES` states (a very long patience with far too few agents).
@@ -259,10 +306,20 @@ def erlang_a(
     agents = _count("agents", agents, least=1)
     patience = _positive("patience", patience)
     target = _not_negative("target", target)
-    return _erlang_a(load, float(aht), agents, patience, target)
+    abandons = _abandons(abandons)
+    short_abandon = _not_negative("short_abandon", short_abandon)
+    return _erlang_a(load, float(aht), agents, patience, target, abandons, short_abandon)
 
 
-def _erlang_a(load: float, aht: float, agents: int, patience: float, target: float) -> Figures:
+def _erlang_a(
+    load: float,
+    aht: float,
+    agents: int,
+    patience: float,
+    target: float,
+    abandons: str = "ignored",
+    short_abandon: float = 0.0,
+) -> Figures:
     def figures(
         wait_probability: float,
         asa: float,
@@ -282,6 +339,8 @@ def _erlang_a(load: float, aht: float, agents: int, patience: float, target: flo
             target=target,
             model="erlang-a",
             patience=patience,
+            abandons=abandons,
+            short_abandon=short_abandon,
         )
 
     if load == 0.0:
@@ -326,6 +385,12 @@ def _erlang_a(load: float, aht: float, agents: int, patience: float, target: flo
     y = -math.expm1(-theta * target)
     cdf = _cdf(beta, y, target * nu)
     cdf_plus = _cdf(beta + 1.0, y, target * (nu + theta))
+    # The same at the short-abandon threshold, when there is one.
+    short = short_abandon > 0.0
+    y_short = -math.expm1(-theta * short_abandon)
+    cdf_short = _cdf(beta, y_short, short_abandon * nu)
+    cdf_plus_short = _cdf(beta + 1.0, y_short, short_abandon * (nu + theta))
+    abandoned_short = 0.0
 
     wait_probability = math.fsum(waiting)
     abandon = served_by_t = abandoned_by_t = wait_sum = served_wait_sum = 0.0
@@ -340,13 +405,25 @@ def _erlang_a(load: float, aht: float, agents: int, patience: float, target: flo
         abandon += p * (1.0 - served)
         served_by_t += p * served_in_time
         abandoned_by_t += p * max(waited_out - served_in_time, 0.0)
+        if short:
+            served_soon = served * (1.0 - next(cdf_plus_short))
+            left_soon = 1.0 - (1.0 - y_short) * next(cdf_short)
+            abandoned_short += p * max(left_soon - served_soon, 0.0)
         wait_sum += p * m / (nu + m * theta)
         served_wait_sum += p * served * stages
     answered = 1.0 - abandon
+    answered_within = 1.0 - wait_probability + served_by_t
+    met, counted = service_level_parts(
+        abandons,
+        answered_within=answered_within,
+        answered_late=max(answered - answered_within, 0.0),
+        abandoned_within=max(abandoned_by_t - abandoned_short, 0.0),
+        abandoned_late=max(abandon - max(abandoned_by_t, abandoned_short), 0.0),
+    )
     return figures(
         wait_probability=wait_probability,
         asa=served_wait_sum / answered,
-        service_level=(1.0 - wait_probability + served_by_t) / (1.0 - abandoned_by_t),
+        service_level=met / counted if counted > 0.0 else 1.0,
         abandonment=abandon,
         average_wait=wait_sum,
     )
@@ -400,17 +477,23 @@ def agents_for(
     patience: float | None = None,
     max_occupancy: float | None = None,
     asa: float | None = None,
+    abandonment: float | None = None,
+    abandons: str = "ignored",
+    short_abandon: float = 0.0,
 ) -> Figures:
     """The figures with the fewest agents that meet every goal given.
 
     Goals: ``service_level`` (at least this share answered within ``target`` seconds, in
-    (0, 1)), ``max_occupancy`` (at most, in (0, 1]) and ``asa`` (at most this many seconds).
-    The model is Erlang A when ``patience`` is given, else Erlang C (whose unstable staffing
-    meets no goal). Each figure improves as agents are added, so the search doubles then
-    bisects.
+    (0, 1), by the definition ``abandons`` and ``short_abandon`` give), ``max_occupancy`` (at
+    most, in (0, 1]), ``asa`` (at most this many seconds) and ``abandonment`` (at most this
+    share abandons, in (0, 1); it needs ``patience``). The model is Erlang A when
+    ``patience`` is given, else Erlang C (whose unstable staffing meets no goal). Each figure
+    improves as agents are added, so the search doubles then bisects.
     """
     load = traffic(arrivals, interval, aht)
     target = _not_negative("target", target)
+    abandons = _abandons(abandons)
+    short_abandon = _not_negative("short_abandon", short_abandon)
     if patience is not None:
         patience = _positive("patience", patience)
     if service_level is not None:
@@ -423,13 +506,22 @@ def agents_for(
         )
     if asa is not None:
         asa = _positive("asa", asa)
-    if service_level is None and max_occupancy is None and asa is None:
-        raise ErlangError("give at least one goal: service_level, max_occupancy or asa")
+    if abandonment is not None:
+        abandonment = _fraction("abandonment", abandonment, low_open=True, high=1.0, high_open=True)
+        if patience is None:
+            raise ErlangError(
+                "an abandonment goal needs patience (Erlang A): Erlang C has nobody abandon"
+            )
+    goals = (service_level, max_occupancy, asa, abandonment)
+    if all(goal is None for goal in goals):
+        raise ErlangError(
+            "give at least one goal: service_level, max_occupancy, asa or abandonment"
+        )
 
     def at(agents: int) -> Figures:
         if patience is None:
-            return _erlang_c(load, float(aht), agents, target)
-        return _erlang_a(load, float(aht), agents, patience, target)
+            return _erlang_c(load, float(aht), agents, target, abandons, short_abandon)
+        return _erlang_a(load, float(aht), agents, patience, target, abandons, short_abandon)
 
     def meets(figures: Figures) -> bool:
         return (
@@ -437,6 +529,7 @@ def agents_for(
             and (service_level is None or figures.service_level >= service_level - _SLACK)
             and (max_occupancy is None or figures.occupancy <= max_occupancy + _SLACK)
             and (asa is None or figures.asa <= asa + _SLACK * max(asa, 1.0))
+            and (abandonment is None or figures.abandonment <= abandonment + _SLACK)
         )
 
     failing = 0 if patience is not None else math.floor(load)  # known to fail (or 0)

@@ -158,7 +158,8 @@ class OfferAccepted(Event):
 
 @attrs.frozen(kw_only=True)
 class OfferRejected(Event):
-    """The agent declined; the contact goes back to its queue without that agent."""
+    """The agent declined; the contact goes back to its queue without that agent, who may be
+    offered it again after the queue's ``reject_delay`` (see :class:`ExclusionEnded`)."""
 
     offer_id: str
     contact_id: str
@@ -177,7 +178,8 @@ class OfferRescinded(Event):
 
 @attrs.frozen(kw_only=True)
 class OfferTimedOut(Event):
-    """The agent did not answer in time; the contact goes back without that agent."""
+    """The agent did not answer in time; the contact goes back without that agent, who may be
+    offered it again after the queue's ``no_answer_delay`` (see :class:`ExclusionEnded`)."""
 
     offer_id: str
     contact_id: str

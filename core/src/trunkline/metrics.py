@@ -18,6 +18,7 @@ from typing import Any
 
 from . import events as ev
 from .model import Agent, AgentState, AgentStatus, Queue
+from .servicelevel import ServiceLevel
 
 __all__ = [
     "SATISFIED",
@@ -56,8 +57,9 @@ def handling_rates(c: Any) -> dict[str, float | None]:
 
 def contact_rates(c: Any) -> dict[str, float | None]:
     """A queue's rates: service level, ASA, the :func:`handling_rates`, abandonment rate and
-    wait probability, from ``within``, ``counted``, ``answer_time``, ``answered``,
-    ``abandoned``, ``at_once`` and the handling counters."""
+    wait probability, from ``within``, ``counted`` (the service level's numerator and
+    denominator, as :class:`~trunkline.servicelevel.ServiceLevel` counts them),
+    ``answer_time``, ``answered``, ``abandoned``, ``at_once`` and the handling counters."""
     settled = c.answered + c.abandoned
     return {
         "service_level": ratio(c.within, c.counted),
@@ -92,8 +94,10 @@ class QueueMetrics:
 
     __slots__ = (
         "abandoned",
+        "abandoned_within",
         "answer_time",
         "answered",
+        "answered_within",
         "at_once",
         "counted",
         "handle_time",
@@ -102,8 +106,10 @@ class QueueMetrics:
         "offers",
         "queue",
         "ringing",
+        "rule",
         "satisfied",
         "score_total",
+        "short_abandoned",
         "surveys",
         "talk_time",
         "talked",
@@ -116,6 +122,7 @@ class QueueMetrics:
     def __init__(self, queue: Queue) -> None:
         self.queue = queue
         self.threshold = queue.service_level_threshold
+        self.rule = ServiceLevel.of(queue)
         # Contacts not answered yet (queued or ringing) -> the time they started waiting.
         self.unanswered: dict[str, float] = {}
         self.ringing = 0  # of those, the ones with an open offer
@@ -123,8 +130,11 @@ class QueueMetrics:
         self.offers = 0  # offers made to agents from this queue
         self.answered = 0
         self.abandoned = 0
-        self.within = 0  # answered within the service-level threshold
+        self.within = 0  # contacts that meet service level (the queue's definition)
         self.counted = 0  # contacts that count for service level
+        self.answered_within = 0  # answered within the service-level threshold
+        self.abandoned_within = 0  # abandoned within it, short abandons excepted
+        self.short_abandoned = 0  # abandoned sooner than service_level_short_abandon
         self.at_once = 0  # answered or abandoned contacts offered the instant they queued
         self.answer_time = 0.0
         self.talked = 0  # conversations ended (ContactEnded)
@@ -174,8 +184,11 @@ class QueueMetrics:
             "abandoned": self.abandoned,
             "handled": self.handled,
             **contact_rates(self),
-            "answered_within_threshold": self.within,
+            "within_service_level": self.within,
             "counted_for_service_level": self.counted,
+            "answered_within_threshold": self.answered_within,
+            "abandoned_within_threshold": self.abandoned_within,
+            "short_abandoned": self.short_abandoned,
             "answer_time_total": self.answer_time,
             "talk_time_total": self.talk_time,
             "wrap_time_total": self.wrap_time,
@@ -192,6 +205,9 @@ _COUNTERS = (
     "abandoned",
     "within",
     "counted",
+    "answered_within",
+    "abandoned_within",
+    "short_abandoned",
     "at_once",
     "answer_time",
     "talked",
@@ -365,9 +381,11 @@ class Metrics:
 
     A contact waits from ``ContactQueued`` until an agent accepts it or the customer
     abandons; while an offer to an agent is open it is *ringing* rather than waiting, but its
-    wait goes on. Service level: a contact counts when answered, or when abandoned after
-    waiting longer than its queue's ``service_level_threshold``; it is within service level
-    when answered within that threshold.
+    wait goes on. Service level follows each queue's definition
+    (:class:`~trunkline.servicelevel.ServiceLevel`): by default a contact counts when
+    answered, or when abandoned after waiting longer than its queue's
+    ``service_level_threshold``, and it is within service level when answered within that
+    threshold.
     """
 
     def __init__(self, queues: Iterable[Queue], agents: Iterable[Agent]) -> None:
@@ -406,7 +424,7 @@ class Metrics:
 
     def _queue(self, queue_id: str, workspace: str) -> QueueMetrics:
         found = self.queues.get(queue_id)
-        if found is None:  # not configured (any more): counted with the default threshold
+        if found is None:  # not configured (any more): the default service level definition
             found = self.queues[queue_id] = QueueMetrics(Queue(id=queue_id, workspace=workspace))
         return found
 
@@ -501,9 +519,7 @@ class Metrics:
                 wait = at - contact.start
                 queue.answered += 1
                 queue.answer_time += wait
-                queue.counted += 1
-                if wait <= queue.threshold:
-                    queue.within += 1
+                queue.rule.answered(queue, wait)
                 if contact.at_once:
                     queue.at_once += 1
         contact.agent = agent
@@ -580,8 +596,7 @@ class Metrics:
             queue = contact.queue
             if queue is not None:
                 queue.abandoned += 1
-                if event.at - contact.start > queue.threshold:
-                    queue.counted += 1
+                queue.rule.abandoned(queue, event.at - contact.start)
                 if contact.at_once:
                     queue.at_once += 1
         self._forget(cid)
@@ -643,7 +658,7 @@ class Metrics:
 
     @property
     def service_level(self) -> float | None:
-        """Service level over all queues, each contact judged by its own queue's threshold."""
+        """Service level over all queues, each contact judged by its own queue's definition."""
         counted = sum(q.counted for q in self.queues.values())
         within = sum(q.within for q in self.queues.values())
         return ratio(within, counted)
@@ -701,6 +716,8 @@ class Metrics:
                 **queue._figures(),
                 "longest_wait": wait,
                 "service_level_threshold": queue.threshold,
+                "service_level_abandons": queue.rule.abandons,
+                "service_level_short_abandon": queue.rule.short_abandon,
                 "agents": self.agent_counts(qid),
             }
         totals.offered = self.offered  # an overflow counts in two queues, once here

@@ -16,6 +16,8 @@ from typing import Any
 
 import attrs
 
+from .servicelevel import ABANDONS
+
 __all__ = [
     "MAX_PROFICIENCY",
     "MIN_PROFICIENCY",
@@ -235,6 +237,11 @@ def _optional_skill_levels(value: Mapping[str, int] | None) -> Mapping[str, int]
     return None if value is None else _skill_levels(value)
 
 
+def _seconds(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not value >= 0:  # NaN too
+        raise ValueError(f"{attribute.name}: must be 0 or more seconds, got {value!r}")
+
+
 def _steps(value: Iterable[EscalationStep]) -> tuple[EscalationStep, ...]:
     steps = tuple(value)
     for before, after in itertools.pairwise(steps):
@@ -285,7 +292,10 @@ class Queue:
 
     ``service_level_threshold`` is the answer time (seconds) that counts as in service level;
     ``service_level_target`` is the share of contacts that should meet it (0.8 for
-    "80 % in 20 s"). See ``docs/routing.md`` for every key with a worked example.
+    "80 % in 20 s"). ``service_level_abandons`` (``"ignored"``, ``"missed"`` or ``"met"``) says
+    how contacts abandoned within the threshold count, and abandons after less than
+    ``service_level_short_abandon`` seconds do not count at all (see
+    :mod:`trunkline.servicelevel`). See ``docs/routing.md`` for every key with a worked example.
     """
 
     id: str
@@ -316,6 +326,8 @@ class Queue:
     rejoin_window: float = attrs.field(default=0.0, validator=_not_negative)
     service_level_threshold: float = 20.0
     service_level_target: float = 0.8
+    service_level_abandons: str = attrs.field(default="ignored", validator=_one_of(*ABANDONS))
+    service_level_short_abandon: float = attrs.field(default=0.0, validator=_seconds)
 
     @offer_to.validator
     def _check_offer_to(self, attribute: attrs.Attribute[int], value: int) -> None:

@@ -8,7 +8,8 @@ Three environment variables override the choice:
 ``TRUNKLINE_PLUGINS``
     comma-separated allow-list of entry-point plugins; only these are loaded.
 ``TRUNKLINE_DISABLE_PLUGINS``
-    comma-separated plugins (built-ins included) that are not loaded.
+    comma-separated plugins (built-ins included) that are not loaded; naming a plugin that is
+    not installed is not an error.
 ``TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD``
     when set to a non-empty value, entry points are not loaded unless ``TRUNKLINE_PLUGINS``
     names them.
@@ -20,7 +21,7 @@ import importlib
 import inspect
 import logging
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from importlib import metadata
 from typing import Any
 
@@ -34,6 +35,7 @@ __all__ = [
     "BUILTIN_PLUGINS",
     "DISTRO_GROUP",
     "ENTRY_POINT_GROUP",
+    "PRODUCT",
     "Distro",
     "PluginInfo",
     "PluginManager",
@@ -44,6 +46,8 @@ log = logging.getLogger("trunkline.plugins")
 
 ENTRY_POINT_GROUP = "trunkline.plugins"
 DISTRO_GROUP = "trunkline.distro"
+#: What the pages and the command line call the product when no distribution is active.
+PRODUCT = "Trunkline"
 
 #: Core's own plugins, registered like any other and blockable with TRUNKLINE_DISABLE_PLUGINS.
 BUILTIN_PLUGINS: Mapping[str, str] = {
@@ -54,19 +58,37 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
 }
 
 
+def _plugin_names(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """``plugins`` and ``disable`` hold plugin names; a lone string is the classic slip."""
+    if value is None and attribute.name == "plugins":
+        return
+    if isinstance(value, str):
+        raise ValueError(
+            f'distribution "{instance.name}": {attribute.name} must be a tuple of plugin names, '
+            f'not the string {value!r} (write ("{value}",))'
+        )
+    if not all(isinstance(name, str) for name in value):
+        raise ValueError(
+            f'distribution "{instance.name}": {attribute.name} must hold plugin names (strings), '
+            f"got {value!r}"
+        )
+
+
 @attrs.frozen
 class Distro:
     """A vendor distribution: which plugins to load, configuration defaults, and a name.
 
     A vendor package exposes one of these under the ``trunkline.distro`` entry point and
     usually ships its own console script calling ``trunkline.cli.main(distro="<name>")``.
-    ``TRUNKLINE_DISTRO=<name>`` selects it as well.
+    ``TRUNKLINE_DISTRO=<name>`` selects it as well. ``title`` is what people see: the command
+    line's help and banners and the pages' titles use it (``name`` when it is empty).
     """
 
     name: str
     title: str = ""
-    plugins: tuple[str, ...] | None = None  # allow-list of entry-point plugins; None = all
-    disable: tuple[str, ...] = ()
+    # allow-list of entry-point plugins; None = all
+    plugins: tuple[str, ...] | None = attrs.field(default=None, validator=_plugin_names)
+    disable: tuple[str, ...] = attrs.field(default=(), validator=_plugin_names)
     defaults: Mapping[str, Any] = attrs.field(factory=dict)  # merged under the config file
 
 
@@ -97,8 +119,31 @@ class PluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
         self.distro: Distro | None = None
+        #: Every plugin name asked to be disabled, installed or not -> who asked: the variable
+        #: ``TRUNKLINE_DISABLE_PLUGINS`` or ``distribution "<name>"``.
+        self.disabled: dict[str, str] = {}
+        #: Installed plugins that were not loaded -> why, as a phrase ("disabled by ...").
+        self.not_loaded: dict[str, str] = {}
+        self._unloaded: dict[str, Callable[[], object]] = {}
         # Historic: every plugin registered from now on gets this call as it arrives.
         self.hook.trunkline_addhooks.call_historic(kwargs={"pluginmanager": self})
+
+    @property
+    def product_title(self) -> str:
+        """What to call the product for people: the active distribution's title (its name
+        when the title is empty), or "Trunkline" when no distribution is active."""
+        if self.distro is None:
+            return PRODUCT
+        return self.distro.title or self.distro.name
+
+    def unloaded_adapters(self) -> Mapping[str, str]:
+        """Channel adapters that installed but unloaded plugins provide -> why they are missing.
+
+        The value completes ``channel adapter "x" is not available: …``. Finding the adapters
+        imports those plugins, so it happens on the first lookup only: when a configuration
+        names an adapter that no loaded plugin provides.
+        """
+        return _UnloadedAdapters(self._unloaded, self.not_loaded)
 
     # Registration ---------------------------------------------------------------------
 
@@ -239,17 +284,43 @@ def _entry_points(group: str) -> list[metadata.EntryPoint]:
     return sorted(metadata.entry_points(group=group), key=lambda ep: ep.name)
 
 
-def find_distro(name: str | None) -> Distro | None:
-    """Load the vendor distribution called ``name`` from the ``trunkline.distro`` group."""
+def find_distro(name: str | None, *, from_variable: bool = True) -> Distro | None:
+    """Load the vendor distribution called ``name`` from the ``trunkline.distro`` group.
+
+    ``from_variable`` says the name came from ``TRUNKLINE_DISTRO`` (errors then name the
+    variable); otherwise it came from code, such as a vendor's ``main(distro=...)``.
+    """
     if not name:
         return None
     available = {ep.name: ep for ep in _entry_points(DISTRO_GROUP)}
     if name not in available:
-        known = ", ".join(sorted(available)) or "none installed"
-        raise PluginError(f'TRUNKLINE_DISTRO: unknown distribution "{name}" (known: {known})')
-    distro = available[name].load()
+        if from_variable:
+            known = ", ".join(sorted(available)) or "none installed"
+            raise PluginError(f'TRUNKLINE_DISTRO: unknown distribution "{name}" (known: {known})')
+        known = ", ".join(sorted(available)) or "none"
+        raise PluginError(
+            f'distribution "{name}" is not installed: no entry point "{name}" in the group '
+            f"{DISTRO_GROUP} (installed: {known})"
+        )
+    ep = available[name]
+    try:
+        distro = ep.load()
+    except Exception as exc:
+        where = f" in distribution {ep.dist.name} {ep.dist.version}" if ep.dist else ""
+        raise PluginError(
+            f'distribution "{name}" ({ep.value}{where}) failed to import: '
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     if not isinstance(distro, Distro):
-        raise PluginError(f'distribution "{name}": entry point is not a trunkline.Distro')
+        raise PluginError(
+            f'distribution "{name}": the entry point {ep.value} holds '
+            f"{type(distro).__name__} {distro!r:.60}, not a trunkline.Distro"
+        )
+    if distro.name != name:
+        raise PluginError(
+            f'distribution "{name}": the entry point holds Distro(name="{distro.name}"); '
+            "the two names must be the same"
+        )
     return distro
 
 
@@ -267,7 +338,7 @@ def load_plugins(
     """
     env = os.environ if env is None else env
     pm = PluginManager()
-    pm.distro = find_distro(distro or env.get("TRUNKLINE_DISTRO"))
+    pm.distro = find_distro(distro or env.get("TRUNKLINE_DISTRO"), from_variable=not distro)
 
     entry_points = {ep.name: ep for ep in _entry_points(ENTRY_POINT_GROUP)}
     known = set(BUILTIN_PLUGINS) | set(entry_points)
@@ -276,19 +347,27 @@ def load_plugins(
     source_of_allow = "TRUNKLINE_PLUGINS"
     if not allow and pm.distro is not None and pm.distro.plugins is not None:
         allow, source_of_allow = list(pm.distro.plugins), f'distribution "{pm.distro.name}"'
-    disable = _split(env.get("TRUNKLINE_DISABLE_PLUGINS"))
+    for name in allow:
+        if name not in known:
+            listing = ", ".join(sorted(known))
+            where = "" if source_of_allow == "TRUNKLINE_PLUGINS" else " in its plugins"
+            raise PluginError(
+                f'{source_of_allow}: unknown plugin "{name}"{where} (installed: {listing})'
+            )
+    # Disabling a plugin that is not installed is not an error: a distribution may disable
+    # what some of its users have installed, and there is nothing to keep out otherwise.
     if pm.distro is not None:
-        disable += list(pm.distro.disable)
-    for label, names in ((source_of_allow, allow), ("TRUNKLINE_DISABLE_PLUGINS", disable)):
-        for name in names:
-            if name not in known:
-                listing = ", ".join(sorted(known))
-                raise PluginError(f'{label}: unknown plugin "{name}" (installed: {listing})')
+        for name in pm.distro.disable:
+            pm.disabled.setdefault(name, f'distribution "{pm.distro.name}"')
+    for name in _split(env.get("TRUNKLINE_DISABLE_PLUGINS")):
+        pm.disabled.setdefault(name, "TRUNKLINE_DISABLE_PLUGINS")
     autoload = not env.get("TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD")
 
     for name, module_name in BUILTIN_PLUGINS.items():
-        if name in disable:
+        if name in pm.disabled:
             pm.set_blocked(name)
+            pm.not_loaded[name] = _disabled_by(pm.disabled[name])
+            pm._unloaded[name] = _importer(module_name)
             continue
         module = importlib.import_module(module_name)
         pm.register_plugin(
@@ -296,15 +375,83 @@ def load_plugins(
         )
 
     for name, ep in entry_points.items():
-        wanted = name in allow if (allow or not autoload) else True
-        if name in disable or not wanted:
+        if name in pm.disabled:
+            pm.not_loaded[name] = _disabled_by(pm.disabled[name])
+        elif allow and name not in allow:
+            pm.not_loaded[name] = (
+                "not in TRUNKLINE_PLUGINS (add it there to load it)"
+                if source_of_allow == "TRUNKLINE_PLUGINS"
+                else f"not among the plugins of {source_of_allow} (name it in TRUNKLINE_PLUGINS "
+                "to load it anyway)"
+            )
+        elif not allow and not autoload:
+            pm.not_loaded[name] = (
+                "not loaded because TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD is set (name it in "
+                "TRUNKLINE_PLUGINS to load it)"
+            )
+        else:
+            pm.register_plugin(_load_entry_point(ep), name, info=_info(ep))
             continue
-        pm.register_plugin(_load_entry_point(ep), name, info=_info(ep))
+        pm._unloaded[name] = ep.load
 
     for name, plugin in extra:
         pm.register_plugin(plugin, name)
     pm.check()
     return pm
+
+
+def _disabled_by(source: str) -> str:
+    if source == "TRUNKLINE_DISABLE_PLUGINS":
+        return f"disabled by {source} (remove it from there to load it)"
+    return f"disabled by {source}"
+
+
+def _importer(module_name: str) -> Callable[[], object]:
+    return lambda: importlib.import_module(module_name)
+
+
+class _UnloadedAdapters(Mapping[str, str]):
+    """Adapter name -> why it is missing, for the channels of plugins that were not loaded."""
+
+    def __init__(
+        self, loaders: Mapping[str, Callable[[], object]], reasons: Mapping[str, str]
+    ) -> None:
+        self._loaders = loaders
+        self._reasons = reasons
+        self._found: dict[str, str] | None = None
+
+    def _adapters(self) -> dict[str, str]:
+        if self._found is None:
+            self._found = {}
+            for name, load in self._loaders.items():
+                for adapter in _channels_of(name, load):
+                    self._found.setdefault(adapter, f'its plugin "{name}" is {self._reasons[name]}')
+        return self._found
+
+    def __getitem__(self, adapter: str) -> str:
+        return self._adapters()[adapter]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._adapters())
+
+    def __len__(self) -> int:
+        return len(self._adapters())
+
+
+def _channels_of(name: str, load: Callable[[], object]) -> list[str]:
+    """The adapter names an unloaded plugin registers, asked of it in a scratch manager."""
+    try:
+        scratch = pluggy.PluginManager(hookspecs.PROJECT)
+        scratch.add_hookspecs(hookspecs)
+        scratch.register(load(), name=name)
+        return [
+            adapter.name
+            for result in scratch.hook.trunkline_register_channels()
+            for adapter in result or ()
+        ]
+    except Exception:  # a plugin that cannot say is one we cannot blame
+        log.debug('plugin "%s" (not loaded) could not list its channels', name, exc_info=True)
+        return []
 
 
 def _info(ep: metadata.EntryPoint) -> PluginInfo:

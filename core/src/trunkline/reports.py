@@ -42,6 +42,7 @@ from . import events as ev
 from .errors import TrunklineError
 from .metrics import contact_rates, count_survey, csat_rates, handling_rates, ratio
 from .model import AgentStatus, Queue
+from .servicelevel import ServiceLevel
 from .store import Store
 
 __all__ = [
@@ -58,7 +59,7 @@ INTERVALS: dict[str, float] = {"15m": 900.0, "hour": 3600.0, "day": 86400.0}
 BY = ("interval", "agent")
 PAGE = 5000  # events read from the store at a time
 DAY = 86400.0
-_DEFAULT_THRESHOLD = Queue(id="-", workspace="-").service_level_threshold
+_DEFAULT_RULE = ServiceLevel.of(Queue(id="-", workspace="-"))
 
 
 def parse_time(text: str, option: str = "--from") -> float:
@@ -155,13 +156,16 @@ class _Figures:
 class _QueueRow(_Figures):
     __slots__ = (
         "abandoned",
+        "abandoned_within",
         "answer_time",
         "answered",
+        "answered_within",
         "at_once",
         "counted",
         "handle_time",
         "handled",
         "offered",
+        "short_abandoned",
         "talk_time",
         "talked",
         "within",
@@ -173,8 +177,11 @@ class _QueueRow(_Figures):
         self.offered = 0
         self.answered = 0
         self.abandoned = 0
-        self.within = 0
+        self.within = 0  # service level's numerator and denominator, by the queue's definition
         self.counted = 0
+        self.answered_within = 0
+        self.abandoned_within = 0
+        self.short_abandoned = 0
         self.at_once = 0
         self.answer_time = 0.0
         self.talked = 0
@@ -304,7 +311,7 @@ class ReportFold:
 
     def __init__(self, queues: Iterable[Queue], options: ReportOptions) -> None:
         self.options = options
-        self.thresholds = {q.id: q.service_level_threshold for q in queues}
+        self.rules = {q.id: ServiceLevel.of(q) for q in queues}
         self.size = options.size
         self.start = -math.inf if options.start is None else options.start
         self.end = math.inf if options.end is None else options.end
@@ -551,19 +558,18 @@ class ReportFold:
         for contact, moment in self._included():
             queue = contact.queue or ""
             row = row_of(queue, moment)
-            threshold = self.thresholds.get(queue, _DEFAULT_THRESHOLD)
+            rule = self.rules.get(queue, _DEFAULT_RULE)
             row.offered += 1
             settled = False
             if contact.answered_at is not None:
                 wait = contact.answered_at - moment
                 row.answered += 1
                 row.answer_time += wait
-                row.counted += 1
-                row.within += int(wait <= threshold)
+                rule.answered(row, wait)
                 settled = True
             elif contact.abandoned_at is not None:
                 row.abandoned += 1
-                row.counted += int(contact.abandoned_at - moment > threshold)
+                rule.abandoned(row, contact.abandoned_at - moment)
                 settled = True
             if settled and contact.first_offer is not None and contact.first_offer <= moment:
                 row.at_once += 1

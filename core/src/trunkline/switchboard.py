@@ -8,9 +8,13 @@ loop every embedder would write (time, timers, the log, callbacks).
 
 from __future__ import annotations
 
-import itertools
+import json
+import re
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
+
+import attrs
 
 from . import events as ev
 from .hours import Schedule
@@ -19,6 +23,7 @@ from .model import (
     Agent,
     AgentStatus,
     Contact,
+    ContactState,
     Direction,
     EscalationStep,
     Offer,
@@ -35,6 +40,7 @@ from .routing import (
     Explanation,
     RejectOffer,
     Router,
+    RoutingError,
     RoutingHooks,
     SetAgentStatus,
     Strategy,
@@ -43,9 +49,33 @@ from .routing import (
     explain_from_log,
 )
 
-__all__ = ["Switchboard"]
+__all__ = ["OpenContact", "Switchboard"]
 
 Subscriber = Callable[[ev.Event], object]
+SNAPSHOT_FORMAT = 1
+_OWN_ID = re.compile(r"ct-([0-9]+)")  # the ids submit() makes up
+
+
+@attrs.frozen
+class OpenContact:
+    """One open contact as routing sees it now (:meth:`Switchboard.contact`).
+
+    ``agent_id`` is the agent handling it (active or in wrap-up); ``offers`` are its open
+    offers; ``priority`` is the queue's and the contact's together; ``level`` is the escalation
+    level in force; ``waiting_since`` is its place in line (the time it arrived, kept across
+    escalation and overflow); ``preferred_agent`` is set while it waits for one agent only
+    (sticky routing, or a transfer to an agent).
+    """
+
+    contact: Contact
+    state: ContactState
+    queue: str | None
+    agent_id: str | None
+    offers: tuple[Offer, ...]
+    priority: int
+    level: int
+    waiting_since: float
+    preferred_agent: str | None
 
 
 def builtin_strategies() -> dict[str, Strategy]:
@@ -59,9 +89,14 @@ class Switchboard:
     """Routing for one workspace inside your application.
 
     Time is virtual by default: it starts at ``start`` and moves only with :meth:`advance`,
-    which fires every timer (offer timeouts, wrap-ups, escalation steps) at its own instant.
-    Pass ``clock=time.time`` to use real time instead and call :meth:`tick` when
+    which fires every timer (offer timeouts, wrap-ups, escalation steps) at its own instant,
+    or with :meth:`step`, which stops at the next timer so that you can react to it. Pass
+    ``clock=time.time`` to use real time instead and call :meth:`tick` when
     :meth:`next_deadline` comes.
+
+    Every event is handed to the subscribers and kept in :attr:`log` (unless
+    ``keep_log=False``) until :meth:`drain` takes it. :meth:`restore` rebuilds a new
+    switchboard from stored events, or from a :meth:`snapshot` and the events after it.
     """
 
     def __init__(
@@ -75,6 +110,7 @@ class Switchboard:
         settings: RoutingSettings | None = None,
         schedules: Mapping[str, Schedule] | None = None,
         hooks: RoutingHooks | None = None,
+        keep_log: bool = True,
     ) -> None:
         self.workspace = workspace
         self._clock = clock
@@ -93,8 +129,13 @@ class Switchboard:
         )
         self._hooks = hooks
         self.log: list[ev.Event] = []
+        self._keep_log = keep_log
+        self._history: list[ev.Event] = []  # restored events: explain replays them too
+        self._complete = keep_log  # history + log hold every event since the base
+        self._base: bytes | None = None  # the router snapshot restored from, if any
+        self._events = 0  # events made or restored: restore() only into a new switchboard
         self._subscribers: list[Subscriber] = []
-        self._ids = itertools.count(1)
+        self._next_id = 1
 
     # Time ---------------------------------------------------------------------------------
 
@@ -103,9 +144,13 @@ class Switchboard:
         return self._clock() if self._clock is not None else self._now
 
     def advance(self, seconds: float) -> list[ev.Event]:
-        """Move virtual time forward, firing each timer at its own instant on the way."""
-        if self._clock is not None:
-            raise RuntimeError("advance() moves virtual time; this switchboard reads a clock")
+        """Move virtual time forward, firing each timer at its own instant on the way.
+
+        Nothing can react between two timers: use it when nobody answers in between (a
+        simulation, a test of timeouts). To answer an offer before the next timer, use
+        :meth:`step`.
+        """
+        self._virtual("advance")
         if seconds < 0:
             raise ValueError(f"time cannot go back ({seconds} s)")
         until = self._now + seconds
@@ -116,6 +161,25 @@ class Switchboard:
         self._now = until
         return events
 
+    def step(self, within: float | None = None) -> list[ev.Event]:
+        """Move virtual time to the next timer and fire the timers due then, and no later.
+
+        Returns their events, so that you can react (accept the new offer, say) before the
+        next timer. With ``within``, time moves at most that many seconds: when no timer is
+        due by then it moves exactly ``within`` and nothing fires. With no timer set and no
+        ``within``, time stays and the result is empty.
+        """
+        self._virtual("step")
+        if within is not None and within < 0:
+            raise ValueError(f"time cannot go back ({within} s)")
+        deadline = self.router.next_deadline()
+        if deadline is None or (within is not None and deadline > self._now + within):
+            if within is not None:
+                self._now += within
+            return []
+        self._now = max(self._now, deadline)
+        return self._do(Tick())
+
     def next_deadline(self) -> float | None:
         """When the next timer is due (call :meth:`tick` then, with a real clock)."""
         return self.router.next_deadline()
@@ -124,13 +188,77 @@ class Switchboard:
         """Fire the timers that are due now."""
         return self._do(Tick())
 
+    def _virtual(self, method: str) -> None:
+        if self._clock is not None:
+            raise RuntimeError(
+                f"{method}() moves virtual time; this switchboard reads a clock: call tick() "
+                "when next_deadline() comes"
+            )
+
     # Configuration ------------------------------------------------------------------------
 
     def add_queue(
-        self, queue_id: str, *, escalation: Sequence[EscalationStep] = (), **settings: Any
+        self,
+        queue_id: str,
+        *,
+        name: str = "",
+        skills: Mapping[str, int] | None = None,
+        requirement: str = "",
+        priority: int = 0,
+        priority_step: float = 60.0,
+        order: Literal["fifo", "lifo"] = "fifo",
+        strategy: str = "longest-idle",
+        seed: int = 0,
+        offer_timeout: float = 20.0,
+        offer_to: int = 1,
+        reject_delay: float = 30.0,
+        no_answer_delay: float = 30.0,
+        wrap_up: float = 0.0,
+        max_length: int = 0,
+        when_no_agents: Literal["join", "refuse"] = "join",
+        leave_when_no_agents: bool = False,
+        hours: str = "",
+        when_closed: Literal["refuse", "queue", "overflow"] = "refuse",
+        closed_queue: str = "",
+        escalation: Sequence[EscalationStep] = (),
+        sticky: float = 0.0,
+        rejoin_window: float = 0.0,
+        service_level_threshold: float = 20.0,
+        service_level_target: float = 0.8,
+        service_level_abandons: Literal["ignored", "missed", "met"] = "ignored",
+        service_level_short_abandon: float = 0.0,
     ) -> Queue:
-        """Add a queue; ``settings`` are :class:`~trunkline.model.Queue`'s fields."""
-        queue = Queue(id=queue_id, workspace=self.workspace, escalation=escalation, **settings)
+        """Add a queue; the settings are :class:`~trunkline.model.Queue`'s fields."""
+        queue = Queue(
+            id=queue_id,
+            workspace=self.workspace,
+            name=name,
+            skills=skills or {},
+            requirement=requirement,
+            priority=priority,
+            priority_step=priority_step,
+            order=order,
+            strategy=strategy,
+            seed=seed,
+            offer_timeout=offer_timeout,
+            offer_to=offer_to,
+            reject_delay=reject_delay,
+            no_answer_delay=no_answer_delay,
+            wrap_up=wrap_up,
+            max_length=max_length,
+            when_no_agents=when_no_agents,
+            leave_when_no_agents=leave_when_no_agents,
+            hours=hours,
+            when_closed=when_closed,
+            closed_queue=closed_queue,
+            escalation=tuple(escalation),
+            sticky=sticky,
+            rejoin_window=rejoin_window,
+            service_level_threshold=service_level_threshold,
+            service_level_target=service_level_target,
+            service_level_abandons=service_level_abandons,
+            service_level_short_abandon=service_level_short_abandon,
+        )
         self.router.add_queue(queue)
         self._config[0].append(queue)
         return queue
@@ -139,19 +267,23 @@ class Switchboard:
         self,
         agent_id: str,
         *,
+        name: str = "",
         skills: Mapping[str, int] | None = None,
         capacity: Mapping[str, int] | None = None,
         queues: Sequence[str] = (),
         groups: Sequence[str] = (),
-        name: str = "",
     ) -> Agent:
-        """Add an agent, offline until :meth:`set_status` makes them available."""
+        """Add an agent, offline until :meth:`set_status` makes them available.
+
+        ``capacity`` left out is one chat at a time (``{"chat": 1}``), the kind :meth:`submit`
+        makes by default; ``capacity={}`` takes nothing, as in the configuration file.
+        """
         agent = Agent(
             id=agent_id,
             workspace=self.workspace,
             name=name,
             skills=skills or {},
-            capacity=capacity or {"chat": 1},
+            capacity={"chat": 1} if capacity is None else capacity,
             queues=tuple(queues),
             groups=tuple(groups),
         )
@@ -166,13 +298,136 @@ class Switchboard:
         self._subscribers.append(callback)
         return lambda: self._subscribers.remove(callback)
 
+    def drain(self) -> list[ev.Event]:
+        """The events made since the last drain, in order; the switchboard forgets them.
+
+        For a long-running application: store what it returns (see ``trunkline.codec``) and
+        the switchboard's memory stays bounded. :meth:`explain` then needs the stored events.
+        """
+        events, self.log = self.log, []
+        if events or self._history:
+            self._history = []
+            self._complete = False
+        return events
+
     def _do(self, command: Command) -> list[ev.Event]:
         events = self.router.handle(command, self.now)
-        self.log += events
+        self._events += len(events)
+        if self._keep_log:
+            self.log += events
         for event in events:
             for callback in list(self._subscribers):
                 callback(event)
         return events
+
+    # Restoring ----------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """The routing state and the time, compact, for :meth:`restore` in a new switchboard.
+
+        Restore it into a switchboard with the same queues and agents; it does not hold the
+        log, so keep the events made after it too.
+        """
+        queues, agents = self._config
+        state = {
+            "format": SNAPSHOT_FORMAT,
+            "workspace": self.workspace,
+            "now": self.now,
+            "next_id": self._next_id,
+            "queues": [q.id for q in queues],
+            "agents": [a.id for a in agents],
+            "router": json.loads(zlib.decompress(self.router.snapshot())),
+        }
+        return zlib.compress(json.dumps(state, separators=(",", ":")).encode())
+
+    def restore(self, events: Iterable[ev.Event] = (), *, snapshot: bytes | None = None) -> None:
+        """Rebuild the routing state from stored events, or from a snapshot and the events after.
+
+        Call it on a new switchboard, configured with the queues and agents the events name,
+        before any command. Afterwards :attr:`now` is the last event's time (or the
+        snapshot's), :meth:`explain` works for the restored contacts, and every command
+        decides as if this switchboard had made those events. Restored events are not
+        handed to subscribers nor put in :attr:`log`: you have them already.
+
+        An event that does not fit (an unknown agent, queue, contact or offer, another
+        workspace) raises :class:`~trunkline.routing.RoutingError` naming it, and nothing is
+        restored: the switchboard is as it was.
+        """
+        if self._events or self._base is not None:
+            raise RoutingError(
+                f'switchboard "{self.workspace}": restore into a new switchboard, before any '
+                f"command (this one has {self._events} events already)"
+            )
+        router = self._fresh_router()
+        now, next_id, base = self._now, self._next_id, None
+        if snapshot is not None:
+            base, now_at, next_id = self._load_snapshot(router, snapshot)
+            now = max(now, now_at)
+        history: list[ev.Event] = []
+        count = 0
+        for count, event in enumerate(events, start=1):
+            try:
+                router.check(event)
+            except RoutingError as exc:
+                raise RoutingError(
+                    f"stored event {count}: {exc}. Add the missing agents and queues before "
+                    "restore(), then restore the whole log again; nothing was restored"
+                ) from None
+            router.apply(event)
+            if self._keep_log:
+                history.append(event)
+            now = max(now, event.at)
+            if isinstance(event, ev.ContactReceived):
+                own = _OWN_ID.fullmatch(event.contact.id)
+                if own is not None:
+                    next_id = max(next_id, int(own[1]) + 1)
+        self.router, self._history, self._base = router, history, base
+        self._now, self._next_id, self._events = now, next_id, count
+
+    def _load_snapshot(self, router: Router, data: bytes) -> tuple[bytes, float, int]:
+        try:
+            state = json.loads(zlib.decompress(data))
+            if not isinstance(state, dict):
+                raise ValueError("not a JSON object")
+            if state.get("format") != SNAPSHOT_FORMAT:
+                raise ValueError(f"format {state.get('format')!r}")
+            now, next_id = float(state["now"]), int(state["next_id"])
+            queues, agents, engine = state["queues"], state["agents"], state["router"]
+        except (ValueError, KeyError, TypeError, AttributeError, zlib.error) as exc:
+            raise RoutingError(
+                f"snapshot: not a switchboard snapshot of format {SNAPSHOT_FORMAT} ({exc}); "
+                "take it with Switchboard.snapshot()"
+            ) from None
+        if state.get("workspace") != self.workspace:
+            raise RoutingError(
+                f'snapshot: of workspace "{state.get("workspace")}", not "{self.workspace}"'
+            )
+        missing = []
+        for what, ids, known in (
+            ("queue", queues, router.queues),
+            ("agent", agents, router.agents),
+        ):
+            unknown = [i for i in ids if i not in known]
+            if unknown:
+                plural = "s" if len(unknown) > 1 else ""
+                names = _some(f'"{i}"' for i in unknown)
+                missing.append(f"unknown {what}{plural} {names} (known: {_some(known)})")
+        if missing:
+            raise RoutingError(
+                f"snapshot: {'; '.join(missing)}. Add the missing agents and queues before "
+                "restore(); nothing was restored"
+            )
+        engine_data = zlib.compress(json.dumps(engine, separators=(",", ":")).encode())
+        try:
+            router.restore(engine_data)
+        except RoutingError as exc:
+            raise RoutingError(f"snapshot: {exc}; nothing was restored") from None
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
+            raise RoutingError(
+                f"snapshot: does not fit this configuration ({type(exc).__name__}: {exc}); "
+                "nothing was restored"
+            ) from None
+        return engine_data, now, next_id
 
     # Contacts and agents ------------------------------------------------------------------
 
@@ -191,10 +446,12 @@ class Switchboard:
         channel: str = "app",
     ) -> Contact:
         """A new inbound contact for ``queue``; it is routed at once if an agent is free."""
-        cid = contact_id or f"ct-{next(self._ids)}"
-        customer = customer or f"cu-{cid}"
+        if contact_id is None:
+            contact_id = f"ct-{self._next_id}"
+            self._next_id += 1
+        customer = customer or f"cu-{contact_id}"
         contact = Contact(
-            id=cid,
+            id=contact_id,
             workspace=self.workspace,
             channel=channel,
             channel_kind=kind,
@@ -246,17 +503,51 @@ class Switchboard:
 
     # Reading ------------------------------------------------------------------------------
 
+    def contact(self, contact_id: str) -> OpenContact | None:
+        """One open contact's state now; ``None`` once it is closed, abandoned or refused."""
+        view = self.router.contacts.get(contact_id)
+        if view is None:
+            return None
+        return OpenContact(
+            contact=view.contact,
+            state=view.state,
+            queue=view.queue,
+            agent_id=view.agent_id,
+            offers=tuple(self.router.offers[o] for o in view.offers),
+            priority=view.priority,
+            level=view.level,
+            waiting_since=view.since,
+            preferred_agent=view.preferred,
+        )
+
     def waiting(self, queue: str) -> list[str]:
         """Ids of the contacts waiting in a queue, first in line first."""
         return [view.contact.id for view in self.router.waiting(queue)]
 
-    def explain(self, contact_id: str, *agent_ids: str) -> Explanation:
-        """Why the contact went where it went (or waits), and why not to ``agent_ids``."""
-        return explain_from_log(self.log, self._fresh_router, contact_id, agent_ids)
+    def explain(
+        self, contact_id: str, *agent_ids: str, events: Iterable[ev.Event] | None = None
+    ) -> Explanation:
+        """Why the contact went where it went (or waits), and why not to ``agent_ids``.
+
+        It replays the switchboard's events since it began (or since the snapshot it was
+        restored from). They are kept, unless :meth:`drain` took them or ``keep_log=False``:
+        then pass ``events``, every event taken out since then (the ones you restored, then
+        those from :meth:`drain` or a subscriber), in order; those still in :attr:`log` follow.
+        """
+        if events is None:
+            if not self._complete:
+                why = "keeps no log (keep_log=False)" if not self._keep_log else "was drained"
+                raise RoutingError(
+                    f'explain "{contact_id}": the switchboard\'s log {why}; pass the stored '
+                    "events: explain(contact_id, events=...)"
+                )
+            events = self._history
+        return explain_from_log([*events, *self.log], self._fresh_router, contact_id, agent_ids)
 
     def _fresh_router(self) -> Router:
+        """A router with this configuration, in the state the switchboard began from."""
         queues, agents = self._config
-        return Router(
+        router = Router(
             self.workspace,
             queues,
             agents,
@@ -266,3 +557,14 @@ class Switchboard:
             settings=self.router.settings,
             schedules=self.router.schedules,
         )
+        if self._base:
+            router.restore(self._base)
+        return router
+
+
+def _some(names: Iterable[str], most: int = 10) -> str:
+    """Names for an error message: the first few (a centre may have 10,000 agents)."""
+    listed = list(names)
+    if len(listed) > most:
+        return f"{', '.join(listed[:most])} and {len(listed) - most} more"
+    return ", ".join(listed) or "none"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
+import tomllib
 from importlib import metadata
 from pathlib import Path
 
@@ -128,3 +130,35 @@ def test_the_file_wins_over_a_default_and_the_rest_still_applies(
     main = config.workspaces["main"]
     assert main.workspace.name == "Acme Contact Center"
     assert main.skills == ("en", "fr", "de", "billing", "tech")
+
+
+def test_acme_cc_help_names_acme() -> None:
+    result = run([*ACME_CC, "--help"])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Usage: acme-cc [OPTIONS] COMMAND [ARGS]...\n")
+    assert "Acme Contact Center: route contacts from any channel to the right agent." in (
+        result.stdout
+    )
+    assert 'Distribution "acme" of Trunkline' in result.stdout
+
+
+def test_acme_cc_demo_is_acmes_and_runs_in_workspace_main(tmp_path: Path) -> None:
+    args = ["demo", "--duration", "1.5", "--rate", "5", "--seed", "1", "--interval", "0.5"]
+    args += ["--no-web", "--smtp-port", "-1", "--events", "events.jsonl"]
+    result = run([*ACME_CC, *args], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Acme Contact Center demo: an embedded contact centre")
+    events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert events
+    assert {event["workspace"] for event in events} == {"main"}  # Acme's default workspace
+
+
+def test_acme_cc_show_config_marks_acmes_defaults(tmp_path: Path) -> None:
+    (tmp_path / "acme.toml").write_text(CONFIG_USING_DEFAULT_SKILLS, encoding="utf-8")
+    result = run([*ACME_CC, "show-config", "acme.toml"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert 'max_attempts = 8  # default of distribution "acme"' in lines
+    assert "skills = { billing = 2 }" in lines  # the file's own value, unmarked
+    shown = tomllib.loads(result.stdout)
+    assert shown["workspaces"]["main"]["skills"] == DEFAULTS["workspaces"]["main"]["skills"]

@@ -10,14 +10,16 @@ import html
 import json
 import re
 from importlib import resources
+from pathlib import Path
 
+import httpx
 import pytest
 
 from trunkline import load_plugins
 from trunkline.testing import build_runtime
 from trunkline_webchat import plugin
 
-from .conftest import CHANNEL, RunChat, webchat_config
+from .conftest import CHANNEL, RunChat, serving, webchat_config
 
 pytestmark = pytest.mark.anyio
 
@@ -124,3 +126,40 @@ def test_the_page_has_no_inline_script_or_style() -> None:
     assert re.findall(r"<script(?![^>]*\bsrc=)", page) == []
     assert " style=" not in page
     assert "<style" not in page
+
+
+def install_distro(site: Path, name: str, title: str) -> None:
+    """A vendor distribution in ``site`` (on ``sys.path``), found by its entry point."""
+    (site / f"distro_{name}.py").write_text(
+        f"from trunkline import Distro\n\ndistro = Distro(name={name!r}, title={title!r})\n"
+    )
+    info = site / f"{name}_cc-1.0.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}-cc\nVersion: 1.0.0\n")
+    (info / "entry_points.txt").write_text(f"[trunkline.distro]\n{name} = distro_{name}:distro\n")
+
+
+@pytest.mark.parametrize(
+    ("distro", "expected"),
+    [
+        (None, "Chat with us"),
+        ("helpline", "Chat with us — Helpline &lt;Plus&gt;"),
+    ],
+)
+async def test_the_chat_page_title_names_an_active_distribution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, distro: str | None, expected: str
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    install_distro(site, "helpline", "Helpline <Plus>")
+    monkeypatch.syspath_prepend(str(site))
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat"}, distro=distro)
+    runtime = build_runtime(pm, webchat_config({"files_dir": str(tmp_path / "files")}))
+    async with (
+        runtime.running(),
+        serving(runtime) as url,
+        httpx.AsyncClient(timeout=10, trust_env=False) as http,
+    ):
+        page = (await http.get(f"{url}/chat/{CHANNEL}/")).text
+    assert re.findall(r"<title>(.*?)</title>", page) == [expected]
+    assert re.findall(r'<h1 id="title">(.*?)</h1>', page) == ["Chat with us"]  # the channel's

@@ -979,11 +979,116 @@ class Router:
     # Projection ---------------------------------------------------------------------------
 
     def apply(self, event: ev.Event) -> None:
-        """Fold one event into the state. Events the engine does not route by are ignored."""
+        """Fold one event into the state. Events the engine does not route by are ignored.
+
+        ``apply`` trusts the event: it is the replay loop. For events from elsewhere (a log
+        stored by another configuration, say) call :meth:`check` first; ``apply`` alone
+        raises :class:`RoutingError` on an unknown id, possibly half-way through the event.
+        """
         applier = self._appliers.get(type(event))
         if applier is not None:
             self._at = event.at
-            applier(event)
+            try:
+                applier(event)
+            except (KeyError, ValueError) as exc:
+                try:
+                    problem = self._misfit(event) or f"{type(exc).__name__}: {exc}"
+                except Exception:
+                    problem = f"{type(exc).__name__}: {exc}"
+                raise RoutingError(
+                    f"{event.type} at t={event.at:g}: {problem}; the router may hold part of "
+                    "the event now (Router.check says whether an event fits before apply)"
+                ) from None
+
+    def check(self, event: ev.Event) -> None:
+        """Raise :class:`RoutingError` when :meth:`apply` cannot fold ``event`` in.
+
+        The message names the event and what does not fit: another workspace, or an agent,
+        queue, contact or offer this router does not know or that is not in the state the
+        event needs. Nothing changes either way.
+        """
+        problem = self._misfit(event)
+        if problem is not None:
+            raise RoutingError(f"{event.type} at t={event.at:g}: {problem}")
+
+    def _misfit(self, event: ev.Event) -> str | None:
+        if event.workspace != self.workspace:
+            return f'belongs to workspace "{event.workspace}", not "{self.workspace}"'
+        if type(event) not in self._appliers or isinstance(
+            event, ev.ContactReceived | ev.ContactClosed
+        ):
+            return None
+        if isinstance(event, ev.AgentStatusChanged | ev.WrapUpEnded):
+            return self._unknown_agent(event.agent_id)
+        if isinstance(event, ev.ContactOffered):
+            offer = event.offer
+            problem = self._unknown_contact(offer.contact_id) or self._unknown_agent(offer.agent_id)
+            if problem is None:
+                view, run = self.contacts[offer.contact_id], self.agents[offer.agent_id]
+                if view.state not in _WAITING:
+                    problem = f'contact "{offer.contact_id}" is {view.state.value}, not waiting'
+                elif run.offer is not None:
+                    problem = f'agent "{offer.agent_id}" has an open offer ("{run.offer}")'
+            return problem
+        contact_id: str = getattr(event, "contact_id", "")
+        problem = self._unknown_contact(contact_id)
+        if problem is not None:
+            return problem
+        view = self.contacts[contact_id]
+        if isinstance(event, ev.ContactQueued):
+            return (
+                self._unknown_queue(event.queue)
+                or self._unknown_level(event.queue, event.level)
+                or (event.preferred_agent and self._unknown_agent(event.preferred_agent))
+                or None
+            )
+        if isinstance(event, ev.ContactEscalated):
+            return self._unknown_level(view.queue, event.level)
+        if isinstance(
+            event, ev.OfferAccepted | ev.OfferRejected | ev.OfferTimedOut | ev.OfferRescinded
+        ):
+            if event.offer_id not in view.offers:
+                open_ = ", ".join(f'"{o}"' for o in view.offers) or "none"
+                return (
+                    f'offer "{event.offer_id}" of contact "{contact_id}" is not open '
+                    f"(open: {open_})"
+                )
+            return self._unknown_agent(event.agent_id)
+        if isinstance(event, ev.ContactTransferred | ev.ContactEnded):
+            agent_id = (
+                event.from_agent if isinstance(event, ev.ContactTransferred) else event.agent_id
+            )
+            problem = self._unknown_agent(agent_id)
+            if problem is None and contact_id not in self.agents[agent_id].active:
+                problem = (
+                    f'agent "{agent_id}" is not handling contact "{contact_id}" '
+                    f"(it is {view.state.value})"
+                )
+            return problem
+        return None
+
+    def _unknown_agent(self, agent_id: str) -> str | None:
+        if agent_id in self.agents:
+            return None
+        return f'unknown agent "{agent_id}" (known: {_some(self.agents)})'
+
+    def _unknown_queue(self, queue_id: str) -> str | None:
+        if queue_id in self.queues:
+            return None
+        return f'unknown queue "{queue_id}" (known: {_some(self.queues)})'
+
+    def _unknown_contact(self, contact_id: str) -> str | None:
+        if contact_id in self.contacts:
+            return None
+        return f'unknown contact "{contact_id}" (not received, or closed already)'
+
+    def _unknown_level(self, queue_id: str | None, level: int) -> str | None:
+        if queue_id is None:
+            return "the contact is in no queue"
+        levels = len(self._queues[queue_id].levels)
+        if 0 <= level < levels:
+            return None
+        return f'queue "{queue_id}" has no escalation level {level} (it has 0 to {levels - 1})'
 
     def _on_received(self, event: ev.ContactReceived) -> None:
         if event.contact.id not in self.contacts:
@@ -1458,6 +1563,14 @@ def _conflicts(blocks: Mapping[str, Sequence[str]]) -> dict[str, frozenset[str]]
             pairs.setdefault(kind, set()).add(other)
             pairs.setdefault(other, set()).add(kind)
     return {kind: frozenset(others) for kind, others in pairs.items()}
+
+
+def _some(names: Iterable[str], most: int = 10) -> str:
+    """Names for an error message: the first few, sorted (a centre may have 10,000 agents)."""
+    ordered = sorted(names)
+    if len(ordered) > most:
+        return f"{', '.join(ordered[:most])} and {len(ordered) - most} more"
+    return ", ".join(ordered) or "none"
 
 
 def _after(step: EscalationStep | None) -> float:

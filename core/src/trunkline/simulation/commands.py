@@ -24,7 +24,7 @@ __all__ = [
     "write_json",
 ]
 
-FLAGS = ("arrivals", "interval", "aht", "agents")
+FLAGS = ("arrivals", "interval", "aht", "agents", "abandons", "short_abandon")
 
 
 def scenario_from_flags(
@@ -39,6 +39,8 @@ def scenario_from_flags(
     seed: int | None,
     warmup: float | None,
     strategy: str,
+    abandons: str | None = None,
+    short_abandon: float | None = None,
 ) -> Scenario:
     """The single-queue scenario of ``trunkline simulate --arrivals … --agents …``."""
     given = {"arrivals": arrivals, "interval": interval, "aht": aht, "agents": agents}
@@ -63,6 +65,8 @@ def scenario_from_flags(
         seed=0 if seed is None else seed,
         warmup=10 * aht if warmup is None else warmup,
         strategy=strategy,
+        abandons="ignored" if abandons is None else abandons,
+        short_abandon=0.0 if short_abandon is None else short_abandon,
     )
 
 
@@ -96,7 +100,41 @@ def simulate_command(
                 f"(known: {', '.join(sorted(strategies))})"
             )
     run = simulate_parallel(scenario, workers, strategies=strategies, hooks=manager)
+    _measured_something(run, from_flags=scenario_file is None)
     return run, summary(run)
+
+
+def _measured_something(run: Run, *, from_flags: bool) -> None:
+    """Refuse a run that measures no contact: its figures would all be empty."""
+    r = run.records
+    warmup = run.scenario.warmup
+    answered, abandoned = r.answered, r.abandoned
+    if any(
+        t >= warmup and (answered[i] == answered[i] or abandoned[i] == abandoned[i])  # not NaN
+        for i, t in enumerate(r.queued)
+    ):
+        return
+    total = len(r)
+    during = sum(1 for t in r.queued if t < warmup)
+    if not total:
+        raise ScenarioError(
+            "the run has no contacts (its arrivals bring nobody), so 0 would be measured: "
+            "check simulation.arrivals"
+        )
+    if from_flags:
+        fix = "give more --contacts or a shorter --warmup"
+    else:
+        fix = "give more simulation.contacts or simulation.duration, or a shorter simulation.warmup"
+    if during == total:
+        raise ScenarioError(
+            f"the run has {total:,} contacts and the warm-up ({warmup:g} s) takes {during:,} of "
+            f"them, so 0 would be measured: {fix}"
+        )
+    raise ScenarioError(
+        f"the run has {total:,} contacts, the warm-up ({warmup:g} s) takes {during:,} of "
+        f"them, and none of the other {total - during:,} was answered or abandoned, so 0 "
+        "would be measured: check the arrivals, the agents and their shifts"
+    )
 
 
 def render(data: Mapping[str, Any]) -> str:

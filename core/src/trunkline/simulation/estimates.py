@@ -15,8 +15,8 @@ The figures follow the production definitions (``docs/metrics.md``), computed pe
 - ``wait_probability``: the share of contacts (answered or abandoned) not offered the instant
   they were queued;
 - ``asa``: the mean time from queued to answered, over answered contacts;
-- ``service_level``: answered within the queue's threshold over answered plus abandoned after
-  the threshold;
+- ``service_level``: by the queue's definition (:class:`trunkline.servicelevel.ServiceLevel`);
+  by default answered within the queue's threshold over answered plus abandoned after it;
 - ``abandonment``: abandoned over answered plus abandoned.
 """
 
@@ -30,6 +30,7 @@ from typing import Any
 
 import attrs
 
+from ..servicelevel import ServiceLevel
 from .run import Run
 
 __all__ = ["FINE_BATCHES", "MAX_LAG1", "MIN_BATCHES", "Estimate", "compare", "estimate"]
@@ -72,8 +73,11 @@ class _Tally:
     answered: int = 0
     answer_time: float = 0.0
     abandoned: int = 0
-    within: int = 0
+    within: int = 0  # service level's numerator and denominator, by the queue's definition
     counted: int = 0
+    answered_within: int = 0
+    abandoned_within: int = 0
+    short_abandoned: int = 0
 
     def add(self, other: _Tally) -> None:
         for field in attrs.fields(_Tally):
@@ -90,7 +94,7 @@ class _Tally:
         return top / bottom if bottom else None
 
 
-def _tallies(run: Run, thresholds: Sequence[float]) -> tuple[_Tally, list[_Tally]]:
+def _tallies(run: Run, rules: Sequence[ServiceLevel]) -> tuple[_Tally, list[_Tally]]:
     r = run.records
     warmup = run.scenario.warmup
     rows = [
@@ -104,7 +108,7 @@ def _tallies(run: Run, thresholds: Sequence[float]) -> tuple[_Tally, list[_Tally
     size = len(rows) / len(batches) if batches else 0
     for n, i in enumerate(rows):
         queued, first = r.queued[i], r.first_offer[i]
-        threshold = thresholds[r.queue[i]]
+        rule = rules[r.queue[i]]
         waited = first != queued  # never offered (NaN) counts as waited
         answered = r.answered[i]
         for tally in (total, batches[min(int(n / size), len(batches) - 1)]):
@@ -114,19 +118,17 @@ def _tallies(run: Run, thresholds: Sequence[float]) -> tuple[_Tally, list[_Tally
                 wait = answered - queued
                 tally.answered += 1
                 tally.answer_time += wait
-                tally.counted += 1
-                tally.within += wait <= threshold
+                rule.answered(tally, wait)
             else:
                 tally.abandoned += 1
-                if r.abandoned[i] - queued > threshold:
-                    tally.counted += 1
+                rule.abandoned(tally, r.abandoned[i] - queued)
     return total, batches
 
 
 def estimate(run: Run) -> dict[str, Estimate]:
     """The figures of :data:`FIGURES` over the run's measured contacts, with 95% intervals."""
-    thresholds = [run.scenario.queue(q).service_level_threshold for q in run.queues]
-    total, batches = _tallies(run, thresholds)
+    rules = [ServiceLevel.of(run.scenario.queue(q)) for q in run.queues]
+    total, batches = _tallies(run, rules)
     out: dict[str, Estimate] = {}
     for name in FIGURES:
         point = total.figure(name)
@@ -193,6 +195,8 @@ def erlang_model(run: Run) -> tuple[Any | None, str | None]:
         "aht": source.handle.mean,
         "agents": len(sc.workspace.agents),
         "target": queue.service_level_threshold,
+        "abandons": queue.service_level_abandons,
+        "short_abandon": queue.service_level_short_abandon,
     }
     if source.patience is None:
         return erlang.erlang_c(**common), None

@@ -30,11 +30,16 @@ def _pyplot() -> Any:
 
 
 def figure(run: Run, data: Mapping[str, Any]) -> Any:
-    """A matplotlib figure: contacts per interval, service level, waiting and held."""
+    """A matplotlib figure: contacts per interval, service level, waiting and held.
+
+    The bins are the rows of ``data["intervals"]``, ``scenario.interval`` seconds each (the
+    ``--interval`` of ``trunkline simulate``, or ``simulation.interval`` of a scenario file).
+    """
     plt = _pyplot()
     rows = data["intervals"]
+    interval = run.scenario.interval
     hours = [row["start"] / 3600.0 for row in rows]
-    width = run.scenario.interval / 3600.0 * 0.9
+    width = interval / 3600.0 * 0.9
     fig, (top, middle, bottom) = plt.subplots(3, 1, figsize=(10, 8), sharex=True)
     top.bar(hours, [r["answered"] for r in rows], width=width, align="edge", label="answered")
     top.bar(
@@ -45,24 +50,33 @@ def figure(run: Run, data: Mapping[str, Any]) -> Any:
         bottom=[r["answered"] for r in rows],
         label="abandoned",
     )
-    top.set_ylabel("contacts")
+    top.set_ylabel("contacts per interval")
     top.legend(loc="upper right")
-    top.set_title(f"Simulation of {data['contacts']:,} contacts (seed {run.scenario.seed})")
+    top.set_title(
+        f"Simulation of {data['contacts']:,} contacts (seed {run.scenario.seed}), "
+        f"in {interval:g} s intervals"
+    )
     points = [(h, r["service_level"]) for h, r in zip(hours, rows, strict=True)]
     shown = [(h, v) for h, v in points if v is not None]
     middle.plot([h for h, _ in shown], [v for _, v in shown], marker="o", label="service level")
+    targets: dict[float, list[str]] = {}
     for queue_id in run.queues:
-        queue = run.scenario.queue(queue_id)
-        middle.axhline(queue.service_level_target, linestyle="--", linewidth=1, color="grey")
+        targets.setdefault(run.scenario.queue(queue_id).service_level_target, []).append(queue_id)
+    for target, queue_ids in targets.items():
+        label = f"target {target:.0%}"
+        if len(run.queues) > 1:
+            label += f" ({', '.join(queue_ids)})"
+        middle.axhline(target, linestyle="--", linewidth=1, color="grey", label=label)
     middle.set_ylim(0, 1.05)
     middle.set_ylabel("service level")
+    middle.legend(loc="lower right")
     sampled = [(h + run.scenario.interval / 3600.0, r) for h, r in zip(hours, rows, strict=True)]
     sampled = [(h, r) for h, r in sampled if r["waiting"] is not None]
     bottom.plot([h for h, _ in sampled], [r["waiting"] for _, r in sampled], label="waiting")
     held = [r["handling"] for _, r in sampled]
     bottom.plot([h for h, _ in sampled], held, label="held by agents")
-    bottom.set_ylabel("at interval end")
-    bottom.set_xlabel("hours")
+    bottom.set_ylabel("contacts at interval end")
+    bottom.set_xlabel("hours since the start")
     bottom.legend(loc="upper right")
     fig.tight_layout()
     return fig
@@ -76,7 +90,7 @@ def page(run: Run, data: Mapping[str, Any], svg: str) -> str:
         if value is None:
             return "–"
         if isinstance(value, float):
-            return f"{value:.1%}" if percent else f"{value:,.2f}"
+            return f"{value * 100:.1f}" if percent else f"{value:,.2f}"
         return esc(str(value))
 
     comparison = data["comparison"]
@@ -84,8 +98,9 @@ def page(run: Run, data: Mapping[str, Any], svg: str) -> str:
     rows = []
     for name, est in data["estimates"].items():
         percent = name != "asa"
+        label = "ASA (s)" if name == "asa" else f"{name.replace('_', ' ')} (%)"
         cells = [
-            esc(name.replace("_", " ")),
+            esc(label),
             fmt(est["value"], percent),
             f"{fmt(est['ci_low'], percent)} – {fmt(est['ci_high'], percent)}",
         ]
@@ -115,6 +130,8 @@ def page(run: Run, data: Mapping[str, Any], svg: str) -> str:
         for r in data["intervals"]
     )
     title = f"Trunkline simulation: {data['contacts']:,} contacts"
+    interval = float(data["scenario"]["interval"])
+
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem}}
@@ -129,8 +146,12 @@ seed {data["scenario"]["seed"]}; {data["measured"]:,} contacts measured after a 
 <table><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr>{"".join(rows)}</table>{note}
 <h2>Chart</h2>{svg}
 <h2>Intervals</h2>
-<table><tr><th>hour</th><th>arrivals</th><th>answered</th><th>abandoned</th>
-<th>service level</th><th>ASA (s)</th><th>waiting</th><th>held</th></tr>{interval_rows}</table>
+<p>Contacts by the interval in which they arrived: intervals of {interval:g} s
+(<code>--interval</code>, or <code>simulation.interval</code> in a scenario file). Waiting and
+held are counted at each interval's end.</p>
+<table><tr><th>start (h)</th><th>arrivals (contacts)</th><th>answered (contacts)</th>
+<th>abandoned (contacts)</th><th>service level (%)</th><th>ASA (s)</th>
+<th>waiting at end (contacts)</th><th>held at end (contacts)</th></tr>{interval_rows}</table>
 </body></html>
 """
 

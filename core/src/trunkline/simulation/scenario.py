@@ -129,12 +129,16 @@ def single_queue(
     seed: int = 0,
     warmup: float = 0.0,
     strategy: str = "longest-idle",
+    abandons: str = "ignored",
+    short_abandon: float = 0.0,
 ) -> Scenario:
     """The M/M/N (M/M/N+M with ``patience``) case: one queue, identical agents, voice.
 
     ``arrivals`` per ``interval`` seconds arrive as a Poisson stream; handle times are
     exponential with mean ``aht``; patience, when given, is exponential with that mean. Agents
-    answer an offer at once and there is no wrap-up, as the models assume.
+    answer an offer at once and there is no wrap-up, as the models assume. The summary's
+    intervals (and the charts) are ``interval`` long. The queue's service level counts
+    abandons as ``abandons`` says, leaving out those sooner than ``short_abandon`` seconds.
     """
     if interval <= 0 or not math.isfinite(interval):
         raise ScenarioError(f"interval: must be more than 0 seconds, got {interval}")
@@ -151,13 +155,18 @@ def single_queue(
     if contacts < 1:
         raise ScenarioError(f"contacts: must be at least 1, got {contacts}")
     w = "sim"
-    queue = Queue(
-        id="q",
-        workspace=w,
-        strategy=strategy,
-        offer_timeout=0.0,
-        service_level_threshold=target,
-    )
+    try:
+        queue = Queue(
+            id="q",
+            workspace=w,
+            strategy=strategy,
+            offer_timeout=0.0,
+            service_level_threshold=target,
+            service_level_abandons=abandons,
+            service_level_short_abandon=short_abandon,
+        )
+    except ValueError as exc:
+        raise ScenarioError(str(exc)) from None
     team = tuple(
         Agent(id=f"agent-{n}", workspace=w, capacity={"voice": 1}, queues=("q",))
         for n in range(1, agents + 1)
@@ -174,6 +183,7 @@ def single_queue(
         seed=seed,
         contacts=contacts,
         warmup=warmup,
+        interval=interval,
     )
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .estimates import compare, estimate
+from ..servicelevel import ServiceLevel
+from .estimates import _Tally, compare, estimate
 from .run import Run
 
 __all__ = ["intervals", "summary"]
@@ -74,47 +75,42 @@ def summary(run: Run) -> dict[str, Any]:
 
 
 def intervals(run: Run) -> list[dict[str, Any]]:
-    """Per ``scenario.interval`` of arrival time: arrivals, answered, abandoned, service level,
-    ASA, and the contacts waiting and held by agents, sampled at the interval's end."""
+    """Per ``scenario.interval`` of arrival time: arrivals, answered, abandoned, service level
+    (by each queue's definition), ASA, and the contacts waiting and held by agents, sampled at
+    the interval's end."""
     sc = run.scenario
     r = run.records
     width = sc.interval
-    thresholds = [sc.queue(q).service_level_threshold for q in run.queues]
-    rows: dict[int, dict[str, float]] = {}
+    rules = [ServiceLevel.of(sc.queue(q)) for q in run.queues]
+    rows: dict[int, _Tally] = {}  # ``left`` counts arrivals here
     for i in range(len(r)):
         queued = r.queued[i]
-        row = rows.setdefault(
-            int(queued // width),
-            {"arrivals": 0, "answered": 0, "abandoned": 0, "within": 0, "counted": 0, "wait": 0.0},
-        )
-        row["arrivals"] += 1
+        row = rows.get(int(queued // width))
+        if row is None:
+            row = rows[int(queued // width)] = _Tally()
+        row.left += 1
         answered, left = r.answered[i], r.abandoned[i]
         if answered == answered:
             wait = answered - queued
-            row["answered"] += 1
-            row["wait"] += wait
-            row["counted"] += 1
-            row["within"] += wait <= thresholds[r.queue[i]]
+            row.answered += 1
+            row.answer_time += wait
+            rules[r.queue[i]].answered(row, wait)
         elif left == left:
-            row["abandoned"] += 1
-            if left - queued > thresholds[r.queue[i]]:
-                row["counted"] += 1
+            row.abandoned += 1
+            rules[r.queue[i]].abandoned(row, left - queued)
     sampled = {round(t / width) - 1: (waiting, busy) for t, waiting, busy in run.samples}
     out = []
     for k in range(max([*rows, *sampled], default=-1) + 1):
-        row = rows.get(
-            k,
-            {"arrivals": 0, "answered": 0, "abandoned": 0, "within": 0, "counted": 0, "wait": 0.0},
-        )
+        row = rows.get(k) or _Tally()
         waiting, busy = sampled.get(k, (None, None))
         out.append(
             {
                 "start": k * width,
-                "arrivals": int(row["arrivals"]),
-                "answered": int(row["answered"]),
-                "abandoned": int(row["abandoned"]),
-                "service_level": row["within"] / row["counted"] if row["counted"] else None,
-                "asa": row["wait"] / row["answered"] if row["answered"] else None,
+                "arrivals": row.left,
+                "answered": row.answered,
+                "abandoned": row.abandoned,
+                "service_level": row.figure("service_level"),
+                "asa": row.figure("asa"),
                 "waiting": waiting,
                 "handling": busy,
             }

@@ -77,15 +77,9 @@ class Api:
 
     def same_origin(self, conn: HTTPConnection) -> None:
         """A cookie-authenticated request that changes state must come from our own pages."""
-        origin = conn.headers.get("origin")
-        if origin is None:
-            return  # not from a browser's cross-site request (browsers send Origin)
-        allowed = {f"{conn.url.scheme.replace('ws', 'http')}://{conn.url.netloc}"}
-        public = self.runtime.config.web.public_url.rstrip("/")
-        if public:
-            allowed.add(public)
-        if origin not in allowed:
-            raise ApiError(403, f"cross-site request refused (origin {origin})")
+        refused = self.auth.cross_site(conn)
+        if refused is not None:
+            raise ApiError(403, refused)
 
     def require(self, conn: HTTPConnection, role: str = "agent") -> User:
         user = self.user_of(conn)

@@ -6,6 +6,7 @@ as a task of the runtime (``trunkline serve`` and ``trunkline demo`` start it).
 
 from __future__ import annotations
 
+import html
 import logging
 from functools import partial
 from importlib import resources
@@ -28,6 +29,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..plugins import PRODUCT
 from ..runtime import Runtime
 from . import server
 from .api import ApiError, api_routes, error_response
@@ -88,8 +90,10 @@ class SecureHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def _page(name: str) -> str:
-    return (STATIC / name).read_text(encoding="utf-8")
+def _page(name: str, product: str = PRODUCT) -> str:
+    """A page, with ``{{product}}`` (its title and brand) filled in: ``product_title``."""
+    text = (STATIC / name).read_text(encoding="utf-8")
+    return text.replace("{{product}}", html.escape(product))
 
 
 def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
@@ -97,6 +101,7 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
     auth = Auth(runtime.config)
     hub = hub or Hub(runtime)
     web = runtime.config.web
+    product = runtime.pm.product_title  # a distribution's title on every page
 
     def page_for(request: Request, role: str) -> Response:
         session = request.cookies.get(SESSION_COOKIE)
@@ -107,7 +112,7 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
             return RedirectResponse("/agent", status_code=303)
         if role == "agent" and user.role != "agent":
             return RedirectResponse("/wallboard", status_code=303)
-        return HTMLResponse(_page(f"{role_page[role]}.html"))
+        return HTMLResponse(_page(f"{role_page[role]}.html", product))
 
     role_page = {"agent": "agent", "supervisor": "wallboard"}
 
@@ -119,9 +124,15 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
         return RedirectResponse("/agent" if user.role == "agent" else "/wallboard", 303)
 
     async def login_page(request: Request) -> Response:
-        return HTMLResponse(_page("login.html"))
+        return HTMLResponse(_page("login.html", product))
 
     async def login(request: Request) -> Response:
+        # Another site's page must not sign this browser in (to the attacker's account, whose
+        # desktop would then see what the victim types): the check every cookie write gets.
+        # Before the attempt counts, so another site cannot lock the user out either.
+        refused = auth.cross_site(request)
+        if refused is not None:
+            return error_response(ApiError(403, refused))
         form = await request.form()
         workspace = str(form.get("workspace", ""))
         username = str(form.get("username", ""))
@@ -154,6 +165,9 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
         return response
 
     async def logout(request: Request) -> Response:
+        refused = auth.cross_site(request)
+        if refused is not None:
+            return error_response(ApiError(403, refused))
         session = request.cookies.get(SESSION_COOKIE)
         if session:
             auth.logout(session)

@@ -1,14 +1,17 @@
-"""Who is calling: API tokens, login sessions, roles, and the limit on login attempts."""
+"""Who is calling: API tokens, login sessions, roles, the limit on login attempts, and whether
+a browser's request comes from the server's own pages."""
 
 from __future__ import annotations
 
 import math
 import secrets
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 
 import anyio.to_thread
 import attrs
+from starlette.requests import HTTPConnection
 
 from ..config import Config
 from ..ratelimit import RateLimiter
@@ -60,6 +63,39 @@ class Auth:
                     self._tokens[settings.token_hash] = user
         self._sessions: dict[str, tuple[User, float]] = {}
         self.logins = RateLimiter(config.web.login_attempts_per_minute, window=60.0)
+        public = urllib.parse.urlsplit(config.web.public_url)
+        # The origin of [web] public_url (a path after it is not part of an origin).
+        self.public_origin = f"{public.scheme}://{public.netloc}" if public.netloc else None
+
+    def cross_site(self, conn: HTTPConnection) -> str | None:
+        """Why a browser request that touches the session is refused, or None when it comes
+        from the server's own pages.
+
+        Applies to every request that signs in, signs out, or changes state with the session
+        cookie: otherwise another site's page could act in the user's name, or sign the
+        browser in to an account of the attacker's (login CSRF). The browser's word is taken
+        two ways: ``Origin`` must be the server's own origin (or ``[web] public_url``'s), and
+        ``Sec-Fetch-Site``, which the browser computes itself (a proxy cannot change what it
+        means), must be ``same-origin`` or ``none`` (typed by the user). A request with
+        neither header is not a browser's cross-site request, and passes.
+        """
+        site = conn.headers.get("sec-fetch-site")
+        if site is not None and site not in ("same-origin", "none"):
+            return (
+                f"cross-site request refused (Sec-Fetch-Site: {site[:40]}): the browser says "
+                "it comes from another site's page; use this server's own pages"
+            )
+        origin = conn.headers.get("origin")
+        if origin is None:
+            return None
+        own = f"{conn.url.scheme.replace('ws', 'http')}://{conn.url.netloc}"
+        if origin in (own, self.public_origin):
+            return None
+        return (
+            f"cross-site request refused (origin {origin[:100]}): only this server's own "
+            f"pages ({own}) may sign in or change state with a session; if browsers reach "
+            "the server at that origin through a proxy, set [web] public_url to it"
+        )
 
     def users(self, workspace: str) -> Mapping[str, User]:
         return {name: u for (w, name), (u, _) in self._users.items() if w == workspace}

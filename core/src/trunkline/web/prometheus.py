@@ -31,7 +31,7 @@ _QUEUE_GAUGES = (
     (
         "service_level",
         "trunkline_queue_service_level_ratio",
-        "Share of counted contacts answered within the queue's threshold, since start.",
+        "Share of counted contacts within service level (the queue's definition), since start.",
     ),
 )
 _QUEUE_COUNTERS = (
@@ -45,9 +45,14 @@ _QUEUE_COUNTERS = (
         "Contacts answered within the service-level threshold.",
     ),
     (
+        "within_service_level",
+        "trunkline_queue_within_service_level",
+        "Contacts within service level by the queue's definition (its numerator).",
+    ),
+    (
         "counted_for_service_level",
         "trunkline_queue_counted_for_service_level",
-        "Contacts that count for service level (answered, or abandoned after the threshold).",
+        "Contacts that count for service level by the queue's definition (its denominator).",
     ),
     (
         "answer_time_total",

@@ -99,8 +99,13 @@ def chat_routes(runtime: Runtime) -> list[BaseRoute]:
             "max_attachment_bytes": settings.max_attachment_bytes,
             "attachment_types": list(settings.attachment_types),
         }
-        body = page_template.replace("{{title}}", html.escape(settings.title)).replace(
-            "{{config}}", html.escape(json.dumps(config), quote=True)
+        page_title = settings.title
+        if runtime.pm.distro is not None:  # a vendor distribution's name shows here too
+            page_title = f"{settings.title} — {runtime.pm.product_title}"
+        body = (
+            page_template.replace("{{page_title}}", html.escape(page_title))
+            .replace("{{title}}", html.escape(settings.title))
+            .replace("{{config}}", html.escape(json.dumps(config), quote=True))
         )
         return Response(
             body,

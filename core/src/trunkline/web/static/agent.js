@@ -3,7 +3,7 @@
 //
 // It reads the REST API for details (the workspace's dispositions, a contact's messages and
 // history) and lives on the agent WebSocket (/ws/agent) for everything that changes.
-// Customer content is shown as text only (see common.js).
+// Customer content is shown as text only, each piece isolated (see common.js).
 
 import {
   LiveSocket,
@@ -343,7 +343,7 @@ class Conversation {
           {},
           el("span", { class: "badge kind", text: other.kind || other.channel }),
           " ",
-          el("span", { class: "subject", text: other.subject || "(no subject)" }),
+          el("span", { class: "subject", dir: "auto", text: other.subject || "(no subject)" }),
           el("span", { class: "muted", text: ` · ${when(other.created_at)} · ${label(other.state)}` }),
         ),
         el("ol", { class: "messages compact" }, ...other.messages.map(messageItem)),

@@ -3,7 +3,10 @@
 //
 // Safety: anything that comes from a customer, an agent or a queue reaches the page as text
 // (text nodes and textContent), never parsed as markup. `el` refuses event-handler
-// attributes so no caller can slip one in.
+// attributes so no caller can slip one in. Text a customer wrote (names, subjects, bodies)
+// sits in an element of its own with dir="auto", which isolates its bidirectional controls
+// (U+202E and the like) so they cannot reorder the text around it; a file name also shows
+// its controls as visible markers (see `fileName`).
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -44,6 +47,29 @@ export function setAttrs(node, attrs) {
     const text = String(value);
     if (node.getAttribute(name) !== text) node.setAttribute(name, text);
   }
+}
+
+// Bidirectional text -------------------------------------------------------------------------
+
+// Unicode's Bidi_Control characters: ALM, LRM, RLM, the embeddings and overrides
+// (LRE RLE PDF LRO RLO) and the isolates (LRI RLI FSI PDI).
+const BIDI_CONTROL = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+/** `text` with each bidirectional control replaced by a visible marker such as ⟨U+202E⟩. */
+export function visibleControls(text) {
+  return String(text).replace(
+    BIDI_CONTROL,
+    (c) => `⟨U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`,
+  );
+}
+
+/**
+ * A file name as an element: its controls made visible and the rest laid out left to right
+ * in an isolate of its own, so the end one reads is the name's real end (its extension):
+ * "invoice\u202Efdp.exe" shows as "invoice⟨U+202E⟩fdp.exe", never as "invoiceexe.pdf".
+ */
+export function fileName(name) {
+  return el("bdi", { class: "filename", dir: "ltr" }, visibleControls(name));
 }
 
 // The REST API -------------------------------------------------------------------------------
@@ -283,11 +309,17 @@ export function messageItem(message) {
   const item = el(
     "li",
     { class: `message ${inbound ? "inbound" : "outbound"}`, dataset: { messageId: message.id } },
-    el("div", { class: "message-meta" }, el("span", { class: "who", text: who }), " · ", clock(message.created_at)),
-    el("div", { class: "body", text: message.body }),
+    el(
+      "div",
+      { class: "message-meta" },
+      el("span", { class: "who", dir: "auto", text: who }),
+      " · ",
+      clock(message.created_at),
+    ),
+    el("div", { class: "body", dir: "auto", text: message.body }),
   );
   for (const file of message.attachments || []) {
-    item.append(el("div", { class: "attachment", text: `📎 ${file.filename} (${file.size} bytes)` }));
+    item.append(el("div", { class: "attachment" }, "📎 ", fileName(file.filename), ` (${file.size} bytes)`));
   }
   return item;
 }

@@ -356,9 +356,9 @@ function showContacts(contacts) {
       row = el(
         "tr",
         { dataset: { contactId: contact.id } },
-        el("th", { scope: "row", class: "customer" }),
+        el("th", { scope: "row", class: "customer", dir: "auto" }),
         el("td", {}, el("span", { class: "badge kind" })),
-        el("td", { class: "subject" }),
+        el("td", { class: "subject", dir: "auto" }),
         el("td", { class: "queue" }),
         el("td", {}, el("span", { class: "badge state" })),
         el("td", { class: "agent" }),
