@@ -127,6 +127,31 @@ def test_a_complete_file_loads(tmp_path: Path, trunkline_pm: PluginManager) -> N
             GOOD.replace("max_attempts = 3", "max_attempts = 3.5"),
             "trunkline.toml:5:1: outbox.max_attempts: expected a whole number, got float 3.5",
         ),
+        (
+            GOOD.replace("wrap_up = 5", "wrap_up = 5\nreject_delay = -1"),
+            "trunkline.toml:11:2: workspaces.acme.queues.support: reject_delay: must be 0 or "
+            "more seconds (inf: never again), got -1.0",
+        ),
+        (
+            GOOD.replace("wrap_up = 5", "wrap_up = 5\nno_answer_delay = nan"),
+            "workspaces.acme.queues.support: no_answer_delay: must be 0 or more seconds",
+        ),
+        (
+            GOOD.replace("wrap_up = 5", 'wrap_up = 5\nreject_delay = "soon"'),
+            "workspaces.acme.queues.support.reject_delay: expected a number, got str 'soon'",
+        ),
+        (
+            GOOD
+            + "\n[[workspaces.acme.queues.billing.escalation]]\nafter = 30\nskills = { fr = 1 }\n",
+            "trunkline.toml:34:3: workspaces.acme.queues.billing.escalation.0.skills.fr: unknown "
+            'skill "fr" (known: en, de, billing)',
+        ),
+        (
+            GOOD + "\n[[workspaces.acme.queues.billing.escalation]]\nafter = 30\nskils = {}\n",
+            "trunkline.toml:34:3: workspaces.acme.queues.billing.escalation.0.skils: unknown key "
+            "(allowed: after, groups, "
+            "overflow, priority, queues, requirement, skills)",
+        ),
     ],
     ids=[
         "misspelled-key",
@@ -140,12 +165,28 @@ def test_a_complete_file_loads(tmp_path: Path, trunkline_pm: PluginManager) -> N
         "unknown-setting",
         "unknown-table",
         "float-for-int",
+        "negative-reject-delay",
+        "nan-no-answer-delay",
+        "delay-not-a-number",
+        "unknown-skill-in-a-step",
+        "misspelled-step-key",
     ],
 )
 def test_mistakes_name_the_key_and_position(
     tmp_path: Path, trunkline_pm: PluginManager, mistake: str, expected: str
 ) -> None:
     assert expected in error(tmp_path, trunkline_pm, mistake)
+
+
+def test_declined_agents_delays_and_a_steps_skills_load(
+    tmp_path: Path, trunkline_pm: PluginManager
+) -> None:
+    text = GOOD.replace("wrap_up = 5", "wrap_up = 5\nreject_delay = 0\nno_answer_delay = inf")
+    text += "\n[[workspaces.acme.queues.billing.escalation]]\nafter = 30\nskills = {}\n"
+    support, billing = load(tmp_path, trunkline_pm, text).workspaces["acme"].queues
+    assert (support.reject_delay, support.no_answer_delay) == (0.0, float("inf"))
+    assert (billing.reject_delay, billing.no_answer_delay) == (30.0, 30.0)  # the defaults
+    assert dict(billing.escalation[0].skills) == {}
 
 
 def test_missing_secret_variable_is_named(tmp_path: Path, trunkline_pm: PluginManager) -> None:

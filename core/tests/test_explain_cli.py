@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from trunkline import events as ev
 from trunkline.codec import CodecError, dump_event, load_event, read_events
-from trunkline.model import Address, AgentStatus, Contact, Direction, Offer
+from trunkline.model import Address, AgentStatus, Contact, Direction, Message, Offer
 
 TRUNKLINE = [sys.executable, "-c", "from trunkline.cli import main; main()"]
 
@@ -128,6 +128,20 @@ SAMPLES = [
     ev.ContactOffered(workspace="w", at=3, offer=OFFER, level=1, rule="longest-idle"),
     ev.AgentStatusChanged(workspace="w", at=4, agent_id="a", status=AgentStatus.BREAK, reason="x"),
     ev.ContactRefused(workspace="w", at=5, contact_id="c1", queue="q", reason="full"),
+    ev.ExclusionEnded(workspace="w", at=6, contact_id="c1", agent_id="a"),
+    ev.MessageReceived(
+        workspace="w",
+        at=7,
+        message=Message(
+            id="m1",
+            workspace="w",
+            contact_id="c1",
+            direction=Direction.INBOUND,
+            channel="web",
+            created_at=7,
+            sent_at=-623.5,  # the customer's time, by the provider's clock
+        ),
+    ),
 ]
 
 

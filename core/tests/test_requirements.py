@@ -583,6 +583,30 @@ def test_explain_lists_every_failing_side_of_an_or() -> None:
     ]
 
 
+def test_explain_of_an_or_names_only_the_sides_this_contact_leaves_open() -> None:
+    requirement = parse(
+        'language == "en" and en >= 3 or language == "de" and de >= 3 '
+        'or language == "fr" and billing >= 3'
+    )
+
+    assert requirement.explain(GERMAN, {"en": 5, "de": 1}) == ["de >= 3 (agent has 1)"]
+
+
+def test_explain_of_an_or_that_no_agent_could_meet_names_every_side() -> None:
+    requirement = parse('language == "en" or language == "es" and de >= 1')
+
+    assert requirement.explain(GERMAN, {"de": 2}) == [
+        'language == "en" (contact has "de")',
+        'language == "es" (contact has "de")',
+    ]
+
+
+def test_explain_of_an_or_keeps_a_side_only_an_impossible_level_would_meet_out() -> None:
+    requirement = parse("billing >= 6 or de >= 2")  # levels stop at 5: no agent has 6
+
+    assert requirement.explain(GERMAN, {"de": 1}) == ["de >= 2 (agent has 1)"]
+
+
 def test_explain_shows_each_value_when_a_clause_has_several() -> None:
     requirement = parse("billing >= de and not (attributes.vip and priority >= 0)")
 

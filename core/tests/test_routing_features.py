@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from attrs import evolve as attrs_evolve
 
 from trunkline import events as ev
 from trunkline.builtin.strategies import trunkline_register_strategies
@@ -292,6 +293,47 @@ def test_escalation_relaxes_the_requirement_bullseye_style() -> None:
     assert offered.level == 1
 
 
+def test_a_step_requirement_replaces_the_queues_skill_minimums_too() -> None:
+    steps = [EscalationStep(after=30, requirement="true")]
+    r = router(
+        [queue(skills={"billing": 3}, escalation=steps)],
+        [agent("junior", skills={"billing": 1})],
+    )
+    available(r, "junior")
+    assert offers(r.handle(EnqueueContact(contact("c")), 0)) == []
+    assert offers(r.handle(Tick(), 30)) == [("c", "junior")]  # "true": every agent of the pools
+
+
+def test_a_step_with_skills_replaces_the_minimums_and_keeps_the_requirement() -> None:
+    steps = [EscalationStep(after=30, skills={"billing": 2})]
+    r = router(
+        [queue(skills={"billing": 4}, requirement='language == "de"', escalation=steps)],
+        [agent("junior", skills={"billing": 2})],
+    )
+    available(r, "junior")
+    r.handle(EnqueueContact(contact("fr", language="fr")), 0)
+    r.handle(EnqueueContact(contact("de", language="de")), 1)
+    assert offers(r.handle(Tick(), 31)) == [("de", "junior")]
+    assert explain_contact(r, "fr").requirement == 'language == "de" and billing >= 2'
+
+
+def test_a_steps_skills_empty_drops_the_minimums_but_not_the_contacts_own() -> None:
+    steps = [EscalationStep(after=10, skills={})]
+    r = router(
+        [queue(skills={"billing": 4}, escalation=steps)],
+        [agent("a", skills={"billing": 1}), agent("b", skills={"billing": 1, "de": 2})],
+    )
+    available(r, "a", "b")
+    german = attrs_evolve(contact("c"), required_skills={"de": 2})
+    r.handle(EnqueueContact(german), 0)
+    assert offers(r.handle(Tick(), 10)) == [("c", "b")]
+
+
+def test_an_unknown_skill_in_a_step_is_refused_at_construction() -> None:
+    with pytest.raises(RoutingError, match='escalation step 1: unknown skill "fr" '):
+        router([queue(escalation=[EscalationStep(after=5, skills={"fr": 1})])], [])
+
+
 def test_escalation_adds_queues_and_groups_of_agents() -> None:
     steps = [
         EscalationStep(after=10, queues=("sales",)),
@@ -449,6 +491,103 @@ def test_a_declined_contact_is_not_offered_to_the_same_agent_again() -> None:
     r.handle(EnqueueContact(contact("x")), 1)
     assert offers(r.handle(RejectOffer(offer_of(r, "x")), 2)) == []
     assert offers(r.handle(SetAgentStatus("b", AVAILABLE), 3)) == [("x", "b")]
+
+
+def test_an_agent_who_rejected_is_offered_the_contact_again_after_reject_delay() -> None:
+    r = router([queue(reject_delay=30)], [agent("a")])
+    available(r, "a")
+    r.handle(EnqueueContact(contact("x")), 1)
+    r.handle(RejectOffer(offer_of(r, "x")), 2)
+    assert r.next_deadline() == 32
+    assert offers(r.handle(Tick(), 31.9)) == []
+    events = r.handle(Tick(), 32)
+    assert [type(e) for e in events] == [ev.ExclusionEnded, ev.ContactOffered]
+    assert offers(events) == [("x", "a")]
+
+
+def test_an_agent_who_let_the_offer_time_out_is_offered_it_again_after_no_answer_delay() -> None:
+    r = router([queue(offer_timeout=10, no_answer_delay=5, reject_delay=999)], [agent("a")])
+    available(r, "a")
+    r.handle(EnqueueContact(contact("x")), 0)
+    assert offers(r.handle(Tick(), 10)) == []  # timed out: kept from it until 15
+    assert offers(r.handle(Tick(), 15)) == [("x", "a")]
+
+
+def test_an_exclusion_that_ends_while_the_agent_is_busy_lets_them_take_it_when_free() -> None:
+    r = router([queue(reject_delay=10)], [agent("a")])
+    available(r, "a")
+    r.handle(EnqueueContact(contact("x")), 0)
+    r.handle(RejectOffer(offer_of(r, "x")), 1)
+    r.handle(EnqueueContact(contact("y")), 2)
+    r.handle(AcceptOffer(offer_of(r, "y")), 3)
+    assert offers(r.handle(Tick(), 11)) == []  # the exclusion is over, but a is busy
+    assert offers(r.handle(EndContact("y"), 20)) == [("x", "a")]
+
+
+def test_other_agents_are_offered_the_contact_while_the_decliner_is_kept_from_it() -> None:
+    r = router([queue(reject_delay=30)], [agent("a"), agent("b")])
+    available(r, "a")
+    r.handle(EnqueueContact(contact("x")), 0)
+    r.handle(RejectOffer(offer_of(r, "x")), 1)
+    assert offers(r.handle(SetAgentStatus("b", AVAILABLE), 5)) == [("x", "b")]
+    r.handle(RejectOffer(offer_of(r, "x")), 6)
+    assert offers(r.handle(Tick(), 31)) == [("x", "a")]  # a's 30 s are over first
+
+
+def test_exclusions_ending_at_one_instant_end_alike_after_a_restore() -> None:
+    queues = [queue(offer_timeout=7, no_answer_delay=9)]
+    agents = [agent("a", capacity={"voice": 1}), agent("b")]
+    r = router(queues, agents)
+    r.handle(EnqueueContact(contact("c1", kind="voice")), 0)
+    r.handle(EnqueueContact(contact("c2")), 1)
+    r.handle(SetAgentStatus("b", AVAILABLE), 2)  # c2 is offered first, to expire first
+    r.handle(SetAgentStatus("a", AVAILABLE), 3)
+    r.handle(Tick(), 10)  # both time out in one tick: both kept from them until 19
+    restored = router(queues, agents)
+    restored.restore(r.snapshot())
+    events = r.handle(Tick(), 19)
+    assert [(type(e), e.contact_id) for e in events[:2]] == [  # type: ignore[attr-defined]
+        (ev.ExclusionEnded, "c1"),
+        (ev.ExclusionEnded, "c2"),
+    ]
+    assert restored.handle(Tick(), 19) == events
+
+
+def test_a_delay_of_zero_offers_it_again_at_once_and_inf_never() -> None:
+    r = router(
+        [queue(reject_delay=0, no_answer_delay=0), queue("strict", reject_delay=float("inf"))],
+        [agent("a", queues=("support",)), agent("s", queues=("strict",))],
+    )
+    available(r, "a", "s")
+    r.handle(EnqueueContact(contact("x")), 0)
+    assert offers(r.handle(RejectOffer(offer_of(r, "x")), 1)) == [("x", "a")]
+    r.handle(EnqueueContact(contact("y", q="strict")), 2)
+    r.handle(RejectOffer(offer_of(r, "y")), 3)
+    assert r.next_deadline() == r.offers[offer_of(r, "x")].expires_at  # no timer for "never"
+    assert offers(r.handle(Tick(), 1e9)) == [("x", "a")]  # only x's timeout, re-offered
+    assert r.contacts["y"].state is ContactState.QUEUED
+
+
+def test_an_exclusion_is_kept_by_snapshots_and_replays_and_ends_on_time() -> None:
+    queues, agents = [queue(reject_delay=30)], [agent("a")]
+    r = router(queues, agents)
+    log = r.handle(SetAgentStatus("a", AVAILABLE), 0)
+    log += r.handle(EnqueueContact(contact("x")), 1)
+    log += r.handle(RejectOffer(offer_of(r, "x")), 2)
+    restored = router(queues, agents)
+    restored.restore(r.snapshot())
+    replayed = router(queues, agents)
+    for event in log:
+        replayed.apply(event)
+    for other in (restored, replayed):
+        assert other.contacts["x"].declined == {"a": (32, "rejected")}
+        assert other.next_deadline() == 32
+        assert offers(other.handle(Tick(), 32)) == [("x", "a")]
+    log += r.handle(Tick(), 32)
+    again = router(queues, agents)
+    for event in log:
+        again.apply(event)
+    assert again.contacts["x"].declined is None  # ExclusionEnded is in the log
 
 
 def test_a_returning_customer_prefers_their_last_agent_for_a_while() -> None:
@@ -718,8 +857,105 @@ def test_explaining_a_refused_contact_says_so() -> None:
     queues = [queue(max_length=1)]
     r = router(queues, [agent("a")])
     log = r.handle(EnqueueContact(contact("c1")), 0) + r.handle(EnqueueContact(contact("c2")), 1)
-    with pytest.raises(RoutingError, match='never offered: refused: queue "support" is full'):
-        explain_from_log(log, lambda: router(queues, [agent("a")]), "c2")
+    why = explain_from_log(log, lambda: router(queues, [agent("a")]), "c2")
+    assert (why.state, why.queue, why.at, why.chosen) == ("refused", "support", 1, ())
+    assert why.reason == (
+        'refused: queue "support" is full (1 waiting); '
+        "every agent who could serve it was offline or on break (a)"
+    )
+
+
+def test_explaining_an_abandoned_contact_nobody_could_serve_judges_each_agent() -> None:
+    def build() -> Router:
+        return router(
+            [queue(requirement="billing >= 3")],
+            [agent("junior", skills={"billing": 2}), agent("phone", capacity={"voice": 1})],
+        )
+
+    r = build()
+    log = r.handle(SetAgentStatus("junior", AVAILABLE), 0)
+    log += r.handle(EnqueueContact(contact("c")), 1)
+    log += r.handle(AbandonContact("c"), 12.4)
+    why = explain_from_log(log, build, "c")
+    assert (why.state, why.at) == ("abandoned", 12.4)
+    assert why.reason == (
+        "abandoned after 11.4s before any offer; no agent was eligible: none could serve it "
+        "(why not, below)"
+    )
+    assert why.why_not("junior").failed == ("billing >= 3 (agent has 2)",)
+    assert "takes no chat contacts (capacity)" in why.why_not("phone").failed
+    assert "offered to: nobody: abandoned after 11.4s before any offer" in why.render()
+
+
+def test_explaining_an_abandoned_contact_names_the_busy_and_the_away() -> None:
+    def build() -> Router:
+        return router([queue()], [agent("ada"), agent("bob"), agent("cy")])
+
+    r = build()
+    log = r.handle(SetAgentStatus("ada", AVAILABLE), 0)
+    log += r.handle(SetAgentStatus("bob", AgentStatus.BREAK, "lunch"), 0)
+    log += r.handle(EnqueueContact(contact("first")), 1)
+    log += r.handle(AcceptOffer(offer_of(r, "first")), 2)
+    log += r.handle(EnqueueContact(contact("c")), 3)
+    log += r.handle(AbandonContact("c"), 20)
+    why = explain_from_log(log, build, "c")
+    assert why.reason == (
+        "abandoned after 17.0s before any offer; every agent who could serve it was busy (ada) "
+        "or offline or on break (bob, cy)"
+    )
+    assert why.why_not("ada").failed == ("holds 1 of 1 chat contacts",)
+
+
+def test_explaining_a_contact_refused_for_closed_hours_says_so() -> None:
+    def build() -> Router:
+        return router([queue(hours="office")], [agent("a")], schedules={"office": OFFICE})
+
+    log = build().handle(EnqueueContact(contact("late")), MONDAY_20)
+    why = explain_from_log(log, build, "late")
+    assert why.state == "refused"
+    assert why.reason.startswith('refused: queue "support" is closed (')
+
+
+def test_explaining_a_contact_waiting_in_a_closed_queue_says_it_is_closed() -> None:
+    r = router(
+        [queue(hours="office", when_closed="queue")], [agent("a")], schedules={"office": OFFICE}
+    )
+    r.handle(EnqueueContact(contact("c")), MONDAY_20)
+    why = explain_contact(r, "c", at=MONDAY_20)
+    assert why.reason.startswith('queue "support" is closed (')
+    assert why.reason.endswith("; every agent who could serve it is offline or on break (a)")
+    assert "offered to: nobody yet: queue" in why.render()
+
+
+def test_explain_says_when_a_declined_agent_may_be_offered_the_contact_again() -> None:
+    r = router([queue(reject_delay=30, no_answer_delay=float("inf"), offer_timeout=5)], [])
+    r.add_agent(agent("a"))
+    r.add_agent(agent("b"))
+    available(r, "a", "b")
+    r.handle(EnqueueContact(contact("x")), 1)
+    r.handle(RejectOffer(offer_of(r, "x", "a")), 2)
+    r.handle(Tick(), 7)  # b, offered it at 2, lets it time out
+    why = explain_contact(r, "x")
+    assert why.why_not("a").failed == ("rejected it; eligible for it again at t=32.000",)
+    assert why.why_not("b").failed == (
+        "let an offer of it time out; never offered it again (the queue's delay is inf)",
+    )
+    assert why.reason == (
+        "every agent who could serve it is kept from it after declining it (a, b)"
+    )
+
+
+def test_explain_of_an_or_requirement_names_only_the_side_for_the_contacts_language() -> None:
+    requirement = (
+        'language == "en" and en >= 3 or language == "de" and de >= 3 '
+        'or language == "es" and sales >= 3'
+    )
+    r = router([queue(requirement=requirement)], [agent("ada", skills={"en": 5, "de": 1})])
+    r.handle(EnqueueContact(contact("c", language="de")), 0)
+    assert explain_contact(r, "c", ["ada"]).why_not("ada").failed == (
+        "offline",
+        "de >= 3 (agent has 1)",
+    )
 
 
 # Embedding-time configuration --------------------------------------------------------------

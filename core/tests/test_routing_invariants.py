@@ -3,7 +3,9 @@
 The engine under test is driven by a rule-based state machine. A small reference model,
 written separately here, folds the same events and judges them: capacity and cross-channel
 rules, one agent per contact, nothing lost, arrival order within a queue and priority, no
-idle agent beside a contact it could serve, and replay giving the same state and decisions.
+idle agent beside a contact it could serve (none starves: an agent who declined a contact is
+kept from it only for its queue's ``reject_delay`` or ``no_answer_delay``, then must be offered
+it again if it still waits), and replay giving the same state and decisions.
 """
 
 from __future__ import annotations
@@ -58,14 +60,19 @@ QUEUES = (
         sticky=20,
         rejoin_window=30,
         max_length=6,
+        reject_delay=4,
+        no_answer_delay=9,
     ),
     Queue(
         id="q2",
         workspace=W,
         requirement='language == "de" and de >= 2 or language != "de"',
+        skills={"en": 1},  # dropped by the first step, whose requirement replaces both
         priority_step=15,
         offer_to=2,
         offer_timeout=5,
+        reject_delay=0,  # a rejecting agent may be offered it again at once
+        no_answer_delay=12,
         strategy="round-robin",
         escalation=(
             EscalationStep(after=10, requirement="true", groups=("floor",)),
@@ -82,19 +89,25 @@ QUEUES = (
         when_no_agents="refuse",
         leave_when_no_agents=True,
         offer_timeout=4,
+        reject_delay=float("inf"),  # never again, as before delays existed
+        escalation=(EscalationStep(after=12, skills={}),),  # then any agent of the queue
     ),
 )
 QUEUE = {q.id: q for q in QUEUES}
 
 
-def levels(queue: Queue) -> list[tuple[str, set[str]]]:
-    """(requirement, pools) per escalation level, built from the configuration alone."""
-    requirement, pools = queue.requirement or "true", {f"queue:{queue.id}"}
-    out = [(requirement, set(pools))]
+def levels(queue: Queue) -> list[tuple[str, Mapping[str, int], set[str]]]:
+    """(requirement, minimums, pools) per escalation level, from the configuration alone."""
+    requirement, minimums = queue.requirement or "true", queue.skills
+    pools = {f"queue:{queue.id}"}
+    out = [(requirement, minimums, set(pools))]
     for step in queue.escalation:
-        requirement = step.requirement if step.requirement is not None else requirement
+        if step.requirement is not None:
+            requirement, minimums = step.requirement, {}
+        if step.skills is not None:
+            minimums = step.skills
         pools |= {f"queue:{q}" for q in step.queues} | {f"group:{g}" for g in step.groups}
-        out.append((requirement, set(pools)))
+        out.append((requirement, minimums, set(pools)))
     return out
 
 
@@ -124,7 +137,7 @@ class Waiting:
     level: int = 0
     preferred: str | None = None
     placed: bool = True  # False while offered or handled
-    declined: set[str] = attrs.field(factory=set)
+    declined: dict[str, float] = attrs.field(factory=dict)  # agent -> kept from it until
     offers: set[str] = attrs.field(factory=set)
     owner: str | None = None
 
@@ -141,6 +154,7 @@ class Model:
         self.open: dict[str, Waiting] = {}
         self.ended: set[str] = set()
         self.received: dict[str, Contact] = {}
+        self.now = 0.0  # the time of the command being judged
 
     def fold(self, event: ev.Event) -> None:
         match event:
@@ -184,15 +198,23 @@ class Model:
             case ev.OfferRejected() | ev.OfferTimedOut() | ev.OfferRescinded():
                 w = self.open[event.contact_id]
                 w.offers.discard(event.offer_id)
-                self.offers.pop(event.offer_id)
+                offer = self.offers.pop(event.offer_id)
                 self.pending[event.agent_id] = None
                 del self.held[event.agent_id][event.contact_id]
                 if not isinstance(event, ev.OfferRescinded):
-                    w.declined.add(event.agent_id)
+                    queue = QUEUE[offer.queue]
+                    rejected = isinstance(event, ev.OfferRejected)
+                    delay = queue.reject_delay if rejected else queue.no_answer_delay
+                    if delay > 0:
+                        w.declined[event.agent_id] = event.at + delay
                     if w.preferred == event.agent_id:
                         w.preferred = None
                     if not w.offers and w.owner is None:
                         w.placed = True
+            case ev.ExclusionEnded():
+                w = self.open[event.contact_id]
+                until = w.declined.pop(event.agent_id)
+                assert event.at >= until, f"{event.agent_id} let back to {w.contact.id} early"
             case ev.ContactTransferred():
                 del self.held[event.from_agent][event.contact_id]
                 self.open[event.contact_id].owner = None
@@ -222,12 +244,11 @@ class Model:
 
     def meets(self, agent_id: str, w: Waiting) -> bool:
         agent = self.agents[agent_id]
-        requirement, pools = LEVELS[w.queue][w.level]
+        requirement, minimums, pools = LEVELS[w.queue][w.level]
         member = {f"queue:{q}" for q in agent.queues} | {f"group:{g}" for g in agent.groups}
         if not member & pools:
             return False
-        queue = QUEUE[w.queue]
-        if any(agent.skills.get(s, 0) < n for s, n in queue.skills.items()):
+        if any(agent.skills.get(s, 0) < n for s, n in minimums.items()):
             return False
         return parse_requirement(requirement, skills=SKILLS).matches(w.contact, agent.skills)
 
@@ -237,7 +258,7 @@ class Model:
             return False
         if not ignore_pending and self.pending[agent_id] is not None:
             return False
-        if agent_id in w.declined:
+        if w.declined.get(agent_id, -1.0) > self.now:  # still kept from it
             return False
         kind = w.contact.channel_kind
         kinds = list(self.held[agent_id].values())
@@ -320,6 +341,7 @@ class RoutingMachine(RuleBasedStateMachine):
 
     def do(self, command: Command, dt: float = 0.01) -> None:
         self.now += dt
+        self.model.now = self.now
         events = self.router.handle(command, self.now)
         self.commands.append((command, self.now))
         self.log += events

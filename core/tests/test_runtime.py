@@ -85,6 +85,70 @@ async def test_offer_times_out_in_time_and_goes_to_the_next_agent(
     assert second.offer.agent_id == "bob"  # type: ignore[attr-defined]
 
 
+async def test_a_message_delivered_late_is_routed_at_the_runtimes_clock(
+    memory_runtime: Runtime, fake_clock: FakeClock
+) -> None:
+    await memory_runtime.set_agent_status(W, "alice", "available")
+    events = memory_runtime.subscribe()
+    now = fake_clock.now()
+    late = InboundMessage(
+        channel="web", sender=Address("memory", "carol"), body="hi", received_at=now - 630
+    )
+    ack = await memory_runtime.receive(late)
+    offered = await wait_for_event(events, lambda e: isinstance(e, ev.ContactOffered))
+    offer = offered.offer  # type: ignore[attr-defined]
+    assert offer.created_at == now
+    assert offer.expires_at == now + 10  # the queue's offer_timeout, from now
+    log = await stored(memory_runtime)
+    (message,) = [e.message for e in of_type(log, ev.MessageReceived)]
+    assert (message.created_at, message.sent_at) == (now, now - 630)  # the customer's time kept
+    (received,) = of_type(log, ev.ContactReceived)
+    assert (received.at, received.contact.created_at) == (now, now)
+    assert of_type(log, ev.ContactQueued)[0].at == now  # waits run from the runtime's time
+    fake_clock.advance(3)
+    accepted = await memory_runtime.accept(W, offer.id)
+    assert [e.type for e in accepted] == ["OfferAccepted"]
+    assert ack.new_contact
+
+
+async def test_a_late_message_missed_by_the_only_agent_is_offered_to_them_again(
+    make_runtime: Callable[..., Runtime], fake_clock: FakeClock
+) -> None:
+    runtime = make_runtime()
+    async with runtime.running():
+        await runtime.set_agent_status(W, "bob", "available")
+        events = runtime.subscribe()
+        late = InboundMessage(
+            channel="web",
+            sender=Address("memory", "dan"),
+            body="hallo",
+            received_at=fake_clock.now() - 630,
+        )
+        await runtime.receive(late)
+        first = await wait_for_event(events, lambda e: isinstance(e, ev.ContactOffered))
+        assert first.offer.agent_id == "bob"  # type: ignore[attr-defined]
+        fake_clock.advance(10)  # bob does not answer: kept from it for no_answer_delay (30 s)
+        await wait_for_event(events, lambda e: isinstance(e, ev.OfferTimedOut))
+        fake_clock.advance(30)
+        await wait_for_event(events, lambda e: isinstance(e, ev.ExclusionEnded))
+        again = await wait_for_event(events, lambda e: isinstance(e, ev.ContactOffered))
+        assert again.offer.agent_id == "bob"  # type: ignore[attr-defined]
+        assert again.offer.expires_at > again.offer.created_at == fake_clock.now()  # type: ignore[attr-defined]
+
+
+async def test_a_provider_time_that_is_not_a_time_is_dropped_and_the_message_kept(
+    memory_runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    odd = InboundMessage(
+        channel="web", sender=Address("memory", "eve"), body="?", received_at=float("nan")
+    )
+    with caplog.at_level(logging.WARNING, logger="trunkline.runtime"):
+        ack = await memory_runtime.receive(odd)
+    (message,) = [e.message for e in of_type(await stored(memory_runtime), ev.MessageReceived)]
+    assert (message.id, message.sent_at) == (ack.message_id, None)
+    assert 'channel "web": received_at nan is not a time' in caplog.text
+
+
 async def test_concurrent_redeliveries_store_one_message(memory_runtime: Runtime) -> None:
     acks = []
 

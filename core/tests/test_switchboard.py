@@ -317,8 +317,12 @@ def test_step_within_a_bound_moves_time_only_that_far_when_no_timer_is_due() -> 
     assert sb.now == 4
     assert [e.type for e in sb.step(within=60)] == ["OfferTimedOut"]
     assert sb.now == 10
+    # ada, the only agent, is kept from it for no_answer_delay (30 s), then offered it again
+    assert [e.type for e in sb.step()] == ["ExclusionEnded", "ContactOffered"]
+    assert sb.now == 40
+    sb.accept(sb.offers("ada")[0].id)
     assert sb.step() == []  # no timer left: time stays
-    assert sb.now == 10
+    assert sb.now == 40
 
 
 # Looking up one contact --------------------------------------------------------------------------

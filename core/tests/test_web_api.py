@@ -11,7 +11,7 @@ import httpx
 import pytest
 import websockets
 
-from trunkline import FakeClock, Runtime, load_plugins
+from trunkline import Address, FakeClock, InboundMessage, Runtime, load_plugins
 from trunkline.testing import build_runtime
 from trunkline.users import hash_password, hash_token
 from trunkline.web.openapi import openapi_document
@@ -371,6 +371,21 @@ async def test_the_customers_history_across_contacts_is_shown(server: Runtime) -
         detail = (await ada.get(f"/api/v1/workspaces/acme/contacts/{second.contact_id}")).json()
     assert [h["id"] for h in detail["history"]] == [first.contact_id]
     assert detail["history"][0]["messages"][0]["body"] == "first question"
+
+
+async def test_a_message_shows_when_the_server_received_it_and_when_the_customer_sent_it(
+    server: Runtime,
+) -> None:
+    written = server.clock.now() - 630  # the provider delivered it late
+    ack = await server.receive(
+        InboundMessage(
+            channel="web", sender=Address("memory", "eve"), body="hi", received_at=written
+        )
+    )
+    async with client(server, "sue") as sue:
+        detail = (await sue.get(f"/api/v1/workspaces/acme/contacts/{ack.contact_id}")).json()
+    (message,) = detail["messages"]
+    assert (message["created_at"], message["sent_at"]) == (server.clock.now(), written)
 
 
 async def test_the_agent_socket_pushes_offers_and_takes_requests(server: Runtime) -> None:

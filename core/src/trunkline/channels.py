@@ -89,6 +89,9 @@ class InboundMessage:
     ``provider_id`` is the provider's own id for the message (a Message-ID, a webhook event
     id); the runtime uses it to recognise a redelivery. ``thread_hint`` is whatever the
     provider offers to group messages into one conversation (an email thread, a chat id).
+    ``received_at`` is when the customer sent it by the provider's clock, if the provider says:
+    it is stored as the message's ``sent_at`` and never sets the routing time, which is the
+    runtime's clock (a late or retried delivery is routed when it arrives).
 
     A delivery report (an email bounce, a carrier's "undelivered") is stored like any message
     and, with ``fails_message`` set to the id of the outbound message it reports and

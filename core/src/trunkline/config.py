@@ -649,6 +649,8 @@ def _workspace(
             step_path = (*path, "escalation", str(number))
             if step.requirement is not None:
                 requirement(step.requirement, (*step_path, "requirement"))
+            if step.skills is not None:
+                known_skills(step.skills, (*step_path, "skills"))
             for i, other in enumerate(step.queues):
                 known_queue(other, (*step_path, "queues", str(i)))
             if step.overflow is not None:

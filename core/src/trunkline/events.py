@@ -27,6 +27,7 @@ __all__ = [
     "ContactTransferred",
     "CustomerCreated",
     "Event",
+    "ExclusionEnded",
     "MessageFailed",
     "MessageReceived",
     "MessageSent",
@@ -157,7 +158,8 @@ class OfferAccepted(Event):
 
 @attrs.frozen(kw_only=True)
 class OfferRejected(Event):
-    """The agent declined; the contact goes back to its queue without that agent."""
+    """The agent declined; the contact goes back to its queue without that agent, who may be
+    offered it again after the queue's ``reject_delay`` (see :class:`ExclusionEnded`)."""
 
     offer_id: str
     contact_id: str
@@ -176,9 +178,23 @@ class OfferRescinded(Event):
 
 @attrs.frozen(kw_only=True)
 class OfferTimedOut(Event):
-    """The agent did not answer in time; the contact goes back without that agent."""
+    """The agent did not answer in time; the contact goes back without that agent, who may be
+    offered it again after the queue's ``no_answer_delay`` (see :class:`ExclusionEnded`)."""
 
     offer_id: str
+    contact_id: str
+    agent_id: str
+
+
+@attrs.frozen(kw_only=True)
+class ExclusionEnded(Event):
+    """The agent who declined the contact may be offered it again.
+
+    An agent who rejected an offer, or let it time out, is kept from that contact for its
+    queue's ``reject_delay`` or ``no_answer_delay``; this records that the time is over while
+    the contact still waits, so a replay ends the exclusion exactly when routing did.
+    """
+
     contact_id: str
     agent_id: str
 

@@ -163,7 +163,14 @@ class Attachment:
 
 @attrs.frozen
 class Message:
-    """One item inside a contact: an email, a chat line, an SMS, a fax, a post, a call leg."""
+    """One item inside a contact: an email, a chat line, an SMS, a fax, a post, a call leg.
+
+    ``created_at`` is when Trunkline received (or wrote) it, by the runtime's clock: routing,
+    waits and service level run from there. ``sent_at`` is when the customer sent it, by the
+    provider's clock, when the channel said (``InboundMessage.received_at``): for history and
+    for reports that want the customer's time; it may lie well before ``created_at`` when the
+    provider delivered late or retried, or be off when its clock drifts.
+    """
 
     id: str
     workspace: str
@@ -176,11 +183,16 @@ class Message:
     provider_id: str | None = None  # the provider's own id, used to recognise redeliveries
     created_at: float = 0.0
     metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    sent_at: float | None = None
 
 
 @attrs.frozen
 class Contact:
-    """One interaction to be handled, from arrival to close."""
+    """One interaction to be handled, from arrival to close.
+
+    ``created_at`` is when the runtime received it, by its own clock (routing, waits and
+    service level run from there); the customer's time is its first message's ``sent_at``.
+    """
 
     id: str
     workspace: str
@@ -214,6 +226,17 @@ def _not_negative(instance: object, attribute: attrs.Attribute[Any], value: floa
         raise ValueError(f"{attribute.name}: must not be negative, got {value!r}")
 
 
+def _delay(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not value >= 0:  # also refuses NaN, which would never compare as due
+        raise ValueError(
+            f"{attribute.name}: must be 0 or more seconds (inf: never again), got {value!r}"
+        )
+
+
+def _optional_skill_levels(value: Mapping[str, int] | None) -> Mapping[str, int] | None:
+    return None if value is None else _skill_levels(value)
+
+
 def _seconds(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if not value >= 0:  # NaN too
         raise ValueError(f"{attribute.name}: must be 0 or more seconds, got {value!r}")
@@ -234,14 +257,19 @@ def _steps(value: Iterable[EscalationStep]) -> tuple[EscalationStep, ...]:
 class EscalationStep:
     """One step of a queue's escalation, taken ``after`` seconds in the queue.
 
-    Steps are cumulative, like the rings of a bullseye: a step may relax the requirement
-    (``requirement`` replaces the one before), widen the agents (``queues`` and ``groups`` add
-    the agents of those queues and groups), set the contact's ``priority``, or ``overflow`` it
-    to another queue. A contact keeps its place in line (its arrival time) across steps.
+    Steps are cumulative, like the rings of a bullseye. Who may serve is the requirement and
+    the minimum skill levels in force, the queue's to begin with: ``requirement`` replaces the
+    requirement in force *and* drops the minimums in force (the step's requirement says who
+    may serve from now on), ``skills`` replaces the minimums in force (``{}`` drops them), and
+    a step that sets neither keeps both. ``queues`` and ``groups`` add the agents of those
+    queues and groups, ``priority`` sets the contact's priority, and ``overflow`` moves it to
+    another queue. A contact's own ``required_skills`` apply at every step. A contact keeps
+    its place in line (its arrival time) across steps.
     """
 
     after: float = attrs.field(validator=_not_negative)
     requirement: str | None = None
+    skills: Mapping[str, int] | None = attrs.field(default=None, converter=_optional_skill_levels)
     queues: tuple[str, ...] = attrs.field(default=(), converter=_names)
     groups: tuple[str, ...] = attrs.field(default=(), converter=_names)
     priority: int | None = None
@@ -257,6 +285,10 @@ class Queue:
     skills, such as ``language == "de" and billing >= 3``). ``escalation`` widens that over
     time. The order of the line: priority, then arrival, where one priority step is worth
     ``priority_step`` seconds of waiting; ``order`` is ``"fifo"`` or ``"lifo"``.
+
+    An agent who rejects an offer is not offered the same contact again for ``reject_delay``
+    seconds, and one who lets an offer time out for ``no_answer_delay`` seconds (``0``: at
+    once; ``inf``: never again); other agents are offered it meanwhile.
 
     ``service_level_threshold`` is the answer time (seconds) that counts as in service level;
     ``service_level_target`` is the share of contacts that should meet it (0.8 for
@@ -278,6 +310,8 @@ class Queue:
     seed: int = 0
     offer_timeout: float = attrs.field(default=20.0, validator=_not_negative)
     offer_to: int = attrs.field(default=1)
+    reject_delay: float = attrs.field(default=30.0, validator=_delay)
+    no_answer_delay: float = attrs.field(default=30.0, validator=_delay)
     wrap_up: float = attrs.field(default=0.0, validator=_not_negative)
     max_length: int = attrs.field(default=0, validator=_not_negative)
     when_no_agents: str = attrs.field(default="join", validator=_one_of("join", "refuse"))

@@ -819,17 +819,25 @@ def _reason(cond: _Comparison | _Truth | _Not, contact: Contact, skills: Mapping
     return f"{cond.text} ({'; '.join(f'{name}: {has}' for name, has in seen.items())})"
 
 
+def _possible(cond: _Cond, contact: Contact) -> bool:
+    """Whether some agent could meet ``cond`` for this contact (its part decided, levels 0-5)."""
+    return _Plan.of(cond).bind(contact).constant is not False
+
+
 def _reasons(cond: _Cond, contact: Contact, skills: Mapping[str, int]) -> list[str]:
+    """The failing terms that decided the verdict; ``[]`` when the agent qualifies.
+
+    Of a failed ``or``, only the sides this contact leaves open to some agent are named (for
+    a German contact, not ``language == "en" and en >= 3``); when it leaves none open, every
+    side is, since each failed for the contact.
+    """
     if isinstance(cond, _And):
         return [r for child in cond.children for r in _reasons(child, contact, skills)]
     if isinstance(cond, _Or):
-        found: list[str] = []
-        for child in cond.children:
-            reasons = _reasons(child, contact, skills)
-            if not reasons:
-                return []
-            found += reasons
-        return found
+        if any(_holds(child, contact, skills) for child in cond.children):
+            return []
+        sides = [child for child in cond.children if _possible(child, contact)]
+        return [r for child in sides or cond.children for r in _reasons(child, contact, skills)]
     return [] if _holds(cond, contact, skills) else [_reason(cond, contact, skills)]
 
 
@@ -1116,8 +1124,10 @@ class Requirement:
         """Why an agent with ``skills`` does not qualify for ``contact``; ``[]`` when it does.
 
         Each reason is a failing clause as written with the values that made it fail, such as
-        ``billing >= 3 (agent has 2)`` or ``language == "de" (contact has "fr")``. For ``or``,
-        every side failed, so every side's reasons are listed.
+        ``billing >= 3 (agent has 2)`` or ``language == "de" (contact has "fr")``. Only the
+        clauses that decided the verdict are named: of an ``or``, only the sides this contact
+        leaves open to some agent (``language == "de" and de >= 3`` for a German contact, not
+        the sides for other languages), or every side when it leaves none open.
         """
         return _reasons(self._tree, contact, skills)
 

@@ -642,7 +642,11 @@ class Runtime:
                 raise InboundRejected(f"the {field} contains a NUL character")
         workspace = self._channel_workspace[message.channel]
         desk = self.desk(workspace)
-        now = self.clock.now() if message.received_at is None else message.received_at
+        # Route at the runtime's clock, never the provider's: a message delivered late (a
+        # retry, a drifting clock) would otherwise get offers that expired before they were
+        # made. The provider's time is kept on the message as the customer's (``sent_at``).
+        now = self.clock.now()
+        sent_at = _provider_time(message)
         reason = await self.pm.acall_first(
             "trunkline_inbound_filter", message=message, workspace=workspace
         )
@@ -710,6 +714,7 @@ class Runtime:
                 provider_id=message.provider_id,
                 created_at=now,
                 metadata={"subject": message.subject} if message.subject else {},
+                sent_at=sent_at,
             )
             out.append(
                 ev.MessageReceived(workspace=workspace, at=now, message=stored, idempotency_key=key)
@@ -1013,6 +1018,22 @@ def _fit(message: OutboundMessage, adapter: ChannelAdapter) -> OutboundMessage:
     if caps.max_body_length is not None and len(message.body) > caps.max_body_length:
         message = attrs.evolve(message, body=message.body[: caps.max_body_length])
     return message
+
+
+def _provider_time(message: InboundMessage) -> float | None:
+    """The message's ``received_at`` if it is a time at all; a channel's bad value is logged
+    and dropped rather than costing the customer's message."""
+    value = message.received_at
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    log.warning(
+        'channel "%s": received_at %r is not a time in seconds since the epoch; ignored',
+        message.channel,
+        value,
+    )
+    return None
 
 
 def _placeholder(workspace: str, message: InboundMessage) -> Customer:

@@ -84,9 +84,9 @@ class RoutingEngine(Protocol):
     def next_deadline(self) -> float | None: ...
 
 
-_OFFER, _WRAP, _STEP, _PREFERRED = range(4)
+_OFFER, _WRAP, _STEP, _PREFERRED, _EXCLUDE = range(5)
 _WAITING = (ContactState.QUEUED, ContactState.OFFERED)
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
 _MISSING: Any = object()
 _INF = math.inf
 
@@ -161,6 +161,7 @@ class Router:
             ev.OfferRejected: self._on_declined,
             ev.OfferTimedOut: self._on_declined,
             ev.OfferRescinded: self._on_rescinded,
+            ev.ExclusionEnded: self._on_exclusion_ended,
             ev.ContactTransferred: self._on_transferred,
             ev.ContactEnded: self._on_ended,
             ev.WrapUpEnded: self._on_wrap_up_ended,
@@ -236,19 +237,32 @@ class Router:
                     f"{', '.join(self.skills) or 'none'})"
                 )
         requirement = self._parse(queue, queue.requirement or "true")
+        minimums: Mapping[str, int] = queue.skills
         pools = [self._pool(f"queue:{queue.id}")]
         skills = set(queue.skills) | requirement.skills_used
         levels: list[Level] = []
         state = QueueState(queue, levels, frozenset())
-        levels.append(Level(0, requirement, tuple(pools), None))
+        levels.append(Level(0, requirement, tuple(pools), None, minimums))
         for number, step in enumerate(queue.escalation, start=1):
+            # A step's requirement says who may serve from now on: it replaces the requirement
+            # and the minimums in force; its skills, if given, are the minimums from now on.
             if step.requirement is not None:
                 requirement = self._parse(queue, step.requirement, number)
                 skills |= requirement.skills_used
+                minimums = {}
+            if step.skills is not None:
+                for skill in step.skills:
+                    if skill not in self.skills:
+                        raise RoutingError(
+                            f'queue "{queue.id}" escalation step {number}: unknown skill '
+                            f'"{skill}" (known: {", ".join(self.skills) or "none"})'
+                        )
+                minimums = step.skills
+                skills |= set(minimums)
             pools += [self._pool(f"queue:{q}") for q in step.queues]
             pools += [self._pool(f"group:{g}") for g in step.groups]
             pools = list({p.id: p for p in pools}.values())
-            levels.append(Level(number, requirement, tuple(pools), step))
+            levels.append(Level(number, requirement, tuple(pools), step, minimums))
         state.skills = frozenset(skills)
         index_type = (
             OrderedIndex
@@ -314,7 +328,8 @@ class Router:
         return [v.contact for v in self.contacts.values() if v.queue is None]
 
     def next_deadline(self) -> float | None:
-        """When the next :class:`Tick` is due: an offer, a wrap-up or an escalation step."""
+        """When the next :class:`Tick` is due: an offer, a wrap-up, an escalation step, a
+        preferred agent's window or a declined agent's exclusion."""
         heap = self._deadlines
         while heap and not self._due_valid(heap[0]):
             heapq.heappop(heap)
@@ -612,11 +627,22 @@ class Router:
             run, cid = ref
             held = run.wrap_up.get(cid)
             return held is not None and held[1] == token
-        view: ContactView = ref
+        if kind == _EXCLUDE:
+            view, aid = ref
+            declined = view.declined
+            kept = None if declined is None else declined.get(aid)
+            return (
+                kept is not None
+                and kept[0] == token
+                and view.state in _WAITING
+                and self.contacts.get(view.contact.id) is view
+            )
+        view = ref
         return view.seq == token and view.state is ContactState.QUEUED
 
     def _expire(self, now: float) -> None:
         heap, w = self._deadlines, self.workspace
+        ending: list[tuple[float, int, int, Any, Any]] | None = None  # exclusions over (below)
         while heap and heap[0][0] <= now:
             entry = heapq.heappop(heap)
             if not self._due_valid(entry):
@@ -642,8 +668,25 @@ class Router:
                 self._close(cid, run.agent.id)
             elif kind == _PREFERRED:
                 self._fall_back(ref, f'preferred agent "{ref.preferred}" was not free in time')
+            elif kind == _EXCLUDE:
+                if ending is None:
+                    ending = []
+                ending.append(entry)
             else:
                 self._escalate(ref, now)
+        if ending:
+            # Ended in an order the state alone decides (not the timers' push order, which a
+            # restored snapshot cannot repeat when two fall due at the same instant), and after
+            # the other timers: only the next dispatch reads them.
+            ending.sort(key=lambda e: (e[0], e[3][0].contact.id, e[3][1]))
+            for entry in ending:
+                if self._due_valid(entry):
+                    view, aid = entry[3]
+                    self._emit(
+                        ev.ExclusionEnded(
+                            workspace=w, at=now, contact_id=view.contact.id, agent_id=aid
+                        )
+                    )
 
     def _fall_back(self, view: ContactView, reason: str) -> None:
         """A contact waiting for its preferred agent goes to normal routing (level 0)."""
@@ -1133,12 +1176,19 @@ class Router:
         self._release(run, view.contact.channel_kind, None)
 
     def _on_declined(self, event: ev.OfferRejected | ev.OfferTimedOut) -> None:
-        self.offers.pop(event.offer_id, None)
+        offer = self.offers.pop(event.offer_id, None)
         view = self.contacts[event.contact_id]
         view.offers.remove(event.offer_id)
-        if view.declined is None:
-            view.declined = set()
-        view.declined.add(event.agent_id)
+        queue = self.queues.get(offer.queue if offer is not None else view.queue or "")
+        rejected = isinstance(event, ev.OfferRejected)
+        delay = _INF if queue is None else queue.reject_delay if rejected else queue.no_answer_delay
+        if delay > 0:  # the agent is kept from this contact until then (0: not at all)
+            until = event.at + delay
+            if view.declined is None:
+                view.declined = {}
+            view.declined[event.agent_id] = (until, "rejected" if rejected else "missed")
+            if until < _INF:
+                self._deadline(until, _EXCLUDE, (view, event.agent_id), until)
         if view.preferred == event.agent_id:
             view.preferred = None  # the preferred agent declined: normal routing from here
         run = self.agents[event.agent_id]
@@ -1149,6 +1199,20 @@ class Router:
             view.state = ContactState.QUEUED
             self._place(view)
         self._release(run, view.contact.channel_kind, None)
+
+    def _on_exclusion_ended(self, event: ev.ExclusionEnded) -> None:
+        view = self.contacts.get(event.contact_id)
+        declined = None if view is None else view.declined
+        if view is None or declined is None or declined.pop(event.agent_id, None) is None:
+            return
+        placed = view.seq != -1
+        if not declined:
+            if placed:  # its lines count contacts that skip someone: it skips nobody now
+                for line in view.lines:
+                    line.declines -= 1
+            view.declined = None
+        if placed and view.state is ContactState.QUEUED:
+            self._dirty_contacts.append(view)  # the agent may take it now
 
     def _on_transferred(self, event: ev.ContactTransferred) -> None:
         view = self.contacts[event.contact_id]
@@ -1225,7 +1289,7 @@ class Router:
             view.counted = None
 
     def _bind(self, state: QueueState, level: Level, contact: Contact) -> AgentPredicate:
-        minimums = dict(state.queue.skills)
+        minimums = dict(level.minimums)
         for skill, floor in contact.required_skills.items():
             minimums[skill] = max(floor, minimums.get(skill, 0))
         predicate = level.requirement.bind(contact)
@@ -1372,7 +1436,9 @@ class Router:
                 v.seq,
                 v.offers,
                 v.offers_made,
-                None if v.declined is None else sorted(v.declined),
+                None
+                if v.declined is None
+                else [[aid, until, how] for aid, (until, how) in v.declined.items()],
                 v.agent_id,
                 v.counted is not None,
             ]
@@ -1426,7 +1492,11 @@ class Router:
             view.queue, view.priority, view.since, view.joined_at, view.level = row[2:7]
             view.preferred, view.preferred_until = row[7], row[8]
             view.offers, view.offers_made = list(row[10]), row[11]
-            view.declined = None if row[12] is None else set(row[12])
+            if row[12] is not None:
+                view.declined = {aid: (until, how) for aid, until, how in row[12]}
+                for aid, (until, _) in view.declined.items():
+                    if until < _INF:
+                        self._deadline(until, _EXCLUDE, (view, aid), until)
             view.agent_id = row[13]
             self.contacts[view.contact.id] = view
             if row[14]:

@@ -149,7 +149,8 @@ class ContactView:
         self.lines: tuple[Line, ...] = ()
         self.offers: list[str] = []
         self.offers_made = 0
-        self.declined: set[str] | None = None
+        # Agents kept from it for a while: agent id -> (until, "rejected" or "missed").
+        self.declined: dict[str, tuple[float, str]] | None = None
         self.agent_id: str | None = None
         self.counted: QueueState | None = None  # the queue whose waiting count includes it
 
@@ -159,6 +160,7 @@ class ContactView:
         return self.since
 
     def has_declined(self, agent_id: str) -> bool:
+        """True while the agent is kept from this contact (they declined it, recently)."""
         return self.declined is not None and agent_id in self.declined
 
     def __repr__(self) -> str:
@@ -166,9 +168,13 @@ class ContactView:
 
 
 class Level:
-    """One escalation level of a queue: who may serve, and what they must meet."""
+    """One escalation level of a queue: who may serve, and what they must meet.
 
-    __slots__ = ("index", "pools", "requirement", "step")
+    ``requirement`` and ``minimums`` are those in force at this level: the queue's at level 0,
+    then as each step replaced them (see :class:`~trunkline.model.EscalationStep`).
+    """
+
+    __slots__ = ("index", "minimums", "pools", "requirement", "step")
 
     def __init__(
         self,
@@ -176,11 +182,13 @@ class Level:
         requirement: Requirement,
         pools: tuple[Pool, ...],
         step: EscalationStep | None,
+        minimums: Mapping[str, int],
     ) -> None:
         self.index = index
         self.requirement = requirement
         self.pools = pools
         self.step = step
+        self.minimums = minimums
 
 
 class QueueState:

@@ -144,6 +144,7 @@ _SCHEMAS: dict[str, Any] = {
             "channel": {"type": "string"},
             "body": {"type": "string"},
             "created_at": {"type": "number"},
+            "sent_at": {"type": ["number", "null"]},
             "sender": {"type": ["string", "null"]},
             "attachments": {"type": "array", "items": {"type": "object"}},
         },

@@ -82,6 +82,7 @@ def message_json(message: Message) -> dict[str, Any]:
         "channel": message.channel,
         "body": message.body,
         "created_at": message.created_at,
+        "sent_at": message.sent_at,
         "sender": None if message.sender is None else str(message.sender),
         "attachments": [
             {
