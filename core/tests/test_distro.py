@@ -26,6 +26,7 @@ from trunkline.demo import DemoOptions, demo_config, run_demo
 from trunkline.errors import TrunklineError
 from trunkline.plugins import PluginManager, load_plugins
 from trunkline.testing import build_runtime
+from trunkline.testing.cli import install
 from trunkline.users import hash_password
 
 CHECKED_CONFIG = """\
@@ -36,28 +37,20 @@ queue = "support"
 """
 
 
-def install(site: Path, dist: str, group: str, entry: str, value: str, module: str, source: str):  # type: ignore[no-untyped-def]
-    """Install a distribution into ``site`` as pip would: a module, metadata, an entry point."""
-    site.mkdir(exist_ok=True)
-    (site / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
-    info = site / f"{dist.replace('-', '_')}-1.0.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0.0\n")
-    (info / "entry_points.txt").write_text(f"[{group}]\n{entry} = {value}\n")
-
-
 def install_distro(site: Path, name: str, fields: str, *, prelude: str = "") -> None:
     """A vendor distribution called ``name``: ``Distro(name=name, <fields>)``."""
     module = f"distro_{name.replace('-', '_')}"
     source = (
         f"{prelude}\nfrom trunkline import Distro\n\ndistro = Distro(name={name!r}, {fields})\n"
     )
-    install(site, f"{name}-cc", "trunkline.distro", name, f"{module}:distro", module, source)
+    install(site, f"{name}-cc", module, source, {"trunkline.distro": {name: f"{module}:distro"}})
 
 
 def install_plugin(site: Path, name: str, source: str) -> None:
     module = f"plugin_{name.replace('-', '_')}"
-    install(site, f"tl-{name}", "trunkline.plugins", name, module, module, source)
+    install(
+        site, f"tl-{name}", module, textwrap.dedent(source), {"trunkline.plugins": {name: module}}
+    )
 
 
 ADAPTER_PLUGIN = """
@@ -197,11 +190,9 @@ def test_an_entry_point_that_holds_something_else_names_the_distribution(site: P
     install(
         site,
         "odd-cc",
-        "trunkline.distro",
-        "odd",
-        "distro_odd:distro",
         "distro_odd",
         "distro = 42\n",
+        {"trunkline.distro": {"odd": "distro_odd:distro"}},
     )
     with pytest.raises(
         PluginError, match=r'^distribution "odd": the entry point distro_odd:distro'
@@ -211,7 +202,7 @@ def test_an_entry_point_that_holds_something_else_names_the_distribution(site: P
 
 def test_an_entry_point_whose_distro_has_another_name_is_refused(site: Path) -> None:
     source = 'from trunkline import Distro\n\ndistro = Distro(name="help-line")\n'
-    install(site, "x-cc", "trunkline.distro", "helpline", "distro_x:distro", "distro_x", source)
+    install(site, "x-cc", "distro_x", source, {"trunkline.distro": {"helpline": "distro_x:distro"}})
     with pytest.raises(PluginError) as info:
         load_plugins({}, distro="helpline")
     assert str(info.value) == (

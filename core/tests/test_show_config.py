@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from trunkline.showconfig import MASK, toml_document
+from trunkline.testing.cli import install
 from trunkline.users import hash_password
 
 SECRET_VALUE = "s3cret-value-never-printed"
@@ -54,13 +55,13 @@ distro = Distro(
 
 
 def install_distro(site: Path) -> None:
-    site.mkdir()
-    (site / "distro_helpline.py").write_text(textwrap.dedent(DISTRO), encoding="utf-8")
-    info = site / "helpline_cc-1.0.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: helpline-cc\nVersion: 1.0.0\n")
-    (info / "entry_points.txt").write_text(
-        "[trunkline.distro]\nhelpline = distro_helpline:distro\n"
+    source = textwrap.dedent(DISTRO)
+    install(
+        site,
+        "helpline-cc",
+        "distro_helpline",
+        source,
+        {"trunkline.distro": {"helpline": "distro_helpline:distro"}},
     )
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from trunkline import load_plugins
 from trunkline.testing import build_runtime
+from trunkline.testing.cli import install
 from trunkline_webchat import plugin
 
 from .conftest import CHANNEL, RunChat, serving, webchat_config
@@ -130,13 +131,9 @@ def test_the_page_has_no_inline_script_or_style() -> None:
 
 def install_distro(site: Path, name: str, title: str) -> None:
     """A vendor distribution in ``site`` (on ``sys.path``), found by its entry point."""
-    (site / f"distro_{name}.py").write_text(
-        f"from trunkline import Distro\n\ndistro = Distro(name={name!r}, title={title!r})\n"
-    )
-    info = site / f"{name}_cc-1.0.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}-cc\nVersion: 1.0.0\n")
-    (info / "entry_points.txt").write_text(f"[trunkline.distro]\n{name} = distro_{name}:distro\n")
+    source = f"from trunkline import Distro\n\ndistro = Distro(name={name!r}, title={title!r})\n"
+    module = f"distro_{name}"
+    install(site, f"{name}-cc", module, source, {"trunkline.distro": {name: f"{module}:distro"}})
 
 
 @pytest.mark.parametrize(

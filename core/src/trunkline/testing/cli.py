@@ -14,6 +14,7 @@ are the one way to do it::
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import socket
@@ -22,7 +23,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["TRUNKLINE", "clean_env", "free_port", "imports_of", "run"]
+__all__ = ["TRUNKLINE", "clean_env", "free_port", "imports_of", "install", "run"]
 
 _SCRIPT = Path(sys.executable).with_name("trunkline")  # the console script of this environment
 #: The command line that runs ``trunkline`` in this environment.
@@ -89,3 +90,35 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def install(
+    site: Path,
+    dist: str,
+    module: str,
+    source: str,
+    entry_points: Mapping[str, Mapping[str, str]],
+    *,
+    version: str = "1.0.0",
+) -> None:
+    """Install a one-module distribution into the directory ``site`` as pip would: the module
+    ``module.py`` holding ``source``, and metadata naming ``entry_points`` (group -> name ->
+    ``module:attr``), so a process with ``site`` on its path finds its plugins or distribution.
+
+    For tests: a previously imported module of the same name is forgotten, so a test that
+    installs ``distro_x`` with other contents in-process sees its own, not an earlier test's.
+    """
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{module}.py").write_text(source, encoding="utf-8")
+    info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n", encoding="utf-8"
+    )
+    groups = "".join(
+        f"[{group}]\n" + "".join(f"{name} = {value}\n" for name, value in names.items())
+        for group, names in entry_points.items()
+    )
+    (info / "entry_points.txt").write_text(groups, encoding="utf-8")
+    sys.modules.pop(module, None)
+    importlib.invalidate_caches()
