@@ -99,6 +99,14 @@ class StoreSettings:
     lease_ttl: float = 5.0  # shared stores: seconds a node's hold on a workspace lasts
 
 
+def _at_least(minimum: float) -> Any:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+        if value < minimum:
+            raise ValueError(f"{attribute.name}: must be at least {minimum:g}, not {value!r}")
+
+    return check
+
+
 @attrs.frozen
 class WebSettings:
     """The HTTP server of ``serve`` and ``demo``: the API, the pages, plugins' routes."""
@@ -110,7 +118,12 @@ class WebSettings:
     cors_origins: tuple[str, ...] = ()  # other sites allowed to call the API from browsers
     secure_cookies: bool = False  # set on when served over HTTPS
     session_hours: float = 12.0
-    login_attempts_per_minute: int = 5
+    # Failed sign-ins (trunkline.web.auth.LoginThrottle): an account backs off after this many
+    # in a row, its wait doubling from 1 s up to login_backoff_max, except for browsers that
+    # signed in as it before; one address may fail this many times in 10 minutes.
+    login_failures_before_backoff: int = attrs.field(default=3, validator=_at_least(1))
+    login_backoff_max: float = attrs.field(default=600.0, validator=_at_least(1))
+    login_failures_per_address: int = attrs.field(default=20, validator=_at_least(1))
 
 
 @attrs.frozen
