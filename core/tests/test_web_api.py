@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -734,6 +740,83 @@ async def test_a_sessions_socket_closes_when_the_session_expires() -> None:
                 await next_of(ws, "never", within=10)
         assert closed.value.rcvd is not None
         assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4401, "the session expired")
+
+
+def serve_config(port: int, password_hash: str) -> str:
+    return f"""
+[web]
+port = {port}
+
+[workspaces.acme.queues.support]
+
+[workspaces.acme.agents.ada]
+queues = ["support"]
+
+[workspaces.acme.users.sue]
+role = "supervisor"
+password_hash = "{password_hash}"
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGHUP is POSIX")
+async def test_serve_takes_a_changed_password_on_sighup_and_closes_the_old_sockets(
+    tmp_path: Path,
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    config = tmp_path / "acme.toml"
+    config.write_text(serve_config(port, PASSWORD))
+    output = tmp_path / "serve.out"
+
+    async def printed(text: bytes) -> None:
+        with anyio.fail_after(30):
+            while True:
+                if text in output.read_bytes():
+                    return
+                assert serve.returncode is None, output.read_text()
+                await anyio.sleep(0.05)
+
+    with output.open("wb") as out:
+        serve = await anyio.open_process(
+            [sys.executable, "-c", "from trunkline.cli import main; main()", "serve", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        origin = {"Origin": base, "Accept": "application/json"}
+        async with httpx.AsyncClient(base_url=base, headers=origin) as http:
+            await printed(b"serving")
+            assert (await http.post("/login", data=as_user("sue"))).status_code == 200
+            session = http.cookies["trunkline_session"]
+            async with websockets.connect(
+                f"ws://127.0.0.1:{port}/ws/supervisor",
+                additional_headers={"Cookie": f"trunkline_session={session}"},
+                origin=base,  # type: ignore[arg-type]
+            ) as ws:
+                await next_of(ws, "hello")
+                config.write_text(serve_config(port, hash_password("battery staple")))
+                serve.send_signal(signal.SIGHUP)
+                with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                    await next_of(ws, "never", within=10)
+            assert closed.value.rcvd is not None
+            assert closed.value.rcvd.code == 4401
+            assert (await http.get("/api/v1/me")).status_code == 401
+            assert (await http.post("/login", data=as_user("sue"))).status_code == 401
+            new = await http.post("/login", data=as_user("sue", "battery staple"))
+            assert new.status_code == 200
+            # A file with a mistake is not taken: the users stay as they were.
+            config.write_text(serve_config(port, "not a hash"))
+            serve.send_signal(signal.SIGHUP)
+            await printed(b"users not reloaded")
+            assert (await http.get("/api/v1/me")).status_code == 200
+    finally:
+        serve.terminate()
+        with anyio.fail_after(10):
+            await serve.wait()
+    assert b"users reloaded from" in output.read_bytes()
 
 
 # Smaller holes (issue 22) ------------------------------------------------------------------

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .api import MAX_DISPOSITION, MAX_REASON
+
 __all__ = ["openapi_document"]
 
 _ERROR = {
@@ -199,6 +201,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         404: "not found in the caller's workspace",
         409: "the state moved on (an offer no longer open)",
         413: "the body is too large",
+        415: "the body is not declared application/json",
         503: "try again",
     }
     return {str(c): _json(_ref("Error"), text[c]) for c in codes}
@@ -239,7 +242,7 @@ def openapi_document() -> dict[str, Any]:
     w = "/api/v1/workspaces/{workspace}"
     ws = ("workspace",)
     read = (401, 403, 404, 503)
-    act = (400, 401, 403, 404, 409, 413, 503)
+    act = (400, 401, 403, 404, 409, 413, 415, 503)
     paths: dict[str, Any] = {
         "/healthz": {"get": {**_op("Liveness", {"200": _json(_OK)}, ()), "security": []}},
         "/api/v1/me": {"get": _op("The caller", {"200": _json(_ref("User"))}, (401,))},
@@ -268,7 +271,7 @@ def openapi_document() -> dict[str, Any]:
                 _body(
                     {
                         "status": {"enum": ["offline", "available", "break"]},
-                        "reason": {"type": "string"},
+                        "reason": {"type": "string", "maxLength": MAX_REASON},
                     },
                     ["status"],
                 ),
@@ -291,7 +294,7 @@ def openapi_document() -> dict[str, Any]:
                 "Reject an offer",
                 {"200": _json(_OK)},
                 act,
-                _body({"reason": {"type": "string"}}),
+                _body({"reason": {"type": "string", "maxLength": MAX_REASON}}),
                 (*ws, "offer"),
             )
         },
@@ -328,7 +331,7 @@ def openapi_document() -> dict[str, Any]:
                 "Close after wrap-up",
                 {"200": _json(_OK)},
                 act,
-                _body({"disposition": {"type": "string"}}),
+                _body({"disposition": {"type": "string", "maxLength": MAX_DISPOSITION}}),
                 (*ws, "contact"),
             )
         },
