@@ -876,6 +876,11 @@ async def test_a_cookie_write_must_come_from_the_page_and_be_json(server: Runtim
         for proof in ({"Origin": own}, {"Sec-Fetch-Site": "same-origin"}):
             ok = await http.put(path, json={"status": "available"}, headers=proof)
             assert ok.status_code == 200, proof
+        # Signing out is a change made with the cookie as well.
+        kept = await http.post("/logout")
+        assert kept.status_code == 403
+        assert "must come from this server's own pages" in kept.json()["error"]
+        assert (await http.get("/api/v1/me")).status_code == 200
         # A cookie socket that does not say where it comes from is refused too.
         with pytest.raises(websockets.exceptions.InvalidStatus):
             async with websockets.connect(
