@@ -44,6 +44,14 @@ __all__ = [
 
 KeyPath = tuple[str, ...]
 
+#: Keys a release removed, with what to write instead: an old file gets this, not "unknown key".
+_RETIRED: dict[KeyPath, str] = {
+    ("web", "login_attempts_per_minute"): (
+        "successful sign-ins no longer count; failures are limited by "
+        "login_failures_before_backoff, login_backoff_max and login_failures_per_address"
+    ),
+}
+
 
 @attrs.frozen
 class ChannelConfig:
@@ -226,6 +234,8 @@ class _Checker:
         allowed = sorted(allowed)
         for key in data:
             if key not in allowed:
+                if (retired := _RETIRED.get((*path, key))) is not None:
+                    raise self.error((*path, key), f"no longer a setting: {retired}")
                 raise self.error((*path, key), f"unknown key (allowed: {', '.join(allowed)})")
 
     def attrs_instance(
