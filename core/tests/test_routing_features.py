@@ -27,6 +27,7 @@ from trunkline.model import (
 from trunkline.routing import (
     AbandonContact,
     AcceptOffer,
+    CloseContact,
     EndContact,
     EnqueueContact,
     RejectOffer,
@@ -835,6 +836,26 @@ def test_a_waiting_contact_is_not_moved_to_the_queue_it_waits_in() -> None:
     with pytest.raises(RoutingError, match='unknown queue "nope"'):
         r.handle(TransferContact("x1", queue="nope", agent="bill"), 5)
     assert waiting(r) == ["x1", "x2", "x3"]
+
+
+def test_an_agent_who_passed_a_contact_on_can_no_longer_end_or_close_it() -> None:
+    r = router([queue(wrap_up=30)], [agent("a"), agent("b")])
+    available(r, "a", "b")
+    r.handle(EnqueueContact(contact("x")), 1)
+    r.handle(AcceptOffer(offer_of(r, "x")), 2)  # a
+    r.handle(TransferContact("x", agent="b"), 3)
+    r.handle(AcceptOffer(offer_of(r, "x")), 4)
+    with pytest.raises(RoutingError, match='contact "x" is handled by agent "b", not "a"'):
+        r.handle(EndContact("x", agent_id="a"), 5)
+    assert r.contacts["x"].state is ContactState.ACTIVE
+    r.handle(EndContact("x", agent_id="b"), 6)
+    with pytest.raises(RoutingError, match='contact "x" is handled by agent "b", not "a"'):
+        r.handle(CloseContact("x", agent_id="a"), 7)
+    assert r.contacts["x"].state is ContactState.WRAP_UP
+    assert [type(e) for e in r.handle(CloseContact("x", "done", agent_id="b"), 8)] == [
+        ev.WrapUpEnded,
+        ev.ContactClosed,
+    ]
 
 
 def test_a_contact_in_wrap_up_cannot_be_transferred() -> None:

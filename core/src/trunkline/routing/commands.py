@@ -73,17 +73,26 @@ class RejectOffer:
 
 @attrs.frozen
 class EndContact:
-    """The agent ends the conversation; wrap-up starts."""
+    """The agent ends the conversation; wrap-up starts.
+
+    With ``agent_id``, only while that agent handles the contact: an agent who passed it on
+    (a transfer) can no longer end it for its new agent.
+    """
 
     contact_id: str
+    agent_id: str | None = None
 
 
 @attrs.frozen
 class CloseContact:
-    """The agent finishes wrap-up, with an optional disposition code."""
+    """The agent finishes wrap-up, with an optional disposition code.
+
+    With ``agent_id``, only while that agent handles the contact (as for :class:`EndContact`).
+    """
 
     contact_id: str
     disposition: str | None = None
+    agent_id: str | None = None
 
 
 @attrs.frozen

@@ -385,12 +385,22 @@ class Router:
         self._answer(ev.OfferRejected, self._offer(command.offer_id), reason=command.reason)
 
     def _do_end(self, command: EndContact, now: float) -> None:
-        self._end(self._contact(command.contact_id, ContactState.ACTIVE), now)
+        view = self._contact(command.contact_id, ContactState.ACTIVE)
+        self._handled_by(view, command.agent_id)
+        self._end(view, now)
 
     def _do_close(self, command: CloseContact, now: float) -> None:
         view = self._contact(command.contact_id, ContactState.WRAP_UP)
         assert view.agent_id is not None
+        self._handled_by(view, command.agent_id)
         self._close(command.contact_id, view.agent_id, command.disposition)
+
+    def _handled_by(self, view: ContactView, agent_id: str | None) -> None:
+        if agent_id is not None and view.agent_id != agent_id:
+            raise RoutingError(
+                f'contact "{view.contact.id}" is handled by agent "{view.agent_id}", '
+                f'not "{agent_id}"'
+            )
 
     def _do_abandon(self, command: AbandonContact, now: float) -> None:
         contact_id = command.contact_id
