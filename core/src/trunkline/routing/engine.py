@@ -386,17 +386,19 @@ class Router:
 
     def _do_end(self, command: EndContact, now: float) -> None:
         view = self._contact(command.contact_id, ContactState.ACTIVE)
-        self._handled_by(view, command.agent_id)
+        if command.agent_id is not None:
+            self._handled_by(view, command.agent_id)
         self._end(view, now)
 
     def _do_close(self, command: CloseContact, now: float) -> None:
         view = self._contact(command.contact_id, ContactState.WRAP_UP)
         assert view.agent_id is not None
-        self._handled_by(view, command.agent_id)
+        if command.agent_id is not None:
+            self._handled_by(view, command.agent_id)
         self._close(command.contact_id, view.agent_id, command.disposition)
 
-    def _handled_by(self, view: ContactView, agent_id: str | None) -> None:
-        if agent_id is not None and view.agent_id != agent_id:
+    def _handled_by(self, view: ContactView, agent_id: str) -> None:
+        if view.agent_id != agent_id:
             raise RoutingError(
                 f'contact "{view.contact.id}" is handled by agent "{view.agent_id}", '
                 f'not "{agent_id}"'
