@@ -363,6 +363,53 @@ async def test_an_agent_takes_a_chat_through_rest(server: Runtime) -> None:
         assert summary["answered"] == 1
 
 
+async def test_a_supervisor_sends_a_waiting_chat_to_the_agent_they_choose(server: Runtime) -> None:
+    base = "/api/v1/workspaces/acme"
+    ack = await server.channel("web").deliver("hal", "anyone there?")  # nobody is available
+    path = f"{base}/contacts/{ack.contact_id}/transfer"
+
+    async def state() -> tuple[str, str]:
+        async with client(server, "sue") as sue:
+            contact = (await sue.get(f"{base}/contacts/{ack.contact_id}")).json()
+        return contact["state"], contact["queue"]
+
+    async with client(server, "ada") as ada, client(server, "sue") as sue:
+        await ada.put(f"{base}/agents/ada/status", json={"status": "available"})
+        await ada.post(f"{base}/offers/{ack.contact_id}:o0/reject")  # ada passes on it
+        assert await state() == ("queued", "support")
+        # An agent transfers only a contact they handle; a waiting one is not theirs.
+        mine = await ada.post(path, json={"agent": "ada"})
+        assert (mine.status_code, mine.json()) == (
+            404,
+            {"error": f'no contact "{ack.contact_id}" of yours'},
+        )
+        offline = await sue.post(path, json={"agent": "bob"})
+        assert offline.status_code == 409
+        assert offline.json()["error"] == (
+            f'transfer of "{ack.contact_id}": agent "bob" is offline; a waiting contact goes '
+            "only to an agent who can take it now"
+        )
+        assert await state() == ("queued", "support")
+        # The supervisor's choice is offered it at once, though ada declined it a moment ago.
+        sent = await sue.post(path, json={"agent": "ada"})
+        assert sent.status_code == 200
+        assert sent.json()["ok"] is True
+        assert (sent.json()["offer"]["agent_id"], sent.json()["offer"]["queue"]) == (
+            "ada",
+            "support",
+        )
+        (offer,) = (await ada.get(f"{base}/offers")).json()
+        assert offer == sent.json()["offer"]
+        assert (await ada.post(f"{base}/offers/{offer['id']}/reject")).status_code == 200
+        assert await state() == ("queued", "support")  # back in line, not gone
+        moved = await sue.post(path, json={"queue": "billing"})
+        assert (moved.status_code, moved.json()) == (200, {"ok": True, "offer": None})
+        assert await state() == ("queued", "billing")
+        again = await sue.post(path, json={"queue": "billing"})
+        assert again.status_code == 409
+        assert 'it waits in queue "billing" already' in again.json()["error"]
+
+
 async def test_the_customers_history_across_contacts_is_shown(server: Runtime) -> None:
     web = server.channel("web")
     async with client(server, "ada") as ada:

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .. import events as ev
 from ..channels import TemporaryFailure
 from ..errors import TrunklineError
 from ..model import AgentStatus
@@ -306,10 +307,18 @@ class Api:
         data = await self.body(request, {"queue": str, "agent": str})
         if not data.get("queue") and not data.get("agent"):
             raise ApiError(400, 'give "queue", "agent" or both')
-        await self.act(
+        events = await self.act(
             self.runtime.transfer(user.workspace, cid, data.get("queue"), data.get("agent"))
         )
-        return JSONResponse({"ok": True})
+        offer = next(  # made at once: to the named agent, or the queue's pick
+            (
+                e.offer
+                for e in events
+                if isinstance(e, ev.ContactOffered) and e.offer.contact_id == cid
+            ),
+            None,
+        )
+        return JSONResponse({"ok": True, "offer": None if offer is None else offer_json(offer)})
 
     async def act(self, call: Awaitable[Any]) -> Any:
         """Run a runtime call, its refusals answered as API errors."""

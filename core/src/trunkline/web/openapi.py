@@ -19,6 +19,13 @@ _ERROR = {
     "properties": {"error": {"type": "string"}},
 }
 _OK = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+_TRANSFERRED = {  # the offer the transfer made at once, or null while the contact waits
+    "type": "object",
+    "properties": {
+        "ok": {"type": "boolean"},
+        "offer": {"oneOf": [{"$ref": "#/components/schemas/Offer"}, {"type": "null"}]},
+    },
+}
 _NULLABLE_SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 _NULLABLE_SECONDS = {"type": ["number", "null"], "minimum": 0}
 _COUNT = {"type": "integer", "minimum": 0}
@@ -337,8 +344,8 @@ def openapi_document() -> dict[str, Any]:
         },
         f"{w}/contacts/{{contact}}/transfer": {
             "post": _op(
-                "Transfer to a queue or an agent",
-                {"200": _json(_OK)},
+                "Transfer to a queue or an agent (a waiting contact: supervisors only)",
+                {"200": _json(_TRANSFERRED)},
                 act,
                 _body({"queue": {"type": "string"}, "agent": {"type": "string"}}),
                 (*ws, "contact"),
