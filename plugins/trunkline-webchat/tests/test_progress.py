@@ -4,15 +4,18 @@ details on the contact. Real sockets against a real runtime (see conftest)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import anyio
 import pytest
 
-from trunkline import AgentStatus, Router
+from trunkline import AgentStatus, Router, config_from_dict, load_plugins
 from trunkline import events as ev
+from trunkline_webchat.adapter import WebChatChannel, WebChatSettings
 
-from .conftest import WORKSPACE, Chat, RunChat, Visitor
+from .conftest import CHANNEL, WORKSPACE, Chat, RunChat, Visitor, webchat_config
 
 pytestmark = pytest.mark.anyio
 
@@ -219,3 +222,38 @@ async def test_the_pre_chat_details_go_on_the_contact(run_chat: RunChat) -> None
         contact = await contact_of(chat, visitor)
         assert dict(contact.attributes) == {"name": "Ana", "email": "ana@example.com"}
         assert contact.subject == ""
+
+
+def test_an_agent_is_named_by_their_display_name_and_by_id_only_without_one() -> None:
+    data = webchat_config({})
+    data["workspaces"][WORKSPACE]["agents"]["bo"] = {"queues": ["support"]}  # no name
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat"})
+    config = config_from_dict(
+        data,
+        adapters={a.name: a for a in pm.collect("trunkline_register_channels")},
+        strategies={s.name for s in pm.collect("trunkline_register_strategies")},
+    )
+    channel = WebChatChannel(WebChatSettings(), instance=CHANNEL, workspace=WORKSPACE)
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    def push(visitor: str, frame: Mapping[str, Any]) -> int:
+        sent.append((visitor, dict(frame)))
+        return 1
+
+    channel.push = push  # type: ignore[method-assign]
+    runtime: Any = SimpleNamespace(config=config)  # all that naming agents reads
+    channel.progress.track("ct_1", "visitor-one")
+    channel.progress.track("ct_2", "visitor-two")
+    for contact_id, agent_id in (("ct_1", "alice"), ("ct_2", "bo")):
+        accepted = ev.OfferAccepted(
+            workspace=WORKSPACE,
+            at=1.0,
+            offer_id=f"of_{contact_id}",
+            contact_id=contact_id,
+            agent_id=agent_id,
+        )
+        channel.progress.observe(accepted, runtime)
+    assert sent == [
+        ("visitor-one", {"type": "agent", "name": "Alice"}),
+        ("visitor-two", {"type": "agent", "name": "bo"}),
+    ]
