@@ -8,6 +8,7 @@ saves the screenshots the documentation shows (``docs/screenshots/``).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import socket
@@ -82,7 +83,12 @@ def config_data(files_dir: str) -> dict[str, Any]:
                 "skills": ["en"],
                 "dispositions": ["resolved", "follow-up", "refund"],
                 "queues": {
-                    "support": {"name": "Support", **queue},
+                    "support": {
+                        "name": "Support",
+                        **queue,
+                        "alert_longest_wait": 60,
+                        "alert_abandonment": 0.5,
+                    },
                     "billing": {"name": "Billing", **queue},
                     "sales": {"name": "Sales", **queue},
                 },
@@ -477,6 +483,141 @@ async def test_the_wallboard_updates_live_changes_an_agents_status_and_monitors_
     await bob.get_by_role("button", name="Apply").click()
     await expect(bob.locator(".status")).to_have_text("break")
     await expect(bob.locator(".reason")).to_have_text("lunch")
+
+
+async def handle(server: Runtime, contact_id: str, talk: float = 0, wrap: float = 0) -> None:
+    """The contact's open offer is accepted; after ``talk`` seconds it ends, ``wrap`` later
+    it closes (the fake clock moves)."""
+    clock = server.clock
+    assert isinstance(clock, FakeClock)
+    offer = await eventually(lambda: offer_for(server, contact_id))
+    await server.accept("acme", offer.id)
+    clock.advance(talk)
+    await server.end_contact("acme", contact_id)
+    clock.advance(wrap)
+    await server.close_contact("acme", contact_id, "resolved")
+
+
+async def test_the_wallboard_shows_each_agents_time_in_state_handled_aht_and_occupancy(
+    server: Runtime, new_page: Opener
+) -> None:
+    clock = server.clock
+    assert isinstance(clock, FakeClock)
+    page = await sign_in(await new_page(), "acme", "sue", "/wallboard")
+    ada = page.locator('#agents tr[data-agent-id="ada"]')
+    await expect(ada.locator(".in-state")).to_have_text("–")  # nothing seen of ada yet
+    await server.set_agent_status("acme", "ada", AgentStatus.AVAILABLE)
+    ack = await server.channel("web").deliver("ines", "hello", subject="Hello")
+    await handle(server, ack.contact_id, talk=60, wrap=20)
+    await expect(ada.locator(".handled")).to_have_text("1")
+    await expect(ada.locator(".aht")).to_have_text("1:20")  # 60 s of talk and 20 of wrap-up
+    await expect(ada.locator(".occupancy")).to_have_text("100%")  # busy all the time available
+
+    clock.advance(75)
+    await server.set_agent_status("acme", "bob", AgentStatus.BREAK, "lunch")  # a new board
+    await expect(ada.locator(".state")).to_have_text("idle")
+    await expect(ada.locator(".in-state")).to_have_text(re.compile(r"^1:1[5-9]$"))  # and on
+    await expect(ada.locator(".occupancy")).to_have_text("52%")  # 80 s of 155
+    bob = page.locator('#agents tr[data-agent-id="bob"]')
+    await expect(bob.locator(".status")).to_have_text("break")
+    await expect(bob.locator(".in-state")).to_have_text(re.compile(r"^0:0[0-4]$"))
+    await expect(bob.locator(".handled")).to_have_text("0")
+    await expect(bob.locator(".aht")).to_have_text("–")
+
+
+async def test_agents_available_but_busy_are_not_counted_as_idle(
+    server: Runtime, new_page: Opener
+) -> None:
+    page = await sign_in(await new_page(), "acme", "sue", "/wallboard")
+    support = page.locator('#queues tr[data-queue-id="support"] .agents')
+    for agent in ("ada", "bob"):
+        await server.set_agent_status("acme", agent, AgentStatus.AVAILABLE)
+    await expect(page.locator("#total-idle")).to_have_text("2")
+    await expect(page.locator("#total-available")).to_have_text("2")
+    await expect(support).to_contain_text("2 idle / 2 available")
+
+    web = server.channel("web")
+    for n in range(3):  # bob takes one chat, ada two: all of their capacity
+        ack = await web.deliver(f"busy-{n}", "hi", subject=f"Chat {n}")
+        offer = await eventually(lambda: offer_for(server, ack.contact_id))  # noqa: B023
+        await server.accept("acme", offer.id)
+    await expect(page.locator("#total-idle")).to_have_text("0")
+    await expect(page.locator("#total-available")).to_have_text("2")
+    await expect(support).to_contain_text("0 idle / 2 available")
+    await expect(support).to_contain_text("2 busy")
+
+
+async def test_the_service_level_per_interval_survives_a_reload(
+    server: Runtime, new_page: Opener
+) -> None:
+    clock = server.clock
+    assert isinstance(clock, FakeClock)
+    clock.set(math.ceil(clock.now() / 900) * 900)  # the start of a 15-minute interval
+    await server.set_agent_status("acme", "bob", AgentStatus.AVAILABLE)
+    web = server.channel("web")
+    first = await web.deliver("jo", "hello", subject="First")
+    await handle(server, first.contact_id)  # answered at once: within 20 s
+    clock.advance(900)  # the next interval
+    second = await web.deliver("kai", "hello", subject="Second")
+    clock.advance(30)
+    await handle(server, second.contact_id)  # answered after 30 s: not within
+
+    page = await sign_in(await new_page(), "acme", "sue", "/wallboard")
+    line = page.locator('#sl-trend g.sl-series[data-queue-id="support"]')
+    await expect(line).to_have_attribute("data-values", ",,,,,,100,0")
+    await expect(line.locator("circle[visibility=visible]")).to_have_count(2)
+    await expect(page.locator("#sl-trend-legend")).to_contain_text("Support")
+    await page.reload()
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+    await expect(line).to_have_attribute("data-values", ",,,,,,100,0")
+    await expect(line.locator("circle[visibility=visible] title").last).to_have_text(
+        re.compile(r"^Support, .*: 0% \(0 of 1 within 20 s\)$")
+    )
+
+
+async def test_the_wallboard_raises_alerts_for_service_level_abandonment_and_waiting(
+    server: Runtime, new_page: Opener
+) -> None:
+    """Service level 5 % with 73 % abandoned, then a contact waiting past a minute."""
+    clock = server.clock
+    assert isinstance(clock, FakeClock)
+    page = await sign_in(await new_page(), "acme", "sue", "/wallboard")
+    alerts = page.locator("#alerts .alert")
+    await expect(page.locator("#alerts")).to_be_hidden()
+
+    web = server.channel("web")
+    await server.set_agent_status("acme", "bob", AgentStatus.AVAILABLE)
+    first = await web.deliver("c-0", "hello")
+    await handle(server, first.contact_id)  # 1 answered within 20 s
+    await server.set_agent_status("acme", "bob", AgentStatus.OFFLINE)
+    later = [(await web.deliver(f"c-{n}", "hello")).contact_id for n in range(1, 22)]
+    clock.advance(25)
+    for contact_id in later[:16]:
+        await server.abandon("acme", contact_id)  # 16 abandoned after 25 s: missed
+    await server.set_agent_status("acme", "bob", AgentStatus.AVAILABLE)
+    for contact_id in later[16:]:
+        await handle(server, contact_id)  # 5 answered after 25 s: missed
+
+    await expect(page.locator("#total-sl")).to_have_text("5%")  # 1 of 22
+    await expect(alerts).to_have_text(
+        [
+            "Support: service level 5% is under 80%",
+            "Support: 73% of contacts abandoned, over 50%",  # 16 of 22
+        ]
+    )
+    await expect(page.locator('#queues tr[data-queue-id="support"]')).to_have_attribute(
+        "data-alert", "true"
+    )
+    await expect(page.locator('#queues tr[data-queue-id="billing"]')).to_have_attribute(
+        "data-alert", "false"
+    )
+
+    await server.set_agent_status("acme", "bob", AgentStatus.OFFLINE)
+    await web.deliver("c-22", "still there?")  # nobody is available: it waits
+    clock.advance(61)  # no event: the board comes again on its own while contacts wait
+    await expect(alerts.filter(has_text="waited")).to_have_text(
+        "Support: a contact has waited 1:01, over 1:00", timeout=10_000
+    )
 
 
 # Safety ------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from trunkline import FakeClock, Runtime, Switchboard, load_plugins
 from trunkline import events as ev
 from trunkline.metrics import Metrics
 from trunkline.model import Agent, AgentStatus, EscalationStep, Offer, Queue
+from trunkline.reports import ReportOptions, report_from_events
 from trunkline.testing import build_runtime
 from trunkline.users import hash_password, hash_token
 
@@ -551,6 +552,81 @@ def test_an_event_costs_the_same_however_many_contacts_are_ringing() -> None:
     crowded = min(closing_time(20_000) for _ in range(3))
     # Scanning the open offers on each close would make this about a thousand times slower.
     assert crowded < alone * 10
+
+
+# The wallboard: service level per interval, time in state -------------------------------------
+
+
+def test_the_service_level_trend_counts_each_contact_in_the_interval_it_started_waiting() -> None:
+    board = Switchboard(W)
+    sales = board.add_queue("sales", service_level_threshold=20, offer_timeout=60)
+    ada = board.add_agent("ada", queues=["sales"])
+    metrics = Metrics([sales], [ada])
+    board.subscribe(metrics.apply)
+    board.submit("sales", contact_id="c1")
+    board.advance(5)
+    board.set_status("ada", "available")
+    board.accept(board.offers("ada")[0].id)  # c1: answered after 5 s, within
+    board.advance(5)
+    board.submit("sales", contact_id="c2")  # at 10; ada is busy
+    board.advance(940)
+    board.abandon("c2")  # at 950, in the next interval, after 940 s: counts in the first
+    board.end("c1")
+    board.advance(50)
+    board.submit("sales", contact_id="c3")  # at 1000: offered at once, answered 30 s later
+    board.advance(30)
+    board.accept(board.offers("ada")[0].id)
+    board.advance(870)  # now 1900: the third interval has begun, with nothing counted yet
+
+    trend = metrics.service_level_trend("sales", board.now)
+    assert [t["start"] for t in trend] == [900.0 * n for n in range(-5, 3)]
+    assert [t["service_level"] for t in trend] == [None] * 5 + [0.5, 0.0, None]
+    assert [t["counted_for_service_level"] for t in trend] == [0] * 5 + [2, 1, 0]
+    # trunkline report's 15-minute rows say the same.
+    report = report_from_events(board.log, [sales], ReportOptions(now=board.now, interval="15m"))
+    assert [(r["interval"], r["service_level"]) for r in report.rows] == [
+        ("1970-01-01T00:00:00Z", 0.5),
+        ("1970-01-01T00:15:00Z", 0.0),
+    ]
+
+    # Two hours on, those intervals are out of the window: a contact counts in its own.
+    board.end("c3")
+    board.advance(2 * 3600)
+    board.submit("sales", contact_id="c4")
+    board.accept(board.offers("ada")[0].id)
+    assert [t["service_level"] for t in metrics.service_level_trend("sales", board.now)] == (
+        [None] * 7 + [1.0]
+    )
+    assert list(metrics.queues["sales"].trend) == [9000.0]  # the old ones are forgotten
+    assert metrics.service_level_trend("nowhere", board.now)[-1]["service_level"] is None
+
+
+def test_time_in_state_runs_from_the_last_change_of_what_the_agent_is_seen_doing() -> None:
+    metrics = one_queue()
+
+    def ada(now: float) -> tuple[str, str, float | None, float | None]:
+        figures = metrics.figures(now)["agents"]["ada"]
+        shown = figures["state"] if figures["status"] == "available" else figures["status"]
+        return shown, figures["status"], figures["state_since"], figures["time_in_state"]
+
+    assert ada(5.0) == ("offline", "offline", None, None)  # nothing seen of ada yet
+    metrics.apply(status("ada", AgentStatus.AVAILABLE, 10.0))
+    assert ada(25.0) == ("idle", "available", 10.0, 15.0)
+    metrics.apply(queued("c1", 30.0))
+    metrics.apply(offered("c1", "ada", 30.0))
+    assert ada(31.0) == ("offered", "available", 30.0, 1.0)
+    metrics.apply(accepted("c1", "ada", 34.0))
+    assert ada(40.0) == ("busy", "available", 34.0, 6.0)
+    metrics.apply(status("ada", AgentStatus.BREAK, 50.0))  # still talking, but on break
+    ended = ev.ContactEnded(workspace=W, at=60.0, contact_id="c1", agent_id="ada", wrap_up_until=90)
+    metrics.apply(ended)
+    assert ada(65.0) == ("break", "break", 50.0, 15.0)  # the end changes nothing she shows
+    metrics.apply(status("ada", AgentStatus.AVAILABLE, 70.0))
+    assert ada(75.0) == ("wrap-up", "available", 70.0, 5.0)
+    metrics.apply(ev.WrapUpEnded(workspace=W, at=80.0, contact_id="c1", agent_id="ada"))
+    assert ada(100.0) == ("idle", "available", 80.0, 20.0)
+    metrics.apply(status("ada", AgentStatus.AVAILABLE, 90.0))  # the same again: no change
+    assert ada(100.0)[2] == 80.0
 
 
 # Prometheus: GET /metrics -------------------------------------------------------------------

@@ -9,10 +9,16 @@ and CSAT. ``docs/metrics.md`` defines every figure.
 :meth:`Metrics.apply` costs O(1) per event (a dictionary lookup on the event's class, then a
 few counter updates); everything else is computed when :meth:`Metrics.figures` is read.
 What it keeps per contact is dropped when the contact closes, is abandoned or is refused.
+
+Each queue also keeps its service level per interval for the last :data:`TREND_INTERVALS`
+intervals of :data:`TREND_INTERVAL` seconds (:meth:`Metrics.service_level_trend`), and each
+agent the time its current state began (``state_since`` in its figures): the wallboard's trend
+chart and time in state.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -22,6 +28,8 @@ from .servicelevel import ServiceLevel
 
 __all__ = [
     "SATISFIED",
+    "TREND_INTERVAL",
+    "TREND_INTERVALS",
     "AgentMetrics",
     "Metrics",
     "QueueMetrics",
@@ -34,6 +42,11 @@ __all__ = [
 
 SATISFIED = 0.8  # a survey answer counts as satisfied at score / scale >= this (4 of 5)
 _AVAILABLE = AgentStatus.AVAILABLE
+#: Seconds per interval of a queue's service-level trend: 15 minutes, aligned to UTC like the
+#: reports' ``15m`` intervals.
+TREND_INTERVAL = 900.0
+#: Intervals the trend keeps: the current one and those before it (two hours).
+TREND_INTERVALS = 8
 
 
 def ratio(part: float, whole: float) -> float | None:
@@ -88,6 +101,19 @@ def count_survey(c: Any, score: int, scale: int) -> None:
         c.satisfied += 1
 
 
+class _Interval:
+    """Service level's counters for the contacts that started waiting in one interval."""
+
+    __slots__ = ("abandoned_within", "answered_within", "counted", "short_abandoned", "within")
+
+    def __init__(self) -> None:
+        self.within = 0
+        self.counted = 0
+        self.answered_within = 0
+        self.abandoned_within = 0
+        self.short_abandoned = 0
+
+
 class QueueMetrics:
     """One queue's running totals. The workspace's are the sum of its queues' (see
     :meth:`Metrics.figures`); every rate is derived from these counters when read."""
@@ -114,6 +140,7 @@ class QueueMetrics:
         "talk_time",
         "talked",
         "threshold",
+        "trend",
         "unanswered",
         "within",
         "wrap_time",
@@ -145,6 +172,26 @@ class QueueMetrics:
         self.surveys = 0
         self.satisfied = 0
         self.score_total = 0.0  # on a 5-point scale
+        # Interval start -> its service level counters, the latest TREND_INTERVALS only.
+        self.trend: dict[float, _Interval] = {}
+
+    def _interval(self, start: float) -> _Interval | None:
+        """The trend's counters for a contact that started waiting at ``start``; None when
+        that is before the intervals kept."""
+        key = math.floor(start / TREND_INTERVAL) * TREND_INTERVAL
+        found = self.trend.get(key)
+        if found is not None:
+            return found
+        trend = self.trend
+        newest = max(trend, default=key)
+        oldest = max(newest, key) - (TREND_INTERVALS - 1) * TREND_INTERVAL
+        if key < oldest:
+            return None
+        found = trend[key] = _Interval()
+        if key > newest:  # a new interval: forget those that fell out of the window
+            for old in [k for k in trend if k < oldest]:
+                del trend[old]
+        return found
 
     # Read by the demo's view and the tests ---------------------------------------------------
 
@@ -263,6 +310,8 @@ class AgentMetrics:
         "rejected",
         "satisfied",
         "score_total",
+        "shown",
+        "since",
         "status",
         "surveys",
         "talk_time",
@@ -292,6 +341,10 @@ class AgentMetrics:
         self.surveys = 0
         self.satisfied = 0
         self.score_total = 0.0
+        # What a supervisor sees the agent doing (its state while available, else its status)
+        # and since when; None until an event about the agent came.
+        self.shown: AgentState | AgentStatus | None = None
+        self.since: float | None = None
 
     @property
     def state(self) -> AgentState:
@@ -303,6 +356,13 @@ class AgentMetrics:
         if self.wrap_up:
             return AgentState.WRAP_UP
         return AgentState.IDLE
+
+    def _settle(self, at: float) -> None:
+        """Note when what the agent is seen doing changes (after its status or load did)."""
+        shown = self.state if self.status is _AVAILABLE else self.status
+        if shown != self.shown:
+            self.shown = shown
+            self.since = at
 
     def _mark(self, at: float) -> None:
         """Count the time since the agent's last event, before its status or load changes."""
@@ -343,6 +403,8 @@ class AgentMetrics:
             "busy_time": busy,
             "available_time": available,
             "occupancy": ratio(busy, available),
+            "state_since": self.since,
+            "time_in_state": None if self.since is None else max(0.0, now - self.since),
             **csat_rates(self),
         }
 
@@ -465,6 +527,7 @@ class Metrics:
         agent = self._agent(offer.agent_id)
         agent.offers += 1
         agent.open_offers.add(offer.id)
+        agent._settle(event.at)
         queue = self.queues.get(offer.queue)
         if queue is not None:
             queue.offers += 1
@@ -480,12 +543,15 @@ class Metrics:
             if len(contact.offers) == 1 and contact.queue is not None:
                 contact.queue.ringing += 1
 
-    def _close_offer(self, offer_id: str) -> tuple[str, AgentMetrics, QueueMetrics | None] | None:
+    def _close_offer(
+        self, offer_id: str, at: float
+    ) -> tuple[str, AgentMetrics, QueueMetrics | None] | None:
         entry = self._offers.pop(offer_id, None)
         if entry is None:
             return None
         cid, agent, _ = entry
         agent.open_offers.discard(offer_id)
+        agent._settle(at)
         contact = self._contacts.get(cid)
         if contact is not None and offer_id in contact.offers:
             contact.offers.remove(offer_id)
@@ -503,11 +569,12 @@ class Metrics:
 
     def _accepted(self, event: ev.OfferAccepted) -> None:
         cid, at = event.contact_id, event.at
-        entry = self._close_offer(event.offer_id)
+        entry = self._close_offer(event.offer_id, at)
         agent = self._agent(event.agent_id)
         agent.answered += 1
         agent._mark(at)
         agent.active.add(cid)
+        agent._settle(at)
         contact = self._contacts.get(cid)
         if contact is None:  # it waited before these figures started
             contact = self._contacts[cid] = _Contact()
@@ -520,6 +587,9 @@ class Metrics:
                 queue.answered += 1
                 queue.answer_time += wait
                 queue.rule.answered(queue, wait)
+                interval = queue._interval(contact.start)
+                if interval is not None:
+                    queue.rule.answered(interval, wait)
                 if contact.at_once:
                     queue.at_once += 1
         contact.agent = agent
@@ -527,21 +597,26 @@ class Metrics:
         contact.ended_at = None
 
     def _rejected(self, event: ev.OfferRejected) -> None:
-        self._close_offer(event.offer_id)
-        self._agent(event.agent_id).rejected += 1
+        self._close_offer(event.offer_id, event.at)
+        agent = self._agent(event.agent_id)
+        agent.rejected += 1
+        agent._settle(event.at)
 
     def _timed_out(self, event: ev.OfferTimedOut) -> None:
-        self._close_offer(event.offer_id)
-        self._agent(event.agent_id).missed += 1
+        self._close_offer(event.offer_id, event.at)
+        agent = self._agent(event.agent_id)
+        agent.missed += 1
+        agent._settle(event.at)
 
     def _rescinded(self, event: ev.OfferRescinded) -> None:
-        self._close_offer(event.offer_id)
+        self._close_offer(event.offer_id, event.at)
 
     def _transferred(self, event: ev.ContactTransferred) -> None:
         cid, at = event.contact_id, event.at
         agent = self._agent(event.from_agent)
         agent._mark(at)
         agent.active.discard(cid)
+        agent._settle(at)
         contact = self._contacts.get(cid)
         if contact is not None and contact.accepted_at is not None:
             talk = at - contact.accepted_at
@@ -557,6 +632,7 @@ class Metrics:
         agent._mark(at)
         agent.active.discard(cid)
         agent.wrap_up.add(cid)
+        agent._settle(at)
         contact = self._contacts.get(cid)
         if contact is not None and contact.accepted_at is not None:
             talk = at - contact.accepted_at
@@ -574,6 +650,7 @@ class Metrics:
         agent = self._agent(event.agent_id)
         agent._mark(at)
         agent.wrap_up.discard(cid)
+        agent._settle(at)
         contact = self._contacts.get(cid)
         if contact is None or contact.ended_at is None or contact.accepted_at is None:
             return
@@ -595,16 +672,20 @@ class Metrics:
             self._stop_waiting(cid, contact)
             queue = contact.queue
             if queue is not None:
+                wait = event.at - contact.start
                 queue.abandoned += 1
-                queue.rule.abandoned(queue, event.at - contact.start)
+                queue.rule.abandoned(queue, wait)
+                interval = queue._interval(contact.start)
+                if interval is not None:
+                    queue.rule.abandoned(interval, wait)
                 if contact.at_once:
                     queue.at_once += 1
-        self._forget(cid)
+        self._forget(cid, event.at)
 
     def _gone(self, event: ev.ContactClosed | ev.ContactRefused) -> None:
-        self._forget(event.contact_id)
+        self._forget(event.contact_id, event.at)
 
-    def _forget(self, cid: str) -> None:
+    def _forget(self, cid: str, at: float) -> None:
         """The contact is gone: drop what was kept about it, including a ringing offer."""
         contact = self._contacts.pop(cid, None)
         if contact is None:
@@ -615,6 +696,7 @@ class Metrics:
             entry = self._offers.pop(offer_id, None)
             if entry is not None:
                 entry[1].open_offers.discard(offer_id)
+                entry[1]._settle(at)
 
     # Agents and surveys -----------------------------------------------------------------------
 
@@ -622,6 +704,7 @@ class Metrics:
         agent = self._agent(event.agent_id)
         agent._mark(event.at)
         agent.status = event.status
+        agent._settle(event.at)
 
     def _survey(self, event: ev.SurveyAnswered) -> None:
         if event.scale <= 0:
@@ -662,6 +745,31 @@ class Metrics:
         counted = sum(q.counted for q in self.queues.values())
         within = sum(q.within for q in self.queues.values())
         return ratio(within, counted)
+
+    def service_level_trend(self, queue_id: str, now: float) -> list[dict[str, Any]]:
+        """The queue's service level per interval, oldest first: the :data:`TREND_INTERVALS`
+        intervals of :data:`TREND_INTERVAL` seconds up to the one holding ``now`` (which is
+        still running). Each contact counts in the interval in which it started waiting, by
+        its queue's definition, once answered or abandoned (as in ``trunkline report``);
+        ``service_level`` is ``None`` for an interval with no contact counted."""
+        queue = self.queues.get(queue_id)
+        trend = {} if queue is None else queue.trend
+        last = math.floor(now / TREND_INTERVAL) * TREND_INTERVAL
+        out = []
+        for back in range(TREND_INTERVALS - 1, -1, -1):
+            start = last - back * TREND_INTERVAL
+            counts = trend.get(start)
+            within, counted = (0, 0) if counts is None else (counts.within, counts.counted)
+            out.append(
+                {
+                    "start": start,
+                    "end": start + TREND_INTERVAL,
+                    "service_level": ratio(within, counted),
+                    "within_service_level": within,
+                    "counted_for_service_level": counted,
+                }
+            )
+        return out
 
     # Finished runs (simulation replications) -------------------------------------------------
 

@@ -242,6 +242,13 @@ def _seconds(instance: object, attribute: attrs.Attribute[Any], value: float) ->
         raise ValueError(f"{attribute.name}: must be 0 or more seconds, got {value!r}")
 
 
+def _share(instance: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and not 0 <= value <= 1:  # NaN too
+        raise ValueError(
+            f"{attribute.name}: must be a share from 0 to 1 (0.8 for 80 %), got {value!r}"
+        )
+
+
 def _steps(value: Iterable[EscalationStep]) -> tuple[EscalationStep, ...]:
     steps = tuple(value)
     for before, after in itertools.pairwise(steps):
@@ -296,6 +303,11 @@ class Queue:
     how contacts abandoned within the threshold count, and abandons after less than
     ``service_level_short_abandon`` seconds do not count at all (see
     :mod:`trunkline.servicelevel`). See ``docs/routing.md`` for every key with a worked example.
+
+    The wallboard raises an alert for the queue while its service level is under
+    ``alert_service_level`` (``None``: the target; ``0``: never), while its longest wait is over
+    ``alert_longest_wait`` seconds, and while its abandonment rate is over
+    ``alert_abandonment`` (a share; ``0`` for either: never).
     """
 
     id: str
@@ -328,6 +340,9 @@ class Queue:
     service_level_target: float = 0.8
     service_level_abandons: str = attrs.field(default="ignored", validator=_one_of(*ABANDONS))
     service_level_short_abandon: float = attrs.field(default=0.0, validator=_seconds)
+    alert_service_level: float | None = attrs.field(default=None, validator=_share)
+    alert_longest_wait: float = attrs.field(default=0.0, validator=_seconds)
+    alert_abandonment: float = attrs.field(default=0.0, validator=_share)
 
     @offer_to.validator
     def _check_offer_to(self, attribute: attrs.Attribute[int], value: int) -> None:

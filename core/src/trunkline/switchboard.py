@@ -227,6 +227,9 @@ class Switchboard:
         service_level_target: float = 0.8,
         service_level_abandons: Literal["ignored", "missed", "met"] = "ignored",
         service_level_short_abandon: float = 0.0,
+        alert_service_level: float | None = None,
+        alert_longest_wait: float = 0.0,
+        alert_abandonment: float = 0.0,
     ) -> Queue:
         """Add a queue; the settings are :class:`~trunkline.model.Queue`'s fields."""
         queue = Queue(
@@ -258,6 +261,9 @@ class Switchboard:
             service_level_target=service_level_target,
             service_level_abandons=service_level_abandons,
             service_level_short_abandon=service_level_short_abandon,
+            alert_service_level=alert_service_level,
+            alert_longest_wait=alert_longest_wait,
+            alert_abandonment=alert_abandonment,
         )
         self.router.add_queue(queue)
         self._config[0].append(queue)

@@ -39,14 +39,22 @@ def new_visitor() -> str:
     return str(uuid.uuid4())
 
 
-def webchat_config(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """One workspace, one queue, one agent, one web-chat channel."""
+def webchat_config(
+    settings: Mapping[str, Any],
+    queue: Mapping[str, Any] | None = None,
+    hours: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One workspace, one queue (with ``queue``'s keys), one agent, one web-chat channel,
+    and the business ``hours`` schedules given."""
     return {
         "outbox": {"backoff": 0.05, "poll_interval": 0.1, "max_attempts": 3},
         "workspaces": {
             WORKSPACE: {
-                "queues": {"support": {}},
-                "agents": {"alice": {"capacity": {"chat": 4}, "queues": ["support"]}},
+                "hours": dict(hours or {}),
+                "queues": {"support": dict(queue or {})},
+                "agents": {
+                    "alice": {"name": "Alice", "capacity": {"chat": 4}, "queues": ["support"]}
+                },
                 "channels": {
                     CHANNEL: {"adapter": "webchat", "queue": "support", "settings": dict(settings)}
                 },
@@ -149,11 +157,12 @@ class Visitor:
         return await self.expect("welcome")
 
     async def say(
-        self, text: str, *, id: str | None = None, attachments: Iterable[str] = ()
+        self, text: str, *, id: str | None = None, attachments: Iterable[str] = (), **extra: Any
     ) -> dict[str, Any]:
-        """Send a message; return the server's answer to it (ack, retry or error)."""
+        """Send a message (with the ``extra`` fields); return the server's answer to it (ack,
+        retry or error)."""
         client_id = id or str(uuid.uuid4())
-        frame: dict[str, Any] = {"type": "message", "id": client_id, "text": text}
+        frame: dict[str, Any] = {"type": "message", "id": client_id, "text": text, **extra}
         if attachments:
             frame["attachments"] = list(attachments)
         await self.send_json(frame)
@@ -267,7 +276,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def run_chat(tmp_path: Path) -> RunChat:
-    """``async with run_chat(settings, plugins=…) as chat:`` — files go to ``tmp_path``."""
+    """``async with run_chat(settings, plugins=…, queue=…, hours=…) as chat:`` — files go
+    to ``tmp_path``; ``queue`` and ``hours`` configure the queue and its schedules."""
 
     @asynccontextmanager
     async def running(
@@ -276,9 +286,12 @@ def run_chat(tmp_path: Path) -> RunChat:
         plugins: Iterable[tuple[str, object]] = (),
         extra_routes: Iterable[BaseRoute] = (),
         sock: Any = None,
+        queue: Mapping[str, Any] | None = None,
+        hours: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[Chat]:
         pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat"}, extra=plugins)
-        data = webchat_config({"files_dir": str(tmp_path / "files"), **(settings or {})})
+        files = {"files_dir": str(tmp_path / "files")}
+        data = webchat_config({**files, **(settings or {})}, queue, hours)
         runtime = build_runtime(pm, data)
         async with (
             runtime.running(),

@@ -274,3 +274,207 @@ async def test_a_site_not_allowed_cannot_frame_the_chat(run_chat: RunChat, brows
         frame = page.frame_locator("[data-trunkline-webchat] iframe")
         assert await frame.locator("#composer").count() == 0
         assert await chat.runtime.store.read(WORKSPACE) == []
+
+
+# Around the conversation: greeting, place in line, agent, forms -----------------------------------
+
+
+async def open_contact_of(chat: Chat) -> Any:
+    [found] = [
+        c
+        for c in await chat.runtime.store.contacts_of(WORKSPACE, await customer_id(chat))
+        if c.channel == CHANNEL
+    ]
+    return found
+
+
+async def test_the_chat_greets_then_shows_the_place_in_line_and_the_agents_name(
+    run_chat: RunChat, browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    from trunkline import AgentStatus, Router
+
+    greeting = "Hi! <b>Ask</b> us anything."
+    async with run_chat({"greeting": greeting}) as chat:
+        page, _ = await page_of(browser)
+        await page.goto(chat.page_url)
+        await expect(page.locator("#messages .note.greeting")).to_have_text(greeting)
+        await expect(page.locator("#status")).to_have_text("Connected")
+        await expect(page.locator("#progress")).to_be_hidden()
+        await page.locator("#text").fill("Where is my parcel?")
+        await page.locator("#text").press("Enter")
+        await expect(page.locator("#messages li.inbound[data-id]")).to_have_count(1)
+        progress = page.locator("#progress")
+        await expect(progress).to_have_text("You are next in line.")
+
+        await chat.runtime.set_agent_status(WORKSPACE, "alice", AgentStatus.AVAILABLE)
+        await expect(progress).to_have_text("Connecting you to an agent…")
+        engine = chat.runtime.desk(WORKSPACE).engine
+        assert isinstance(engine, Router)
+        [offer] = engine.offers.values()
+        await chat.runtime.accept(WORKSPACE, offer.id)
+        await expect(progress).to_have_text("You are chatting with Alice.")
+        await expect(page.locator("#messages .note.joined")).to_have_text("Alice joined the chat.")
+
+        await page.reload()  # the server says where the chat is, in its welcome
+        await expect(page.locator("#progress")).to_have_text("You are chatting with Alice.")
+        await expect(page.locator("#messages li .body")).to_have_text(["Where is my parcel?"])
+        assert await page.locator("#messages b").count() == 0
+
+
+async def test_the_pre_chat_form_asks_for_what_is_required_before_the_chat(
+    run_chat: RunChat, browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    async with run_chat({"prechat_name": "required", "prechat_email": "optional"}) as chat:
+        page, _ = await page_of(browser)
+        await page.goto(chat.page_url)
+        form = page.locator("#prechat")
+        await expect(form).to_be_visible()
+        await expect(page.locator("#composer")).to_be_hidden()
+        await expect(form.locator("#prechat-email-field .optional")).to_be_visible()
+        await expect(form.locator("#prechat-name-field .optional")).to_be_hidden()
+
+        await form.get_by_role("button", name="Start the chat").click()
+        await expect(form.locator("#prechat-error")).to_have_text("Please tell us your name.")
+        await form.get_by_label("Name").fill("Ana Lima")
+        await form.get_by_label("Email").fill("ana at example")
+        await form.get_by_role("button", name="Start the chat").click()
+        await expect(form.locator("#prechat-error")).to_have_text(
+            "That email address does not look right: write it as name@example.com."
+        )
+        await form.get_by_label("Email").fill("ana@example.com")
+        await form.get_by_role("button", name="Start the chat").click()
+        await expect(form).to_be_hidden()
+        await page.locator("#text").fill("Hello!")
+        await page.locator("#text").press("Enter")
+        await expect(page.locator("#messages li.inbound[data-id]")).to_have_count(1)
+        contact = await open_contact_of(chat)
+        assert dict(contact.attributes) == {"name": "Ana Lima", "email": "ana@example.com"}
+
+        await page.reload()  # in a conversation: not asked again
+        await expect(page.locator("#composer")).to_be_visible()
+        await expect(page.locator("#prechat")).to_be_hidden()
+
+
+async def test_while_nobody_can_answer_the_offline_form_leaves_a_message_as_a_contact(
+    run_chat: RunChat, browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    message = "Please call me back about order 12 <script>window.__pwned = 5</script>"
+    settings = {"offline_form": True, "offline_message": "We are closed. Write to us!"}
+    async with run_chat(settings) as chat:  # alice is offline: nobody can answer
+        page, _ = await page_of(browser)
+        await page.goto(chat.page_url)
+        form = page.locator("#offline")
+        await expect(form).to_be_visible()
+        await expect(form.locator("#offline-text")).to_have_text("We are closed. Write to us!")
+        await expect(page.locator("#composer")).to_be_hidden()
+        await form.get_by_label("Message").fill(message)
+        await form.get_by_role("button", name="Leave the message").click()
+        await expect(form.locator("#offline-error")).to_have_text(
+            "Please give your email address, such as name@example.com, so we can answer you."
+        )
+        await form.get_by_label("Name").fill("Ana")
+        await form.get_by_label("Email").fill("ana@example.com")
+        await form.get_by_role("button", name="Leave the message").click()
+        await expect(page.locator("#messages li.inbound[data-id] .body")).to_have_text(message)
+        await expect(page.locator("#messages .note.left")).to_have_text(
+            "Thank you. We will answer you at ana@example.com."
+        )
+        assert await received_bodies(chat) == [message]
+        contact = await open_contact_of(chat)
+        assert dict(contact.attributes) == {
+            "name": "Ana",
+            "email": "ana@example.com",
+            "offline": True,
+        }
+        assert contact.subject == "Message left while the chat was offline"
+
+        await page.reload()  # the message is there; the conversation goes on in the chat
+        await expect(page.locator("#messages li .body")).to_have_text([message])
+        await expect(page.locator("#composer")).to_be_visible()
+        assert await page.evaluate("window.__pwned") is None
+
+
+async def test_the_offline_form_gives_way_to_the_chat_when_an_agent_becomes_available(
+    run_chat: RunChat, browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    from trunkline import AgentStatus
+
+    async with run_chat({"offline_form": True}) as chat:
+        page, _ = await page_of(browser)
+        await page.goto(chat.page_url)
+        await expect(page.locator("#offline")).to_be_visible()
+        await chat.runtime.set_agent_status(WORKSPACE, "alice", AgentStatus.AVAILABLE)
+        await expect(page.locator("#composer")).to_be_visible()
+        await expect(page.locator("#offline")).to_be_hidden()
+
+
+async def test_the_offline_form_shows_while_the_queue_is_closed(
+    run_chat: RunChat, browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    from trunkline import AgentStatus
+
+    closed = {"never": {"timezone": "UTC"}}  # no opening hours at all
+    async with run_chat(
+        {"offline_form": True}, queue={"hours": "never", "when_closed": "queue"}, hours=closed
+    ) as chat:
+        await chat.runtime.set_agent_status(WORKSPACE, "alice", AgentStatus.AVAILABLE)
+        page, _ = await page_of(browser)
+        await page.goto(chat.page_url)
+        await expect(page.locator("#offline")).to_be_visible()
+        await page.locator("#offline-email").fill("ana@example.com")
+        await page.locator("#offline-message").fill("Are you open on Sunday?")
+        await page.locator("#offline").get_by_role("button", name="Leave the message").click()
+        await expect(page.locator("#messages li.inbound[data-id]")).to_have_count(1)
+        # The queue takes contacts while closed (when_closed = "queue"): it waits for Monday.
+        events = [s.event for s in await chat.runtime.store.read(WORKSPACE)]
+        assert any(isinstance(e, ev.ContactQueued) for e in events)
+
+
+async def test_the_widget_opens_full_screen_on_a_phone_and_draws_its_icon_in_svg(
+    run_chat: RunChat, browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    sock = await server.listen("127.0.0.1", 0, what="web-chat tests")
+    port = sock.getsockname()[1]
+    settings = {"allowed_origins": [f"http://localhost:{port}"]}
+    async with run_chat(settings, extra_routes=[shop(port)], sock=sock):
+        context = await browser.new_context(viewport={"width": 390, "height": 844})
+        page = await context.new_page()
+        await page.goto(f"http://localhost:{port}/shop")
+        button = page.locator("[data-trunkline-webchat] button")
+        # The icon is drawn, not a character: no emoji font is needed.
+        await expect(button.locator("svg").first).to_be_visible()
+        assert await button.evaluate("b => b.textContent") == ""
+        await button.click()
+        panel = page.locator("[data-trunkline-webchat] [role=dialog]")
+        await expect(panel).to_be_visible()
+        assert await panel.bounding_box() == {"x": 0, "y": 0, "width": 390, "height": 844}
+        frame = page.frame_locator("[data-trunkline-webchat] iframe")
+        await expect(frame.locator("#status")).to_have_text("Connected")
+        assert await page.locator("[data-trunkline-webchat] iframe").bounding_box() == {
+            "x": 0,
+            "y": 0,
+            "width": 390,
+            "height": 844,
+        }
+        await expect(button).to_be_hidden()  # it would cover the chat's Send button
+        send = await frame.locator("#send").bounding_box()
+        assert send is not None
+        assert send["x"] + send["width"] <= 390
+        assert send["y"] + send["height"] <= 844
+
+        await frame.get_by_role("button", name="Close the chat").click()
+        await expect(panel).to_be_hidden()
+        await expect(button).to_be_visible()
+        await context.close()

@@ -104,6 +104,10 @@ def test_a_channel_limit_becomes_its_max_body_length() -> None:
         ({"title": ""}, "title must be 1 to 100 characters"),
         ({"files_dir": " "}, "files_dir must not be empty"),
         ({"colour": "blue"}, "colour"),
+        ({"prechat_email": "yes"}, "prechat_email: 'yes' is not one of 'off', 'optional', "),
+        ({"greeting": "x" * 501}, "greeting must be 0 to 500 characters"),
+        ({"offline_message": " "}, "offline_message must be 1 to 500 characters"),
+        ({"offline_form": "yes"}, "expected true or false"),
     ],
 )
 def test_a_bad_setting_is_refused_with_its_reason(settings: dict[str, Any], error: str) -> None:

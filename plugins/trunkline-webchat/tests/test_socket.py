@@ -428,6 +428,7 @@ async def test_a_visitor_typing_reaches_the_agents(run_chat: RunChat) -> None:
         with anyio.move_on_after(0.2):
             extra = await signals.receive()
             pytest.fail(f"only one signal was expected, got {extra}")
+        assert await visitor.expect("position") == {"type": "position", "position": 1}
         await visitor.nothing_more()  # typing is never answered
 
 

@@ -158,8 +158,11 @@ class Api:
     async def queues(self, request: Request) -> JSONResponse:
         user, router = self.workspace(request, "supervisor")
         now = self.runtime.clock.now()
-        figures = self.hub.metrics[user.workspace].figures(now)["queues"]
-        return JSONResponse([queue_json(router, figures.get(q), q, now) for q in router.queues])
+        metrics = self.hub.metrics[user.workspace]
+        figures = metrics.figures(now)["queues"]
+        return JSONResponse(
+            [queue_json(router, figures.get(q), q, now, metrics) for q in router.queues]
+        )
 
     async def agents(self, request: Request) -> JSONResponse:
         user, router = self.workspace(request)

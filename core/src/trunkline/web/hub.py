@@ -4,7 +4,9 @@ who should see them.
 One task reads the runtime's event stream and hands each event to the connections it
 concerns (an offer to its agent, a message to the contact's agent and to supervisors
 monitoring it); supervisors get the whole board at most once a second while anything
-changes. Each connection has a bounded outgoing queue: a client that does not keep up is
+changes, and every few seconds while contacts wait (their longest wait grows without an
+event), with an ``alert`` message first for each queue alert raised or cleared since the
+last board. Each connection has a bounded outgoing queue: a client that does not keep up is
 disconnected rather than allowed to hold memory.
 """
 
@@ -32,6 +34,7 @@ log = logging.getLogger("trunkline.web")
 OUTGOING = 1000  # messages queued for one client before it is dropped as too slow
 BOARD_EVERY = 1.0  # seconds between two boards sent to supervisors
 SIGNED_OUT = 4401  # the close code of a socket whose sign-in ended (like HTTP's 401)
+BOARD_REFRESH = 5.0  # seconds between boards while contacts wait, even with no event
 # Each agent of the board carries these of its figures since start (trunkline.metrics).
 BOARD_AGENT_FIGURES = ("handled", "aht", "occupancy")
 
@@ -93,6 +96,8 @@ class Hub:
         }
         self._changed: set[str] = set()
         self._board_due = anyio.Event()
+        # The alerts last sent to each workspace's supervisors: (queue, kind) -> alert.
+        self._alerts: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
 
     # Connections --------------------------------------------------------------------------
 
@@ -123,19 +128,25 @@ class Hub:
     def board(self, workspace: str) -> dict[str, Any]:
         router = router_of(self.runtime.desk(workspace))
         now = self.runtime.clock.now()
-        figures = self.metrics[workspace].figures(now)
+        metrics = self.metrics[workspace]
+        figures = metrics.figures(now)
         agents = []
         for agent_id in router.agents:
             agent = agent_json(router, agent_id)
             mine = figures["agents"].get(agent_id, {})
             agent.update({key: mine.get(key) for key in BOARD_AGENT_FIGURES})
+            agent.update(_time_in_state(agent, mine))
             agents.append(agent)
+        queues = [
+            queue_json(router, figures["queues"].get(q), q, now, metrics) for q in router.queues
+        ]
         return {
             "type": "board",
             "at": now,
             "totals": figures["workspace"],
-            "queues": [queue_json(router, figures["queues"].get(q), q, now) for q in router.queues],
+            "queues": queues,
             "agents": agents,
+            "alerts": [alert for queue in queues for alert in queue["alerts"]],
         }
 
     # Routing ------------------------------------------------------------------------------
@@ -247,15 +258,55 @@ class Hub:
             self._to_agent(signal.workspace, None if view is None else view.agent_id, message)
 
     async def _boards(self) -> None:
-        """Send each workspace's board to its supervisors, at most once a second."""
+        """Send each workspace's board to its supervisors, at most once a second, and every
+        BOARD_REFRESH seconds while contacts wait (longest waits grow, alerts may rise)."""
         while True:
-            await self._board_due.wait()
+            with anyio.move_on_after(BOARD_REFRESH):
+                await self._board_due.wait()
             self._board_due = anyio.Event()
-            changed, self._changed = self._changed, set()
+            changed, self._changed = self._changed | self._waiting(), set()
             for workspace in changed:
                 connections = self.supervisors.get(workspace)
                 if connections and self.runtime.desks[workspace].owned:
                     board = self.board(workspace)
+                    for message in self._alert_changes(workspace, board):
+                        for connection in list(connections):
+                            connection.push(message)
                     for connection in list(connections):
                         connection.push(board)
             await anyio.sleep(BOARD_EVERY)
+
+    def _waiting(self) -> set[str]:
+        """Workspaces with supervisors watching and a contact waiting or ringing."""
+        return {
+            w
+            for w, connections in self.supervisors.items()
+            if connections and any(q.unanswered for q in self.metrics[w].queues.values())
+        }
+
+    def _alert_changes(self, workspace: str, board: dict[str, Any]) -> list[dict[str, Any]]:
+        """An ``alert`` message for each alert raised or cleared since the last board."""
+        now = {(a["queue"], a["kind"]): a for a in board["alerts"]}
+        before = self._alerts.get(workspace, {})
+        self._alerts[workspace] = now
+        messages = [
+            {"type": "alert", "state": "raised", "at": board["at"], "alert": alert}
+            for key, alert in now.items()
+            if key not in before
+        ]
+        messages += [
+            {"type": "alert", "state": "cleared", "at": board["at"], "alert": alert}
+            for key, alert in before.items()
+            if key not in now
+        ]
+        return messages
+
+
+def _time_in_state(agent: dict[str, Any], figures: dict[str, Any]) -> dict[str, Any]:
+    """``state_since`` and ``time_in_state`` of an agent's row, from its figures, when they
+    follow what the engine says the agent does (after a restart they may not know yet)."""
+    shown = agent["state"] if agent["status"] == "available" else agent["status"]
+    mine = figures.get("state") if figures.get("status") == "available" else figures.get("status")
+    if shown != mine or figures.get("state_since") is None:
+        return {"state_since": None, "time_in_state": None}
+    return {key: figures[key] for key in ("state_since", "time_in_state")}

@@ -60,6 +60,8 @@ _QUEUE_FIGURES: dict[str, Any] = {
     "average_score": {"type": ["number", "null"], "minimum": 0, "maximum": 5},
 }
 
+_ALERT_REF = {"$ref": "#/components/schemas/Alert"}
+
 _SCHEMAS: dict[str, Any] = {
     "Error": _ERROR,
     "User": {
@@ -114,6 +116,37 @@ _SCHEMAS: dict[str, Any] = {
             "service_level_threshold": {"type": "number"},
             "service_level_target": {"type": "number"},
             "agents": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "alerts": {"type": "array", "items": _ALERT_REF},
+            "service_level_trend": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": [
+                        "start",
+                        "end",
+                        "service_level",
+                        "within_service_level",
+                        "counted_for_service_level",
+                    ],
+                    "properties": {
+                        "start": {"type": "number"},
+                        "end": {"type": "number"},
+                        "service_level": _NULLABLE_SHARE,
+                        "within_service_level": _COUNT,
+                        "counted_for_service_level": _COUNT,
+                    },
+                },
+            },
+        },
+    },
+    "Alert": {
+        "type": "object",
+        "required": ["queue", "kind", "value", "threshold"],
+        "properties": {
+            "queue": {"type": "string"},
+            "kind": {"enum": ["service_level", "longest_wait", "abandonment"]},
+            "value": {"type": "number", "minimum": 0},
+            "threshold": {"type": "number", "minimum": 0},
         },
     },
     "Agent": {

@@ -10,16 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..model import AgentStatus, Contact, ContactState, Message, Offer
+from ..metrics import Metrics
+from ..model import AgentStatus, Contact, ContactState, Message, Offer, Queue
 from ..routing import Router
 from ..runtime import Desk, Runtime
 
 __all__ = [
+    "ALERT_KINDS",
     "agent_json",
     "contact_detail",
     "contact_json",
     "message_json",
     "offer_json",
+    "queue_alerts",
     "queue_json",
     "router_of",
 ]
@@ -132,11 +135,44 @@ SINCE_START: dict[str, Any] = {
 }
 
 
+# What a queue's alerts watch: (kind, the figure, the queue's threshold key, "under"/"over").
+ALERT_KINDS = (
+    ("service_level", "service_level", "alert_service_level", "under"),
+    ("longest_wait", "longest_wait", "alert_longest_wait", "over"),
+    ("abandonment", "abandonment_rate", "alert_abandonment", "over"),
+)
+
+
+def queue_alerts(queue: Queue, row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The queue's alerts raised now, from its JSON ``row`` (see :func:`queue_json`).
+
+    Service level under ``alert_service_level`` (by default the queue's target), longest wait
+    over ``alert_longest_wait`` seconds, abandonment rate over ``alert_abandonment``; a
+    threshold of 0 watches nothing, and a figure not defined yet (``None``) raises nothing.
+    """
+    raised = []
+    for kind, figure, key, direction in ALERT_KINDS:
+        threshold = getattr(queue, key)
+        if threshold is None:  # alert_service_level left out: the target
+            threshold = queue.service_level_target
+        value = row.get(figure)
+        if not threshold or value is None:
+            continue
+        if (value < threshold) if direction == "under" else (value > threshold):
+            raised.append({"queue": queue.id, "kind": kind, "value": value, "threshold": threshold})
+    return raised
+
+
 def queue_json(
-    router: Router, figures: Mapping[str, Any] | None, queue_id: str, now: float
+    router: Router,
+    figures: Mapping[str, Any] | None,
+    queue_id: str,
+    now: float,
+    metrics: Metrics | None = None,
 ) -> dict[str, Any]:
     """A queue now (from the engine) and since start (``figures``: the queue's entry of
-    :meth:`trunkline.metrics.Metrics.figures`)."""
+    :meth:`trunkline.metrics.Metrics.figures`), with its alerts and, given ``metrics``, its
+    service level over the last intervals (``service_level_trend``)."""
     queue = router.queues[queue_id]
     present = [v for v in router.contacts.values() if v.queue == queue_id]
     queued = [v for v in present if v.state is ContactState.QUEUED]
@@ -152,7 +188,7 @@ def queue_json(
         else:
             agents[run.status.value] += 1
     since_start = {key: (figures or {}).get(key, default) for key, default in SINCE_START.items()}
-    return {
+    row = {
         "id": queue_id,
         "name": queue.name or queue_id,
         "waiting": len(queued),
@@ -163,3 +199,7 @@ def queue_json(
         "service_level_target": queue.service_level_target,
         "agents": agents,
     }
+    row["alerts"] = queue_alerts(queue, row)
+    if metrics is not None:
+        row["service_level_trend"] = metrics.service_level_trend(queue_id, now)
+    return row

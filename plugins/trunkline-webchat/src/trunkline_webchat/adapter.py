@@ -39,6 +39,7 @@ from trunkline.ratelimit import RateLimiter
 
 from . import protocol
 from .files import KNOWN_TYPES, FileStore
+from .progress import Progress
 from .protocol import ADDRESS_KIND
 
 __all__ = [
@@ -98,6 +99,26 @@ def _not_blank(instance: Any, attribute: attrs.Attribute[str], value: str) -> No
         raise ValueError(f"{attribute.name} must not be empty")
 
 
+PRECHAT = ("off", "optional", "required")  # how the pre-chat form asks for a field
+
+
+def _prechat(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in PRECHAT:
+        raise ValueError(
+            f"{attribute.name}: {value!r} is not one of {', '.join(map(repr, PRECHAT))} "
+            "(off: not asked; optional: asked; required: the chat starts once it is given)"
+        )
+
+
+def _text_of(most: int, *, empty: bool) -> Any:
+    def check(instance: Any, attribute: attrs.Attribute[str], value: str) -> None:
+        if len(value) > most or (not empty and not value.strip()):
+            least = 0 if empty else 1
+            raise ValueError(f"{attribute.name} must be {least} to {most} characters")
+
+    return check
+
+
 @attrs.frozen
 class WebChatSettings:
     """Settings of a web-chat channel (``[workspaces.<w>.channels.<name>.settings]``).
@@ -108,6 +129,12 @@ class WebChatSettings:
     ``attachment_types`` are the accepted file types, recognised by content. Files are kept in
     ``files_dir`` (relative to the working directory). ``rate_limit`` is the number of messages
     (and uploads) a visitor may send in 10 seconds.
+
+    ``greeting`` is shown at the top of the chat when it opens (empty: none).
+    ``prechat_name`` and ``prechat_email`` ask for the visitor's name and email before the
+    chat starts (``"off"``, ``"optional"`` or ``"required"``). With ``offline_form``, a visitor
+    with no conversation open gets a form (name, email, message; ``offline_message`` above it)
+    instead of the chat while the channel's queue is closed or none of its agents is available.
     """
 
     title: str = attrs.field(default="Chat with us", validator=_title)
@@ -121,6 +148,14 @@ class WebChatSettings:
     )
     files_dir: str = attrs.field(default="webchat-files", validator=_not_blank)
     rate_limit: int = attrs.field(default=10, validator=_at_least(1))
+    greeting: str = attrs.field(default="", validator=_text_of(500, empty=True))
+    prechat_name: str = attrs.field(default="off", validator=_prechat)
+    prechat_email: str = attrs.field(default="off", validator=_prechat)
+    offline_form: bool = False
+    offline_message: str = attrs.field(
+        default="We are away right now. Leave a message and your email, and we will answer you.",
+        validator=_text_of(500, empty=False),
+    )
 
 
 # Pieces the routes use ----------------------------------------------------------------------
@@ -171,6 +206,7 @@ class WebChatChannel:
         self.rates = RateLimiter(settings.rate_limit, RATE_WINDOW)
         self.what = f'web-chat channel "{instance}"'
         self.last_contact: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self.progress = Progress(self)
         self._inbound: InboundHandler | None = None
         self._sockets: dict[str, set[Connection]] = {}
         self._receipts: collections.OrderedDict[str, Receipt] = collections.OrderedDict()
@@ -188,11 +224,12 @@ class WebChatChannel:
         *,
         task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
-        """Take messages from the routes until cancelled; ready at once (nothing to connect)."""
+        """Take messages from the routes until cancelled; ready at once (nothing to connect).
+        Meanwhile, tell waiting visitors their place in line as it changes (``progress``)."""
         self._inbound = inbound
         try:
             task_status.started()
-            await anyio.sleep_forever()
+            await self.progress.run()
         finally:
             self._inbound = None
 
@@ -267,6 +304,13 @@ class WebChatChannel:
             sockets.discard(connection)
             if not sockets:
                 del self._sockets[visitor]
+
+    def push_all(self, frame: Mapping[str, Any]) -> int:
+        """Queue ``frame`` on every open socket of every visitor; return how many."""
+        sockets = [c for visitor in list(self._sockets) for c in self._sockets[visitor]]
+        for connection in sockets:
+            connection.push(frame)
+        return len(sockets)
 
     def connected(self, visitor: str) -> int:
         """How many sockets ``visitor`` has open."""

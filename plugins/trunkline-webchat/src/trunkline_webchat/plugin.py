@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from trunkline import ChannelAdapter, Runtime
+    from trunkline.events import Event
 
 
 @hookimpl
@@ -34,3 +35,14 @@ def trunkline_register_routes(runtime: Runtime) -> list[BaseRoute]:
     from .routes import chat_routes
 
     return chat_routes(runtime)
+
+
+@hookimpl
+def trunkline_contact_event(event: Event, runtime: Runtime) -> None:
+    """Each stored event, for the web-chat channels' visitors: their place in line moves, an
+    agent takes their chat (see :mod:`trunkline_webchat.progress`)."""
+    from .adapter import WebChatChannel
+
+    for adapter in runtime.channels.values():
+        if isinstance(adapter, WebChatChannel):
+            adapter.progress.observe(event, runtime)

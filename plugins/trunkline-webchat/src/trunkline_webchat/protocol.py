@@ -1,10 +1,12 @@
 """The customer WebSocket's frames, both ways: parsing what a widget sends, building answers.
 
 Every frame is one JSON object with a ``"type"``. A widget sends ``hello`` first, then
-``message`` and ``typing``; the server answers ``welcome``, ``ack``, ``retry``, ``error`` and
-pushes ``message`` and ``typing``. Parsing is strict, as in the house's other wire formats: an
-unknown type or field, a field of the wrong type, a key given twice or JSON that is not
-standard (``NaN``) is a :class:`ProtocolError` whose text says what to send instead. No I/O.
+``message``, ``typing`` and ``details`` (the pre-chat or offline form's name and email); the
+server answers ``welcome``, ``ack``, ``retry``, ``error`` and pushes ``message``, ``typing``,
+``position`` (the place in line), ``agent`` (who took the chat) and ``availability``.
+Parsing is strict, as in the house's other wire formats: an unknown type or field, a field of
+the wrong type, a key given twice or JSON that is not standard (``NaN``) is a
+:class:`ProtocolError` whose text says what to send instead. No I/O.
 """
 
 from __future__ import annotations
@@ -21,19 +23,25 @@ from trunkline import Attachment, Message
 __all__ = [
     "ADDRESS_KIND",
     "CLIENT_ID",
+    "EMAIL",
     "MAX_ATTACHMENTS",
+    "MAX_EMAIL_LENGTH",
     "MAX_NAME_LENGTH",
     "SHA256",
     "VISITOR_ID",
+    "Details",
     "Hello",
     "ProtocolError",
     "Send",
     "Typing",
     "ack",
+    "agent",
+    "availability",
     "encode",
     "error",
     "message_json",
     "parse",
+    "position",
     "retry",
     "typing",
     "welcome",
@@ -47,12 +55,16 @@ VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
 CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_ATTACHMENTS = 10  # files in one message
-MAX_NAME_LENGTH = 100  # characters of the visitor's name, given in hello
+MAX_NAME_LENGTH = 100  # characters of the visitor's name, given in hello or details
+MAX_EMAIL_LENGTH = 254  # characters of an email address (RFC 5321's path limit)
+# An email address as a form checks one: something, an @, a domain with a dot; no spaces.
+EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 
 _FIELDS: dict[str, tuple[set[str], set[str]]] = {  # type -> (required, optional) fields
     "hello": ({"visitor"}, {"resume_after", "name"}),
-    "message": ({"id"}, {"text", "attachments"}),
+    "message": ({"id"}, {"text", "attachments", "offline"}),
     "typing": (set(), set()),
+    "details": (set(), {"name", "email"}),
 }
 
 
@@ -83,12 +95,13 @@ class Send:
     """``{"type": "message", "id", "text"?, "attachments"?}``: a customer's message.
 
     ``id`` is the widget's own id for it, the same on every resend; ``attachments`` are the
-    SHA-256 of files uploaded before.
+    SHA-256 of files uploaded before; ``offline`` marks a message left in the offline form.
     """
 
     id: str
     text: str = ""
     attachments: tuple[str, ...] = ()
+    offline: bool = False  # left in the offline form: the chat had nobody to answer
 
 
 @attrs.frozen
@@ -96,7 +109,16 @@ class Typing:
     """``{"type": "typing"}``: the visitor is typing."""
 
 
-Frame = Hello | Send | Typing
+@attrs.frozen
+class Details:
+    """``{"type": "details", "name"?, "email"?}``: who the visitor says they are, from the
+    pre-chat or the offline form; kept on the contact their next message opens."""
+
+    name: str | None = None
+    email: str | None = None
+
+
+Frame = Hello | Send | Typing | Details
 
 
 def _refuse_constant(name: str) -> Any:
@@ -141,7 +163,13 @@ def parse(text: str) -> Frame:
     if kind == "hello":
         return _hello(data)
     if kind == "message":
-        return _send(data)
+        send = _send(data)
+        offline = data.get("offline", False)
+        if not isinstance(offline, bool):
+            raise ProtocolError('"offline" must be true or false', id=send.id)
+        return attrs.evolve(send, offline=offline) if offline else send
+    if kind == "details":
+        return _details(data)
     return Typing()
 
 
@@ -190,6 +218,26 @@ def _send(data: Mapping[str, Any]) -> Send:
     if not text.strip() and not attachments:
         raise ProtocolError("the message is empty: send text, attachments or both", id=client_id)
     return Send(id=client_id, text=text, attachments=tuple(dict.fromkeys(attachments)))
+
+
+def _details(data: Mapping[str, Any]) -> Details:
+    name = data.get("name")
+    if name is not None:
+        if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+            raise ProtocolError(f'"name" must be a string of at most {MAX_NAME_LENGTH} characters')
+        name = " ".join(name.split()) or None
+    email = data.get("email")
+    if email is not None:
+        if not isinstance(email, str):
+            raise ProtocolError('"email" must be a string, such as "ana@example.com"')
+        email = email.strip() or None
+        if email is not None and (len(email) > MAX_EMAIL_LENGTH or not EMAIL.fullmatch(email)):
+            shown = json.dumps(email[:60], ensure_ascii=False)
+            raise ProtocolError(
+                f'"email" {shown} is not an email address; write it as name@example.com '
+                f"(at most {MAX_EMAIL_LENGTH} characters)"
+            )
+    return Details(name=name, email=email)
 
 
 def _json_kind(value: Any) -> str:
@@ -265,3 +313,21 @@ def error(message: str, *, id: str | None = None, **extra: Any) -> dict[str, Any
 
 def typing() -> dict[str, Any]:
     return {"type": "typing"}
+
+
+def position(place: int) -> dict[str, Any]:
+    """The visitor's place in line: 1 is next, 0 is being put through to an agent now."""
+    return {"type": "position", "position": place}
+
+
+def agent(name: str) -> dict[str, Any]:
+    """An agent took the chat: their display name."""
+    return {"type": "agent", "name": name}
+
+
+def availability(available: bool, reason: str | None) -> dict[str, Any]:
+    """Whether anyone can answer now; ``reason`` ``"closed"`` or ``"no_agents"`` when not."""
+    frame: dict[str, Any] = {"type": "availability", "available": available}
+    if not available:
+        frame["reason"] = reason
+    return frame

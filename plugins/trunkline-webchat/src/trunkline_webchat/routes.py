@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import re
 import urllib.parse
 from collections.abc import AsyncGenerator, Mapping
 from importlib import resources
@@ -35,7 +36,7 @@ from trunkline import Runtime
 from trunkline.ratelimit import RateLimiter
 
 from . import protocol
-from .adapter import RATE_WINDOW, WebChatChannel, retry_after
+from .adapter import RATE_WINDOW, WebChatChannel, WebChatSettings, retry_after
 from .files import FileRefused, check_type
 from .protocol import VISITOR_ID
 from .session import ChatSession
@@ -52,6 +53,7 @@ SOCKET_BUFFER = 256  # frames queued for a visitor's socket before it counts as 
 FRAMES_PER_10S = 100  # frames of any kind a socket may send in 10 seconds before it is closed
 
 _STATIC = resources.files("trunkline_webchat") / "static"
+_PLACEHOLDER = re.compile(r"\{\{(page_title|title|config|features)\}\}")
 
 
 def _asset(name: str) -> str:
@@ -102,11 +104,14 @@ def chat_routes(runtime: Runtime) -> list[BaseRoute]:
         page_title = settings.title
         if runtime.pm.distro is not None:  # a vendor distribution's name shows here too
             page_title = f"{settings.title} — {runtime.pm.product_title}"
-        body = (
-            page_template.replace("{{page_title}}", html.escape(page_title))
-            .replace("{{title}}", html.escape(settings.title))
-            .replace("{{config}}", html.escape(json.dumps(config), quote=True))
-        )
+        values = {
+            "page_title": html.escape(page_title),
+            "title": html.escape(settings.title),
+            "config": html.escape(json.dumps(config), quote=True),
+            "features": html.escape(json.dumps(_page_features(settings)), quote=True),
+        }
+        # One pass, so a setting's text that looks like a placeholder stays text.
+        body = _PLACEHOLDER.sub(lambda found: values[found[1]], page_template)
         return Response(
             body,
             media_type="text/html; charset=utf-8",
@@ -198,6 +203,16 @@ def chat_routes(runtime: Runtime) -> list[BaseRoute]:
             ],
         )
     ]
+
+
+def _page_features(settings: WebChatSettings) -> dict[str, Any]:
+    """What the chat page shows besides the conversation: the greeting and the forms."""
+    return {
+        "greeting": settings.greeting,
+        "prechat": {"name": settings.prechat_name, "email": settings.prechat_email},
+        "offline_form": settings.offline_form,
+        "offline_message": settings.offline_message,
+    }
 
 
 # Origins ------------------------------------------------------------------------------------

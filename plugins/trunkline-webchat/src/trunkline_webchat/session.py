@@ -28,7 +28,7 @@ from trunkline import (
 
 from . import protocol
 from .adapter import Connection, WebChatChannel, retry_after
-from .protocol import ADDRESS_KIND, Hello, ProtocolError, Send, Typing
+from .protocol import ADDRESS_KIND, Details, Hello, ProtocolError, Send, Typing
 
 __all__ = ["HISTORY_CONTACTS", "HISTORY_MESSAGES", "ChatSession", "conversation", "open_contact"]
 
@@ -38,6 +38,7 @@ HISTORY_CONTACTS = 20  # the visitor's latest contacts on the channel shown in a
 HISTORY_MESSAGES = 200  # and at most this many of their latest messages
 RETRY_AFTER = 1.0  # seconds a widget waits before resending a message not stored
 TYPING_EVERY = 1.0  # seconds: more frequent typing frames are dropped
+OFFLINE_SUBJECT = "Message left while the chat was offline"
 
 
 class ChatSession:
@@ -49,6 +50,7 @@ class ChatSession:
         self.connection = connection
         self.visitor: str | None = None
         self.name: str | None = None
+        self.email: str | None = None
         self._typed_at = -TYPING_EVERY
 
     async def handle(self, text: str) -> None:
@@ -66,6 +68,8 @@ class ChatSession:
                 await self._message(self.visitor, frame)
             elif isinstance(frame, Typing):
                 await self._typing(self.visitor)
+            elif isinstance(frame, Details):
+                self._details(frame)
         except ProtocolError as exc:
             self.connection.push(protocol.error(str(exc), id=exc.id))
 
@@ -87,7 +91,9 @@ class ChatSession:
         self.name = hello.name or self.name
         messages = await conversation(self.runtime, self.channel, hello.visitor)
         after = _after(messages, hello.resume_after)
-        self.connection.push(protocol.welcome(hello.visitor, after))
+        welcome = protocol.welcome(hello.visitor, after)
+        welcome.update(await self._progress(hello.visitor))
+        self.connection.push(welcome)
 
     async def _message(self, visitor: str, send: Send) -> None:
         limit = self.channel.settings.max_text_length
@@ -103,14 +109,21 @@ class ChatSession:
             )
             return
         attachments = await self._attachments(send)
+        if send.offline and self.email is None:
+            raise ProtocolError(
+                'a message left offline needs an email address to answer: send {"type": '
+                '"details", "email": "…"} first',
+                id=send.id,
+            )
         message = InboundMessage(
             channel=self.channel.instance,
             sender=Address(ADDRESS_KIND, visitor),
             body=send.text,
+            subject=OFFLINE_SUBJECT if send.offline else "",
             provider_id=f"{visitor}:{send.id}",
             thread_hint=visitor,
             attachments=attachments,
-            attributes={"name": self.name} if self.name else {},
+            attributes=self._attributes(send),
         )
         try:
             ack = await self.channel.receive(message)
@@ -128,6 +141,39 @@ class ChatSession:
             self.connection.push(protocol.retry(send.id, RETRY_AFTER))
             return
         self.connection.push(protocol.ack(send.id, ack.message_id, duplicate=ack.duplicate))
+        self.channel.progress.track(ack.contact_id, visitor)  # its place in line, after the ack
+
+    def _attributes(self, send: Send) -> dict[str, object]:
+        """What a new contact is told of the visitor: the name and email they gave, and
+        whether they wrote in the offline form."""
+        attributes: dict[str, object] = {}
+        if self.name:
+            attributes["name"] = self.name
+        if self.email:
+            attributes["email"] = self.email
+        if send.offline:
+            attributes["offline"] = True
+        return attributes
+
+    def _details(self, details: Details) -> None:
+        """The pre-chat (or offline) form's answers: checked against what the channel asks."""
+        settings = self.channel.settings
+        for field, mode, value in (
+            ("name", settings.prechat_name, details.name),
+            ("email", settings.prechat_email, details.email),
+        ):
+            if mode == "required" and value is None:
+                raise ProtocolError(
+                    f'this chat asks for your {field} before it starts: send {{"type": '
+                    f'"details", "{field}": "…"}}'
+                )
+        self.name = details.name or self.name
+        self.email = details.email or self.email
+
+    async def _progress(self, visitor: str) -> dict[str, object]:
+        """The welcome's place in line, agent and availability (see Progress.welcome)."""
+        contact = await open_contact(self.runtime, self.channel, visitor)
+        return self.channel.progress.welcome(self.runtime, visitor, contact)
 
     async def _attachments(self, send: Send) -> tuple[Attachment, ...]:
         found = []

@@ -3,12 +3,17 @@
 //
 // The board comes from the supervisor WebSocket (/ws/supervisor) at most once a second while
 // anything changes, with the figures since start (service level, ASA, AHT, abandonment rate,
-// occupancy); the open contacts are read from the REST API when a board arrives. Charts are SVG drawn here and updated in place. Content is shown as text only.
+// occupancy), the queues' alerts and service level per interval (kept by the server, so a
+// reload shows the same), and each agent's time in state; the open contacts are read from the
+// REST API when a board arrives. Between boards the page counts waits and times in state on
+// from the board's. Charts are SVG drawn here and updated in place. Content is shown as text
+// only.
 
 import {
   LiveSocket,
   Thread,
   api,
+  clock,
   connectionIndicator,
   customerName,
   duration,
@@ -25,6 +30,7 @@ import {
 const TREND_WINDOW = 600; // seconds of waiting history in the line chart
 const SAMPLE_EVERY = 2000; // ms between two points of that history
 const REFRESH_EVERY = 1000; // ms between two reads of the open contacts
+const TICK_EVERY = 1000; // ms between two updates of the running times (waits, time in state)
 const SERIES = 8; // colours of the chart series, .series-0 … .series-7 in app.css
 const AGENT_STATES = ["idle", "offered", "busy", "wrap_up", "break", "offline"];
 
@@ -35,6 +41,8 @@ const wall = {
   base: "",
   live: null,
   board: null, // the last board
+  boardAt: 0, // Date.now() when it arrived: running times count on from there
+  slSeries: new Map(), // queue id -> the SVG parts of its service-level line
   samples: [], // {t: ms, waiting: {queue id: n}}
   queueRows: new Map(),
   agentRows: new Map(),
@@ -85,6 +93,7 @@ function showQueue(queue) {
   setText(part("queue-name"), queue.name);
   setText(part("waiting"), queue.waiting);
   setText(part("ringing"), queue.ringing);
+  row.longest = queue.waiting + queue.ringing > 0 ? queue.longest_wait : null;
   setText(part("longest"), duration(queue.longest_wait));
   setText(part("answered"), queue.answered);
   setText(part("abandoned"), queue.abandoned);
@@ -100,7 +109,15 @@ function showQueue(queue) {
     `target ${percent(queue.service_level_target)} in ${queue.service_level_threshold} s`,
   );
   const counts = queue.agents;
-  const chips = [el("span", { class: "chip", dataset: { value: "available" }, text: `${counts.available} available` })];
+  // Idle agents are those available with nothing offered, held or in wrap-up: the ones a new
+  // contact goes to at once. "Available" counts every agent whose status is available.
+  const chips = [
+    el("span", {
+      class: "chip idle-available",
+      dataset: { value: "available" },
+      text: `${counts.idle} idle / ${counts.available} available`,
+    }),
+  ];
   for (const key of AGENT_STATES) {
     if (key === "idle" || !counts[key]) continue;
     chips.push(el("span", { class: "chip", dataset: { value: label(key) }, text: `${counts[key]} ${label(key)}` }));
@@ -125,8 +142,9 @@ function showTotals(queues, totals) {
   setText($("total-sl"), percent(totals.service_level));
   setText($("total-answered"), sum("answered"));
   setText($("total-abandoned"), sum("abandoned"));
-  const agents = wall.board.agents;
-  setText($("total-available"), agents.filter((a) => a.status === "available").length);
+  const available = wall.board.agents.filter((a) => a.status === "available");
+  setText($("total-idle"), available.filter((a) => a.state === "idle").length);
+  setText($("total-available"), available.length);
   setText($("total-asa"), seconds(totals.asa));
   setText($("total-aht"), seconds(totals.aht));
   setText($("total-abandonment-rate"), percent(totals.abandonment_rate));
@@ -275,6 +293,156 @@ function drawTrend() {
   }
 }
 
+// Service level per interval -----------------------------------------------------------------
+
+const SL_CHART = { width: 960, height: 220, left: 44, right: 14, top: 14, bottom: 34 };
+const slWidth = SL_CHART.width - SL_CHART.left - SL_CHART.right;
+const slHeight = SL_CHART.height - SL_CHART.top - SL_CHART.bottom;
+
+/**
+ * One line per queue of its service level in each of the last intervals (from the server's
+ * figures, `service_level_trend`), with its target dashed. An interval in which nothing
+ * counted has no point, and the line breaks there.
+ */
+function drawServiceLevel(queues) {
+  const chart = $("sl-trend");
+  const trends = queues.map((q) => q.service_level_trend || []);
+  const n = Math.max(0, ...trends.map((t) => t.length));
+  const key = `${queues.map((q) => q.id).join("\n")}\n${n}`;
+  const x = (i) => SL_CHART.left + (n <= 1 ? slWidth / 2 : (slWidth * i) / (n - 1));
+  const y = (share) => SL_CHART.top + slHeight * (1 - share);
+  if (chart.dataset.queues !== key) {
+    chart.replaceChildren();
+    chart.dataset.queues = key;
+    wall.slSeries.clear();
+    const lines = svg("g", { class: "grid-lines" });
+    for (const share of [0, 0.5, 1]) {
+      lines.append(
+        svg("line", { x1: SL_CHART.left, x2: SL_CHART.width - SL_CHART.right, y1: y(share), y2: y(share) }),
+        svg("text", { x: SL_CHART.left - 6, y: y(share) + 4, class: "axis-label", "text-anchor": "end", text: percent(share) }),
+      );
+    }
+    chart.append(lines);
+    for (let i = 0; i < n; i++) {
+      const anchor = i === 0 ? "start" : i === n - 1 ? "end" : "middle"; // the edges stay inside
+      chart.append(svg("text", { x: x(i), y: SL_CHART.top + slHeight + 20, class: "axis-label x-label", "text-anchor": anchor }));
+    }
+    queues.forEach((q, index) => {
+      const series = `series-${index % SERIES}`;
+      const target = svg("line", { class: `sl-target ${series}` });
+      const path = svg("path", { class: `trend-line ${series}` });
+      const dots = [];
+      const group = svg("g", { class: "sl-series", dataset: { queueId: q.id } }, target, path);
+      for (let i = 0; i < n; i++) {
+        const dot = svg("circle", { class: `trend-now ${series}`, r: 3.5 }, svg("title"));
+        dots.push(dot);
+        group.append(dot);
+      }
+      chart.append(group);
+      wall.slSeries.set(q.id, { group, target, path, dots });
+    });
+    $("sl-trend-legend").replaceChildren(
+      ...queues.map((q, i) => el("li", {}, el("span", { class: `swatch line series-${i % SERIES}` }), q.name)),
+    );
+  }
+  chart.querySelectorAll(".x-label").forEach((label, i) => {
+    const point = trends[0] && trends[0][i];
+    setText(label, point ? clock(point.start) : "");
+  });
+  queues.forEach((q, index) => {
+    const parts = wall.slSeries.get(q.id);
+    const trend = trends[index];
+    let d = "";
+    let pen = false;
+    trend.forEach((point, i) => {
+      const dot = parts.dots[i];
+      if (point.service_level === null) {
+        pen = false;
+        dot.setAttribute("visibility", "hidden");
+        return;
+      }
+      const px = x(i).toFixed(1);
+      const py = y(point.service_level).toFixed(1);
+      d += `${pen ? "L" : "M"}${px},${py} `;
+      pen = true;
+      setAttrs(dot, { cx: px, cy: py, visibility: "visible" });
+      setText(
+        dot.firstChild,
+        `${q.name}, ${clock(point.start)}–${clock(point.end)}: ${percent(point.service_level)} ` +
+          `(${point.within_service_level} of ${point.counted_for_service_level} within ${q.service_level_threshold} s)`,
+      );
+    });
+    setAttrs(parts.path, { d: d.trim() || "M0,0" });
+    setAttrs(parts.target, {
+      x1: SL_CHART.left,
+      x2: SL_CHART.width - SL_CHART.right,
+      y1: y(q.service_level_target),
+      y2: y(q.service_level_target),
+    });
+    // The figures as text too, for reading and for tests: one percentage per interval, empty
+    // where nothing counted.
+    parts.group.dataset.values = trend
+      .map((p) => (p.service_level === null ? "" : String(Math.round(p.service_level * 100))))
+      .join(",");
+  });
+}
+
+// Alerts -------------------------------------------------------------------------------------
+
+/** What an alert says, in words: the queue, the figure and the threshold it passed. */
+function alertText(alert, name) {
+  switch (alert.kind) {
+    case "service_level":
+      return `${name}: service level ${percent(alert.value)} is under ${percent(alert.threshold)}`;
+    case "longest_wait":
+      return `${name}: a contact has waited ${duration(alert.value)}, over ${duration(alert.threshold)}`;
+    case "abandonment":
+      return `${name}: ${percent(alert.value)} of contacts abandoned, over ${percent(alert.threshold)}`;
+    default:
+      return `${name}: ${alert.kind}`;
+  }
+}
+
+function showAlerts(board) {
+  const alerts = board.alerts || [];
+  const names = new Map(board.queues.map((q) => [q.id, q.name]));
+  const items = alerts.map((alert) =>
+    el("li", {
+      class: "alert",
+      dataset: { queueId: alert.queue, kind: alert.kind },
+      text: alertText(alert, names.get(alert.queue) || alert.queue),
+    }),
+  );
+  const list = $("alert-list");
+  const summary = items.map((item) => `${item.dataset.kind}|${item.textContent}`).join("\n");
+  if (list.dataset.summary !== summary) {
+    list.dataset.summary = summary;
+    list.replaceChildren(...items);
+  }
+  $("alerts").hidden = items.length === 0;
+  const alerted = new Set(alerts.map((a) => a.queue));
+  for (const [id, row] of wall.queueRows) row.node.dataset.alert = alerted.has(id) ? "true" : "false";
+}
+
+// Running times ------------------------------------------------------------------------------
+
+/** Count the waits and the times in state on from the last board, every second. */
+function tick() {
+  if (!wall.board) return;
+  const passed = Math.max(0, (Date.now() - wall.boardAt) / 1000);
+  let longest = 0;
+  for (const row of wall.queueRows.values()) {
+    if (row.longest === null || row.longest === undefined) continue;
+    longest = Math.max(longest, row.longest + passed);
+    setText(row.node.querySelector(".longest"), duration(row.longest + passed));
+  }
+  if (longest) setText($("total-longest"), duration(longest));
+  for (const row of wall.agentRows.values()) {
+    if (row.inState === null || row.inState === undefined) continue;
+    setText(row.node.querySelector(".in-state"), duration(row.inState + passed));
+  }
+}
+
 // Agents -------------------------------------------------------------------------------------
 
 function agentRow(agent) {
@@ -328,6 +496,11 @@ function showAgent(agent) {
     .map((kind) => `${kind} ${(agent.held || {})[kind] || 0}/${agent.capacity[kind]}`)
     .join(" · ");
   setText(part("load"), load);
+  row.inState = agent.time_in_state === undefined ? null : agent.time_in_state;
+  setText(part("in-state"), seconds(row.inState));
+  setText(part("handled"), agent.handled === null || agent.handled === undefined ? "–" : agent.handled);
+  setText(part("aht"), seconds(agent.aht));
+  setText(part("occupancy"), percent(agent.occupancy));
   if (!row.dirty && document.activeElement !== row.select) {
     row.select.value = agent.status;
     row.reason.value = agent.reason || "";
@@ -484,10 +657,13 @@ function monitored(contactId, message) {
 
 function showBoard(board) {
   wall.board = board;
+  wall.boardAt = Date.now();
   for (const queue of board.queues) showQueue(queue);
   for (const agent of board.agents) showAgent(agent);
   showTotals(board.queues, board.totals);
+  showAlerts(board);
   drawBars(board.queues);
+  drawServiceLevel(board.queues);
   if (!wall.samples.length) sample();
   else drawTrend();
   showAges();
@@ -526,6 +702,7 @@ async function start() {
   wall.live.onState = connectionIndicator($("connection"), wall.live);
   wall.live.connect();
   setInterval(sample, SAMPLE_EVERY);
+  setInterval(tick, TICK_EVERY);
 }
 
 start().catch((error) => notify(`The wallboard could not start: ${error.message}`));

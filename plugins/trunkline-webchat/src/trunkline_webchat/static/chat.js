@@ -5,6 +5,11 @@
 // with the id of the last message it has in order, shows what it missed, and sends again what
 // was never acknowledged, under the same ids (the server recognises repeats).
 // Every text from the customer or an agent is inserted with textContent, never as HTML.
+//
+// Around the conversation (the channel's settings, in data-features): the greeting; while the
+// contact waits, the place in line the server pushes, then the name of the agent who took it;
+// a pre-chat form (name, email) before a first message; and, while nobody can answer, an
+// offline form whose message is sent, kept and acknowledged like any other.
 "use strict";
 
 (function () {
@@ -19,6 +24,7 @@
   const typingNote = $("typing");
   const SHA256 = /^[0-9a-f]{64}$/;
   const prefix = "trunkline-webchat:" + config.channel + ":";
+  const features = JSON.parse(document.body.dataset.features || "{}");
 
   // Storage that survives reloads when the browser allows it, and memory when it does not.
   const memory = {};
@@ -216,6 +222,7 @@
         id: p.id,
         text: p.text,
         attachments: p.attachments.map((a) => a.sha256),
+        offline: p.offline ? true : undefined,
       })
     );
   }
@@ -274,9 +281,20 @@
         const messages = Array.isArray(frame.messages) ? frame.messages : [];
         for (const m of messages) show(m);
         if (messages.length) resumeAfter = messages[messages.length - 1].id;
+        sendDetails(); // before any message, so a new contact carries them
         for (const p of pending.slice()) transmit(p);
+        welcomed(frame);
         break;
       }
+      case "position":
+        showPlace(frame.position);
+        break;
+      case "agent":
+        agentJoined(String(frame.name || ""));
+        break;
+      case "availability":
+        availabilityChanged(frame.available === true);
+        break;
       case "ack":
         acknowledged(frame.id, frame.message_id);
         break;
@@ -397,6 +415,173 @@
       say("The file could not be uploaded; try again.");
     }
   });
+
+  // Around the conversation -----------------------------------------------------------------
+
+  const progress = $("progress");
+  const views = { chat: $("composer"), prechat: $("prechat"), offline: $("offline") };
+  const EMAIL = /^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$/; // as the server checks
+  let view = null; // the form shown: "chat", "prechat" or "offline", once the server said hello
+
+  function storedDetails() {
+    try {
+      const details = JSON.parse(storage.get("details") || "null");
+      return details && typeof details === "object" ? details : null;
+    } catch (e) {
+      return null;
+    }
+  }
+
+  function sendDetails() {
+    const details = storedDetails();
+    if (!ready || !details) return;
+    const frame = { type: "details" };
+    if (details.name) frame.name = details.name;
+    if (details.email) frame.email = details.email;
+    socket.send(JSON.stringify(frame));
+  }
+
+  function keepDetails(name, email) {
+    const details = storedDetails() || {};
+    if (name) details.name = name;
+    if (email) details.email = email;
+    storage.set("details", JSON.stringify(details));
+    sendDetails();
+  }
+
+  const prechat = features.prechat || {};
+  const asks = (field) => prechat[field] === "optional" || prechat[field] === "required";
+
+  function note(kind, words) {
+    const item = document.createElement("li");
+    item.className = "note " + kind;
+    const p = document.createElement("p");
+    p.className = "note-text";
+    p.textContent = words;
+    item.appendChild(p);
+    list.insertBefore(item, firstPending());
+    scrollDown();
+    return item;
+  }
+
+  function showView(name) {
+    view = name;
+    for (const [key, form] of Object.entries(views)) form.hidden = key !== name;
+    const first = views[name].querySelector("input, textarea");
+    if (first && document.hasFocus()) first.focus();
+  }
+
+  function offlineUntouched() {
+    return ["offline-name", "offline-email", "offline-message"].every((id) => !$(id).value.trim());
+  }
+
+  /** Which form the visitor needs: the chat once they have a conversation or gave details. */
+  function choose(available) {
+    const talking = shown.size > 0 || pending.length > 0;
+    if (!talking && features.offline_form && available === false) return "offline";
+    if (!talking && (asks("name") || asks("email")) && !storedDetails()) return "prechat";
+    return "chat";
+  }
+
+  function welcomed(frame) {
+    if (typeof frame.position === "number") showPlace(frame.position);
+    else showAgent(typeof frame.agent === "string" ? frame.agent : "");
+    if (view === "chat" || (view !== null && view !== "offline")) return;
+    if (view === "offline" && !offlineUntouched()) return;
+    showView(choose(frame.available));
+  }
+
+  function availabilityChanged(available) {
+    if (available && view === "offline" && offlineUntouched()) showView(choose(true));
+  }
+
+  function setProgress(words) {
+    progress.textContent = words;
+    progress.hidden = !words;
+  }
+
+  function showPlace(place) {
+    const n = Number(place);
+    if (!Number.isInteger(n) || n < 0) return;
+    if (n === 0) setProgress("Connecting you to an agent…");
+    else if (n === 1) setProgress("You are next in line.");
+    else setProgress("You are number " + n + " in line.");
+  }
+
+  function showAgent(name) {
+    setProgress(name ? "You are chatting with " + name + "." : "");
+  }
+
+  function agentJoined(name) {
+    showAgent(name);
+    if (name) note("joined", name + " joined the chat.");
+  }
+
+  function fieldError(id, words) {
+    const box = $(id);
+    box.textContent = words;
+    box.hidden = !words;
+  }
+
+  function fieldSetUp(form, field, mode) {
+    const label = $(form + "-" + field + "-field");
+    if (!label) return;
+    label.hidden = mode === "off" || mode === undefined;
+    label.querySelector(".optional").hidden = mode === "required";
+    label.querySelector("input").required = mode === "required";
+  }
+
+  fieldSetUp("prechat", "name", prechat.name);
+  fieldSetUp("prechat", "email", prechat.email);
+  fieldSetUp("offline", "name", asks("name") ? prechat.name : "optional");
+  $("offline-text").textContent = String(features.offline_message || "");
+
+  $("prechat").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const name = $("prechat-name").value.trim();
+    const email = $("prechat-email").value.trim();
+    if (prechat.name === "required" && !name) return fieldError("prechat-error", "Please tell us your name.");
+    if (prechat.email === "required" && !email) return fieldError("prechat-error", "Please give your email address.");
+    if (email && !EMAIL.test(email)) return fieldError("prechat-error", "That email address does not look right: write it as name@example.com.");
+    fieldError("prechat-error", "");
+    keepDetails(name, email);
+    showView("chat");
+    text.focus();
+  });
+
+  $("offline").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const name = $("offline-name").value.trim();
+    const email = $("offline-email").value.trim();
+    const body = $("offline-message").value;
+    if (prechat.name === "required" && !name) return fieldError("offline-error", "Please tell us your name.");
+    if (!EMAIL.test(email)) return fieldError("offline-error", "Please give your email address, such as name@example.com, so we can answer you.");
+    if (!body.trim()) return fieldError("offline-error", "Please write your message.");
+    if (body.length > config.max_text_length) {
+      return fieldError("offline-error", "Your message is too long: at most " + config.max_text_length + " characters.");
+    }
+    fieldError("offline-error", "");
+    keepDetails(name, email);
+    const p = { id: uuid(), text: body, attachments: [], offline: true };
+    pending.push(p);
+    savePending();
+    showPending(p);
+    transmit(p);
+    note("left", "Thank you. We will answer you at " + email + ".");
+    showView("chat");
+  });
+
+  if (window.parent !== window) {
+    $("close").hidden = false;
+    $("close").addEventListener("click", () => tellParent("close"));
+  }
+
+  if (features.greeting) note("greeting", String(features.greeting));
+  // With a form to show, the composer waits for the server's hello to choose; a visitor with
+  // messages not yet sent is in a conversation already.
+  if ((asks("name") || asks("email") || features.offline_form) && !pending.length) {
+    views.chat.hidden = true;
+  }
 
   for (const p of pending) showPending(p);
   connect();

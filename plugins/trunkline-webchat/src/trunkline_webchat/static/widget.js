@@ -4,6 +4,8 @@
 // script. The chat itself (the socket, the visitor id) lives in that frame, on Trunkline's
 // origin. Everything here is built with DOM calls and textContent, never HTML strings, and
 // styled through element.style, so a strict Content-Security-Policy on the site is no obstacle.
+// The button's icons are inline SVG (no emoji font needed); on a narrow screen the open panel
+// takes the whole screen, and the chat page's own close button (or Escape) closes it.
 (function () {
   "use strict";
   var CONFIG = __CONFIG__;
@@ -52,12 +54,14 @@
     bottom: "20px",
     width: "56px",
     height: "56px",
+    padding: "0",
     "border-radius": "50%",
     border: "0",
     background: "#1f4e8c",
     color: "#fff",
-    "font-size": "26px",
-    "line-height": "56px",
+    display: "flex",
+    "align-items": "center",
+    "justify-content": "center",
     cursor: "pointer",
     "box-shadow": "0 4px 14px rgba(0,0,0,.25)",
     "z-index": "2147483646",
@@ -66,7 +70,36 @@
   button.setAttribute("aria-label", CONFIG.title);
   button.setAttribute("aria-expanded", "false");
   button.title = CONFIG.title;
-  button.textContent = "\u{1F4AC}";
+
+  var SVG = "http://www.w3.org/2000/svg";
+  // An icon drawn with one path, in the button's colour; hidden from screen readers (the
+  // button has its label).
+  function icon(d, filled) {
+    var svg = document.createElementNS(SVG, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "28");
+    svg.setAttribute("height", "28");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    var path = document.createElementNS(SVG, "path");
+    path.setAttribute("d", d);
+    if (filled) {
+      path.setAttribute("fill", "currentColor");
+    } else {
+      path.setAttribute("fill", "none");
+      path.setAttribute("stroke", "currentColor");
+      path.setAttribute("stroke-width", "2.4");
+      path.setAttribute("stroke-linecap", "round");
+    }
+    svg.appendChild(path);
+    return svg;
+  }
+  // A speech bubble, and a cross while the panel is open.
+  var bubble = icon("M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z", true);
+  var cross = icon("M6 6l12 12M18 6L6 18", false);
+  cross.style.setProperty("display", "none");
+  button.appendChild(bubble);
+  button.appendChild(cross);
 
   var dot = css(document.createElement("span"), {
     position: "absolute",
@@ -81,12 +114,7 @@
   button.appendChild(dot);
 
   var panel = css(document.createElement("div"), {
-    position: "fixed",
-    right: "20px",
-    bottom: "88px",
-    width: "min(380px, calc(100vw - 40px))",
-    height: "min(560px, calc(100vh - 120px))",
-    "border-radius": "12px",
+    position: "fixed", // where and how large: layout(), below
     overflow: "hidden",
     "box-shadow": "0 8px 30px rgba(0,0,0,.3)",
     background: "#fff",
@@ -95,6 +123,38 @@
   });
   panel.setAttribute("role", "dialog");
   panel.setAttribute("aria-label", CONFIG.title);
+
+  // At most this wide, the open panel is the whole screen (a phone), and the button, which
+  // would cover the chat's Send button, steps aside while it is open.
+  var narrow = window.matchMedia ? window.matchMedia("(max-width: 480px)") : { matches: false };
+  var FLOATING = {
+    right: "20px",
+    bottom: "88px",
+    top: "auto",
+    left: "auto",
+    width: "min(380px, calc(100vw - 40px))",
+    height: "min(560px, calc(100vh - 120px))",
+    "border-radius": "12px",
+  };
+  var FULL = {
+    right: "0",
+    bottom: "0",
+    top: "0",
+    left: "0",
+    width: "100%",
+    height: "100%",
+    "border-radius": "0",
+  };
+  function isOpen() {
+    return panel.style.getPropertyValue("display") !== "none";
+  }
+  function layout() {
+    css(panel, narrow.matches ? FULL : FLOATING);
+    button.style.setProperty("display", narrow.matches && isOpen() ? "none" : "flex");
+    bubble.style.setProperty("display", isOpen() ? "none" : "block");
+    cross.style.setProperty("display", isOpen() ? "block" : "none");
+  }
+  if (narrow.addEventListener) narrow.addEventListener("change", layout);
 
   var frame = null;
   function ensureFrame() {
@@ -116,6 +176,7 @@
     panel.style.setProperty("display", open ? "block" : "none");
     button.setAttribute("aria-expanded", open ? "true" : "false");
     if (open) dot.style.setProperty("display", "none");
+    layout();
     state = { started: state.started || open, open: open };
     remember(state);
   }
@@ -136,10 +197,15 @@
         dot.style.setProperty("display", "block");
       }
     }
+    if (data && data.source === "trunkline-webchat" && data.type === "close") {
+      setOpen(false);
+      button.focus();
+    }
   });
 
   root.appendChild(panel);
   root.appendChild(button);
+  layout();
 
   function mount() {
     document.body.appendChild(host);
