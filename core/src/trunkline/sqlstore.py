@@ -304,9 +304,7 @@ CONTACTS_OF = (
     "ORDER BY created_at DESC LIMIT ?"
 )
 MESSAGES = "SELECT data FROM messages WHERE workspace = ? AND contact_id = ? ORDER BY seq"
-CONTACT_EVENTS = (
-    "SELECT seq, data FROM events WHERE workspace = ? AND contact_id = ? ORDER BY seq"
-)
+CONTACT_EVENTS = "SELECT seq, data FROM events WHERE workspace = ? AND contact_id = ? ORDER BY seq"
 OUTBOX_DUE = (
     "SELECT data, to_kind, to_value, attempts, due_at FROM outbox "
     "WHERE due_at <= ? ORDER BY due_at, message_id LIMIT ?"
@@ -346,8 +344,7 @@ def search_statements(dialect: Dialect) -> tuple[str, str]:
         f"AND {dialect.lower}(a.value) {like}))"
     )
     customers = (
-        f"SELECT c.data FROM customers c WHERE c.workspace = ? AND {customer} "
-        "ORDER BY c.id LIMIT ?"
+        f"SELECT c.data FROM customers c WHERE c.workspace = ? AND {customer} ORDER BY c.id LIMIT ?"
     )
     contacts = (
         "SELECT data FROM contacts WHERE workspace = ? AND (id = ? OR customer_id = ? "

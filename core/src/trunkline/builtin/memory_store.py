@@ -111,9 +111,7 @@ class MemoryStore:
         if not text:
             return SearchResult()
         needle = text.lower()
-        customers = {
-            c.id: c for (w, _), c in self.lookups.customers.items() if w == workspace
-        }
+        customers = {c.id: c for (w, _), c in self.lookups.customers.items() if w == workspace}
         found = {
             c.id
             for c in customers.values()

@@ -297,9 +297,7 @@ class StoreConformance:
             customers = await store.search(W, "customer-")
             assert [c.id for c in customers.customers] == ["cu2", "cu3"]
             assert [c.id for c in customers.contacts] == ["ct3", "ct2"]
-            assert [c.id for c in (await store.search(W, "customer-", limit=1)).contacts] == [
-                "ct3"
-            ]
+            assert [c.id for c in (await store.search(W, "customer-", limit=1)).contacts] == ["ct3"]
 
     @pytest.mark.anyio
     async def test_search_takes_its_text_literally_and_stays_in_its_workspace(self) -> None:
