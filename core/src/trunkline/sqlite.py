@@ -38,9 +38,11 @@ DIALECT = sql.Dialect(name="sqlite", blob="BLOB", real="REAL", lower="trunkline_
 SEARCH_CUSTOMERS, SEARCH_CONTACTS = sql.search_statements(DIALECT)
 
 
-def _lower(text: object) -> object:
+def _lower(text: str | None) -> str | None:
     """SQL ``trunkline_lower``: Python's lower-casing, for every script, not only ASCII."""
-    return text.lower() if isinstance(text, str) else text
+    return text.lower() if isinstance(text, str) else None
+
+
 READERS = 4  # reading connections: WAL lets them read while the writer commits
 
 
