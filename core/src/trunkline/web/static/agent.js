@@ -432,7 +432,9 @@ class Conversation {
 
   renderProfile(contact) {
     const customer = contact.customer || {};
-    this.part(".profile-name").textContent = customerName(contact);
+    const name = this.part(".profile-name");
+    name.textContent = customer.name || "";
+    name.hidden = !customer.name; // no name given: the addresses say who it is
     const addresses = this.part(".addresses");
     addresses.replaceChildren(
       ...(customer.addresses || []).map((a) =>
