@@ -208,6 +208,26 @@ async def test_a_note_is_kept_with_the_contact_pushed_to_its_agent_and_never_sen
     assert await server.store.outbox_due(float("inf")) == []
 
 
+async def test_a_supervisor_monitoring_a_contact_sees_its_notes_as_they_are_added(
+    server: Runtime,
+) -> None:
+    ack = await server.channel("web").deliver("ike", "hello")
+    await taken_by(server, "ada", ack.contact_id)
+    headers = {"Authorization": f"Bearer {TOKENS['sue']}"}
+    url = f"ws://127.0.0.1:{server.web_port}/ws/supervisor"
+    async with websockets.connect(url, additional_headers=headers) as socket:
+        await socket.send(json.dumps({"type": "monitor", "contact_id": ack.contact_id, "ref": 1}))
+        with anyio.fail_after(5):
+            while json.loads(await socket.recv())["type"] != "ack":
+                pass
+        async with client(server, "ada") as ada:
+            await ada.post(f"{W}/contacts/{ack.contact_id}/notes", json={"text": "Escalate?"})
+        with anyio.fail_after(5):
+            while (pushed := json.loads(await socket.recv()))["type"] != "note":
+                pass
+    assert (pushed["contact_id"], pushed["note"]["text"]) == (ack.contact_id, "Escalate?")
+
+
 async def test_only_the_contacts_agent_or_a_supervisor_adds_a_note(server: Runtime) -> None:
     ack = await server.channel("web").deliver("hal", "hello")
     await taken_by(server, "ada", ack.contact_id)
