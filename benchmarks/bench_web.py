@@ -103,7 +103,6 @@ def centre_config(
         f'path = "{directory / "bench.db"}"',
         "[web]",
         f"port = {web_port}",
-        "login_attempts_per_minute = 100000",
         "[workspaces.bench]",
         "[workspaces.bench.queues.support]",
         "offer_timeout = 60",

@@ -38,7 +38,7 @@ def config_data() -> dict[str, Any]:
         return data
 
     return {
-        "web": {"port": 0, "login_attempts_per_minute": 100_000},
+        "web": {"port": 0},
         "workspaces": {
             "acme": {
                 "skills": ["en"],

@@ -1215,3 +1215,57 @@ async def test_a_customer_chats_from_a_website_and_an_agent_answers_while_the_su
     await chat.locator("#text").press("Enter")
     await expect(conversation.locator(".thread .inbound").last).to_contain_text("Thank you!")
     assert await chat.locator("#messages b").count() == 0
+
+
+# Signing in and out (issue 22) ---------------------------------------------------------------
+
+
+async def guess_passwords(server: Runtime, username: str, times: int) -> None:
+    """Wrong passwords for ``username`` from another client address than the browser's."""
+    import httpx
+
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{server.web_port}",
+        transport=httpx.AsyncHTTPTransport(local_address="127.0.0.2"),
+    ) as guesser:
+        for n in range(times):
+            form = {"workspace": "acme", "username": username, "password": f"guess {n}"}
+            answer = await guesser.post("/login", data=form)
+            assert answer.headers["location"] == "/login?failed=1"
+
+
+async def test_the_sign_in_page_says_how_long_to_wait_and_a_known_browser_walks_in(
+    server: Runtime, new_page: Opener
+) -> None:
+    known = await sign_in(await new_page(), "acme", "ada", "/agent")
+    await known.get_by_role("button", name="Sign out").click()
+    await expect(known).to_have_url(re.compile("/login$"))
+    await guess_passwords(server, "ada", 3)
+
+    elsewhere = await new_page()  # a browser ada never signed in on
+    await elsewhere.goto("/login")
+    await elsewhere.get_by_label("Workspace").fill("acme")
+    await elsewhere.get_by_label("User name").fill("ada")
+    await elsewhere.get_by_label("Password").fill(PASSWORD)
+    await elsewhere.get_by_role("button", name="Sign in").click()
+    await expect(elsewhere).to_have_url(re.compile(r"/login\?wait=1$"))
+    notice = elsewhere.locator("#wait")
+    await expect(notice).to_have_text("Too many failed sign-ins. Wait 1 second, then try again.")
+    await expect(elsewhere.get_by_role("button", name="Sign in")).to_be_disabled()
+    await expect(notice).to_have_text("You may try again now.")
+    await expect(elsewhere.get_by_role("button", name="Sign in")).to_be_enabled()
+
+    # The browser ada signed in on before is not held up by the guesses.
+    await sign_in(known, "acme", "ada", "/agent")
+
+
+async def test_signing_out_in_one_tab_sends_the_other_tab_to_sign_in(
+    server: Runtime, new_page: Opener
+) -> None:
+    first = await sign_in(await new_page(), "acme", "sue", "/wallboard")
+    second = await first.context.new_page()  # the same browser: the same session
+    await second.goto("/wallboard")
+    await expect(second.locator("#connection")).to_have_attribute("data-state", "open")
+    await first.get_by_role("button", name="Sign out").click()
+    await expect(first).to_have_url(re.compile("/login$"))
+    await expect(second).to_have_url(re.compile("/login$"))

@@ -233,3 +233,12 @@ def test_locate_keys_handles_quoted_and_dotted_keys() -> None:
     assert positions[("a", "b.c")] == (1, 2)
     assert positions[("a", "b.c", "d", "e")] == (2, 3)
     assert positions[("a", "b.c", "f g")] == (3, 1)
+
+
+def test_a_retired_key_says_what_replaced_it(tmp_path: Path, trunkline_pm: PluginManager) -> None:
+    text = GOOD + "\n[web]\nlogin_attempts_per_minute = 5\n"
+    assert error(tmp_path, trunkline_pm, text).endswith(
+        "trunkline.toml:35:1: web.login_attempts_per_minute: no longer a setting: successful "
+        "sign-ins no longer count; failures are limited by login_failures_before_backoff, "
+        "login_backoff_max and login_failures_per_address"
+    )

@@ -3,18 +3,40 @@
 from __future__ import annotations
 
 import io
+import random
 import re
 import signal
 import subprocess
 import sys
 
+import anyio
 import pytest
 
 from trunkline import events as ev
-from trunkline.demo import HUMAN, DemoOptions, DemoStats, demo_config, demo_logins, run_demo
+from trunkline.demo import (
+    HUMAN,
+    DemoOptions,
+    DemoStats,
+    _Simulation,
+    demo_config,
+    demo_logins,
+    run_demo,
+)
 from trunkline.errors import TrunklineError
-from trunkline.model import Address, Agent, Contact, Direction, Offer, Queue
+from trunkline.model import (
+    Address,
+    Agent,
+    AgentStatus,
+    Contact,
+    ContactState,
+    Direction,
+    Offer,
+    Queue,
+)
 from trunkline.plugins import load_plugins
+from trunkline.routing import Router
+from trunkline.runtime import Runtime
+from trunkline.testing import wait_for_event
 from trunkline.users import check_password
 
 W = "demo"
@@ -155,6 +177,108 @@ def test_the_demo_says_which_plugin_to_enable_when_the_memory_channel_is_disable
 def test_options_refuse_a_rate_of_zero() -> None:
     with pytest.raises(ValueError, match="rate"):
         DemoOptions(rate=0)
+
+
+# The simulated agents ------------------------------------------------------------------------
+
+CLOSING = "Thanks for contacting us: done!"  # what a simulated agent writes before ending
+
+
+class QuickAgents(random.Random):
+    """The simulated agents' draws made short and certain: look at an offer at once, accept
+    it, talk for the given times in turn, write the notes at once."""
+
+    def __init__(self, *talks: float) -> None:
+        super().__init__(0)
+        self.talks = list(talks)
+
+    def random(self) -> float:
+        return 0.5  # neither missed (< 0.04) nor rejected (< 0.12)
+
+    def uniform(self, a: float, b: float) -> float:
+        return 0.0
+
+    def lognormvariate(self, mu: float, sigma: float) -> float:
+        return self.talks.pop(0)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("to", "talks"),
+    [(HUMAN, (1.0,)), ("ben", (1.0, 0.2)), ("ada", (1.0, 2.0))],
+    ids=["to you", "to another simulated agent", "back to the same agent through the queue"],
+)
+async def test_a_chat_transferred_away_from_a_simulated_agent_is_its_new_agents_alone(
+    to: str, talks: tuple[float, ...]
+) -> None:
+    options = DemoOptions(agents=2, web=False, smtp_port=None, seed=1)  # ada and ben
+    pm = load_plugins({})
+    config = demo_config(options, pm)
+    runtime = Runtime(config, pm)
+    workspace = config.workspaces[W]
+    sim = _Simulation(runtime, options, DemoStats(workspace.queues, workspace.agents))
+    sim.agent_rng = QuickAgents(*talks)  # ada talks for a second: time to transfer her chat
+    handlers = {HUMAN: ["ada"], "ben": ["ada", "ben"], "ada": ["ada", "ada"]}[to]
+    returned: list[str] = []  # the simulated agents whose handling of the chat is over
+    all_returned = anyio.Event()
+    answer = sim._answer
+
+    async def answer_and_say_so(offer: Offer) -> None:
+        try:
+            await answer(offer)
+        finally:
+            returned.append(offer.agent_id)
+            if sorted(returned) == handlers:
+                all_returned.set()
+
+    sim._answer = answer_and_say_so  # type: ignore[method-assign]
+    async with runtime.running():
+        router = runtime.desk(W).engine
+        assert isinstance(router, Router)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sim._watch, runtime.subscribe(), tg)
+            log = runtime.subscribe()
+            await runtime.set_agent_status(W, "ada", AgentStatus.AVAILABLE)
+            ack = await runtime.channel("chat").deliver("cu-1", "How much is the team plan?")
+            cid = ack.contact_id
+            await wait_for_event(log, lambda e: isinstance(e, ev.OfferAccepted))
+            assert router.contacts[cid].agent_id == "ada"
+            # A supervisor hands ada's chat on while ada is still talking: to an agent, or
+            # to the queue, which offers it to ada again (the only agent available).
+            if to == "ada":
+                await runtime.transfer(W, cid, queue="sales")
+            else:
+                await runtime.set_agent_status(W, to, AgentStatus.AVAILABLE)
+                await runtime.transfer(W, cid, agent=to)
+            if to == HUMAN:
+                (offer,) = [o for o in router.offers.values() if o.contact_id == cid]
+                await runtime.accept(W, offer.id)
+            with anyio.fail_after(10):
+                await all_returned.wait()
+            if to == HUMAN:  # still yours, on your desktop; you finish it yourself
+                view = router.contacts.get(cid)
+                now = None if view is None else (view.state, view.agent_id)
+                assert now == (ContactState.ACTIVE, HUMAN), f"the chat is {now or 'closed'}"
+                await runtime.reply(W, cid, "Hello, I am the human.")
+                await runtime.end_contact(W, cid)
+                await runtime.close_contact(W, cid, "resolved")
+            seen = [s.event for s in await runtime.store.read(W)]  # everything, as stored
+            tg.cancel_scope.cancel()
+    moved = next(i for i, e in enumerate(seen) if isinstance(e, ev.ContactTransferred))
+    later = [e for e in seen[moved + 1 :] if ev.contact_id_of(e) == cid]
+    by = [
+        (type(e).__name__, e.agent_id)
+        for e in later
+        if isinstance(e, ev.OfferAccepted | ev.ContactEnded | ev.WrapUpEnded)
+    ]
+    assert by == [("OfferAccepted", to), ("ContactEnded", to), ("WrapUpEnded", to)]
+    if to != HUMAN:  # ended by the new handling, after its own talk, not by a stale one
+        accepted, ended = (e for e in later if isinstance(e, ev.OfferAccepted | ev.ContactEnded))
+        assert ended.at - accepted.at >= talks[-1] - 0.05
+    written = [e.message.body for e in later if isinstance(e, ev.OutboundQueued)]
+    assert written == (["Hello, I am the human."] if to == HUMAN else [CLOSING])
+    closed = [e for e in later if isinstance(e, ev.ContactClosed)]
+    assert [e.disposition for e in closed] == ["resolved"]
 
 
 # Running ------------------------------------------------------------------------------------

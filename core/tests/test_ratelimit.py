@@ -56,3 +56,15 @@ def test_idle_keys_are_forgotten_once_there_are_many() -> None:
 def test_a_limit_that_allows_nothing_is_refused(limit: int, window: float) -> None:
     with pytest.raises(ValueError, match="limit >= 1 and window > 0"):
         RateLimiter(limit, window)
+
+
+def test_an_event_given_back_no_longer_counts() -> None:
+    clock = Clock()
+    limiter = RateLimiter(2, 10.0, clock)
+    for _ in range(5):  # five successes in a row: each counted, then given back
+        assert limiter.take("a") == 0.0
+        limiter.give_back("a")
+    assert limiter.take("a") == 0.0
+    assert limiter.take("a") == 0.0
+    assert limiter.take("a") > 0.0  # two kept: the limit holds
+    limiter.give_back("never seen")  # nothing to give back: no error

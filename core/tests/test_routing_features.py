@@ -27,6 +27,7 @@ from trunkline.model import (
 from trunkline.routing import (
     AbandonContact,
     AcceptOffer,
+    CloseContact,
     EndContact,
     EnqueueContact,
     RejectOffer,
@@ -662,6 +663,209 @@ def test_a_transfer_to_an_offline_agent_is_refused() -> None:
     with pytest.raises(RoutingError, match='agent "b" is offline'):
         r.handle(TransferContact("x", agent="b"), 3)
     assert r.contacts["x"].state is ContactState.ACTIVE
+
+
+def two_queues_with_a_backlog() -> Router:
+    """Three chats waiting in "support" (nobody there is available); bill serves "billing"."""
+    r = router(
+        [queue(), queue("billing")],
+        [agent("a"), agent("bill", queues=("billing",), capacity={"chat": 2})],
+    )
+    for n, cid in enumerate(("x1", "x2", "x3"), start=1):
+        r.handle(EnqueueContact(contact(cid, priority=1 if cid == "x1" else 0)), n)
+    available(r, "bill", at=4)
+    return r
+
+
+def test_a_waiting_contact_transferred_to_an_agent_is_offered_to_them_at_once() -> None:
+    r = two_queues_with_a_backlog()
+    events = r.handle(TransferContact("x2", agent="bill"), 5)  # not a member of "support"
+    assert [type(e) for e in events] == [ev.ContactOffered]
+    assert offers(events) == [("x2", "bill")]
+    assert events[0].rule == "transfer"  # type: ignore[attr-defined]
+    assert events[0].offer.queue == "support"  # type: ignore[attr-defined]
+    assert waiting(r) == ["x1", "x3"]
+    r.handle(AcceptOffer(offer_of(r, "x2")), 6)
+    assert r.contacts["x2"].agent_id == "bill"
+    assert r.agent("bill").state is AgentState.BUSY
+
+
+def test_a_contact_offered_to_the_strategys_pick_can_go_to_the_supervisors_choice() -> None:
+    r = router([queue()], [agent("a"), agent("b")])
+    available(r, "a", "b")
+    r.handle(EnqueueContact(contact("x")), 1)
+    assert r.offers[offer_of(r, "x")].agent_id == "a"  # a has idled longest
+    events = r.handle(TransferContact("x", agent="b"), 2)
+    assert [type(e) for e in events] == [ev.OfferRescinded, ev.ContactOffered]
+    assert offers(events) == [("x", "b")]
+    assert r.agent("a").state is AgentState.IDLE
+
+
+@pytest.mark.parametrize("how", ["rejected", "timed out"])
+def test_a_waiting_contact_keeps_its_place_when_the_chosen_agent_does_not_take_it(
+    how: str,
+) -> None:
+    r = two_queues_with_a_backlog()
+    before = r.contacts["x2"]
+    place = (before.priority, before.since, before.joined_at, before.level)
+    r.handle(TransferContact("x2", agent="bill"), 5)
+    if how == "rejected":
+        r.handle(RejectOffer(offer_of(r, "x2")), 6)
+    else:
+        assert r.next_deadline() == 5 + queue().offer_timeout
+        r.handle(Tick(), 5 + queue().offer_timeout)
+    view = r.contacts["x2"]
+    assert view.state is ContactState.QUEUED
+    assert view.queue == "support"
+    assert (view.priority, view.since, view.joined_at, view.level) == place
+    assert waiting(r) == ["x1", "x2", "x3"]  # x1 is ahead by priority, x2 before x3 by age
+    r.handle(EnqueueContact(contact("x4")), 60)
+    events = r.handle(SetAgentStatus("a", AVAILABLE), 61)
+    assert offers(events) == [("x1", "a")]
+    events = r.handle(RejectOffer(offer_of(r, "x1")), 62)  # a is kept from x1 for a while
+    assert offers(events) == [("x2", "a")]  # x2 comes next, not x3 or x4
+
+
+def offers_to(r: Router, agent_id: str) -> list[str]:
+    return [o.contact_id for o in r.offers.values() if o.agent_id == agent_id]
+
+
+@pytest.mark.parametrize(
+    ("prepare", "message"),
+    [
+        (lambda r: None, 'agent "a" is offline'),
+        (
+            lambda r: r.handle(SetAgentStatus("a", AgentStatus.BREAK, "lunch"), 5),
+            'agent "a" is on break \\("lunch"\\)',
+        ),
+        (
+            lambda r: (
+                r.handle(SetAgentStatus("a", AVAILABLE), 5),
+                r.handle(EnqueueContact(contact("busy", q="billing")), 5),
+            ),
+            'agent "a" has an open offer \\("busy:o0"\\)',
+        ),
+        (
+            lambda r: (
+                r.handle(SetAgentStatus("a", AVAILABLE), 5),
+                r.handle(EnqueueContact(contact("busy", q="billing")), 5),
+                r.handle(AcceptOffer("busy:o0"), 5),
+            ),
+            'agent "a" has no room for another chat contact \\(holds 1 of 1\\)',
+        ),
+        (
+            lambda r: r.handle(SetAgentStatus("bill", AVAILABLE), 5),
+            'agent "bill" takes no chat contacts \\(capacity: voice 1\\)',
+        ),
+        (
+            lambda r: (
+                r.handle(SetAgentStatus("a", AVAILABLE), 5),
+                r.handle(EnqueueContact(contact("call", q="billing", kind="voice")), 5),
+                r.handle(AcceptOffer("call:o0"), 5),
+            ),
+            'agent "a" holds a voice contact, which rules out chat',
+        ),
+    ],
+    ids=["offline", "on break", "open offer", "full", "no capacity", "blocked"],
+)
+def test_a_waiting_contact_goes_only_to_an_agent_who_can_take_it_now(
+    prepare: Any, message: str
+) -> None:
+    r = router(
+        [queue(), queue("billing")],
+        [
+            agent("a", queues=("billing",), capacity={"chat": 1, "voice": 1}),
+            agent("bill", queues=("billing",), capacity={"voice": 1}),
+        ],
+        settings=BLOCKS,
+    )
+    r.handle(EnqueueContact(contact("x1")), 1)
+    r.handle(EnqueueContact(contact("x2")), 2)
+    prepare(r)
+    target = "bill" if "bill" in message else "a"
+    with pytest.raises(RoutingError, match=f'transfer of "x1": {message}'):
+        r.handle(TransferContact("x1", agent=target), 6)
+    assert waiting(r) == ["x1", "x2"]  # nothing changed
+    assert not [o for o in r.offers.values() if o.contact_id == "x1"]
+
+
+def test_a_waiting_contact_is_not_offered_again_to_the_agent_it_is_offered_to() -> None:
+    r = router([queue()], [agent("a")])
+    available(r, "a")
+    r.handle(EnqueueContact(contact("x")), 1)
+    with pytest.raises(RoutingError, match='agent "a" is being offered it already'):
+        r.handle(TransferContact("x", agent="a"), 2)
+    assert offers_to(r, "a") == ["x"]
+
+
+def test_a_waiting_contact_moved_to_another_queue_keeps_its_wait() -> None:
+    r = router(
+        [queue(), queue("billing", priority=2)],
+        [agent("a"), agent("bill", queues=("billing",))],
+    )
+    r.handle(EnqueueContact(contact("x", priority=1)), 1)
+    r.handle(EnqueueContact(contact("y", q="billing", priority=1)), 3)
+    events = r.handle(TransferContact("x", queue="billing"), 5)
+    assert [type(e) for e in events] == [ev.ContactQueued]
+    moved = events[0]
+    assert isinstance(moved, ev.ContactQueued)
+    assert (moved.queue, moved.since, moved.priority) == ("billing", 1, 3)
+    assert waiting(r, "billing") == ["x", "y"]  # x has waited longer than y
+    assert waiting(r) == []
+    assert offers(r.handle(SetAgentStatus("bill", AVAILABLE), 6)) == [("x", "bill")]
+
+
+def test_a_waiting_contact_moved_to_a_queue_and_an_agent_stays_in_that_queue_if_declined() -> None:
+    r = two_queues_with_a_backlog()
+    with pytest.raises(RoutingError, match='agent "a" is offline'):
+        r.handle(TransferContact("x3", queue="billing", agent="a"), 5)
+    assert r.contacts["x3"].queue == "support"  # refused before anything moved
+    events = r.handle(TransferContact("x3", queue="billing", agent="bill"), 6)
+    assert [type(e) for e in events] == [ev.ContactQueued, ev.ContactOffered]
+    r.handle(RejectOffer(offer_of(r, "x3")), 7)
+    assert (r.contacts["x3"].queue, r.contacts["x3"].since) == ("billing", 3)
+    assert waiting(r, "billing") == ["x3"]
+
+
+def test_a_waiting_contact_is_not_moved_to_the_queue_it_waits_in() -> None:
+    r = two_queues_with_a_backlog()
+    with pytest.raises(RoutingError, match='"x1": it waits in queue "support" already'):
+        r.handle(TransferContact("x1", queue="support"), 5)
+    with pytest.raises(RoutingError, match='"x1": it waits in queue "support" already'):
+        r.handle(TransferContact("x1"), 5)
+    with pytest.raises(RoutingError, match='unknown queue "nope"'):
+        r.handle(TransferContact("x1", queue="nope", agent="bill"), 5)
+    assert waiting(r) == ["x1", "x2", "x3"]
+
+
+def test_an_agent_who_passed_a_contact_on_can_no_longer_end_or_close_it() -> None:
+    r = router([queue(wrap_up=30)], [agent("a"), agent("b")])
+    available(r, "a", "b")
+    r.handle(EnqueueContact(contact("x")), 1)
+    r.handle(AcceptOffer(offer_of(r, "x")), 2)  # a
+    r.handle(TransferContact("x", agent="b"), 3)
+    r.handle(AcceptOffer(offer_of(r, "x")), 4)
+    with pytest.raises(RoutingError, match='contact "x" is handled by agent "b", not "a"'):
+        r.handle(EndContact("x", agent_id="a"), 5)
+    assert r.contacts["x"].state is ContactState.ACTIVE
+    r.handle(EndContact("x", agent_id="b"), 6)
+    with pytest.raises(RoutingError, match='contact "x" is handled by agent "b", not "a"'):
+        r.handle(CloseContact("x", agent_id="a"), 7)
+    assert r.contacts["x"].state is ContactState.WRAP_UP
+    assert [type(e) for e in r.handle(CloseContact("x", "done", agent_id="b"), 8)] == [
+        ev.WrapUpEnded,
+        ev.ContactClosed,
+    ]
+
+
+def test_a_contact_in_wrap_up_cannot_be_transferred() -> None:
+    r = router([queue(wrap_up=30)], [agent("a"), agent("b")])
+    available(r, "a", "b")
+    r.handle(EnqueueContact(contact("x")), 1)
+    r.handle(AcceptOffer(offer_of(r, "x")), 2)
+    r.handle(EndContact("x"), 3)
+    with pytest.raises(RoutingError, match='contact "x" is wrap-up, not waiting or active'):
+        r.handle(TransferContact("x", agent="b"), 4)
 
 
 # Abandonment -------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from trunkline.routing import (
     EnqueueContact,
     RejectOffer,
     Router,
+    RoutingError,
     SetAgentStatus,
     Tick,
     TransferContact,
@@ -175,13 +176,18 @@ class Model:
                 w = self.open[event.contact_id]
                 w.level, w.priority, w.preferred = event.level, event.priority, None
             case ev.ContactOffered(offer=offer):
-                self.check_order(offer.contact_id, offer.agent_id)
                 w = self.open[offer.contact_id]
                 assert w.owner is None, f"{offer.contact_id} offered while handled"
                 assert self.pending[offer.agent_id] is None, "two open offers for one agent"
-                assert self.could_serve(offer.agent_id, w, ignore_pending=False), (
-                    f"{offer.contact_id} offered to {offer.agent_id}, who cannot serve it"
-                )
+                if event.rule == "transfer":  # a supervisor's choice: any agent with room
+                    assert self.could_take(offer.agent_id, w), (
+                        f"{offer.contact_id} transferred to {offer.agent_id}, who has no room"
+                    )
+                else:
+                    self.check_order(offer.contact_id, offer.agent_id)
+                    assert self.could_serve(offer.agent_id, w, ignore_pending=False), (
+                        f"{offer.contact_id} offered to {offer.agent_id}, who cannot serve it"
+                    )
                 w.placed = False
                 w.offers.add(offer.id)
                 self.offers[offer.id] = offer
@@ -252,19 +258,24 @@ class Model:
             return False
         return parse_requirement(requirement, skills=SKILLS).matches(w.contact, agent.skills)
 
-    def could_serve(self, agent_id: str, w: Waiting, *, ignore_pending: bool = False) -> bool:
-        """Whether the agent could be offered this contact right now."""
+    def could_take(self, agent_id: str, w: Waiting, *, ignore_pending: bool = False) -> bool:
+        """Whether the agent has room for this contact now: available, no open offer (unless
+        ``ignore_pending``), capacity for its kind and nothing held that rules it out."""
         if self.status[agent_id] is not AgentStatus.AVAILABLE:
             return False
         if not ignore_pending and self.pending[agent_id] is not None:
-            return False
-        if w.declined.get(agent_id, -1.0) > self.now:  # still kept from it
             return False
         kind = w.contact.channel_kind
         kinds = list(self.held[agent_id].values())
         if kinds.count(kind) >= self.agents[agent_id].capacity.get(kind, 0):
             return False
-        if CONFLICTS.get(kind, set()) & set(kinds):
+        return not CONFLICTS.get(kind, set()) & set(kinds)
+
+    def could_serve(self, agent_id: str, w: Waiting, *, ignore_pending: bool = False) -> bool:
+        """Whether the agent could be offered this contact right now."""
+        if not self.could_take(agent_id, w, ignore_pending=ignore_pending):
+            return False
+        if w.declined.get(agent_id, -1.0) > self.now:  # still kept from it
             return False
         if w.preferred is not None:
             return agent_id == w.preferred
@@ -397,22 +408,53 @@ class RoutingMachine(RuleBasedStateMachine):
             kind = {"end": EndContact, "close": CloseContact, "abandon": AbandonContact}[what]
             self.do(kind(cid))
 
-    @rule(index=st.integers(0, 50), to=st.sampled_from(["q1", "q2", "q3", "agent"]))
+    @rule(index=st.integers(0, 50), to=st.sampled_from(["q1", "q2", "q3", "agent", "both"]))
     def transfer(self, index: int, to: str) -> None:
-        cid = self.pick(index, ContactState.ACTIVE)
+        """An agent passes an active contact on; a supervisor sends a waiting one to a queue,
+        to any agent, or both. The engine refuses exactly when the model says it must (a
+        waiting contact's agent has no room, its own queue again, a contact in wrap-up), and
+        a refusal changes nothing."""
+        cid = self.pick(index, None)
         if cid is None:
             return
-        if to == "agent":
-            owner = self.router.contacts[cid].agent_id
+        queue = to if to.startswith("q") else QUEUES[index % 3].id if to == "both" else None
+        view = self.router.contacts[cid]
+        if view.state is ContactState.ACTIVE:
+            if queue is not None and to != "both":
+                self.do(TransferContact(cid, queue=queue))
+                return
+            owner = view.agent_id
             online = [
                 a.id
                 for a in self.agent_list
                 if a.id != owner and self.router.agent(a.id).status is not AgentStatus.OFFLINE
             ]
             if online:
-                self.do(TransferContact(cid, agent=online[index % len(online)]))
+                self.do(TransferContact(cid, queue=queue, agent=online[index % len(online)]))
+            return
+        w = self.model.open[cid]
+        agent_id = None
+        if to in ("agent", "both"):  # "agent": anyone; "both": someone with room, if any
+            ids = [a.id for a in self.agent_list]
+            if to == "both":
+                ids = [a for a in ids if self.model.could_take(a, w)] or ids
+            agent_id = ids[index % len(ids)]
+        if view.state is ContactState.WRAP_UP or view.queue is None:
+            refused = True
+        elif agent_id is not None:
+            refused = not self.model.could_take(agent_id, w)
         else:
-            self.do(TransferContact(cid, queue=to))
+            refused = queue == w.queue
+        before = state_of(self.router)
+        try:
+            self.do(TransferContact(cid, queue=queue, agent=agent_id))
+        except RoutingError:
+            assert refused, f"the transfer of {cid} to {queue}, {agent_id} was refused"
+            assert state_of(self.router) == before
+        else:
+            assert not refused, f"the transfer of {cid} to {queue}, {agent_id} went ahead"
+            if agent_id is not None:
+                assert offers_to(self.router, agent_id) == [cid]
 
     @rule(seconds=st.floats(0.1, 30))
     def wait(self, seconds: float) -> None:
@@ -430,6 +472,24 @@ class RoutingMachine(RuleBasedStateMachine):
                 w.queue,
                 w.placed and w.owner is None,
             )
+
+    @invariant()
+    def a_handled_contact_belongs_to_one_agent_alone(self) -> None:
+        if not hasattr(self, "router"):
+            return
+        for cid, w in self.model.open.items():
+            handlers = [
+                aid
+                for aid, run in self.router.agents.items()
+                if cid in run.active or cid in run.wrap_up
+            ]
+            if w.owner is None:
+                assert handlers == [], f"{cid} is handled by {handlers} and owned by nobody"
+            else:
+                assert handlers == [w.owner], f"{cid} is handled by {handlers}, not {w.owner}"
+                assert self.router.contacts[cid].agent_id == w.owner
+                holders = [aid for aid, held in self.model.held.items() if cid in held]
+                assert holders == [w.owner], f"{cid} is held by {holders}"
 
     @invariant()
     def capacity_holds_and_no_agent_idles_beside_work(self) -> None:
@@ -467,6 +527,10 @@ class RoutingMachine(RuleBasedStateMachine):
         for command, at in self.commands:
             events += again.handle(command, at)
         assert events == self.log
+
+
+def offers_to(router: Router, agent_id: str) -> list[str]:
+    return [o.contact_id for o in router.offers.values() if o.agent_id == agent_id]
 
 
 def state_of(router: Router) -> Any:

@@ -211,15 +211,39 @@ def serve(state: _State, config_file: str, duration: float | None) -> None:
                 f"{_speaker(state.pm)}: serving {config_file} ({len(runtime.channels)} "
                 f"channels{web}); Ctrl-C stops"
             )
-            if duration is None:
-                await anyio.sleep_forever()
-            else:
-                await anyio.sleep(duration)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_users_on_hangup, runtime, config_file, state.pm)
+                if duration is None:
+                    await anyio.sleep_forever()
+                else:
+                    await anyio.sleep(duration)
+                tg.cancel_scope.cancel()
 
     try:
         anyio.run(run)
     except KeyboardInterrupt:
         click.echo(f"{_speaker(state.pm)}: stopped")
+
+
+async def _users_on_hangup(runtime: Any, config_file: str, pm: Any) -> None:
+    """On SIGHUP, read the file again and take its users (``Runtime.update_users``): a
+    changed password or a removed user takes effect without a restart. POSIX only."""
+    import signal
+
+    import anyio
+
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup is None:
+        return
+    with anyio.open_signal_receiver(hangup) as signals:
+        async for _ in signals:
+            try:
+                config = build(config_file, pm=pm)
+            except TrunklineError as exc:
+                click.echo(f"{_speaker(pm)}: users not reloaded, the file has an error: {exc}")
+                continue
+            runtime.update_users(config)
+            click.echo(f"{_speaker(pm)}: users reloaded from {config_file}")
 
 
 @cli.command()

@@ -45,6 +45,14 @@ __all__ = [
 
 KeyPath = tuple[str, ...]
 
+#: Keys a release removed, with what to write instead: an old file gets this, not "unknown key".
+_RETIRED: dict[KeyPath, str] = {
+    ("web", "login_attempts_per_minute"): (
+        "successful sign-ins no longer count; failures are limited by "
+        "login_failures_before_backoff, login_backoff_max and login_failures_per_address"
+    ),
+}
+
 
 @attrs.frozen
 class ChannelConfig:
@@ -101,6 +109,14 @@ class StoreSettings:
     lease_ttl: float = 5.0  # shared stores: seconds a node's hold on a workspace lasts
 
 
+def _at_least(minimum: float) -> Any:
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
+        if value < minimum:
+            raise ValueError(f"{attribute.name}: must be at least {minimum:g}, not {value!r}")
+
+    return check
+
+
 @attrs.frozen
 class WebSettings:
     """The HTTP server of ``serve`` and ``demo``: the API, the pages, plugins' routes."""
@@ -112,7 +128,12 @@ class WebSettings:
     cors_origins: tuple[str, ...] = ()  # other sites allowed to call the API from browsers
     secure_cookies: bool = False  # set on when served over HTTPS
     session_hours: float = 12.0
-    login_attempts_per_minute: int = 5
+    # Failed sign-ins (trunkline.web.auth.LoginThrottle): an account backs off after this many
+    # in a row, its wait doubling from 1 s up to login_backoff_max, except for browsers that
+    # signed in as it before; one address may fail this many times in 10 minutes.
+    login_failures_before_backoff: int = attrs.field(default=3, validator=_at_least(1))
+    login_backoff_max: float = attrs.field(default=600.0, validator=_at_least(1))
+    login_failures_per_address: int = attrs.field(default=20, validator=_at_least(1))
 
 
 @attrs.frozen
@@ -215,6 +236,8 @@ class _Checker:
         allowed = sorted(allowed)
         for key in data:
             if key not in allowed:
+                if (retired := _RETIRED.get((*path, key))) is not None:
+                    raise self.error((*path, key), f"no longer a setting: {retired}")
                 raise self.error((*path, key), f"unknown key (allowed: {', '.join(allowed)})")
 
     def attrs_instance(

@@ -37,7 +37,7 @@ from .errors import TrunklineError
 from .metrics import Metrics
 from .model import AgentStatus, Offer
 from .plugins import PluginManager
-from .routing import RoutingError
+from .routing import CloseContact, EndContact, Router, RoutingError
 from .runtime import Runtime
 from .users import hash_password
 
@@ -499,6 +499,7 @@ class _Simulation:
         self.agent_rng = random.Random(seeded.getrandbits(64))
         self.customers = 0
         self.started_at: float | None = None
+        self.handling: dict[str, str] = {}  # contact -> the offer its simulated agent accepted
 
     def elapsed(self) -> float:
         return 0.0 if self.started_at is None else self.runtime.clock.now() - self.started_at
@@ -532,6 +533,8 @@ class _Simulation:
                 self.record(event)
             if isinstance(event, ev.ContactOffered) and event.offer.agent_id != HUMAN:
                 tg.start_soon(self._answer, event.offer)
+            elif isinstance(event, ev.ContactClosed):
+                self.handling.pop(event.contact_id, None)
 
     async def _attempt(self, call: Awaitable[_T]) -> _T | None:
         """Await a runtime call; None when the state moved on (offer expired, contact gone)."""
@@ -598,20 +601,39 @@ class _Simulation:
             return
         if await self._attempt(runtime.accept(workspace, offer.id)) is None:
             return  # too late: the offer expired or the customer left
+        self.handling[offer.contact_id] = offer.id
         mean = _BY_QUEUE[offer.queue].handle_time if offer.queue in _BY_QUEUE else 10.0
         sigma = 0.5  # lognormal: most contacts are quick, a few take long, as in real centres
         await anyio.sleep(rng.lognormvariate(math.log(mean) - sigma**2 / 2, sigma))
+        if not self._handles(offer):
+            return  # a supervisor transferred it meanwhile: it is its new agent's now
         # Should the reply fail, the demo goes on without it; the contact still ends.
         with contextlib.suppress(TrunklineError):
             await runtime.reply(workspace, offer.contact_id, "Thanks for contacting us: done!")
-        if await self._attempt(runtime.end_contact(workspace, offer.contact_id)) is None:
+        # Ended and closed only while still this agent's: the engine checks it (agent_id).
+        end = EndContact(offer.contact_id, agent_id=offer.agent_id)
+        if await self._attempt(runtime.command(workspace, end)) is None:
             return
         # Notes take a while; when they take longer than the queue's wrap-up, the engine
         # closes the contact on its own timer first and this close finds nothing to do.
         await anyio.sleep(rng.uniform(0.3, 1.2) * _WRAP_UP)
-        await self._attempt(
-            runtime.close_contact(workspace, offer.contact_id, disposition=self.disposition)
-        )
+        close = CloseContact(offer.contact_id, self.disposition, agent_id=offer.agent_id)
+        await self._attempt(runtime.command(workspace, close))
+
+    def _handles(self, offer: Offer) -> bool:
+        """True while the simulated agent who accepted ``offer`` still handles its contact.
+
+        A transfer hands the contact to another agent (you, in the desktop, or another
+        simulated agent, whose own offer then takes over here): from then on this agent must
+        neither write to the customer nor end or close the contact.
+        """
+        if self.handling.get(offer.contact_id) != offer.id:
+            return False  # transferred, and accepted anew (perhaps by this agent again)
+        engine = self.runtime.desk(self.workspace).engine
+        if not isinstance(engine, Router):
+            return True  # another engine: its own check of EndContact's agent_id still holds
+        view = engine.contacts.get(offer.contact_id)
+        return view is not None and view.agent_id == offer.agent_id
 
 
 # Running --------------------------------------------------------------------------------------

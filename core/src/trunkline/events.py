@@ -139,8 +139,9 @@ class ContactOffered(Event):
     """The router reserved the contact for one agent.
 
     ``level`` is the escalation level that was in force and ``rule`` what chose the agent: the
-    strategy's name, ``"preferred"`` for a returning customer's or a transfer's agent, or
-    ``"plugin:<name>"``. ``trunkline explain`` tells the rest by replaying the log.
+    strategy's name, ``"preferred"`` for a returning customer's or a transfer's agent,
+    ``"transfer"`` for the agent a waiting contact was transferred to, or ``"plugin:<name>"``.
+    ``trunkline explain`` tells the rest by replaying the log.
     """
 
     offer: Offer
@@ -170,7 +171,8 @@ class OfferRejected(Event):
 
 @attrs.frozen(kw_only=True)
 class OfferRescinded(Event):
-    """The offer was withdrawn: another agent accepted first, or the customer left."""
+    """The offer was withdrawn: another agent accepted first, the customer left, or the
+    waiting contact was transferred elsewhere."""
 
     offer_id: str
     contact_id: str

@@ -43,3 +43,11 @@ class RateLimiter:
             for stale in [k for k, q in self._seen.items() if not q or q[-1] <= now - self.window]:
                 del self._seen[stale]
         return 0.0
+
+    def give_back(self, key: str) -> None:
+        """Uncount the newest event of ``key``: for limits on failures, where each attempt is
+        counted before it is tried (so attempts made at once cannot all slip under the
+        limit) and given back when it succeeds."""
+        seen = self._seen.get(key)
+        if seen:
+            seen.pop()

@@ -152,6 +152,7 @@ class Runtime:
         self.pm = pm
         self.serve_web = web and config.web.enabled  # the HTTP server (serve and demo)
         self.web_port: int | None = None  # the port it listens on, once it does
+        self._user_listeners: list[Callable[[Config], None]] = []  # the web server's sign-ins
         self.clock: Clock = clock or SystemClock()
         self.strategies: dict[str, Strategy] = {
             s.name: s for s in pm.collect("trunkline_register_strategies")
@@ -593,6 +594,32 @@ class Runtime:
         send, receive = anyio.create_memory_object_stream[ev.Event](math.inf)
         self._subscribers.append(send)
         return receive
+
+    # Users of the web pages and the API -------------------------------------------------------
+
+    def update_users(self, config: Config) -> None:
+        """Take the users of ``config`` (its ``[workspaces.<id>.users]`` tables) while running,
+        as ``trunkline serve`` does on ``SIGHUP``. A user whose entry changed in any way (a new
+        password, token or role) or who is gone is signed out at once: their sessions end and
+        their sockets close. Nothing else of ``config`` is taken (a restart does); a workspace
+        it lacks keeps no users."""
+        self.config = attrs.evolve(
+            self.config,
+            workspaces={
+                wid: attrs.evolve(
+                    workspace,
+                    users=config.workspaces[wid].users if wid in config.workspaces else {},
+                )
+                for wid, workspace in self.config.workspaces.items()
+            },
+        )
+        for listener in list(self._user_listeners):
+            listener(self.config)
+
+    def on_update_users(self, listener: Callable[[Config], None]) -> Callable[[], None]:
+        """Call ``listener(config)`` after each :meth:`update_users`; returns the way to stop."""
+        self._user_listeners.append(listener)
+        return lambda: self._user_listeners.remove(listener)
 
     # Signals (typing indicators): passed on, never stored -----------------------------------
 

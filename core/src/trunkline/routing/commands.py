@@ -73,17 +73,26 @@ class RejectOffer:
 
 @attrs.frozen
 class EndContact:
-    """The agent ends the conversation; wrap-up starts."""
+    """The agent ends the conversation; wrap-up starts.
+
+    With ``agent_id``, only while that agent handles the contact: an agent who passed it on
+    (a transfer) can no longer end it for its new agent.
+    """
 
     contact_id: str
+    agent_id: str | None = None
 
 
 @attrs.frozen
 class CloseContact:
-    """The agent finishes wrap-up, with an optional disposition code."""
+    """The agent finishes wrap-up, with an optional disposition code.
+
+    With ``agent_id``, only while that agent handles the contact (as for :class:`EndContact`).
+    """
 
     contact_id: str
     disposition: str | None = None
+    agent_id: str | None = None
 
 
 @attrs.frozen
@@ -99,10 +108,17 @@ class AbandonContact:
 
 @attrs.frozen
 class TransferContact:
-    """The handling agent passes the contact to a queue, to one agent, or to both.
+    """Pass a contact on to a queue, to one agent, or to both.
 
-    With ``agent`` set, that agent is offered the contact first and, should they decline, the
-    queue (``queue``, or the contact's own) routes it as usual.
+    An active contact: its agent hands it on. With ``agent`` set, that agent is offered the
+    contact first and, should they decline, the queue (``queue``, or the contact's own)
+    routes it as usual.
+
+    A waiting contact (queued, or offered but not yet accepted): a supervisor moves it. With
+    ``queue``, it moves to that queue and keeps its waiting time; with ``agent``, that agent
+    is offered it at once (open offers are withdrawn), or the command is refused when they
+    cannot take it now (not available, an open offer, no room for its channel). Should they
+    decline, the contact is back in line where it was.
     """
 
     contact_id: str

@@ -385,12 +385,24 @@ class Router:
         self._answer(ev.OfferRejected, self._offer(command.offer_id), reason=command.reason)
 
     def _do_end(self, command: EndContact, now: float) -> None:
-        self._end(self._contact(command.contact_id, ContactState.ACTIVE), now)
+        view = self._contact(command.contact_id, ContactState.ACTIVE)
+        if command.agent_id is not None:
+            self._handled_by(view, command.agent_id)
+        self._end(view, now)
 
     def _do_close(self, command: CloseContact, now: float) -> None:
         view = self._contact(command.contact_id, ContactState.WRAP_UP)
         assert view.agent_id is not None
+        if command.agent_id is not None:
+            self._handled_by(view, command.agent_id)
         self._close(command.contact_id, view.agent_id, command.disposition)
+
+    def _handled_by(self, view: ContactView, agent_id: str) -> None:
+        if view.agent_id != agent_id:
+            raise RoutingError(
+                f'contact "{view.contact.id}" is handled by agent "{view.agent_id}", '
+                f'not "{agent_id}"'
+            )
 
     def _do_abandon(self, command: AbandonContact, now: float) -> None:
         contact_id = command.contact_id
@@ -411,8 +423,14 @@ class Router:
             self._end(view, now)
 
     def _do_transfer(self, command: TransferContact, now: float) -> None:
-        view = self._contact(command.contact_id, ContactState.ACTIVE)
-        self._transfer(view, command.queue, command.agent)
+        view = self._contact(command.contact_id)
+        if view.state is ContactState.ACTIVE:
+            self._transfer(view, command.queue, command.agent)
+        elif view.state in _WAITING and view.queue is not None:
+            self._transfer_waiting(view, command.queue, command.agent)
+        else:
+            where = view.state.value if view.queue is not None else "in no queue yet"
+            raise RoutingError(f'contact "{command.contact_id}" is {where}, not waiting or active')
 
     def _do_tick(self, command: Tick, now: float) -> None:
         pass
@@ -613,6 +631,79 @@ class Router:
                 preferred_until=_INF if agent_id is not None else None,
             )
         )
+
+    def _transfer_waiting(
+        self, view: ContactView, queue_id: str | None, agent_id: str | None
+    ) -> None:
+        """A supervisor moves a waiting contact: to another queue, to one agent, or both.
+
+        The named agent is offered it at once, whatever the strategy would pick, or the
+        transfer is refused; should they decline, the contact is back in line where it was
+        (the offer changed neither its priority nor its waiting time). A move to another
+        queue keeps its waiting time, as an overflow does. Open offers are withdrawn first.
+        Everything is checked before anything is emitted: a refused transfer changes nothing.
+        """
+        cid = view.contact.id
+        qid = queue_id or view.queue
+        assert qid is not None
+        if qid not in self.queues:
+            raise RoutingError(
+                f'transfer of "{cid}": unknown queue "{qid}" (known: '
+                f"{', '.join(sorted(self.queues))})"
+            )
+        if agent_id is None and qid == view.queue:
+            raise RoutingError(
+                f'transfer of "{cid}": it waits in queue "{qid}" already; name another queue '
+                "or an agent"
+            )
+        target = None
+        if agent_id is not None:
+            target = self._agent(agent_id)
+            problem = self._cannot_offer(target, view)
+            if problem is not None:
+                raise RoutingError(
+                    f'transfer of "{cid}": agent "{agent_id}" {problem}; a waiting contact goes '
+                    "only to an agent who can take it now"
+                )
+        for offer_id in list(view.offers):
+            self._answer(ev.OfferRescinded, self.offers[offer_id])
+        if qid != view.queue:
+            self._emit(
+                ev.ContactQueued(
+                    workspace=self.workspace,
+                    at=self._now,
+                    contact_id=cid,
+                    queue=qid,
+                    priority=view.contact.priority + self.queues[qid].priority,
+                    since=view.since,
+                )
+            )
+        if target is not None:
+            self._make_offers(view, [target], "transfer")
+
+    def _cannot_offer(self, run: AgentRun, view: ContactView) -> str | None:
+        """Why ``run`` cannot be offered the waiting contact now (None: it can)."""
+        if run.status is AgentStatus.OFFLINE:
+            return "is offline"
+        if run.status is not AgentStatus.AVAILABLE:
+            reason = f' ("{run.reason}")' if run.reason else ""
+            return f"is on {run.status.value}{reason}"
+        if run.offer is not None:
+            if run.offer in view.offers:
+                return "is being offered it already"
+            return f'has an open offer ("{run.offer}")'
+        kind = view.contact.channel_kind
+        room = run.capacity.get(kind, 0)
+        if not room:
+            has = ", ".join(f"{k} {n}" for k, n in sorted(run.capacity.items())) or "none"
+            return f"takes no {kind} contacts (capacity: {has})"
+        held = run.held.get(kind, 0)
+        if held >= room:
+            return f"has no room for another {kind} contact (holds {held} of {room})"
+        for other in sorted(self.conflicts.get(kind, ())):
+            if run.held.get(other):
+                return f"holds a {other} contact, which rules out {kind} at the same time"
+        return None
 
     # Timers -------------------------------------------------------------------------------
 

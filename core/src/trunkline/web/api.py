@@ -16,14 +16,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .. import events as ev
 from ..canned import render
 from ..channels import TemporaryFailure
 from ..errors import TrunklineError
 from ..model import AgentStatus, Contact
 from ..routing import Router, RoutingError
 from ..runtime import Runtime
+from ..users import hash_token
 from .auth import SESSION_COOKIE, Auth, User
-from .hub import Connection, Hub
+from .hub import SIGNED_OUT, Connection, Hub
 from .openapi import CONTACT_FILTERS
 from .views import (
     agent_json,
@@ -43,6 +45,8 @@ log = logging.getLogger("trunkline.web")
 
 MAX_BODY = 64 * 1024  # bytes of a JSON request body
 MAX_TEXT = 10_000  # characters of a reply or a note
+MAX_REASON = 200  # characters of a break reason or of a reason for rejecting an offer
+MAX_DISPOSITION = 100  # characters of a disposition (wrap-up) code
 MAX_QUERY = 200  # characters of a search
 MAX_RESULTS = 50  # customers, and contacts, one search answers with at most
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -90,6 +94,13 @@ class Api:
                 self.same_origin(conn)
             return self.auth.by_session(session)
         return None
+
+    def credential_of(self, conn: HTTPConnection) -> str:
+        """How ``conn`` signs in, for :meth:`Auth.by_credential` to check again later."""
+        header = conn.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            return "token:" + hash_token(header[7:].strip())
+        return "session:" + conn.cookies.get(SESSION_COOKIE, "")
 
     def same_origin(self, conn: HTTPConnection) -> None:
         """A cookie-authenticated request that changes state must come from our own pages."""
@@ -251,9 +262,8 @@ class Api:
             raise ApiError(403, "an agent sets their own status only")
         data = await self.body(request, {"status": str, "reason": str})
         status = _status(data.get("status"))
-        await self.act(
-            self.runtime.set_agent_status(user.workspace, agent_id, status, data.get("reason"))
-        )
+        reason = _short(data.get("reason"), "reason", MAX_REASON)
+        await self.act(self.runtime.set_agent_status(user.workspace, agent_id, status, reason))
         return JSONResponse(agent_json(router_of(self.runtime.desk(user.workspace)), agent_id))
 
     def _own_offer(self, user: User, router: Router, offer_id: str) -> None:
@@ -275,7 +285,8 @@ class Api:
         offer_id = request.path_params["offer"]
         self._own_offer(user, router, offer_id)
         data = await self.body(request, {"reason": str})
-        await self.act(self.runtime.reject(user.workspace, offer_id, data.get("reason") or ""))
+        reason = _short(data.get("reason"), "reason", MAX_REASON) or ""
+        await self.act(self.runtime.reject(user.workspace, offer_id, reason))
         return JSONResponse({"ok": True})
 
     def _handling(self, user: User, router: Router, contact_id: str) -> None:
@@ -306,7 +317,8 @@ class Api:
         cid = request.path_params["contact"]
         self._handling(user, router, cid)
         data = await self.body(request, {"disposition": str})
-        await self.act(self.runtime.close_contact(user.workspace, cid, data.get("disposition")))
+        disposition = _short(data.get("disposition"), "disposition", MAX_DISPOSITION)
+        await self.act(self.runtime.close_contact(user.workspace, cid, disposition))
         return JSONResponse({"ok": True})
 
     async def transfer(self, request: Request) -> JSONResponse:
@@ -316,10 +328,18 @@ class Api:
         data = await self.body(request, {"queue": str, "agent": str})
         if not data.get("queue") and not data.get("agent"):
             raise ApiError(400, 'give "queue", "agent" or both')
-        await self.act(
+        events = await self.act(
             self.runtime.transfer(user.workspace, cid, data.get("queue"), data.get("agent"))
         )
-        return JSONResponse({"ok": True})
+        offer = next(  # made at once: to the named agent, or the queue's pick
+            (
+                e.offer
+                for e in events
+                if isinstance(e, ev.ContactOffered) and e.offer.contact_id == cid
+            ),
+            None,
+        )
+        return JSONResponse({"ok": True, "offer": None if offer is None else offer_json(offer)})
 
     async def act(self, call: Awaitable[Any]) -> Any:
         """Run a runtime call, its refusals answered as API errors."""
@@ -507,7 +527,7 @@ class Api:
             await socket.close(code=1008, reason=exc.message[:120])
             return
         await socket.accept()
-        connection = Connection.open(user)
+        connection = Connection.open(user, self.credential_of(socket))
         self.hub.join(connection)
         try:
             router = router_of(desk)
@@ -536,6 +556,7 @@ class Api:
                 connection.push(self.hub.board(user.workspace))
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._writer, socket, connection)
+                tg.start_soon(self._expire, connection)
                 await self._reader(socket, connection)
                 tg.cancel_scope.cancel()
         except WebSocketDisconnect:
@@ -548,7 +569,8 @@ class Api:
             async with connection.receive:
                 async for message in connection.receive:
                     await socket.send_text(json.dumps(message))
-            await socket.close(code=1013, reason="too slow")
+            code, reason = connection.closing or (1013, "too slow")
+            await socket.close(code=code, reason=reason)
         except (WebSocketDisconnect, RuntimeError):
             pass  # the client went away while we were writing
 
@@ -570,6 +592,13 @@ class Api:
             except WebSocketDisconnect:
                 return
             ref = None
+            if connection.closing is not None:
+                continue  # ended: nothing more is done for it, whatever it still sends
+            if self.auth.by_credential(connection.credential) != connection.user:
+                # Signed out, expired or changed since the last command, and not yet closed.
+                connection.push({"type": "error", "ref": None, "error": "signed out"})
+                connection.end(SIGNED_OUT, "signed out")
+                continue
             try:
                 if len(raw) > MAX_BODY:
                     raise ApiError(413, f"a message is larger than {MAX_BODY} bytes")
@@ -589,6 +618,15 @@ class Api:
             except ApiError as exc:
                 connection.push({"type": "error", "ref": ref, "error": exc.message})
 
+    async def _expire(self, connection: Connection) -> None:
+        """End a session's socket when the session ends by itself (``session_hours``)."""
+        kind, _, session = connection.credential.partition(":")
+        expires = self.auth.session_expires(session) if kind == "session" else None
+        if expires is None:
+            return
+        await anyio.sleep(max(0.0, expires - self.auth.clock()))
+        connection.end(SIGNED_OUT, "the session expired")
+
     def _ws_router(self, user: User) -> Router:
         desk = self.runtime.desks[user.workspace]
         if not desk.owned:
@@ -603,8 +641,8 @@ class Api:
     async def _ws_reject(self, user: User, message: dict[str, Any], _: Connection) -> None:
         offer_id = _field(message, "offer_id")
         self._own_offer(user, self._ws_router(user), offer_id)
-        reason = message.get("reason") or ""
-        await self.act(self.runtime.reject(user.workspace, offer_id, str(reason)))
+        reason = _short(message.get("reason"), "reason", MAX_REASON) or ""
+        await self.act(self.runtime.reject(user.workspace, offer_id, reason))
 
     async def _ws_reply(self, user: User, message: dict[str, Any], _: Connection) -> dict[str, Any]:
         cid = _field(message, "contact_id")
@@ -619,12 +657,8 @@ class Api:
         if agent_id not in self._ws_router(user).agents:
             raise ApiError(404, f'no agent "{agent_id}"')
         status = _status(message.get("status"))
-        reason = message.get("reason")
-        await self.act(
-            self.runtime.set_agent_status(
-                user.workspace, str(agent_id), status, None if reason is None else str(reason)
-            )
-        )
+        reason = _short(message.get("reason"), "reason", MAX_REASON)
+        await self.act(self.runtime.set_agent_status(user.workspace, str(agent_id), status, reason))
 
     async def _ws_end(self, user: User, message: dict[str, Any], _: Connection) -> None:
         cid = _field(message, "contact_id")
@@ -634,12 +668,8 @@ class Api:
     async def _ws_close(self, user: User, message: dict[str, Any], _: Connection) -> None:
         cid = _field(message, "contact_id")
         self._handling(user, self._ws_router(user), cid)
-        disposition = message.get("disposition")
-        await self.act(
-            self.runtime.close_contact(
-                user.workspace, cid, None if disposition is None else str(disposition)
-            )
-        )
+        disposition = _short(message.get("disposition"), "disposition", MAX_DISPOSITION)
+        await self.act(self.runtime.close_contact(user.workspace, cid, disposition))
 
     async def _ws_typing(self, user: User, message: dict[str, Any], _: Connection) -> None:
         from ..channels import Signal
@@ -707,6 +737,7 @@ def _answering(
 ) -> Callable[[Request], Awaitable[Response]]:
     async def wrapped(request: Request) -> Response:
         try:
+            _json_only(request)
             return await endpoint(request)
         except ApiError as exc:
             return error_response(exc)
@@ -714,6 +745,37 @@ def _answering(
     wrapped.__name__ = endpoint.__name__
     wrapped.__doc__ = endpoint.__doc__
     return wrapped
+
+
+def _json_only(request: Request) -> None:
+    """A write's body is JSON, declared so (``415`` otherwise); one made with the session
+    cookie declares JSON even with no body. A page of another site can send a ``text/plain``
+    or form body without asking the browser's leave, never an ``application/json`` one."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    declared = request.headers.get("content-type")
+    if (declared or "").split(";")[0].strip().lower() == "application/json":
+        return
+    has_body = request.headers.get("content-length", "0").strip() not in ("", "0")
+    by_cookie = SESSION_COOKIE in request.cookies and not request.headers.get(
+        "authorization", ""
+    ).lower().startswith("bearer ")
+    if has_body or "transfer-encoding" in request.headers or by_cookie:
+        raise ApiError(
+            415,
+            "the body must be JSON: send Content-Type: application/json "
+            f"(not {(declared or 'none')[:100]})",
+        )
+
+
+def _short(value: Any, name: str, limit: int) -> str | None:
+    """Free text of at most ``limit`` characters (None stays None)."""
+    if value is None:
+        return None
+    text = str(value)
+    if len(text) > limit:
+        raise ApiError(400, f'"{name}" is {len(text)} characters long; at most {limit} are allowed')
+    return text
 
 
 def _field(message: dict[str, Any], name: str) -> str:

@@ -29,11 +29,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..config import Config
 from ..plugins import PRODUCT
 from ..runtime import Runtime
 from . import server
 from .api import ApiError, api_routes, error_response
-from .auth import SESSION_COOKIE, Auth
+from .auth import DEVICE_DAYS, SESSION_COOKIE, Auth, Held, client_address
 from .hub import Hub
 from .openapi import openapi_document
 
@@ -58,10 +59,18 @@ PAGE_POLICY = (
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
     "object-src 'none'"
 )
+# No page uses these browser features; a page that comes to need one (the agent desktop's
+# softphone: microphone=(self)) sends its own Permissions-Policy, which SecureHeaders keeps.
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), "
+    "display-capture=()"
+)
+NO_STORE = ("/api/", "/metrics")  # answers with a workspace's data: never kept by a cache
 
 
 class SecureHeaders:
-    """Adds the usual protective headers to every HTTP answer that does not set its own."""
+    """Adds the usual protective headers to every HTTP answer that does not set its own, and
+    ``Cache-Control: no-store`` to the API's answers."""
 
     def __init__(self, app: ASGIApp, secure: bool) -> None:
         self.app = app
@@ -71,6 +80,7 @@ class SecureHeaders:
             (b"x-frame-options", b"DENY"),
             (b"content-security-policy", PAGE_POLICY.encode()),
             (b"cross-origin-opener-policy", b"same-origin"),
+            (b"permissions-policy", PERMISSIONS_POLICY.encode()),
         ]
         if secure:
             self.headers.append((b"strict-transport-security", b"max-age=31536000"))
@@ -80,10 +90,14 @@ class SecureHeaders:
             await self.app(scope, receive, send)
             return
 
+        headers = self.headers
+        if str(scope.get("path", "")).startswith(NO_STORE):
+            headers = [*headers, (b"cache-control", b"no-store")]
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in self.headers if n not in present]
+                extra = [(n, v) for n, v in headers if n not in present]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
@@ -98,7 +112,7 @@ def _page(name: str, product: str = PRODUCT) -> str:
 
 def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
     """The app for a running ``runtime``. ``hub.run()`` must run beside it (run_web does)."""
-    auth = Auth(runtime.config)
+    auth = Auth(runtime.config, throttle_clock=runtime.clock.now)
     hub = hub or Hub(runtime)
     web = runtime.config.web
     product = runtime.pm.product_title  # a distribution's title on every page
@@ -130,34 +144,50 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
         # Another site's page must not sign this browser in (to the attacker's account, whose
         # desktop would then see what the victim types): the check every cookie write gets.
         # Before the attempt counts, so another site cannot lock the user out either.
-        refused = auth.cross_site(request)
+        refused = auth.cross_site(request, signing_in=True)
         if refused is not None:
             return error_response(ApiError(403, refused))
         form = await request.form()
         workspace = str(form.get("workspace", ""))
         username = str(form.get("username", ""))
         password = str(form.get("password", ""))
-        client = request.client.host if request.client else "?"
-        wait = auth.logins.take(f"{client}|{workspace}|{username}")
-        if wait:
+        wants_json = "application/json" in request.headers.get("accept", "")
+        device_cookie = auth.device_cookie(workspace, username)
+        device = auth.known_device(workspace, username, request.cookies.get(device_cookie))
+        attempt = auth.logins.start(client_address(request), (workspace, username), device)
+        if isinstance(attempt, Held):
+            if not wants_json:  # the sign-in page says how long, from its address
+                return RedirectResponse(f"/login?wait={attempt.retry_after}", status_code=303)
             return error_response(
-                ApiError(429, "too many attempts; wait a minute", {"Retry-After": f"{wait:.0f}"})
+                ApiError(429, attempt.reason, {"Retry-After": str(attempt.retry_after)})
             )
         session = await auth.login(workspace, username, password)
         if session is None:
-            if "application/json" in request.headers.get("accept", ""):
+            if wants_json:
                 return error_response(ApiError(401, "wrong workspace, user name or password"))
             return RedirectResponse("/login?failed=1", status_code=303)
+        auth.logins.succeeded(attempt)
         user = auth.by_session(session)
         assert user is not None
         target = "/agent" if user.role == "agent" else "/wallboard"
         response: Response = RedirectResponse(target, status_code=303)
-        if "application/json" in request.headers.get("accept", ""):
+        if wants_json:
             response = JSONResponse(user.json())
         response.set_cookie(
             SESSION_COOKIE,
             session,
             max_age=auth.session_max_age,
+            httponly=True,
+            samesite="strict",
+            secure=web.secure_cookies,
+        )
+        # This browser is now known to the user: later, it skips the backoff that failed
+        # sign-ins as the user cause elsewhere. Sent back to the sign-in form only.
+        response.set_cookie(
+            device_cookie,
+            auth.new_device(workspace, username),
+            max_age=DEVICE_DAYS * 86_400,
+            path="/login",
             httponly=True,
             samesite="strict",
             secure=web.secure_cookies,
@@ -171,6 +201,8 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
         session = request.cookies.get(SESSION_COOKIE)
         if session:
             auth.logout(session)
+            # Its sockets too, at once: a socket is no way to act after signing out.
+            hub.disconnect(lambda c: c.credential == f"session:{session}", "signed out")
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response
@@ -200,6 +232,16 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     routes.extend(_plugin_routes(runtime))
+
+    def update_users(config: Config) -> None:
+        changed = auth.replace_users(config)
+        if changed:
+            log.info("web: %d users changed or removed; signing them out", len(changed))
+            hub.disconnect(
+                lambda c: (c.user.workspace, c.user.username) in changed,
+                "your account changed; sign in again",
+            )
+
     middleware = [Middleware(SecureHeaders, secure=web.secure_cookies)]
     if web.cors_origins:
         middleware.append(
@@ -210,7 +252,9 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
                 allow_headers=["Authorization", "Content-Type"],
             )
         )
-    return Starlette(routes=routes, middleware=middleware)
+    app = Starlette(routes=routes, middleware=middleware)
+    app.state.update_users = update_users  # run_web passes Runtime.update_users on to it
+    return app
 
 
 def _plugin_routes(runtime: Runtime) -> list[BaseRoute]:
@@ -235,7 +279,11 @@ async def run_web(
     runtime.web_port = sock.getsockname()[1]
     hub = Hub(runtime)
     app = create_app(runtime, hub)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(hub.run)
-        await tg.start(partial(server.serve, app, sock, what=what, websockets=True))
-        task_status.started(runtime.web_port)
+    stop_listening = runtime.on_update_users(app.state.update_users)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(hub.run)
+            await tg.start(partial(server.serve, app, sock, what=what, websockets=True))
+            task_status.started(runtime.web_port)
+    finally:
+        stop_listening()

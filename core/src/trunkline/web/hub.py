@@ -11,6 +11,7 @@ disconnected rather than allowed to hold memory.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -33,12 +34,13 @@ from .views import (
     router_of,
 )
 
-__all__ = ["Connection", "Hub"]
+__all__ = ["SIGNED_OUT", "Connection", "Hub"]
 
 log = logging.getLogger("trunkline.web")
 
 OUTGOING = 1000  # messages queued for one client before it is dropped as too slow
 BOARD_EVERY = 1.0  # seconds between two boards sent to supervisors
+SIGNED_OUT = 4401  # the close code of a socket whose sign-in ended (like HTTP's 401)
 # Each agent of the board carries these of its figures since start (trunkline.metrics).
 BOARD_AGENT_FIGURES = ("handled", "aht", "occupancy")
 
@@ -59,11 +61,21 @@ class Connection:
     receive: MemoryObjectReceiveStream[dict[str, Any]]
     monitoring: set[str] = attrs.field(factory=set)  # contact ids (supervisors)
     dropped: bool = False
+    # How it signed in: "session:<id>" or "token:<hash>" (trunkline.web.auth.Auth.by_credential).
+    credential: str = ""
+    closing: tuple[int, str] | None = None  # the close code and reason, once it is ended
 
     @classmethod
-    def open(cls, user: User) -> Connection:
+    def open(cls, user: User, credential: str = "") -> Connection:
         send, receive = anyio.create_memory_object_stream[dict[str, Any]](OUTGOING)
-        return cls(user, send, receive)
+        return cls(user, send, receive, credential=credential)
+
+    def end(self, code: int, reason: str) -> None:
+        """Close the socket once what is queued for it is sent; nothing more is queued."""
+        if self.closing is None:
+            self.closing = (code, reason)
+        self.dropped = True
+        self.send.close()
 
     def push(self, message: dict[str, Any]) -> None:
         if self.dropped:
@@ -105,6 +117,17 @@ class Hub:
         self.agents.get((user.workspace, user.agent), set()).discard(connection)
         self.supervisors.get(user.workspace, set()).discard(connection)
         connection.send.close()
+
+    def disconnect(self, which: Callable[[Connection], bool], reason: str) -> int:
+        """End every connection ``which`` picks (its sign-in ended: signed out, password
+        changed, user removed), with close code 4401 and ``reason``; how many."""
+        ended = 0
+        for connections in (*self.agents.values(), *self.supervisors.values()):
+            for connection in list(connections):
+                if which(connection):
+                    connection.end(SIGNED_OUT, reason)
+                    ended += 1
+        return ended
 
     def board(self, workspace: str) -> dict[str, Any]:
         router = router_of(self.runtime.desk(workspace))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .api import MAX_DISPOSITION, MAX_REASON
+
 __all__ = ["openapi_document"]
 
 # The filters of GET …/contacts: a contact's state, queue, channel kind, agent, and a text.
@@ -20,6 +22,13 @@ _ERROR = {
     "properties": {"error": {"type": "string"}},
 }
 _OK = {"type": "object", "properties": {"ok": {"type": "boolean"}}}
+_TRANSFERRED = {  # the offer the transfer made at once, or null while the contact waits
+    "type": "object",
+    "properties": {
+        "ok": {"type": "boolean"},
+        "offer": {"oneOf": [{"$ref": "#/components/schemas/Offer"}, {"type": "null"}]},
+    },
+}
 _NULLABLE_SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
 _NULLABLE_SECONDS = {"type": ["number", "null"], "minimum": 0}
 _COUNT = {"type": "integer", "minimum": 0}
@@ -280,6 +289,7 @@ def _errors(*codes: int) -> dict[str, Any]:
         404: "not found in the caller's workspace",
         409: "the state moved on (an offer no longer open)",
         413: "the body is too large",
+        415: "the body is not declared application/json",
         503: "try again",
     }
     return {str(c): _json(_ref("Error"), text[c]) for c in codes}
@@ -351,7 +361,7 @@ def _desk_paths(w: str) -> dict[str, Any]:
             "post": _op(
                 "Add a private note (never sent to the customer)",
                 {"201": _json(_ref("Note"), "Created")},
-                (400, 401, 403, 404, 409, 413, 503),
+                (400, 401, 403, 404, 409, 413, 415, 503),
                 _body({"text": {"type": "string", "minLength": 1}}, ["text"]),
                 (*ws, "contact"),
             )
@@ -389,7 +399,7 @@ def openapi_document() -> dict[str, Any]:
     w = "/api/v1/workspaces/{workspace}"
     ws = ("workspace",)
     read = (401, 403, 404, 503)
-    act = (400, 401, 403, 404, 409, 413, 503)
+    act = (400, 401, 403, 404, 409, 413, 415, 503)
     open_contacts = _op(
         "Open contacts (an agent: its own), filtered",
         {"200": _json({"type": "array", "items": _ref("Contact")})},
@@ -425,7 +435,7 @@ def openapi_document() -> dict[str, Any]:
                 _body(
                     {
                         "status": {"enum": ["offline", "available", "break"]},
-                        "reason": {"type": "string"},
+                        "reason": {"type": "string", "maxLength": MAX_REASON},
                     },
                     ["status"],
                 ),
@@ -448,7 +458,7 @@ def openapi_document() -> dict[str, Any]:
                 "Reject an offer",
                 {"200": _json(_OK)},
                 act,
-                _body({"reason": {"type": "string"}}),
+                _body({"reason": {"type": "string", "maxLength": MAX_REASON}}),
                 (*ws, "offer"),
             )
         },
@@ -478,14 +488,14 @@ def openapi_document() -> dict[str, Any]:
                 "Close after wrap-up",
                 {"200": _json(_OK)},
                 act,
-                _body({"disposition": {"type": "string"}}),
+                _body({"disposition": {"type": "string", "maxLength": MAX_DISPOSITION}}),
                 (*ws, "contact"),
             )
         },
         f"{w}/contacts/{{contact}}/transfer": {
             "post": _op(
-                "Transfer to a queue or an agent",
-                {"200": _json(_OK)},
+                "Transfer to a queue or an agent (a waiting contact: supervisors only)",
+                {"200": _json(_TRANSFERRED)},
                 act,
                 _body({"queue": {"type": "string"}, "agent": {"type": "string"}}),
                 (*ws, "contact"),
