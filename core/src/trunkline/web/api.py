@@ -26,7 +26,6 @@ from ..runtime import Runtime
 from ..users import hash_token
 from .auth import SESSION_COOKIE, Auth, User
 from .hub import SIGNED_OUT, Connection, Hub
-from .openapi import CONTACT_FILTERS
 from .views import (
     agent_json,
     author_name,
@@ -50,6 +49,8 @@ MAX_DISPOSITION = 100  # characters of a disposition (wrap-up) code
 MAX_QUERY = 200  # characters of a search
 MAX_RESULTS = 50  # customers, and contacts, one search answers with at most
 SHA256 = re.compile(r"[0-9a-f]{64}")
+# The filters of GET …/contacts: a contact's state, queue, channel kind, agent, and a text.
+CONTACT_FILTERS = ("state", "queue", "kind", "agent", "q")
 # Attachment types a browser may show in place (the agent's preview); any other is offered
 # as a download of application/octet-stream, so no file is ever run as a page.
 INLINE_TYPES = frozenset(

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import MAX_DISPOSITION, MAX_REASON
+from .api import CONTACT_FILTERS, MAX_DISPOSITION, MAX_REASON
 
 __all__ = ["openapi_document"]
 
-# The filters of GET …/contacts: a contact's state, queue, channel kind, agent, and a text.
-CONTACT_FILTERS = ("state", "queue", "kind", "agent", "q")
 
 _ERROR = {
     "type": "object",
