@@ -25,6 +25,7 @@ import pytest
 
 from trunkline import Capabilities, Distro, Switchboard, hookspecs
 from trunkline.builtin.memory_channel import MemorySettings
+from trunkline.canned import CannedResponse
 from trunkline.cli import cli
 from trunkline.config import OutboxSettings, WebSettings
 from trunkline.hours import Schedule
@@ -243,6 +244,7 @@ def test_the_global_options_are_documented() -> None:
         (Schedule, "configuration.md", "Business hours", 3),
         (RetentionSettings, "configuration.md", "Retention", 3),
         (SurveySettings, "configuration.md", "Surveys (CSAT)", 3),
+        (CannedResponse, "configuration.md", "Canned responses", 3),
         (WebSettings, "configuration.md", "`[web]`", 2),
         (UserSettings, "configuration.md", "Users", 3),
         (OutboxSettings, "configuration.md", "`[outbox]`", 2),

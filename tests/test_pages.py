@@ -12,7 +12,9 @@ import math
 import os
 import re
 import socket
+import struct
 import threading
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,7 +34,7 @@ import trunkline.web
 from trunkline import FakeClock, Runtime, config_from_dict, load_plugins
 from trunkline import events as ev
 from trunkline.channels import Signal
-from trunkline.model import AgentStatus, Attachment, ContactState, Offer
+from trunkline.model import Address, AgentStatus, Attachment, ContactState, Customer, Offer
 from trunkline.testing.browser import chromium_path, launched_chromium
 from trunkline.users import hash_password
 from trunkline_webchat import plugin as webchat_plugin
@@ -82,6 +84,19 @@ def config_data(files_dir: str) -> dict[str, Any]:
                 "name": "Acme Support",
                 "skills": ["en"],
                 "dispositions": ["resolved", "follow-up", "refund"],
+                "canned": [
+                    {
+                        "shortcut": "hello",
+                        "title": "Greeting",
+                        "text": "Hello {{customer.name}}, this is {{agent.name}}.",
+                    },
+                    {
+                        "shortcut": "refund",
+                        "title": "Refund policy",
+                        "text": "Refunds for order {{order.id}} take 5 days ({{contact.id}}).",
+                    },
+                    {"shortcut": "bye", "title": "Goodbye", "text": "Thanks for writing!"},
+                ],
                 "queues": {
                     "support": {
                         "name": "Support",
@@ -143,14 +158,17 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 @pytest.fixture
-async def server(tmp_path: Path) -> AsyncIterator[Runtime]:
+async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Runtime]:
+    """The server; a test may give acme's agents other capacities with
+    ``@pytest.mark.parametrize("server", [{"ada": {"chat": 30}}], indirect=True)``."""
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
     pm.register(webchat_plugin, "webchat")
     adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
     strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
-    config = config_from_dict(
-        config_data(str(tmp_path / "files")), adapters=adapters, strategies=strategies, env={}
-    )
+    data = config_data(str(tmp_path / "files"))
+    for agent, capacity in getattr(request, "param", {}).items():
+        data["workspaces"]["acme"]["agents"][agent]["capacity"] = capacity
+    config = config_from_dict(data, adapters=adapters, strategies=strategies, env={})
     runtime = Runtime(config, pm, clock=FakeClock(), web=True)
     async with runtime.running():
         yield runtime
@@ -436,6 +454,374 @@ async def test_the_desktop_shows_a_lost_connection_and_reconnects(
     await expect(connection).to_have_text("Connected")
 
 
+# The agent desktop: profile, canned responses, notes, transfers, search, alerts, timers ----
+
+
+async def known_customer(server: Runtime, address: str, name: str, *more: Address) -> None:
+    """A customer known by name before they write (as an identity plugin would record)."""
+    customer = Customer(
+        id=f"cu_{address}",
+        workspace="acme",
+        addresses=(Address("memory", address), *more),
+        name=name,
+    )
+    await server.store.append([ev.CustomerCreated(workspace="acme", at=0, customer=customer)])
+
+
+async def test_the_profile_shows_the_customers_name_addresses_and_the_contacts_details(
+    server: Runtime, new_page: Opener
+) -> None:
+    await known_customer(server, "olga", "Olga Berg", Address("email", "olga@example.com"))
+    await past_contact(server, "olga", "is my plan annual?", "Yes.")
+    page = await agent_desktop(new_page)
+    await server.channel("web").deliver(
+        "olga", "upgrade me", subject="Upgrade", attributes={"plan": "team", "seats": 12}
+    )
+    offer = page.locator(".offer")
+    await expect(offer.locator(".customer")).to_have_text("Olga Berg")
+    await accept_offer(page, "Upgrade")
+    await expect(page.get_by_role("tab")).to_contain_text("Olga Berg")
+    chat = page.locator(".conversation:visible")
+    await expect(chat.locator(".meta .customer")).to_have_text("Olga Berg")
+    profile = chat.locator(".profile")
+    await expect(profile.locator(".profile-name")).to_have_text("Olga Berg")
+    await expect(profile.locator(".addresses li")).to_have_text(
+        ["memory olga", "email olga@example.com"]
+    )
+    await expect(profile.locator(".attributes dt")).to_have_text(["plan", "seats"])
+    await expect(profile.locator(".attributes dd")).to_have_text(["team", "12"])
+    await expect(chat.locator(".history")).to_contain_text("is my plan annual?")
+    # Shown once: the name, not the name and the address.
+    assert (await page.get_by_role("tab").inner_text()).count("olga") == 0
+
+
+async def test_a_canned_response_is_picked_with_a_slash_filled_in_and_sent(
+    server: Runtime, new_page: Opener
+) -> None:
+    await known_customer(server, "pia", "Pia Holm")
+    page = await agent_desktop(new_page)
+    ack = await server.channel("web").deliver("pia", "refund?", subject="Refund")
+    await accept_offer(page, "Refund")
+    chat = page.locator(".conversation:visible")
+    box = chat.get_by_label("Reply")
+    await box.press_sequentially("/")
+    picker = chat.get_by_role("listbox", name="Canned responses")
+    await expect(picker.get_by_role("option")).to_have_count(3)
+    await box.press_sequentially("pol")  # finds "Refund policy" by its title
+    await expect(picker.get_by_role("option")).to_have_count(1)
+    await box.press("Backspace")
+    await box.press("Backspace")
+    await box.press("Backspace")
+    await box.press_sequentially("e")  # in every one: "hello", "refund", "bye"
+    await expect(picker.get_by_role("option")).to_have_count(3)
+    await box.press("ArrowDown")
+    await expect(picker.get_by_role("option", selected=True)).to_contain_text("Refund policy")
+    await box.press("Enter")  # chooses; does not send
+    await expect(picker).to_be_hidden()
+    await expect(box).to_have_value(
+        f"Refunds for order {{{{order.id}}}} take 5 days ({ack.contact_id})."
+    )
+    await expect(chat.locator(".placeholders")).to_have_text("Fill in before sending: {{order.id}}")
+    await box.press("Enter")  # a placeholder left is not an error
+    await expect(box).to_have_value("")
+    await expect(chat.locator(".placeholders")).to_be_hidden()
+    await box.press_sequentially("/hello")
+    await box.press("Tab")
+    await expect(box).to_have_value("Hello Pia Holm, this is Ada.")
+    await box.press("Enter")
+    await eventually(
+        lambda: (
+            sent_to(server, "web", "pia")
+            == [
+                f"Refunds for order {{{{order.id}}}} take 5 days ({ack.contact_id}).",
+                "Hello Pia Holm, this is Ada.",
+            ]
+        )
+    )
+
+
+async def test_a_private_note_is_marked_kept_and_never_sent_to_the_customer(
+    server: Runtime, new_page: Opener
+) -> None:
+    page = await agent_desktop(new_page)
+    ack = await server.channel("web").deliver("quin", "my card was charged twice", subject="Card")
+    await accept_offer(page, "Card")
+    chat = page.locator(".conversation:visible")
+    await chat.get_by_role("button", name="Private note").click()
+    box = chat.get_by_label("Private note")
+    await box.fill("Refund approved by <b>Sue</b>.")
+    await chat.get_by_role("button", name="Add note").click()
+    note = chat.locator(".messages .note")
+    await expect(note).to_have_count(1)
+    await expect(note.locator(".note-label")).to_have_text("Private note")
+    await expect(note.locator(".who")).to_have_text("Ada")
+    await expect(note.locator(".body")).to_have_text("Refund approved by <b>Sue</b>.")
+    await expect(box).to_have_value("")
+    # Reply and note, in the order they were written; only the reply reaches the customer.
+    await chat.get_by_role("button", name="Reply").click()
+    await chat.get_by_label("Reply").fill("We refund you today.")
+    await chat.get_by_label("Reply").press("Enter")
+    await expect(chat.locator(".messages > li")).to_have_count(3)
+    await eventually(lambda: sent_to(server, "web", "quin") == ["We refund you today."])
+    notes = [
+        s.event
+        for s in await server.store.contact_events("acme", ack.contact_id)
+        if isinstance(s.event, ev.NoteAdded)
+    ]
+    assert [n.text for n in notes] == ["Refund approved by <b>Sue</b>."]
+    await page.reload()  # kept: read back with the contact
+    chat = page.locator(".conversation:visible")
+    await expect(chat.locator(".messages .note .body")).to_have_text(
+        "Refund approved by <b>Sue</b>."
+    )
+    # After the end, notes are still for writing; the reply is not.
+    await chat.get_by_role("button", name="End conversation").click()
+    await expect(chat.get_by_role("heading", name="Wrap-up")).to_be_visible()
+    await expect(chat.get_by_label("Private note")).to_be_visible()
+    await expect(chat.get_by_role("button", name="Reply")).to_be_disabled()
+
+
+async def test_an_agent_transfers_a_chat_to_a_colleague_from_the_desktop(
+    server: Runtime, new_page: Opener
+) -> None:
+    await server.set_agent_status("acme", "bob", AgentStatus.AVAILABLE)
+    await server.set_agent_status("acme", "bob", AgentStatus.BREAK, "coffee")
+    page = await agent_desktop(new_page)
+    ack = await server.channel("web").deliver("rafa", "I need billing", subject="Billing question")
+    await accept_offer(page, "Billing question")
+    await server.set_agent_status("acme", "bob", AgentStatus.AVAILABLE)
+    chat = page.locator(".conversation:visible")
+    await chat.get_by_role("button", name="Transfer").click()
+    form = chat.locator("form.transfer")
+    await expect(form.get_by_label("Queue")).to_have_value("support")
+    await expect(form.get_by_label("Agent").locator("option")).to_have_text(
+        [
+            "Anyone in the queue",
+            "Bob (available, idle)",
+            "Cleo (offline, idle)",
+            "Dan (offline, idle)",
+        ]
+    )
+    await form.get_by_label("Agent").select_option("bob")
+    await form.get_by_role("button", name="Transfer").click()
+    await expect(page.locator(".notice")).to_contain_text("Transferred to Bob.")
+    await expect(page.get_by_role("tab")).to_have_count(0)
+    await expect(page.locator(".notice", has_text="transferred away")).to_have_count(0)
+    offer = await eventually(lambda: offer_for(server, ack.contact_id))
+    assert offer.agent_id == "bob"
+
+
+async def test_the_search_finds_a_customer_and_opens_a_past_contact_read_only(
+    server: Runtime, new_page: Opener
+) -> None:
+    await known_customer(server, "sven", "Sven Dahl", Address("email", "sven@example.com"))
+    await past_contact(server, "sven", "the lamp flickers", "Send it back.")
+    page = await agent_desktop(new_page)
+    await server.channel("web").deliver("tove", "hello", subject="Current")
+    await accept_offer(page, "Current")
+    search = page.get_by_role("search")
+    await search.get_by_label("Search contacts and customers").fill("SVEN@example")
+    await search.get_by_label("Search contacts and customers").press("Enter")
+    found = page.locator("#search-results")
+    await expect(found.locator("#search-summary")).to_have_text("1 customer, 1 contact")
+    await expect(found.locator("#found-customers li")).to_contain_text("Sven Dahl")
+    await (
+        found.locator("#found-contacts")
+        .get_by_role("button", name=re.compile("Earlier question"))
+        .click()
+    )
+    viewer = page.get_by_role("region", name="Contact (read only)")
+    await expect(viewer.locator(".messages")).to_contain_text("the lamp flickers")
+    await expect(viewer.locator(".messages")).to_contain_text("Send it back.")
+    await expect(viewer.locator(".profile-name")).to_have_text("Sven Dahl")
+    await expect(viewer.get_by_label("Reply")).to_be_hidden()
+    await expect(viewer.get_by_role("button", name="End conversation")).to_be_hidden()
+    await expect(page.locator(".conversation[role=tabpanel]:visible")).to_have_count(0)
+    await viewer.get_by_role("button", name="Close").click()
+    await expect(viewer).to_have_count(0)
+    await expect(page.locator(".conversation:visible h2.subject")).to_have_text("Current")
+
+
+# Records what the page asks of the Notification and WebAudio APIs (the browser's own would
+# need a permission prompt and a sound card).
+ALERT_STUBS = """
+window.__alerts = { permission: [], notifications: [], tones: 0 };
+class FakeNotification {
+  constructor(title, options) { window.__alerts.notifications.push({ title, ...options }); }
+  addEventListener() {}
+  close() {}
+}
+FakeNotification.permission = "default";
+FakeNotification.requestPermission = async () => {
+  window.__alerts.permission.push("asked");
+  FakeNotification.permission = "granted";
+  return "granted";
+};
+window.Notification = FakeNotification;
+class FakeAudioContext {
+  constructor() { this.state = "running"; this.currentTime = 0; this.destination = {}; }
+  createGain() {
+    return { gain: { setValueAtTime() {}, exponentialRampToValueAtTime() {} }, connect() {} };
+  }
+  createOscillator() {
+    return {
+      frequency: {}, connect() {}, stop() {},
+      start() { window.__alerts.tones += 1; },
+    };
+  }
+  resume() { return Promise.resolve(); }
+}
+window.AudioContext = FakeAudioContext;
+"""
+
+
+async def test_a_new_offer_beeps_and_shows_a_desktop_notification(
+    server: Runtime, new_page: Opener
+) -> None:
+    page = await new_page()
+    await page.add_init_script(ALERT_STUBS)
+    await sign_in(page, "acme", "ada", "/agent")
+    assert await page.evaluate("window.__alerts.permission") == []  # not before a click
+    await page.get_by_role("button", name="Available").click()
+    await expect(page.locator("#my-status")).to_have_text("available")
+    assert await page.evaluate("window.__alerts.permission") == ["asked"]
+    await server.channel("web").deliver("uma", "hello?", subject="Hello there")
+    await expect(page.locator(".offer")).to_have_count(1)
+    alerts = await page.evaluate("window.__alerts")
+    assert alerts["tones"] == 2  # the two tones of one beep
+    assert [(n["title"], n["body"]) for n in alerts["notifications"]] == [
+        ("New chat: Hello there", "From uma")
+    ]
+    # Turned off, the next offer is silent.
+    await accept_offer(page, "Hello there")
+    await page.get_by_role("button", name="Alerts on").click()
+    await expect(page.locator("#alerts")).to_have_attribute("aria-pressed", "false")
+    await server.channel("web").deliver("vic", "hi", subject="Second")
+    await expect(page.locator(".offer")).to_contain_text("Second")
+    assert (await page.evaluate("window.__alerts.tones")) == 2
+    assert len(await page.evaluate("window.__alerts.notifications")) == 1
+
+
+async def minutes_pass(server: Runtime, page: Page, seconds: int) -> None:
+    """Time passes on both clocks: the server's (fake) and the page's (Playwright's)."""
+    clock = server.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(seconds)
+    await page.clock.run_for(seconds * 1000)
+
+
+async def test_the_time_in_status_and_the_handle_time_advance_with_the_clock(
+    server: Runtime, new_page: Opener
+) -> None:
+    page = await new_page()
+    await page.clock.install()
+    await sign_in(page, "acme", "ada", "/agent")
+    await expect(page.locator("#status-time")).to_be_hidden()  # offline since the log began
+    await page.get_by_role("button", name="Available").click()
+    timer = page.locator("#status-time")
+    await expect(timer).to_have_text("0:00")
+    await minutes_pass(server, page, 75)
+    await expect(timer).to_have_text("1:15")
+    await server.channel("web").deliver("walt", "hi", subject="Timers")
+    await accept_offer(page, "Timers")
+    handle = page.locator(".conversation:visible .handle-time")
+    await expect(handle).to_have_text("handle time 0:00")
+    await minutes_pass(server, page, 65)
+    await expect(handle).to_have_text("handle time 1:05")
+    await expect(timer).to_have_text("2:20")  # still available: the state changed, not the status
+    await page.get_by_role("button", name="Break").click()
+    await page.get_by_role("button", name="Start break").click()
+    await expect(timer).to_have_text("0:00")
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG image of one colour (the web chat checks that a file is what it says)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = b"".join(b"\x00" + b"\x2f\x6f\xed" * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+async def test_a_web_chat_image_is_previewed_and_files_open_for_the_agent(
+    server: Runtime, new_page: Opener, tmp_path: Path
+) -> None:
+    photo = tmp_path / "broken lamp.png"
+    photo.write_bytes(png(40, 30))
+    receipt = tmp_path / "receipt.txt"
+    receipt.write_text("Lamp, 49 EUR, 3 March\n", encoding="utf-8")
+    visitor = await new_page()
+    await visitor.goto("/chat/site/")
+    await expect(visitor.locator("#status")).to_have_text("Connected")
+    await visitor.locator("#file").set_input_files(str(photo))
+    await expect(visitor.locator("#staged .chip")).to_have_count(1)
+    await visitor.locator("#file").set_input_files(str(receipt))
+    await expect(visitor.locator("#staged .chip")).to_have_count(2)
+    await visitor.locator("#text").fill("It arrived broken, see the photo.")
+    await visitor.locator("#send").click()
+    await expect(visitor.locator("#messages li[data-id]")).to_have_count(1)
+
+    page = await agent_desktop(new_page)
+    offer = page.locator(".offer")
+    await expect(offer.locator(".preview")).to_have_text("It arrived broken, see the photo.")
+    await offer.get_by_role("button", name="Accept").click()
+    chat = page.locator(".conversation:visible")
+    image = chat.get_by_role("img", name="Preview of broken lamp.png")
+    await expect(image).to_be_visible()
+    assert await image.evaluate("(img) => [img.naturalWidth, img.naturalHeight]") == [40, 30]
+    async with page.context.expect_page() as opened:
+        await chat.get_by_role("link", name="Open receipt.txt").click()
+    tab = await opened.value
+    await tab.wait_for_load_state()
+    assert "/attachments/" in tab.url
+    await expect(tab.locator("body")).to_have_text("Lamp, 49 EUR, 3 March")
+    # The file is the agent's to see through the API, not another workspace's.
+    other = await agent_desktop(new_page, "ed", "other")
+    statuses = await other.evaluate(
+        "(url) => fetch(url).then((r) => r.status)", await image.get_attribute("src")
+    )
+    assert statuses == 404
+
+
+# Twenty-five chats at once: the tab list grows past the window.
+@pytest.mark.parametrize("server", [{"ada": {"chat": 30}}], indirect=True)
+async def test_with_many_contacts_the_tabs_scroll_and_a_low_tab_keeps_the_reply_box_in_view(
+    server: Runtime, new_page: Opener
+) -> None:
+    page = await agent_desktop(new_page)
+    web = server.channel("web")
+    for n in range(25):
+        ack = await web.deliver(f"cust-{n:02}", f"question {n}", subject=f"Question {n}")
+        offer = await eventually(lambda: offer_for(server, ack.contact_id))  # noqa: B023
+        await server.accept("acme", offer.id)
+    tabs = page.get_by_role("tab")
+    await expect(tabs).to_have_count(25)
+    height = VIEWPORT["height"]
+    page_height = await page.evaluate("document.scrollingElement.scrollHeight")
+    assert page_height <= height, "the page grew past the window"
+    tab_list = page.locator("#contact-tabs")
+    assert await tab_list.evaluate("(list) => list.scrollHeight > list.clientHeight")
+    await tabs.last.click()
+    chat = page.locator(".conversation:visible")
+    await expect(chat.locator("h2.subject")).to_have_text("Question 24")
+    await expect(chat.locator(".messages")).to_contain_text("question 24")
+    reply = await chat.get_by_label("Reply").bounding_box()
+    head = await chat.locator("h2.subject").bounding_box()
+    assert reply is not None
+    assert head is not None
+    assert 0 <= head["y"] < 150, head  # no empty screen above the conversation
+    assert reply["y"] + reply["height"] <= height, reply  # the reply box in view
+    assert await page.evaluate("window.scrollY") == 0
+
+
 # The wallboard -------------------------------------------------------------------------------
 
 
@@ -618,6 +1004,70 @@ async def test_the_wallboard_raises_alerts_for_service_level_abandonment_and_wai
     await expect(alerts.filter(has_text="waited")).to_have_text(
         "Support: a contact has waited 1:01, over 1:00", timeout=10_000
     )
+
+
+async def test_the_wallboard_shows_an_agents_name_once(server: Runtime, new_page: Opener) -> None:
+    page = await sign_in(await new_page(), "acme", "sue", "/wallboard")
+    ada = page.locator('#agents tr[data-agent-id="ada"] th')
+    await expect(ada).to_have_text("Ada")  # not "Ada ada": the id only repeats the name
+    assert (await ada.inner_text()).strip() == "Ada"
+
+
+async def test_the_open_contacts_on_the_wallboard_are_filtered_by_state_queue_channel_agent_and_text(
+    server: Runtime, new_page: Opener
+) -> None:
+    web, mail, shop = (server.channel(name) for name in ("web", "mail", "shop"))
+    for n in range(30):
+        await web.deliver(f"chat-{n:02}", "hi", subject=f"Chat {n}")
+    for n in range(20):
+        await mail.deliver(f"mail-{n:02}@example.com", "hi", subject=f"Invoice {n}")
+    for n in range(10):
+        await shop.deliver(f"shop-{n:02}", "hi", subject=f"Pricing {n}")
+    for agent in ("ada", "bob"):  # each takes one chat, then leaves
+        await server.set_agent_status("acme", agent, AgentStatus.AVAILABLE)
+        offer = await eventually(lambda: offer_to(server, agent))  # noqa: B023
+        await server.accept("acme", offer.id)
+        await server.set_agent_status("acme", agent, AgentStatus.OFFLINE)
+    page = await sign_in(await new_page(), "acme", "sue", "/wallboard")
+    rows = page.locator("#contacts tbody tr")
+    await expect(rows).to_have_count(60)
+    count = page.locator("#contacts-count")
+    await expect(count).to_have_text("60 open")
+    filters = page.get_by_role("search", name="Filter the open contacts")
+    visible = page.locator("#contacts tbody tr:visible")
+
+    await filters.get_by_label("Queue").select_option(label="Billing")
+    await expect(visible).to_have_count(20)
+    await expect(count).to_have_text("20 of 60 shown")
+    await filters.get_by_label("Queue").select_option("")
+    await filters.get_by_label("Channel").select_option("email")
+    await expect(visible).to_have_count(20)
+    await filters.get_by_label("Channel").select_option("chat")  # the web and the shop
+    await expect(visible).to_have_count(40)
+    await filters.get_by_label("State").select_option("active")
+    await expect(visible).to_have_count(2)
+    await filters.get_by_label("Agent").select_option(label="Bob")
+    await expect(visible).to_have_count(1)
+    await expect(visible.locator(".agent")).to_have_text("Bob")
+    await filters.get_by_role("button", name="Clear").click()
+    await expect(visible).to_have_count(60)
+    await filters.get_by_label("Agent").select_option(label="No agent yet")
+    await expect(visible).to_have_count(58)
+    await filters.get_by_label("Customer, subject or id").fill("INVOICE 1")  # 1, 10…19
+    await expect(visible).to_have_count(11)
+    await filters.get_by_label("Customer, subject or id").fill("mail-07@")
+    await expect(visible).to_have_count(1)
+    await expect(visible.locator(".subject")).to_have_text("Invoice 7")
+    await filters.get_by_label("State").select_option("active")
+    await expect(visible).to_have_count(0)
+    await expect(page.locator("#no-match")).to_be_visible()
+    # A new contact that matches shows at once; one that does not stays out of sight.
+    await filters.get_by_role("button", name="Clear").click()
+    await filters.get_by_label("Channel").select_option("email")
+    await mail.deliver("new@example.com", "hi", subject="Invoice new")
+    await shop.deliver("shop-new", "hi", subject="Pricing new")
+    await expect(rows).to_have_count(62)
+    await expect(visible).to_have_count(21)
 
 
 # Safety ------------------------------------------------------------------------------------

@@ -213,3 +213,6 @@ class ChannelAdapter(Protocol):
 
     # Optional: ``async def signal(self, to: Address, signal: Signal) -> None`` delivers an
     # agent's typing indicator to the customer, for channels with ``typing_indicators``.
+    # Optional: ``async def read_attachment(self, sha256: str) -> bytes | None`` gives the
+    # content of a file a customer sent on this channel (None when it is not kept), so the
+    # agent desktop can open it; without it agents see the file's name and size only.

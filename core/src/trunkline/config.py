@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from .canned import CannedResponse
 from .channels import ChannelAdapter, Secret, is_secret
 from .errors import ConfigError, TrunklineError
 from .hours import Schedule
@@ -75,6 +76,7 @@ class WorkspaceConfig:
     users: Mapping[str, UserSettings] = attrs.field(factory=dict)
     dispositions: tuple[str, ...] = ("resolved", "follow-up", "no-answer")
     survey: SurveySettings | None = None  # CSAT after close; None: off
+    canned: tuple[CannedResponse, ...] = ()  # ready-made replies the agent desktop offers
     queues: tuple[Queue, ...] = ()
     agents: tuple[Agent, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
@@ -595,6 +597,7 @@ def _workspace(
             "users",
             "dispositions",
             "survey",
+            "canned",
             "queues",
             "agents",
             "channels",
@@ -742,6 +745,19 @@ def _workspace(
                     f"{', '.join(channel_names) or 'none'})",
                 )
 
+    canned: tuple[CannedResponse, ...] = check.value(
+        data.get("canned", []), tuple[CannedResponse, ...], (*base, "canned")
+    )
+    shortcuts: dict[str, int] = {}
+    for number, response in enumerate(canned):
+        if response.shortcut in shortcuts:
+            raise check.error(
+                (*base, "canned", str(number), "shortcut"),
+                f'shortcut "{response.shortcut}" is taken by canned.{shortcuts[response.shortcut]} '
+                "already; give each canned response a shortcut of its own",
+            )
+        shortcuts[response.shortcut] = number
+
     agent_ids = {agent.id for agent in agents}
     users = {}
     for uname, raw in check.table(data.get("users", {}), (*base, "users")).items():
@@ -778,6 +794,7 @@ def _workspace(
             (*base, "dispositions"),
         ),
         survey=survey,
+        canned=canned,
         queues=tuple(queues),
         agents=tuple(agents),
         channels=tuple(channels),

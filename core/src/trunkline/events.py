@@ -31,6 +31,7 @@ __all__ = [
     "MessageFailed",
     "MessageReceived",
     "MessageSent",
+    "NoteAdded",
     "OfferAccepted",
     "OfferRejected",
     "OfferRescinded",
@@ -246,6 +247,22 @@ class ContactAbandoned(Event):
     contact_id: str
     waited: float
     queue: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class NoteAdded(Event):
+    """Someone of the centre wrote a private note on the contact: for colleagues only.
+
+    A note is never sent to the customer (it does not reach the outbox); agents and
+    supervisors of the workspace read it with the contact. ``author`` is the user name of
+    who wrote it and ``agent_id`` the agent they work as, if any.
+    """
+
+    contact_id: str
+    note_id: str
+    author: str
+    text: str
+    agent_id: str | None = None
 
 
 # Surveys (CSAT) ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ than needed. A workspace sets ``[workspaces.<id>.retention] days = N`` and a ``m
 
 - ``"anonymise"`` keeps the contacts, their messages and their events for reports, but blanks
   what identifies the customer or says what they wrote: addresses, names, bodies, subjects,
-  attachments and free attributes;
+  attachments, free attributes and the text of private notes;
 - ``"delete"`` removes the contacts, their messages and every event about them from the log.
 
 Only contacts closed, abandoned or refused before the cut-off are touched; open ones never.
@@ -108,6 +108,8 @@ def anonymise_event(event: ev.Event) -> ev.Event:
             return attrs.evolve(event, message=_message(message), to=anonymised_address(to))
         case ev.CustomerCreated(customer=customer):
             return attrs.evolve(event, customer=anonymise_customer(customer))
+        case ev.NoteAdded():
+            return attrs.evolve(event, text="")  # a note may quote the customer
         case _:
             return event
 

@@ -904,6 +904,41 @@ class Runtime:
     async def abandon(self, workspace: str, contact_id: str) -> list[ev.Event]:
         return await self.command(workspace, AbandonContact(contact_id))
 
+    # Private notes ------------------------------------------------------------------------
+
+    async def add_note(
+        self,
+        workspace: str,
+        contact_id: str,
+        text: str,
+        *,
+        author: str,
+        agent_id: str | None = None,
+    ) -> ev.NoteAdded:
+        """Store a private note on a contact (open or not) as :class:`~trunkline.events.NoteAdded`.
+
+        A note is for the centre only: nothing reaches the outbox or the customer's channel.
+        Raises :class:`TrunklineError` for an unknown contact or an empty text.
+        """
+        if not text.strip():
+            raise TrunklineError("a note needs some text")
+        if await self.store.contact(workspace, contact_id) is None:
+            raise TrunklineError(f'unknown contact "{contact_id}" in workspace "{workspace}"')
+        desk = self.desk(workspace)
+        note = ev.NoteAdded(
+            workspace=workspace,
+            at=self.clock.now(),
+            contact_id=contact_id,
+            note_id=new_id("nt"),
+            author=author,
+            agent_id=agent_id,
+            text=text,
+        )
+        async with desk.lock:
+            pending = self.submit(desk, [note])
+        await pending.stored()
+        return note
+
     # Outbound -----------------------------------------------------------------------------
 
     async def reply(

@@ -30,11 +30,19 @@ from .errors import TrunklineError
 from .events import Event
 from .model import Address, Contact, Customer, Message
 from .retention import RetentionReport
-from .store import OutboxEntry, Snapshot, StoredEvent
+from .store import SEARCH_LIMIT, OutboxEntry, SearchResult, Snapshot, StoredEvent
 
 __all__ = ["SqliteStore", "StoreCorrupted"]
 
-DIALECT = sql.Dialect(name="sqlite", blob="BLOB", real="REAL")
+DIALECT = sql.Dialect(name="sqlite", blob="BLOB", real="REAL", lower="trunkline_lower")
+SEARCH_CUSTOMERS, SEARCH_CONTACTS = sql.search_statements(DIALECT)
+
+
+def _lower(text: str | None) -> str | None:
+    """SQL ``trunkline_lower``: Python's lower-casing, for every script, not only ASCII."""
+    return text.lower() if isinstance(text, str) else None
+
+
 READERS = 4  # reading connections: WAL lets them read while the writer commits
 
 
@@ -93,6 +101,7 @@ class SqliteStore:
         )
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")  # fsync the WAL at every commit
+        conn.create_function(DIALECT.lower, 1, _lower, deterministic=True)
         return conn
 
     def _open(self) -> None:
@@ -323,6 +332,22 @@ class SqliteStore:
             await self._query(sql.MESSAGES, (workspace, contact_id)), Message
         )
         return messages
+
+    async def contact_events(self, workspace: str, contact_id: str) -> Sequence[StoredEvent]:
+        return sql.stored_events(await self._query(sql.CONTACT_EVENTS, (workspace, contact_id)))
+
+    async def search(self, workspace: str, text: str, limit: int = SEARCH_LIMIT) -> SearchResult:
+        if not text:
+            return SearchResult()
+        like = sql.search_pattern(text)
+        customers = await self._query(SEARCH_CUSTOMERS, (workspace, text, like, like, limit))
+        contacts = await self._query(
+            SEARCH_CONTACTS, (workspace, text, text, like, like, workspace, text, like, like, limit)
+        )
+        return SearchResult(
+            customers=tuple(sql.many(customers, Customer)),
+            contacts=tuple(sql.many(contacts, Contact)),
+        )
 
     async def outbox_due(self, now: float, limit: int = 100) -> Sequence[OutboxEntry]:
         return sql.outbox_entries(await self._query(sql.OUTBOX_DUE, (now, limit)))

@@ -27,6 +27,7 @@ __all__ = [
     "ANONYMISE_MESSAGE",
     "CONTACT",
     "CONTACTS_OF",
+    "CONTACT_EVENTS",
     "CUSTOMER_BY_ADDRESS",
     "LAST_SEQS",
     "LOAD_SNAPSHOT",
@@ -60,6 +61,8 @@ __all__ = [
     "retention_counts",
     "retention_deletes",
     "retention_selects",
+    "search_pattern",
+    "search_statements",
     "stored_events",
 ]
 
@@ -78,6 +81,18 @@ class Dialect:
     blob: str  # the binary type: BLOB or BYTEA
     real: str  # a double: REAL or DOUBLE PRECISION
     placeholder: str = "?"  # psycopg uses %s
+    # Lower-casing text as Python's str.lower does (search): SQLite's own LOWER knows ASCII
+    # only, so its store registers a function of this name on each connection.
+    lower: str = "LOWER"
+    # A text field of a JSON column: {column}, and the keys as {dotted} (a.b) or {braced} ({a,b}).
+    json_text: str = "json_extract({column}, '$.{dotted}')"
+
+    def field(self, column: str, *keys: str) -> str:
+        """The SQL for the text at ``keys`` of the JSON in ``column``, lower-cased."""
+        text = self.json_text.format(
+            column=column, dotted=".".join(keys), braced="{" + ",".join(keys) + "}"
+        )
+        return f"{self.lower}({text})"
 
     def sql(self, text: str) -> str:
         """``text`` written with ``?`` placeholders and ``{blob}``/``{real}`` types, adapted."""
@@ -289,6 +304,7 @@ CONTACTS_OF = (
     "ORDER BY created_at DESC LIMIT ?"
 )
 MESSAGES = "SELECT data FROM messages WHERE workspace = ? AND contact_id = ? ORDER BY seq"
+CONTACT_EVENTS = "SELECT seq, data FROM events WHERE workspace = ? AND contact_id = ? ORDER BY seq"
 OUTBOX_DUE = (
     "SELECT data, to_kind, to_value, attempts, due_at FROM outbox "
     "WHERE due_at <= ? ORDER BY due_at, message_id LIMIT ?"
@@ -300,6 +316,44 @@ SAVE_SNAPSHOT = (
     "ON CONFLICT (workspace) DO UPDATE SET seq = excluded.seq, "
     "fingerprint = excluded.fingerprint, data = excluded.data"
 )
+
+
+# Search (Store.search) -----------------------------------------------------------------------
+#
+# Customers and contacts are found by scanning the workspace's rows (LIKE "%text%" uses no
+# index): simple and the same on every SQL store; a trigram index is the way to make it fast.
+
+
+def search_pattern(text: str) -> str:
+    """``text`` lower-cased as a ``LIKE`` pattern for "contains"; ``\\`` escapes, so its own
+    ``%`` and ``_`` match themselves."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_statements(dialect: Dialect) -> tuple[str, str]:
+    """The statements finding customers and contacts (with ``?`` placeholders).
+
+    Customers take ``(workspace, text, pattern, pattern, limit)``; contacts take
+    ``(workspace, text, text, pattern, pattern, workspace, text, pattern, pattern, limit)``.
+    """
+    like = "LIKE ? ESCAPE '\\'"
+    customer = (
+        f"(c.id = ? OR {dialect.field('c.data', 'name')} {like} OR EXISTS (SELECT 1 FROM "
+        "addresses a WHERE a.workspace = c.workspace AND a.customer_id = c.id "
+        f"AND {dialect.lower}(a.value) {like}))"
+    )
+    customers = (
+        f"SELECT c.data FROM customers c WHERE c.workspace = ? AND {customer} ORDER BY c.id LIMIT ?"
+    )
+    contacts = (
+        "SELECT data FROM contacts WHERE workspace = ? AND (id = ? OR customer_id = ? "
+        f"OR {dialect.field('data', 'subject')} {like} "
+        f"OR {dialect.field('data', 'address', 'value')} {like} "
+        f"OR customer_id IN (SELECT c.id FROM customers c WHERE c.workspace = ? AND {customer})) "
+        "ORDER BY created_at DESC LIMIT ?"
+    )
+    return customers, contacts
 
 
 # Retention (see trunkline.retention) -----------------------------------------------------------

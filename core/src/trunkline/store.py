@@ -20,7 +20,18 @@ from .events import Event
 from .model import Address, Contact, Customer, Message
 from .retention import RetentionReport
 
-__all__ = ["OutboxEntry", "SharedStore", "Snapshot", "Store", "StoreFactory", "StoredEvent"]
+__all__ = [
+    "SEARCH_LIMIT",
+    "OutboxEntry",
+    "SearchResult",
+    "SharedStore",
+    "Snapshot",
+    "Store",
+    "StoreFactory",
+    "StoredEvent",
+]
+
+SEARCH_LIMIT = 20  # customers, and contacts, a search answers with at most by default
 
 
 @attrs.frozen
@@ -39,6 +50,14 @@ class OutboxEntry:
     to: Address
     attempts: int = 0
     due_at: float = 0.0
+
+
+@attrs.frozen
+class SearchResult:
+    """What :meth:`Store.search` found: customers (by id) and contacts (newest first)."""
+
+    customers: tuple[Customer, ...] = ()
+    contacts: tuple[Contact, ...] = ()
 
 
 @attrs.frozen
@@ -100,6 +119,21 @@ class Store(Protocol):
 
     async def messages(self, workspace: str, contact_id: str) -> Sequence[Message]:
         """The messages of a contact, in order, both directions."""
+
+    async def contact_events(self, workspace: str, contact_id: str) -> Sequence[StoredEvent]:
+        """The events about one contact, in log order: its timeline (offers, transfers,
+        notes…). An event is about a contact when :func:`trunkline.events.contact_id_of`
+        names it."""
+
+    async def search(self, workspace: str, text: str, limit: int = SEARCH_LIMIT) -> SearchResult:
+        """The workspace's customers and contacts that ``text`` finds, at most ``limit`` of each.
+
+        A customer is found by its id (exactly), or by its name or one of its addresses'
+        values containing ``text``; a contact by its id (exactly), its subject or its
+        address's value containing ``text``, or by being a contact of a customer found so.
+        "Containing" ignores case (``str.lower``). Customers come ordered by id, contacts
+        newest first. An empty ``text`` finds nothing.
+        """
 
     async def outbox_due(self, now: float, limit: int = 100) -> Sequence[OutboxEntry]:
         """Outbound messages neither sent nor failed whose next attempt is due by ``now``."""

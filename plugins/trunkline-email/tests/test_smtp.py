@@ -79,6 +79,10 @@ async def test_swaks_mail_becomes_a_contact_with_subject_body_and_attachment(
         assert channel.blobs.get(pdf.sha256) == attachment.read_bytes()
         raw = channel.blobs.get(names["original.eml"].sha256)
         assert b"Subject: my invoice" in raw
+        # What the agent desktop opens through the API: the same bytes, or None when not kept.
+        assert await channel.read_attachment(pdf.sha256) == attachment.read_bytes()
+        assert await channel.read_attachment("0" * 64) is None
+        assert await channel.read_attachment("../etc/passwd") is None
 
 
 async def test_the_250_names_a_message_already_in_the_store(tmp_path: Path) -> None:

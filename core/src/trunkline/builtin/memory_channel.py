@@ -8,6 +8,7 @@ subscribers. Failures can be injected to exercise the outbox's retries.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import ClassVar
 
@@ -78,6 +79,7 @@ class MemoryChannel:
         self._ready = anyio.Event()
         self._subscribers: list[MemoryObjectSendStream[tuple[Address, OutboundMessage]]] = []
         self._counter = 0
+        self.files: dict[str, bytes] = {}  # kept by keep_file, by SHA-256
 
     # The adapter protocol ---------------------------------------------------------------
 
@@ -113,6 +115,10 @@ class MemoryChannel:
             except (anyio.WouldBlock, anyio.BrokenResourceError, anyio.ClosedResourceError):
                 self._subscribers.remove(stream)
         return receipt
+
+    async def read_attachment(self, sha256: str) -> bytes | None:
+        """A file kept with :meth:`keep_file`, for the agent desktop; None if not kept."""
+        return self.files.get(sha256)
 
     async def aclose(self) -> None:
         for stream in self._subscribers:
@@ -158,6 +164,12 @@ class MemoryChannel:
             attributes=dict(attributes or {}),
         )
         return await self._handler(message)
+
+    def keep_file(self, data: bytes, filename: str, content_type: str) -> Attachment:
+        """Keep a file a customer is about to send; pass the Attachment to :meth:`deliver`."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        self.files[sha256] = data
+        return Attachment(filename, content_type, len(data), sha256)
 
     def subscribe(self) -> MemoryObjectReceiveStream[tuple[Address, OutboundMessage]]:
         """A stream of everything sent from now on, as ``(to, message)``."""

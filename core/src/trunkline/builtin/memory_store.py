@@ -21,7 +21,7 @@ from ..hookspecs import hookimpl
 from ..model import Address, Contact, Customer, Message
 from ..projection import Lookups
 from ..retention import RetentionReport, anonymise_event
-from ..store import OutboxEntry, Snapshot, StoredEvent, StoreFactory
+from ..store import SEARCH_LIMIT, OutboxEntry, SearchResult, Snapshot, StoredEvent, StoreFactory
 
 
 class MemoryStore:
@@ -35,6 +35,7 @@ class MemoryStore:
         self.snapshots: dict[str, Snapshot] = {}
         self.seqs: dict[str, int] = {}
         self.retained: set[tuple[str, str]] = set()
+        self.timelines: dict[tuple[str, str], list[StoredEvent]] = {}  # events by contact
 
     async def open(self) -> None:
         return None
@@ -56,9 +57,16 @@ class MemoryStore:
         for event in events:
             log = self.logs.setdefault(event.workspace, [])
             seq = self.seqs[event.workspace] = self.seqs.get(event.workspace, 0) + 1
-            log.append(StoredEvent(seq=seq, event=event))
+            stored = StoredEvent(seq=seq, event=event)
+            log.append(stored)
             self.lookups.apply(event)
+            self._index(stored)
         return seq
+
+    def _index(self, stored: StoredEvent) -> None:
+        contact_id = contact_id_of(stored.event)
+        if contact_id is not None:
+            self.timelines.setdefault((stored.event.workspace, contact_id), []).append(stored)
 
     async def read(
         self, workspace: str, after: int = 0, limit: int | None = None
@@ -95,6 +103,39 @@ class MemoryStore:
 
     async def messages(self, workspace: str, contact_id: str) -> Sequence[Message]:
         return list(self.lookups.messages.get((workspace, contact_id), []))
+
+    async def contact_events(self, workspace: str, contact_id: str) -> Sequence[StoredEvent]:
+        return list(self.timelines.get((workspace, contact_id), []))
+
+    async def search(self, workspace: str, text: str, limit: int = SEARCH_LIMIT) -> SearchResult:
+        if not text:
+            return SearchResult()
+        needle = text.lower()
+        customers = {c.id: c for (w, _), c in self.lookups.customers.items() if w == workspace}
+        found = {
+            c.id
+            for c in customers.values()
+            if c.id == text
+            or needle in c.name.lower()
+            or any(needle in a.value.lower() for a in c.addresses)
+        }
+        contacts = [
+            c
+            for (w, _), c in self.lookups.contacts.items()
+            if w == workspace
+            and (
+                c.id == text
+                or c.customer_id == text
+                or c.customer_id in found
+                or needle in c.subject.lower()
+                or needle in c.address.value.lower()
+            )
+        ]
+        contacts.sort(key=lambda c: c.created_at, reverse=True)
+        return SearchResult(
+            customers=tuple(customers[cid] for cid in sorted(found)[:limit]),
+            contacts=tuple(contacts[:limit]),
+        )
 
     async def outbox_due(self, now: float, limit: int = 100) -> Sequence[OutboxEntry]:
         return self.lookups.outbox_due(now, limit)
@@ -137,8 +178,10 @@ class MemoryStore:
             ]
             self.retained |= {(workspace, cid) for cid in ids}
         self.lookups = Lookups()  # rebuilt from what the log now says
+        self.timelines = {}
         for stored in (s for entries in self.logs.values() for s in entries):
             self.lookups.apply(stored.event)
+            self._index(stored)
         return report
 
     async def load_snapshot(self, workspace: str) -> Snapshot | None:

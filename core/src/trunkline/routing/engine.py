@@ -1363,6 +1363,8 @@ class Router:
             run.missed = 0
             if run.offer is None and not run.active and not run.wrap_up:
                 run.idle_since = event.at
+        if (event.status, event.reason) != (run.status, run.reason):
+            run.status_since = event.at
         run.status, run.reason = event.status, event.reason
         self._reindex(run)
 
@@ -1510,6 +1512,7 @@ class Router:
                 run.active,
                 run.wrap_up,
                 run.held,
+                run.status_since,
             ]
             for run in self.agents.values()
         ]
@@ -1568,6 +1571,7 @@ class Router:
             run.active = dict(row[10])
             run.wrap_up = {cid: (kind, until) for cid, (kind, until) in row[11].items()}
             run.held = dict(row[12])
+            run.status_since = row[13] if len(row) > 13 else 0.0  # older snapshots lack it
             if run.status is not AgentStatus.OFFLINE:
                 for pool in run.pools:
                     pool.logged_in += 1

@@ -58,6 +58,7 @@ class AgentRun:
         "reason",
         "skills",
         "status",
+        "status_since",
         "total_capacity",
         "wrap_up",
     )
@@ -70,6 +71,7 @@ class AgentRun:
         self.total_capacity = sum(self.capacity.values())
         self.status = AgentStatus.OFFLINE
         self.reason: str | None = None
+        self.status_since = 0.0  # when the status (or break reason) last changed; 0: never
         self.idle_since = 0.0
         self.ready_since = 0.0
         self.handled = 0

@@ -229,6 +229,93 @@ class StoreConformance:
             assert await store.outbox_due(100.0) == []
             assert [m.body for m in await store.messages(W, "ct1")] == ["hello 1", "reply 1"]
 
+    @pytest.mark.anyio
+    async def test_a_contacts_events_are_its_timeline_in_order(self) -> None:
+        async with self.open_store() as store:
+            await store.append(contact_events(1) + contact_events(2))
+            note = ev.NoteAdded(
+                workspace=W, at=3, contact_id="ct1", note_id="nt1", author="ada", text="VIP"
+            )
+            await store.append([note, reply(1, at=4.0)])
+            await store.append([ev.ContactClosed(workspace=W, at=5, contact_id="ct1")])
+            timeline = await store.contact_events(W, "ct1")
+            assert [type(s.event).__name__ for s in timeline] == [
+                "ContactReceived",
+                "MessageReceived",
+                "NoteAdded",
+                "OutboundQueued",
+                "ContactClosed",
+            ]
+            assert [s.seq for s in timeline] == [2, 3, 7, 8, 9]
+            assert timeline[2].event == note
+            assert [s.seq for s in await store.contact_events(W, "ct2")] == [5, 6]
+            assert await store.contact_events("elsewhere", "ct1") == []
+
+    async def _searchable(self, store: Store) -> None:
+        """Three customers in W (one with a name and two addresses) and one elsewhere."""
+        named = Customer(
+            id="cu1",
+            workspace=W,
+            addresses=(Address("email", "Zoe.Quinn@Example.com"), Address("e164", "+4930123")),
+            name="Zoë Quinn",
+        )
+        events = contact_events(1, at=1.0)
+        events[0] = ev.CustomerCreated(workspace=W, at=1.0, customer=named)
+        first = attrs.evolve(
+            events[1].contact,  # type: ignore[attr-defined]
+            address=named.addresses[0],
+            subject="Refund for order 100%_off",
+        )
+        events[1] = ev.ContactReceived(workspace=W, at=1.0, contact=first)
+        again = attrs.evolve(
+            first, id="ct1b", address=named.addresses[1], subject="Call back", created_at=7.0
+        )
+        later = [ev.ContactReceived(workspace=W, at=7.0, contact=again)]
+        await store.append(events + later + contact_events(2, at=3.0) + contact_events(3, at=5.0))
+        await store.append(contact_events(4, workspace="elsewhere"))
+
+    @pytest.mark.anyio
+    async def test_search_finds_customers_and_their_contacts_by_name_address_subject_or_id(
+        self,
+    ) -> None:
+        async with self.open_store() as store:
+            await self._searchable(store)
+            by_name = await store.search(W, "zoË")  # any case, any script
+            assert [c.id for c in by_name.customers] == ["cu1"]
+            assert [c.id for c in by_name.contacts] == ["ct1b", "ct1"]  # newest first
+            by_address = await store.search(W, "example.COM")
+            assert [c.id for c in by_address.customers] == ["cu1"]
+            assert [c.id for c in by_address.contacts] == ["ct1b", "ct1"]
+            phone = await store.search(W, "+4930")
+            assert [c.id for c in phone.contacts] == ["ct1b", "ct1"]
+            by_subject = await store.search(W, "REFUND")
+            assert (by_subject.customers, [c.id for c in by_subject.contacts]) == ((), ["ct1"])
+            assert [c.id for c in (await store.search(W, "ct2")).contacts] == ["ct2"]
+            by_customer_id = await store.search(W, "cu3")
+            assert [c.id for c in by_customer_id.customers] == ["cu3"]
+            assert [c.id for c in by_customer_id.contacts] == ["ct3"]
+            customers = await store.search(W, "customer-")
+            assert [c.id for c in customers.customers] == ["cu2", "cu3"]
+            assert [c.id for c in customers.contacts] == ["ct3", "ct2"]
+            assert [c.id for c in (await store.search(W, "customer-", limit=1)).contacts] == ["ct3"]
+
+    @pytest.mark.anyio
+    async def test_search_takes_its_text_literally_and_stays_in_its_workspace(self) -> None:
+        async with self.open_store() as store:
+            await self._searchable(store)
+            assert [c.id for c in (await store.search(W, "100%_off")).contacts] == ["ct1"]
+            nothing = (await store.search(W, "100%off"), await store.search(W, "order_1"))
+            assert [r.contacts for r in nothing] == [(), ()]
+            assert (await store.search(W, "")).contacts == ()
+            assert (await store.search(W, "%%")).contacts == ()
+            assert [c.id for c in (await store.search(W, "_")).contacts] == ["ct1"]
+            elsewhere = await store.search(W, "customer-4")
+            assert (elsewhere.customers, elsewhere.contacts) == ((), ())
+            assert [c.id for c in (await store.search("elsewhere", "customer-4")).contacts] == [
+                "ct4"
+            ]
+            assert (await store.search("elsewhere", "zoe")).customers == ()
+
     # Failures -----------------------------------------------------------------------------
 
     @pytest.mark.anyio

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 import anyio
 from starlette.requests import HTTPConnection, Request
@@ -14,9 +17,10 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import events as ev
+from ..canned import render
 from ..channels import TemporaryFailure
 from ..errors import TrunklineError
-from ..model import AgentStatus
+from ..model import AgentStatus, Contact
 from ..routing import Router, RoutingError
 from ..runtime import Runtime
 from ..users import hash_token
@@ -24,8 +28,11 @@ from .auth import SESSION_COOKIE, Auth, User
 from .hub import SIGNED_OUT, Connection, Hub
 from .views import (
     agent_json,
+    author_name,
     contact_detail,
     contact_json,
+    customer_profile,
+    note_json,
     offer_json,
     queue_json,
     router_of,
@@ -36,9 +43,19 @@ __all__ = ["ApiError", "api_routes"]
 log = logging.getLogger("trunkline.web")
 
 MAX_BODY = 64 * 1024  # bytes of a JSON request body
-MAX_TEXT = 10_000  # characters of a reply
+MAX_TEXT = 10_000  # characters of a reply or a note
 MAX_REASON = 200  # characters of a break reason or of a reason for rejecting an offer
 MAX_DISPOSITION = 100  # characters of a disposition (wrap-up) code
+MAX_QUERY = 200  # characters of a search
+MAX_RESULTS = 50  # customers, and contacts, one search answers with at most
+SHA256 = re.compile(r"[0-9a-f]{64}")
+# The filters of GET …/contacts: a contact's state, queue, channel kind, agent, and a text.
+CONTACT_FILTERS = ("state", "queue", "kind", "agent", "q")
+# Attachment types a browser may show in place (the agent's preview); any other is offered
+# as a download of application/octet-stream, so no file is ever run as a page.
+INLINE_TYPES = frozenset(
+    {"image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"}
+)
 
 
 class ApiError(Exception):
@@ -187,16 +204,21 @@ class Api:
         else:
             offered = {o.contact_id for o in router.offers.values() if o.agent_id == user.agent}
             views = [v for v in open_views if v.agent_id == user.agent or v.contact.id in offered]
-        return JSONResponse([contact_json(v.contact, router) for v in views])
+        shown = [contact_json(v.contact, router) for v in views]
+        return JSONResponse(_filtered(shown, request.query_params))
 
     def _may_see(self, user: User, router: Router, contact_id: str) -> None:
+        """Supervisors read every contact of the workspace; an agent reads those offered to
+        it or held by it, and every contact that is no longer open (the centre's history,
+        as a returning customer's history shows it). A colleague's open conversation stays
+        the colleague's."""
         if user.at_least("supervisor"):
             return
         view = router.contacts.get(contact_id)
         offered = any(
             o.contact_id == contact_id and o.agent_id == user.agent for o in router.offers.values()
         )
-        if view is None or (view.agent_id != user.agent and not offered):
+        if view is not None and view.agent_id != user.agent and not offered:
             raise ApiError(404, f'no contact "{contact_id}" of yours')
 
     async def contact(self, request: Request) -> JSONResponse:
@@ -333,6 +355,161 @@ class Api:
             raise ApiError(503, f"try again: {exc}", {"Retry-After": "1"}) from None
         except TrunklineError as exc:
             raise ApiError(400, str(exc)) from None
+
+    # The desk: profile, notes, canned responses, search, attachments, directory -----------
+
+    async def _readable(self, request: Request) -> tuple[User, Router, Contact]:
+        """The caller, the engine and the contact in the path, if the caller may read it."""
+        user, router = self.workspace(request)
+        cid = request.path_params["contact"]
+        self._may_see(user, router, cid)
+        contact = await self.runtime.store.contact(user.workspace, cid)
+        if contact is None:
+            raise ApiError(404, f'no contact "{cid}"')
+        return user, router, contact
+
+    async def add_note(self, request: Request) -> JSONResponse:
+        """``POST …/contacts/{contact}/notes``: a private note, never sent to the customer."""
+        user, router = self.workspace(request)
+        cid = request.path_params["contact"]
+        if not user.at_least("supervisor"):
+            self._handling(user, router, cid)
+        elif await self.runtime.store.contact(user.workspace, cid) is None:
+            raise ApiError(404, f'no contact "{cid}"')
+        data = await self.body(request, {"text": str})
+        text = _text(data.get("text"))
+        agent = user.agent or None
+        note = await self.act(
+            self.runtime.add_note(user.workspace, cid, text, author=user.username, agent_id=agent)
+        )
+        name = author_name(self.runtime, user.workspace, user.username, agent)
+        return JSONResponse(note_json(note, name), status_code=201)
+
+    async def canned(self, request: Request) -> JSONResponse:
+        """``GET …/canned``: the workspace's canned responses as configured."""
+        user, _ = self.workspace(request)
+        config = self.runtime.config.workspaces[user.workspace]
+        return JSONResponse([response.json() for response in config.canned])
+
+    async def contact_canned(self, request: Request) -> JSONResponse:
+        """``GET …/contacts/{contact}/canned``: the canned responses with the contact's
+        placeholders filled in; those without a value are left as written, in ``missing``."""
+        user, router, contact = await self._readable(request)
+        config = self.runtime.config.workspaces[user.workspace]
+        customer = await self.runtime.store.customer_by_address(user.workspace, contact.address)
+        run = router.agents.get(user.agent)
+        queue_id = contact.queue or ""
+        queue = router.queues.get(queue_id)
+        values = {
+            "customer.name": customer.name if customer is not None else "",
+            "customer.address": contact.address.value,
+            "agent.name": (run.agent.name if run is not None else "") or user.name,
+            "agent.id": user.agent,
+            "contact.id": contact.id,
+            "contact.subject": contact.subject,
+            "queue.name": (queue.name if queue is not None else "") or queue_id,
+            "workspace.name": config.workspace.name or user.workspace,
+        }
+        answer = []
+        for response in config.canned:
+            rendered = render(response.text, values)
+            answer.append({**response.json(), "text": rendered.text, "missing": rendered.missing})
+        return JSONResponse(answer)
+
+    async def search(self, request: Request) -> JSONResponse:
+        """``GET …/search?q=…``: customers and contacts of the caller's workspace."""
+        user, router = self.workspace(request)
+        text = request.query_params.get("q", "").strip()
+        if len(text) < 2 or len(text) > MAX_QUERY:
+            raise ApiError(
+                400,
+                f'"q" must have from 2 to {MAX_QUERY} characters (a name, an address, '
+                "a subject, or an id)",
+            )
+        limit = _whole(request.query_params.get("limit"), "limit", 1, MAX_RESULTS, 20)
+        store = self.runtime.store
+        found = await store.search(user.workspace, text, limit)
+        customers = {c.id: c for c in found.customers}
+        contacts = []
+        for contact in found.contacts:
+            entry = contact_json(contact, router)
+            customer = customers.get(contact.customer_id) or await store.customer_by_address(
+                user.workspace, contact.address
+            )
+            entry["customer"] = {
+                **entry["customer"],
+                "name": customer.name if customer is not None else "",
+            }
+            try:
+                self._may_see(user, router, contact.id)
+                entry["readable"] = True
+            except ApiError:
+                entry["readable"] = False  # a colleague's open conversation
+            contacts.append(entry)
+        return JSONResponse(
+            {
+                "customers": [customer_profile(c) for c in found.customers],
+                "contacts": contacts,
+            }
+        )
+
+    async def attachment(self, request: Request) -> Response:
+        """``GET …/contacts/{contact}/attachments/{sha256}``: a file a message carries, from
+        the channel that keeps it, for whoever may read the contact."""
+        user, _, contact = await self._readable(request)
+        sha256 = request.path_params["sha256"]
+        messages = await self.runtime.store.messages(user.workspace, contact.id)
+        found = next(((m, a) for m in messages for a in m.attachments if a.sha256 == sha256), None)
+        if not SHA256.fullmatch(sha256) or found is None:
+            raise ApiError(404, f'contact "{contact.id}" has no attachment "{sha256[:64]}"')
+        message, file = found
+        adapter = self.runtime.channels.get(message.channel)
+        read = getattr(adapter, "read_attachment", None)
+        if read is None:
+            raise ApiError(
+                404, f'channel "{message.channel}" does not keep its attachments for agents'
+            )
+        data = await read(sha256)
+        if not isinstance(data, bytes) or hashlib.sha256(data).hexdigest() != sha256:
+            if data is not None:
+                log.error('channel "%s" gave another file for %s', message.channel, sha256)
+            raise ApiError(404, f'channel "{message.channel}" no longer has "{file.filename}"')
+        inline = file.content_type in INLINE_TYPES
+        media_type = file.content_type if inline else "application/octet-stream"
+        if media_type == "text/plain":
+            media_type = "text/plain; charset=utf-8"
+        disposition = "inline" if inline else "attachment"
+        # A PDF needs the browser's viewer, which a sandboxed document cannot start.
+        sandbox = "" if file.content_type == "application/pdf" else "; sandbox"
+        policy = f"default-src 'none'{sandbox}"
+        return Response(
+            data,
+            media_type=media_type,
+            headers={
+                "Content-Disposition": f"{disposition}; filename*=UTF-8''{_quoted(file.filename)}",
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": policy,
+            },
+        )
+
+    async def directory(self, request: Request) -> JSONResponse:
+        """``GET …/directory``: the queues and agents a contact can be transferred to."""
+        _, router = self.workspace(request)
+        return JSONResponse(
+            {
+                "queues": [{"id": q.id, "name": q.name or q.id} for q in router.queues.values()],
+                "agents": [
+                    {
+                        "id": agent_id,
+                        "name": run.agent.name or agent_id,
+                        "status": run.status.value,
+                        "state": run.state.value,
+                        "queues": list(run.agent.queues),
+                    }
+                    for agent_id, run in router.agents.items()
+                ],
+            }
+        )
 
     # WebSockets ---------------------------------------------------------------------------
 
@@ -541,6 +718,15 @@ class Api:
             (f"{w}/contacts/{{contact}}/transfer", self.transfer, "POST"),
             (f"{w}/reports/summary", self.summary, "GET"),
         ]
+        c = f"{w}/contacts/{{contact}}"
+        table += [  # the agent desktop's
+            (f"{c}/notes", self.add_note, "POST"),
+            (f"{c}/canned", self.contact_canned, "GET"),
+            (f"{c}/attachments/{{sha256}}", self.attachment, "GET"),
+            (f"{w}/canned", self.canned, "GET"),
+            (f"{w}/search", self.search, "GET"),
+            (f"{w}/directory", self.directory, "GET"),
+        ]
         routes: list[BaseRoute] = [
             Route(path, _answering(endpoint), methods=[method]) for path, endpoint, method in table
         ]
@@ -609,6 +795,48 @@ def _text(value: Any) -> str:
     if len(value) > MAX_TEXT:
         raise ApiError(400, f'"text" is longer than {MAX_TEXT} characters')
     return value
+
+
+def _whole(value: str | None, name: str, least: int, most: int, default: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = least - 1
+    if not least <= number <= most:
+        raise ApiError(400, f'"{name}" must be a whole number from {least} to {most}')
+    return number
+
+
+def _quoted(filename: str) -> str:
+    return quote(filename, safe="")
+
+
+def _filtered(contacts: list[dict[str, Any]], query: Any) -> list[dict[str, Any]]:
+    """The open contacts that match every filter given (see :data:`CONTACT_FILTERS`)."""
+    unknown = sorted(set(query) - set(CONTACT_FILTERS))
+    if unknown:
+        raise ApiError(
+            400, f'unknown filter "{unknown[0]}" (filters: {", ".join(CONTACT_FILTERS)})'
+        )
+    state, queue, kind, agent = (query.get(k) for k in ("state", "queue", "kind", "agent"))
+    text = (query.get("q") or "").strip().lower()
+    return [
+        c
+        for c in contacts
+        if (state is None or c["state"] == state)
+        and (queue is None or c["queue"] == queue)
+        and (kind is None or c["kind"] == kind)
+        and (agent is None or (c["agent_id"] or "") == agent)
+        and (
+            not text
+            or text in c["id"].lower()
+            or text in (c["subject"] or "").lower()
+            or text in c["customer"]["address"].lower()
+            or text in (c["customer"].get("name") or "").lower()
+        )
+    ]
 
 
 def _status(value: Any) -> AgentStatus:

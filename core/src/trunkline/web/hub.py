@@ -25,7 +25,16 @@ from ..channels import Signal
 from ..metrics import Metrics
 from ..runtime import Runtime
 from .auth import User
-from .views import agent_json, contact_json, message_json, offer_json, queue_json, router_of
+from .views import (
+    agent_json,
+    author_name,
+    contact_json,
+    message_json,
+    note_json,
+    offer_json,
+    queue_json,
+    router_of,
+)
 
 __all__ = ["SIGNED_OUT", "Connection", "Hub"]
 
@@ -231,6 +240,8 @@ class Hub:
                 self._agent_changed(w, router, aid)
             case ev.AgentStatusChanged(agent_id=aid):
                 self._agent_changed(w, router, aid)
+            case ev.NoteAdded():
+                self._note_added(w, router, event)
             case _:
                 pass
 
@@ -241,6 +252,14 @@ class Hub:
         else:  # closed: the engine forgot it; say so with what the agent knew
             payload = {"id": contact_id, "state": "closed", "agent_id": agent_id}
         self._to_agent(w, agent_id, {"type": "contact", "contact": payload})
+
+    def _note_added(self, w: str, router: Any, note: ev.NoteAdded) -> None:
+        """A note goes where the contact's messages go: its agent and its monitors."""
+        name = author_name(self.runtime, w, note.author, note.agent_id)
+        update = {"type": "note", "contact_id": note.contact_id, "note": note_json(note, name)}
+        view = router.contacts.get(note.contact_id)
+        self._to_agent(w, None if view is None else view.agent_id, update)
+        self._to_monitors(w, note.contact_id, update)
 
     def _agent_changed(self, w: str, router: Any, agent_id: str) -> None:
         if agent_id in router.agents:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import MAX_DISPOSITION, MAX_REASON
+from .api import CONTACT_FILTERS, MAX_DISPOSITION, MAX_REASON
 
 __all__ = ["openapi_document"]
+
 
 _ERROR = {
     "type": "object",
@@ -157,6 +158,7 @@ _SCHEMAS: dict[str, Any] = {
             "name": {"type": "string"},
             "status": {"enum": ["offline", "available", "break"]},
             "reason": {"type": ["string", "null"]},
+            "status_since": {"type": ["number", "null"]},
             "state": {"enum": ["idle", "offered", "busy", "wrap-up"]},
             "held": {"type": "object", "additionalProperties": {"type": "integer"}},
             "capacity": {"type": "object", "additionalProperties": {"type": "integer"}},
@@ -206,7 +208,84 @@ _SCHEMAS: dict[str, Any] = {
             "created_at": {"type": "number"},
             "attributes": {"type": "object"},
             "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+            "notes": {"type": "array", "items": {"$ref": "#/components/schemas/Note"}},
+            "accepted_at": {"type": ["number", "null"]},
             "history": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "Customer": {
+        "type": "object",
+        "required": ["id", "name", "addresses"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "addresses": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["kind", "value"],
+                    "properties": {"kind": {"type": "string"}, "value": {"type": "string"}},
+                },
+            },
+        },
+    },
+    "Note": {
+        "type": "object",
+        "required": ["id", "contact_id", "author", "author_name", "text", "created_at"],
+        "properties": {
+            "id": {"type": "string"},
+            "contact_id": {"type": "string"},
+            "author": {"type": "string"},
+            "author_name": {"type": "string"},
+            "agent_id": {"type": ["string", "null"]},
+            "text": {"type": "string"},
+            "created_at": {"type": "number"},
+        },
+    },
+    "Canned": {
+        "type": "object",
+        "required": ["shortcut", "title", "text"],
+        "properties": {
+            "shortcut": {"type": "string"},
+            "title": {"type": "string"},
+            "text": {"type": "string"},
+            "missing": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Search": {
+        "type": "object",
+        "required": ["customers", "contacts"],
+        "properties": {
+            "customers": {"type": "array", "items": {"$ref": "#/components/schemas/Customer"}},
+            "contacts": {"type": "array", "items": {"$ref": "#/components/schemas/Contact"}},
+        },
+    },
+    "Directory": {
+        "type": "object",
+        "required": ["queues", "agents"],
+        "properties": {
+            "queues": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "name"],
+                    "properties": {"id": {"type": "string"}, "name": {"type": "string"}},
+                },
+            },
+            "agents": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "name", "status", "state"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "name": {"type": "string"},
+                        "status": {"enum": ["offline", "available", "break"]},
+                        "state": {"enum": ["idle", "offered", "busy", "wrap-up"]},
+                        "queues": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
         },
     },
     "Summary": {
@@ -278,11 +357,87 @@ def _op(
     return op
 
 
+def _query(name: str, schema: dict[str, Any], required: bool = False) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": required, "schema": schema}
+
+
+def _desk_paths(w: str) -> dict[str, Any]:
+    """What the agent desktop adds: notes, canned responses, search, attachments, directory."""
+    ws = ("workspace",)
+    c = f"{w}/contacts/{{contact}}"
+    read = (401, 403, 404, 503)
+    search = _op(
+        "Customers and contacts found by name, address, subject or id",
+        {"200": _json(_ref("Search"))},
+        (400, *read),
+        params=ws,
+    )
+    search["parameters"] += [
+        _query("q", {"type": "string", "minLength": 2, "maxLength": 200}, required=True),
+        _query("limit", {"type": "integer", "minimum": 1, "maximum": 50}),
+    ]
+    attachment = _op(
+        "A file a message carries, from its channel (images, PDFs and text shown in place)",
+        {
+            "200": {
+                "description": "the file",
+                "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
+        read,
+        params=(*ws, "contact", "sha256"),
+    )
+    return {
+        f"{c}/notes": {
+            "post": _op(
+                "Add a private note (never sent to the customer)",
+                {"201": _json(_ref("Note"), "Created")},
+                (400, 401, 403, 404, 409, 413, 415, 503),
+                _body({"text": {"type": "string", "minLength": 1}}, ["text"]),
+                (*ws, "contact"),
+            )
+        },
+        f"{c}/canned": {
+            "get": _op(
+                "The canned responses with this contact's placeholders filled in",
+                {"200": _json({"type": "array", "items": _ref("Canned")})},
+                read,
+                params=(*ws, "contact"),
+            )
+        },
+        f"{c}/attachments/{{sha256}}": {"get": attachment},
+        f"{w}/canned": {
+            "get": _op(
+                "The workspace's canned responses",
+                {"200": _json({"type": "array", "items": _ref("Canned")})},
+                read,
+                params=ws,
+            )
+        },
+        f"{w}/search": {"get": search},
+        f"{w}/directory": {
+            "get": _op(
+                "The queues and agents to transfer to",
+                {"200": _json(_ref("Directory"))},
+                read,
+                params=ws,
+            )
+        },
+    }
+
+
 def openapi_document() -> dict[str, Any]:
     w = "/api/v1/workspaces/{workspace}"
     ws = ("workspace",)
     read = (401, 403, 404, 503)
     act = (400, 401, 403, 404, 409, 413, 415, 503)
+    open_contacts = _op(
+        "Open contacts (an agent: its own), filtered",
+        {"200": _json({"type": "array", "items": _ref("Contact")})},
+        (400, *read),
+        params=ws,
+    )
+    open_contacts["parameters"] += [_query(name, {"type": "string"}) for name in CONTACT_FILTERS]
     paths: dict[str, Any] = {
         "/healthz": {"get": {**_op("Liveness", {"200": _json(_OK)}, ()), "security": []}},
         "/api/v1/me": {"get": _op("The caller", {"200": _json(_ref("User"))}, (401,))},
@@ -338,14 +493,7 @@ def openapi_document() -> dict[str, Any]:
                 (*ws, "offer"),
             )
         },
-        f"{w}/contacts": {
-            "get": _op(
-                "Open contacts (an agent: its own)",
-                {"200": _json({"type": "array", "items": _ref("Contact")})},
-                read,
-                params=ws,
-            )
-        },
+        f"{w}/contacts": {"get": open_contacts},
         f"{w}/contacts/{{contact}}": {
             "get": _op(
                 "A contact, its messages and the customer's history",
@@ -400,6 +548,7 @@ def openapi_document() -> dict[str, Any]:
             )
         },
     }
+    paths.update(_desk_paths(w))
     return {
         "openapi": "3.1.0",
         "info": {

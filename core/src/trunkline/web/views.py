@@ -9,18 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
+from .. import events as ev
 from ..metrics import Metrics
-from ..model import AgentStatus, Contact, ContactState, Message, Offer, Queue
+from ..model import AgentStatus, Contact, ContactState, Customer, Message, Offer, Queue
 from ..routing import Router
 from ..runtime import Desk, Runtime
 
 __all__ = [
     "ALERT_KINDS",
     "agent_json",
+    "attachment_url",
+    "author_name",
     "contact_detail",
     "contact_json",
+    "customer_json",
+    "customer_profile",
     "message_json",
+    "note_json",
     "offer_json",
     "queue_alerts",
     "queue_json",
@@ -41,6 +48,7 @@ def agent_json(router: Router, agent_id: str) -> dict[str, Any]:
         "name": run.agent.name or agent_id,
         "status": run.status.value,
         "reason": run.reason,
+        "status_since": run.status_since or None,
         "state": run.state.value,
         "held": dict(run.held),
         "capacity": dict(run.capacity),
@@ -93,28 +101,105 @@ def message_json(message: Message) -> dict[str, Any]:
                 "content_type": a.content_type,
                 "size": a.size,
                 "sha256": a.sha256,
+                "url": attachment_url(message, a.sha256),
             }
             for a in message.attachments
         ],
     }
 
 
+def attachment_url(message: Message, sha256: str) -> str:
+    """Where the centre's users fetch an attachment of a message (see the API's
+    ``…/contacts/{contact}/attachments/{sha256}``)."""
+    return (
+        f"/api/v1/workspaces/{quote(message.workspace, safe='')}/contacts/"
+        f"{quote(message.contact_id, safe='')}/attachments/{quote(sha256, safe='')}"
+    )
+
+
+def customer_json(customer: Customer | None, contact: Contact) -> dict[str, Any]:
+    """The customer of ``contact`` as the profile shows them: name and every address.
+
+    ``customer`` is the store's record (None when it has none: the contact's own address
+    is then all that is known). ``name`` is empty when the customer never gave one.
+    """
+    if customer is None:
+        customer = Customer(id=contact.customer_id, workspace="", addresses=(contact.address,))
+    return {**customer_profile(customer), "address": str(contact.address)}
+
+
+def customer_profile(customer: Customer) -> dict[str, Any]:
+    """A customer: id, name (empty when never given) and addresses."""
+    return {
+        "id": customer.id,
+        "name": customer.name,
+        "addresses": [{"kind": a.kind, "value": a.value} for a in customer.addresses],
+    }
+
+
+def author_name(runtime: Runtime, workspace: str, username: str, agent_id: str | None) -> str:
+    """The name people read for a note's author: the user's, the agent's, or the user name."""
+    config = runtime.config.workspaces.get(workspace)
+    user = None if config is None else config.users.get(username)
+    if user is not None and user.name:
+        return user.name
+    agent = None if config is None else next((a for a in config.agents if a.id == agent_id), None)
+    return agent.name if agent is not None and agent.name else username
+
+
+def note_json(note: ev.NoteAdded, author: str) -> dict[str, Any]:
+    return {
+        "id": note.note_id,
+        "contact_id": note.contact_id,
+        "author": note.author,
+        "author_name": author,
+        "agent_id": note.agent_id,
+        "text": note.text,
+        "created_at": note.at,
+    }
+
+
 async def contact_detail(
     runtime: Runtime, workspace: str, contact: Contact, router: Router | None
 ) -> dict[str, Any]:
-    """The contact, its messages, and the customer's other contacts with theirs (newest first)."""
+    """The contact, its messages and notes, its customer's profile, and the customer's other
+    contacts with their messages and notes (newest first)."""
     store = runtime.store
     detail = contact_json(contact, router)
+    profile = customer_json(await store.customer_by_address(workspace, contact.address), contact)
+    summary = detail["customer"]  # a name the summary already gives is kept when none is stored
+    detail["customer"] = {**summary, **profile, "name": profile["name"] or summary.get("name", "")}
     detail["messages"] = [message_json(m) for m in await store.messages(workspace, contact.id)]
+    detail.update(await _timeline(runtime, workspace, contact.id))
     history = []
     for other in await store.contacts_of(workspace, contact.customer_id, limit=20):
         if other.id == contact.id:
             continue
         entry = contact_json(other, router)
         entry["messages"] = [message_json(m) for m in await store.messages(workspace, other.id)]
+        entry["notes"] = (await _timeline(runtime, workspace, other.id))["notes"]
         history.append(entry)
     detail["history"] = history
     return detail
+
+
+async def _timeline(runtime: Runtime, workspace: str, contact_id: str) -> dict[str, Any]:
+    """From the contact's events: its notes, and when its agent accepted it (the start of
+    the handle time; None while nobody holds it)."""
+    notes = []
+    accepted_at: float | None = None
+    for stored in await runtime.store.contact_events(workspace, contact_id):
+        match stored.event:
+            case ev.NoteAdded() as note:
+                name = author_name(runtime, workspace, note.author, note.agent_id)
+                notes.append(note_json(note, name))
+            case ev.OfferAccepted(at=at):
+                accepted_at = at
+            case ev.ContactTransferred():
+                accepted_at = None
+            case _:
+                pass
+    return {"notes": notes, "accepted_at": accepted_at}
 
 
 # The figures since start a queue's JSON carries, with their value before any event.

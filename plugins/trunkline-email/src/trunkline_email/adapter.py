@@ -196,6 +196,13 @@ class EmailChannel:
                 self._receipts.popitem(last=False)
         return receipt
 
+    async def read_attachment(self, sha256: str) -> bytes | None:
+        """The content of a file a mail carried, for the agent desktop; None if not kept."""
+        try:
+            return await anyio.to_thread.run_sync(self.blobs.get, sha256)
+        except (OSError, ValueError):
+            return None
+
     async def aclose(self) -> None:
         if self._state is not None:
             self._state.close()

@@ -48,13 +48,20 @@ from trunkline import Address, Contact, Customer, Message, Secret, TemporaryFail
 from trunkline import sqlstore as sql
 from trunkline.events import Event
 from trunkline.retention import RetentionReport
-from trunkline.store import OutboxEntry, Snapshot, StoredEvent
+from trunkline.store import SEARCH_LIMIT, OutboxEntry, SearchResult, Snapshot, StoredEvent
 
 __all__ = ["DIALECT", "PostgresStore", "workspace_lock_key"]
 
 log = logging.getLogger("trunkline_postgres")
 
-DIALECT = sql.Dialect(name="postgres", blob="BYTEA", real="DOUBLE PRECISION", placeholder="%s")
+DIALECT = sql.Dialect(
+    name="postgres",
+    blob="BYTEA",
+    real="DOUBLE PRECISION",
+    placeholder="%s",
+    json_text="({column}::jsonb #>> '{braced}')",
+)
+SEARCH_CUSTOMERS, SEARCH_CONTACTS = (DIALECT.sql(s) for s in sql.search_statements(DIALECT))
 
 CHANNEL = "trunkline_appends"  # the NOTIFY channel of the default schema
 CONNECT_TIMEOUT = 10  # seconds, unless the dsn sets connect_timeout
@@ -556,6 +563,23 @@ class PostgresStore:
             await self._query(_pg(sql.MESSAGES), (workspace, contact_id)), Message
         )
         return messages
+
+    async def contact_events(self, workspace: str, contact_id: str) -> Sequence[StoredEvent]:
+        rows = await self._query(_pg(sql.CONTACT_EVENTS), (workspace, contact_id))
+        return sql.stored_events(rows)
+
+    async def search(self, workspace: str, text: str, limit: int = SEARCH_LIMIT) -> SearchResult:
+        if not text:
+            return SearchResult()
+        like = sql.search_pattern(text)
+        customers = await self._query(SEARCH_CUSTOMERS, (workspace, text, like, like, limit))
+        contacts = await self._query(
+            SEARCH_CONTACTS, (workspace, text, text, like, like, workspace, text, like, like, limit)
+        )
+        return SearchResult(
+            customers=tuple(sql.many(customers, Customer)),
+            contacts=tuple(sql.many(contacts, Contact)),
+        )
 
     async def outbox_due(self, now: float, limit: int = 100) -> Sequence[OutboxEntry]:
         return sql.outbox_entries(await self._query(_pg(sql.OUTBOX_DUE), (now, limit)))

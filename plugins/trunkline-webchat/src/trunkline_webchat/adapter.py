@@ -269,6 +269,15 @@ class WebChatChannel:
         if to.kind == ADDRESS_KIND and signal.kind == "typing" and signal.who == "agent":
             self.push(to.value, protocol.typing())
 
+    async def read_attachment(self, sha256: str) -> bytes | None:
+        """The content of a file a visitor sent, for the agent desktop; None if not kept."""
+        if await self.files.describe(sha256) is None:
+            return None
+        try:
+            return await anyio.to_thread.run_sync(self.files.path(sha256).read_bytes)
+        except OSError:
+            return None
+
     async def aclose(self) -> None:
         """Close every visitor's socket ("going away": the widget reconnects later)."""
         for sockets in list(self._sockets.values()):

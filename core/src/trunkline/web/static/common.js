@@ -297,9 +297,10 @@ export function addressName(address) {
   return colon >= 0 ? text.slice(colon + 1) : text;
 }
 
-/** The customer of a contact, by the address they wrote from. */
+/** The customer of a contact: their name when the API gives one, else the address they wrote from. */
 export function customerName(contact) {
-  return addressName(contact.customer && contact.customer.address) || "customer";
+  const customer = contact.customer || {};
+  return customer.name || addressName(customer.address) || "customer";
 }
 
 /** A message as a list item: who, when, the body (as text), attachments by name. */

@@ -479,12 +479,18 @@ function agentRow(agent) {
   return row;
 }
 
+/** Whether an agent's id only repeats its name ("Ada" and "ada"): then it is not shown twice. */
+function sameName(name, id) {
+  const plain = (text) => String(text).toLowerCase().replace(/[\s._-]+/g, "");
+  return plain(name) === plain(id);
+}
+
 function showAgent(agent) {
   const row = agentRow(agent);
   row.name = agent.name;
   const part = (cls) => row.node.querySelector(`.${cls}`);
   setText(part("name"), agent.name);
-  setText(part("agent-id"), agent.name === agent.id ? "" : agent.id);
+  setText(part("agent-id"), sameName(agent.name, agent.id) ? "" : agent.id);
   const status = part("status");
   status.dataset.value = agent.status;
   setText(status, agent.status);
@@ -559,6 +565,7 @@ function showContacts(contacts) {
     wall.contacts.delete(id);
   }
   $("no-contacts").hidden = seen.size > 0;
+  applyFilters();
   showAges();
   if (wall.monitoring) {
     const contact = wall.contacts.get(wall.monitoring.id);
@@ -594,6 +601,69 @@ async function refresh() {
       }
     }, REFRESH_EVERY);
   }
+}
+
+// Filters of the open contacts: state, queue, channel kind, agent, and a text ----------------
+
+/** Keep a select's options in step with `options` ([value, text]), keeping the choice. */
+function syncOptions(select, options) {
+  const fixed = [...select.options].filter((o) => !o.dataset.dynamic);
+  const wanted = options.map(([value, text]) => `${value}\u0000${text}`).join("\u0001");
+  if (select.dataset.options === wanted) return;
+  const chosen = select.value;
+  select.replaceChildren(
+    ...fixed,
+    ...options.map(([value, text]) => el("option", { value, text, dataset: { dynamic: "1" } })),
+  );
+  select.dataset.options = wanted;
+  select.value = [...select.options].some((o) => o.value === chosen) ? chosen : "";
+}
+
+function contactMatches(contact, filters) {
+  if (filters.state && contact.state !== filters.state) return false;
+  if (filters.queue && contact.queue !== filters.queue) return false;
+  if (filters.kind && (contact.kind || contact.channel) !== filters.kind) return false;
+  if (filters.agent === "-" && contact.agent_id) return false;
+  if (filters.agent && filters.agent !== "-" && contact.agent_id !== filters.agent) return false;
+  if (!filters.text) return true;
+  const customer = contact.customer || {};
+  return [contact.id, contact.subject, customer.name, customer.address, customerName(contact)].some((field) =>
+    String(field || "").toLowerCase().includes(filters.text),
+  );
+}
+
+/** Hide the rows the filters leave out, and say how many are shown. */
+function applyFilters() {
+  const board = wall.board || { queues: [], agents: [] };
+  syncOptions($("filter-queue"), board.queues.map((q) => [q.id, q.name]));
+  const kinds = [...new Set([...wall.contacts.values()].map((c) => c.kind || c.channel))].sort();
+  syncOptions($("filter-kind"), kinds.map((kind) => [kind, kind]));
+  syncOptions($("filter-agent"), board.agents.map((a) => [a.id, a.name]));
+  const filters = {
+    text: $("filter-text").value.trim().toLowerCase(),
+    state: $("filter-state").value,
+    queue: $("filter-queue").value,
+    kind: $("filter-kind").value,
+    agent: $("filter-agent").value,
+  };
+  let shown = 0;
+  for (const [id, row] of wall.contactRows) {
+    const match = contactMatches(wall.contacts.get(id), filters);
+    row.hidden = !match;
+    if (match) shown += 1;
+  }
+  const total = wall.contactRows.size;
+  const filtering = Object.values(filters).some(Boolean);
+  setText($("contacts-count"), filtering ? `${shown} of ${total} shown` : `${total} open`);
+  $("no-match").hidden = !(filtering && total > 0 && shown === 0);
+}
+
+function wireFilters() {
+  const form = $("contact-filters");
+  form.addEventListener("input", applyFilters);
+  form.addEventListener("change", applyFilters);
+  form.addEventListener("submit", (event) => event.preventDefault());
+  form.addEventListener("reset", () => setTimeout(applyFilters, 0));
 }
 
 // Monitoring ---------------------------------------------------------------------------------
@@ -698,6 +768,7 @@ async function start() {
   const workspace = await api(wall.base);
   setText($("workspace-name"), workspace.name);
   $("monitor-stop").addEventListener("click", stopMonitoring);
+  wireFilters();
   wall.live = new LiveSocket("/ws/supervisor", { onMessage });
   wall.live.onState = connectionIndicator($("connection"), wall.live);
   wall.live.connect();
