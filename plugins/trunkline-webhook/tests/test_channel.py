@@ -383,6 +383,64 @@ async def test_the_signature_covers_the_exact_bytes_and_takes_upper_case_hex(
         assert answer.status_code == 401
 
 
+@pytest.mark.parametrize(
+    ("body", "field", "problem"),
+    [
+        (
+            b'{"sender": "ann", "text": "hi", "id": "m-\\udfff"}',
+            "id",
+            'field "id" contains a lone UTF-16 surrogate U+DFFF (at character 3)',
+        ),
+        (
+            b'{"sender": "ann\\ud800", "text": "hi", "id": "m-2"}',
+            "sender",
+            'field "sender" contains a lone UTF-16 surrogate U+D800',
+        ),
+        (
+            b'{"sender": "ann", "text": "hi", "id": "m-2", "thread": "\\ud800"}',
+            "thread",
+            'field "thread" contains a lone UTF-16 surrogate U+D800',
+        ),
+        (b'{"sender": "ann", "text": "caf\\udce9", "id": "m-2"}', "text", "the byte 0xE9"),
+        (b'{"sender": "ann", "text": "hi", "subject": "\\udfff"}', "subject", "U+DFFF"),
+        (
+            b'{"sender": "ann", "text": "hi", "attributes": {"tier": "\\ud800"}}',
+            "attributes",
+            'field "attributes": the attribute "tier" contains a lone UTF-16 surrogate',
+        ),
+        (
+            b'{"sender": "a\\u0000b", "text": "hi", "id": "m-2"}',
+            "sender",
+            'field "sender" contains a NUL character (at character 2)',
+        ),
+        (b'{"sender": "ann", "text": "hi", "id": "\\u0000"}', "id", "contains a NUL"),
+    ],
+)
+async def test_a_string_no_store_can_encode_gets_400_never_a_retry_and_stores_nothing(
+    run_webhook: RunWebhook,
+    http: httpx.AsyncClient,
+    tmp_path: Any,
+    body: bytes,
+    field: str,
+    problem: str,
+) -> None:
+    # With SQLite, a lone surrogate in a key was a UnicodeEncodeError in the store's lookup:
+    # 500 with "retry": true, for input that fails the same way every time. And a NUL in the
+    # sender got 403, which the docs keep for inbound filters.
+    store = {"backend": "sqlite", "path": str(tmp_path / "hook.db")}
+    async with run_webhook(store=store) as (runtime, channel):
+        kept = await accepted(http, channel, id="m-1")
+        before = await stored(runtime)
+        answer = await post(http, channel, body)
+        assert answer.status_code == 400, answer.text
+        assert answer.json() == {"error": answer.json()["error"], "field": field}
+        assert problem in answer.json()["error"]
+        assert "send valid Unicode text" in answer.json()["error"] or "NUL" in problem
+        assert await stored(runtime) == before
+        assert len(await runtime.store.messages(WORKSPACE, kept["contact_id"])) == 1
+        assert (await accepted(http, channel, id="m-1"))["duplicate"] is True
+
+
 class NoSpam:
     """An inbound filter plugin: refuses messages that shout about prizes."""
 

@@ -35,6 +35,7 @@ from trunkline import (
     Address,
     Capabilities,
     InboundHandler,
+    InboundMalformed,
     InboundMessage,
     InboundRejected,
     OutboundMessage,
@@ -324,6 +325,8 @@ class WebhookChannel:
             return Response(status_code=400)  # nobody is left to read it; nothing was stored
         try:
             ack = await inbound(message)
+        except InboundMalformed as exc:  # bad input, the same every time: never a retry
+            return _malformed(exc).response()
         except InboundRejected as exc:
             return _Refused(403, f"refused: {exc}").response()
         except TemporaryFailure as exc:
@@ -412,6 +415,18 @@ class WebhookChannel:
                 headers={"User-Agent": f"trunkline-webhook/{_version()}"},
             )
         return self._client
+
+
+# The InboundMessage fields core names, as the fields of the JSON body they came from.
+_WIRE_FIELDS = {"provider_id": "id", "thread_hint": "thread", "body": "text"}
+
+
+def _malformed(exc: InboundMalformed) -> _Refused:
+    """400 naming the body's field, for a string core refused (see trunkline.check_inbound)."""
+    field = _WIRE_FIELDS.get(exc.field, exc.field)
+    if field == "attributes":  # core's message says which attribute
+        return _Refused(400, f'field "attributes": {exc}', field=field)
+    return _Refused(400, f'field "{field}" {exc.problem}', field=field)
 
 
 def _ack_response(ack: Ack) -> JSONResponse:
