@@ -12,6 +12,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -28,6 +29,7 @@ from trunkline import (
     Runtime,
     config_from_dict,
     hookimpl,
+    load_config,
 )
 from trunkline import events as ev
 from trunkline.testing import wait_for_event
@@ -922,6 +924,53 @@ def test_bad_settings_are_refused_with_the_key_named(
         )
     assert problem in str(info.value)
     assert f"workspaces.{WORKSPACE}.channels.support-hook.settings" in str(info.value)
+
+
+HOOK_FILE = """\
+[workspaces.acme.queues.support]
+
+[workspaces.acme.channels.hook]
+adapter = "webhook"
+queue = "support"
+
+[workspaces.acme.channels.hook.settings]
+port = 8080
+max_body_bytes = 65536
+signature_tolerance = 300
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "max_body_bytes = 65536",
+            "max_body_bytes = 10",
+            "9:1: workspaces.acme.channels.hook.settings.max_body_bytes: max_body_bytes must be "
+            "at least 256, got 10",
+        ),
+        (
+            "port = 8080",
+            "port = 70000",
+            "8:1: workspaces.acme.channels.hook.settings.port: port 70000 is not from 0 to 65535",
+        ),
+        (
+            "signature_tolerance = 300",
+            "signature_tolerance = 0",
+            "10:1: workspaces.acme.channels.hook.settings.signature_tolerance: signature_tolerance "
+            "must be at least 1",
+        ),
+    ],
+    ids=["max_body_bytes", "port", "signature_tolerance"],
+)
+def test_a_setting_out_of_range_is_reported_at_its_key_in_the_file(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    path = tmp_path / "trunkline.toml"
+    path.write_text(HOOK_FILE.replace(old, new), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, adapters={"webhook": WebhookChannel}, strategies={"longest-idle"})
+    assert str(info.value).startswith(f"{path}:{expected}"), str(info.value)
 
 
 def test_secrets_are_masked_in_the_settings_repr() -> None:
