@@ -272,6 +272,15 @@ def test_every_plugin_environment_variable_is_documented() -> None:
         assert f"| `{variable}` |" in text, f"{variable} is not in the table of variables"
 
 
+def test_every_webhook_setting_is_documented() -> None:
+    from trunkline_webhook.adapter import WebhookSettings
+
+    section = sections(read("channels/webhook.md"), 3).get("Settings")
+    assert section is not None, "docs/channels/webhook.md has no heading 'Settings'"
+    missing = [name for name in field_names(WebhookSettings) if f"| `{name}` |" not in section]
+    assert missing == [], f"docs/channels/webhook.md, Settings: undocumented keys {missing}"
+
+
 # Plugin authors outside this repository -----------------------------------------------------
 
 

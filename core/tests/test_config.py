@@ -93,12 +93,13 @@ def test_a_complete_file_loads(tmp_path: Path, trunkline_pm: PluginManager) -> N
         ),
         (
             GOOD.replace("skills = { en = 5, billing = 3 }", "skills = { en = 5, fr = 3 }"),
-            'trunkline.toml:22:1: workspaces.acme.agents.alice.skills.fr: unknown skill "fr" '
+            'trunkline.toml:22:20: workspaces.acme.agents.alice.skills.fr: unknown skill "fr" '
             "(known: en, de, billing)",
         ),
         (
             GOOD.replace("skills = { en = 5, billing = 3 }", "skills = { en = 9 }"),
-            "workspaces.acme.agents.alice: skill 'en': level 9 is not a whole number from 1 to 5",
+            "trunkline.toml:22:12: workspaces.acme.agents.alice.skills.en: skill 'en': level 9 is "
+            "not a whole number from 1 to 5",
         ),
         (
             GOOD.replace('queues = ["support", "billing"]', 'queues = ["support", "sales"]'),
@@ -129,12 +130,13 @@ def test_a_complete_file_loads(tmp_path: Path, trunkline_pm: PluginManager) -> N
         ),
         (
             GOOD.replace("wrap_up = 5", "wrap_up = 5\nreject_delay = -1"),
-            "trunkline.toml:11:2: workspaces.acme.queues.support: reject_delay: must be 0 or "
+            "trunkline.toml:15:1: workspaces.acme.queues.support.reject_delay: must be 0 or "
             "more seconds (inf: never again), got -1.0",
         ),
         (
             GOOD.replace("wrap_up = 5", "wrap_up = 5\nno_answer_delay = nan"),
-            "workspaces.acme.queues.support: no_answer_delay: must be 0 or more seconds",
+            "trunkline.toml:15:1: workspaces.acme.queues.support.no_answer_delay: must be 0 or "
+            "more seconds",
         ),
         (
             GOOD.replace("wrap_up = 5", 'wrap_up = 5\nreject_delay = "soon"'),
@@ -143,12 +145,12 @@ def test_a_complete_file_loads(tmp_path: Path, trunkline_pm: PluginManager) -> N
         (
             GOOD
             + "\n[[workspaces.acme.queues.billing.escalation]]\nafter = 30\nskills = { fr = 1 }\n",
-            "trunkline.toml:34:3: workspaces.acme.queues.billing.escalation.0.skills.fr: unknown "
+            "trunkline.toml:36:12: workspaces.acme.queues.billing.escalation.0.skills.fr: unknown "
             'skill "fr" (known: en, de, billing)',
         ),
         (
             GOOD + "\n[[workspaces.acme.queues.billing.escalation]]\nafter = 30\nskils = {}\n",
-            "trunkline.toml:34:3: workspaces.acme.queues.billing.escalation.0.skils: unknown key "
+            "trunkline.toml:36:1: workspaces.acme.queues.billing.escalation.0.skils: unknown key "
             "(allowed: after, groups, "
             "overflow, priority, queues, requirement, skills)",
         ),
@@ -209,7 +211,8 @@ def test_a_queue_chooses_how_abandons_count_for_service_level(
     assert (billing.service_level_abandons, billing.service_level_short_abandon) == ("ignored", 0)
     message = error(tmp_path, trunkline_pm, text.replace('"missed"', '"negative"'))
     assert (
-        "workspaces.acme.queues.support: service_level_abandons: 'negative' is not one of "
+        "trunkline.toml:15:1: workspaces.acme.queues.support.service_level_abandons: "
+        "'negative' is not one of "
         "'ignored', 'missed', 'met'"
     ) in message
     message = error(tmp_path, trunkline_pm, text.replace("short_abandon = 5", "short_abandon = -1"))
@@ -242,3 +245,128 @@ def test_a_retired_key_says_what_replaced_it(tmp_path: Path, trunkline_pm: Plugi
         "sign-ins no longer count; failures are limited by login_failures_before_backoff, "
         "login_backoff_max and login_failures_per_address"
     )
+
+
+# Range and order errors point at the key -------------------------------------------------------
+
+POSITIONED = """\
+[web]
+port = 8000
+
+[workspaces.acme]
+skills = ["en", "de"]
+
+[workspaces.acme.hours.office]
+monday = ["09:00-12:00", "13:00-17:00"]
+closed = ["2025-12-25"]
+
+[workspaces.acme.queues.support]
+skills = { en = 2 }
+hours = "office"
+
+[[workspaces.acme.queues.support.escalation]]
+after = 30
+
+[[workspaces.acme.queues.support.escalation]]
+after = 60
+skills = { en = 1 }
+
+[workspaces.acme.agents.alice]
+skills = { en = 3, de = 4 }
+capacity = { chat = 4 }
+queues = ["support"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "de = 4",
+            "de = 9",
+            "23:20: workspaces.acme.agents.alice.skills.de: skill 'de': level 9 is not a whole "
+            "number from 1 to 5",
+        ),
+        (
+            "skills = { en = 1 }",
+            "skills = { en = 0 }",
+            "20:12: workspaces.acme.queues.support.escalation.1.skills.en: skill 'en': level 0 "
+            "is not a whole number from 1 to 5",
+        ),
+        (
+            "after = 60",
+            "after = 20",
+            "19:1: workspaces.acme.queues.support.escalation.1.after: each step must come later "
+            "than the one before (after = 20 follows after = 30)",
+        ),
+        (
+            '"13:00-17:00"',
+            '"17:00-13:00"',
+            '8:26: workspaces.acme.hours.office.monday.1: "17:00-13:00": the end is not after '
+            "the start (overnight hours: split them",
+        ),
+        (
+            '"13:00-17:00"',
+            '"11:00-17:00"',
+            '8:26: workspaces.acme.hours.office.monday.1: "11:00-17:00" overlaps "09:00-12:00"',
+        ),
+        (
+            '"2025-12-25"',
+            '"christmas"',
+            '9:11: workspaces.acme.hours.office.closed.0: "christmas" is not a date (YYYY-MM-DD)',
+        ),
+        (
+            "port = 8000",
+            "port = 80000",
+            "2:1: web.port: 80000 is not from 0 to 65535 (0 picks any free port)",
+        ),
+        (
+            "[workspaces.acme]\n",
+            "[workspace.acme]\nskills = []\n\n[workspaces.acme]\n",
+            "4:2: workspace: unknown key (allowed: outbox, plugins, store, web, workspaces)",
+        ),
+    ],
+    ids=[
+        "skill-level",
+        "skill-level-in-a-step",
+        "escalation-order",
+        "hours-end-before-start",
+        "hours-overlap",
+        "closed-date",
+        "web-port",
+        "unknown-top-level-table",
+    ],
+)
+def test_range_and_order_errors_point_at_the_key_with_its_full_path(
+    tmp_path: Path, trunkline_pm: PluginManager, old: str, new: str, expected: str
+) -> None:
+    assert old in POSITIONED
+    load(tmp_path, trunkline_pm, POSITIONED)  # the file without the mistake is good
+    message = error(tmp_path, trunkline_pm, POSITIONED.replace(old, new, 1))
+    assert message.startswith(f"{tmp_path / 'trunkline.toml'}:{expected}"), message
+
+
+def test_locate_keys_places_array_items_inline_tables_and_implied_tables() -> None:
+    text = (
+        "[a.b]\n"
+        "x = [1, { y = 2 }]\n"
+        "[[c]]\n"
+        "z = 1\n"
+        "[[c]]\n"
+        "z = 2\n"
+        "[c.d]\n"
+        "w = '''\n"
+        "]\n"
+        "'''\n"
+        "v = [\n"
+        '  "p", # ]\n'
+        '  "q",\n'
+        "]\n"
+    )
+    positions = locate_keys(text)
+    assert positions[("a",)] == (1, 2)  # implied by [a.b]
+    assert positions[("a", "b", "x", "1", "y")] == (2, 11)
+    assert positions[("c", "0")] == (3, 3)
+    assert positions[("c", "1", "z")] == (6, 1)
+    assert positions[("c", "1", "d", "w")] == (8, 1)  # [c.d] is in the latest [[c]]
+    assert positions[("c", "1", "d", "v", "1")] == (13, 3)

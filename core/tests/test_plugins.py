@@ -181,7 +181,7 @@ def test_check_config_reports_one_line_and_starts_nothing(site: Path, tmp_path: 
     result = trunkline(site, "check-config", str(config))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        f'trunkline: error: {config}:4:1: workspaces.acme.agents.al.skills.fr: unknown skill "fr" (known: en)'
+        f'trunkline: error: {config}:4:12: workspaces.acme.agents.al.skills.fr: unknown skill "fr" (known: en)'
     ]
     config.write_text(
         '[workspaces.acme]\nskills = ["en"]\n[workspaces.acme.agents.al]\nskills = { en = 2 }\n'

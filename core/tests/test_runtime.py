@@ -12,8 +12,10 @@ import pytest
 
 from trunkline import (
     Address,
+    Attachment,
     Classification,
     FakeClock,
+    InboundMalformed,
     InboundMessage,
     InboundRejected,
     PermanentSendError,
@@ -314,21 +316,80 @@ async def test_filtered_message_is_refused_and_nothing_is_stored(fake_clock: Fak
         assert await runtime.store.contact(W, kept.contact_id) is not None
 
 
-async def test_a_nul_in_a_sender_or_provider_id_is_refused_and_nothing_is_stored(
+async def test_a_nul_in_a_sender_or_provider_id_is_refused_as_malformed_and_nothing_is_stored(
     trunkline_pm: PluginManager, fake_clock: FakeClock
 ) -> None:
     runtime = build_runtime(trunkline_pm, MEMORY_CONFIG, clock=fake_clock)
     async with runtime.running():
         kept = await runtime.channel("web").deliver("kim", "a real question")
         before = await stored(runtime)
-        with pytest.raises(InboundRejected, match="the sender contains a NUL character"):
+        with pytest.raises(InboundMalformed, match="the sender contains a NUL character") as nul:
             await runtime.channel("web").deliver("k\x00m", "hello")
-        with pytest.raises(InboundRejected, match="the provider id contains a NUL character"):
+        assert (nul.value.field, isinstance(nul.value, InboundRejected)) == ("sender", True)
+        with pytest.raises(InboundMalformed, match="the provider id contains a NUL character"):
             await runtime.receive(
                 InboundMessage(channel="web", sender=Address("memory", "lee"), provider_id="a\x00")
             )
+        # A NUL in the text is kept: only the keys the store looks messages up by refuse it.
+        assert (await runtime.channel("web").deliver("lee", "a\x00b")).new_contact
+        assert await stored(runtime) != before
+        assert await runtime.store.contact(W, kept.contact_id) is not None
+
+
+SQLITE_CONFIG = {**MEMORY_CONFIG, "store": {"backend": "sqlite", "path": "PATH"}}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "error"),
+    [
+        ({"provider_id": "m-\udfff"}, "provider_id", "the provider id contains a lone UTF-16"),
+        ({"sender": "ann\ud800"}, "sender", "the sender contains a lone UTF-16 surrogate U+D800"),
+        ({"thread_hint": "\ud800"}, "thread_hint", "U+D800 (at character 1)"),
+        ({"subject": "caf\udce9"}, "subject", "(at character 4: the byte 0xE9, which is not"),
+        ({"body": "hi \udc80"}, "body", "the body contains a lone UTF-16 surrogate U+DC80"),
+        (
+            {"attachments": (Attachment("a\ud83d.png", "image/png", 1, "0" * 64),)},
+            "attachments",
+            "the name of attachment 1 contains",
+        ),
+        ({"attributes": {"name": "\udfff"}}, "attributes", 'the attribute "name" contains'),
+        (
+            {"attributes": {"order": {"lines": ["ok", "\ud800"]}}},
+            "attributes",
+            'the attribute "order.lines[1]" contains',
+        ),
+        ({"attributes": {"\ud800": 1}}, "attributes", "the name of an attribute contains"),
+    ],
+)
+async def test_a_string_no_store_can_encode_is_refused_as_malformed_and_nothing_is_lost(
+    trunkline_pm: PluginManager,
+    fake_clock: FakeClock,
+    tmp_path: Path,
+    fields: dict[str, Any],
+    field: str,
+    error: str,
+) -> None:
+    # SQLite encodes its keys as UTF-8: a lone surrogate there was a UnicodeEncodeError in the
+    # lookup, which looked like the store's failure (a retry for ever). Now it is bad input.
+    config = {**SQLITE_CONFIG, "store": {"backend": "sqlite", "path": str(tmp_path / "t.db")}}
+    runtime = build_runtime(trunkline_pm, config, clock=fake_clock)
+    async with runtime.running():
+        kept = await runtime.channel("web").deliver("kim", "a real question", provider_id="k-1")
+        before = await stored(runtime)
+        given = dict(fields)
+        sender = given.pop("sender", "lee")
+        message = InboundMessage(channel="web", sender=Address("memory", sender), **given)
+        with pytest.raises(InboundMalformed) as refused:
+            await runtime.receive(message)
+        assert error in str(refused.value)
+        assert refused.value.field == field
+        str(refused.value).encode("utf-8")  # the error itself never carries the bad string
+        assert refused.value.problem in str(refused.value)
+        assert "send valid Unicode text (UTF-8)" in str(refused.value)
         assert await stored(runtime) == before
         assert await runtime.store.contact(W, kept.contact_id) is not None
+        again = await runtime.channel("web").deliver("kim", "a real question", provider_id="k-1")
+        assert again.duplicate
 
 
 class FailingStore(MemoryStore):

@@ -159,7 +159,7 @@ def test_a_configuration_that_does_not_check_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.strip() == (
-        "trunkline: error: cc.toml:5:1: workspaces.main.queues.support.skills.de: "
+        "trunkline: error: cc.toml:5:12: workspaces.main.queues.support.skills.de: "
         'unknown skill "de" (known: en, fr)'
     )
 

@@ -468,10 +468,10 @@ def check(pm: PluginManager, data: Mapping[str, Any]) -> Runtime:
 @pytest.mark.parametrize(
     ("survey", "key", "message"),
     [
-        ({"scale": 1}, "workspaces.acme.survey", "scale: must be from 2 to 10, got 1"),
-        ({"scale": 11}, "workspaces.acme.survey", "scale: must be from 2 to 10, got 11"),
+        ({"scale": 1}, "workspaces.acme.survey.scale", "must be from 2 to 10, got 1"),
+        ({"scale": 11}, "workspaces.acme.survey.scale", "must be from 2 to 10, got 11"),
         ({"scale": "5"}, "workspaces.acme.survey.scale", "expected a whole number"),
-        ({"window": 0}, "workspaces.acme.survey", "window: must be a number of seconds"),
+        ({"window": 0}, "workspaces.acme.survey.window", "must be a number of seconds"),
         ({"questions": "?"}, "workspaces.acme.survey.questions", "unknown key (allowed: "),
         ({"channels": ["fax"]}, "workspaces.acme.survey.channels.0", 'unknown channel "fax"'),
     ],

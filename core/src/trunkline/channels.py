@@ -23,6 +23,7 @@ __all__ = [
     "Capabilities",
     "ChannelAdapter",
     "InboundHandler",
+    "InboundMalformed",
     "InboundMessage",
     "InboundRejected",
     "OutboundMessage",
@@ -31,6 +32,8 @@ __all__ = [
     "Secret",
     "Signal",
     "TemporaryFailure",
+    "check_inbound",
+    "check_text",
     "is_secret",
     "secret",
 ]
@@ -131,8 +134,132 @@ class InboundRejected(Exception):
     """The message was refused for good (a filter said so); the sender should not retry."""
 
 
+class InboundMalformed(InboundRejected):
+    """The message cannot be stored as sent: one of its strings no store can keep.
+
+    Raised by :func:`check_inbound` (the runtime calls it before anything else) for a lone
+    UTF-16 surrogate anywhere (it has no UTF-8 encoding: a JSON ``"\\ud800"`` escape, or a
+    byte that is not UTF-8 read with ``surrogateescape``) and for a NUL character in a field
+    the stores look messages up by (sender, provider id, thread hint). Sending it again cannot
+    help, so channels answer it as bad input: HTTP 400, an SMTP 5xx, an error frame; never a
+    retry. It is an :class:`InboundRejected`, so a channel that knows only that still refuses
+    it for good; a channel that tells refusals apart catches this one first (a filter's
+    refusal is HTTP 403, bad input 400).
+
+    ``field`` names the :class:`InboundMessage` field (``"sender"``, ``"provider_id"``,
+    ``"thread_hint"``, ``"subject"``, ``"body"``, ``"attachments"``, ``"attributes"``,
+    ``"failure"``, ``"fails_message"``), or what a channel passed to :func:`check_text`;
+    ``problem`` is what is wrong with it, without the field's name, so a channel can name the
+    field its own way (``field "id" contains …``). The message never repeats the bad string.
+    """
+
+    def __init__(self, message: str, *, field: str, problem: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.problem = problem
+
+
 class TemporaryFailure(Exception):
     """The runtime cannot store the message now; the sender should retry (SMTP 4xx, HTTP 503)."""
+
+
+# Inbound strings a store can keep ----------------------------------------------------------
+
+# The fields the stores key messages by (an address, an idempotency key, a thread key): a NUL
+# cannot be part of one (PostgreSQL's text refuses it). Elsewhere a NUL is kept, JSON-escaped.
+_KEY_FIELDS = frozenset({"sender", "provider_id", "thread_hint", "fails_message"})
+_LABELS = {"provider_id": "provider id", "thread_hint": "thread hint"}
+
+
+def _problem(value: str, key: bool) -> str | None:
+    """What makes ``value`` impossible to store, or None; fast for the usual ASCII text."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            point = ord(value[exc.start])
+            where = f"at character {exc.start + 1}"
+            if 0xDC80 <= point <= 0xDCFF:  # how surrogateescape carries a byte that is not UTF-8
+                where += f": the byte 0x{point - 0xDC00:02X}, which is not UTF-8"
+            return (
+                f"contains a lone UTF-16 surrogate U+{point:04X} ({where}), which has no "
+                "UTF-8 encoding and cannot be stored; send valid Unicode text (UTF-8)"
+            )
+    if key and "\x00" in value:
+        return (
+            f"contains a NUL character (at character {value.index(chr(0)) + 1}), which cannot "
+            "be part of a key the store looks messages up by; leave it out"
+        )
+    return None
+
+
+def check_text(value: str, field: str, *, key: bool = False) -> None:
+    """Raise :class:`InboundMalformed` when ``value`` cannot be stored.
+
+    For channels that look a provider's value up before they build the message (an email's
+    ``In-Reply-To`` in the channel's own database): the same check, and the same answer, as
+    :func:`check_inbound`. ``field`` names the value in the error (``"the References
+    header"``); ``key`` also refuses a NUL, as in a value the store looks messages up by.
+    """
+    problem = _problem(value, key)
+    if problem is not None:
+        raise InboundMalformed(f"{field} {problem}", field=field, problem=problem)
+
+
+def _check_field(value: str, field: str, label: str | None = None) -> None:
+    problem = _problem(value, field in _KEY_FIELDS)
+    if problem is not None:
+        label = label or f"the {_LABELS.get(field, field)}"
+        raise InboundMalformed(f"{label} {problem}", field=field, problem=problem)
+
+
+def _check_data(attributes: Mapping[str, Any]) -> None:
+    """Every string (names and values) inside ``attributes``, however deeply nested."""
+    stack: list[tuple[Any, str]] = [(value, str(name)) for name, value in attributes.items()]
+    for name in attributes:
+        if isinstance(name, str):
+            _check_field(name, "attributes", "the name of an attribute")
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, str):
+            _check_field(value, "attributes", f'the attribute "{_printable(path)}"')
+        elif isinstance(value, Mapping):
+            for name, item in value.items():
+                if isinstance(name, str):
+                    _check_field(name, "attributes", f'a name inside "{_printable(path)}"')
+                stack.append((item, f"{path}.{name}"))
+        elif isinstance(value, list | tuple):
+            stack.extend((item, f"{path}[{index}]") for index, item in enumerate(value))
+
+
+def _printable(path: str) -> str:
+    """An attribute's path fit for the error, which must not carry what it refuses."""
+    return path.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def check_inbound(message: InboundMessage) -> None:
+    """Raise :class:`InboundMalformed` when a string of ``message`` cannot be stored.
+
+    The runtime calls it first thing in :meth:`~trunkline.Runtime.receive`, so every channel
+    gets the same check; a channel calls it itself only to refuse early. Every string is
+    checked: the sender, provider id, thread hint, subject, body, attachments' names and
+    types, the attributes (keys and values, nested too) and a delivery report's fields. It
+    costs one pass over the text, in C, for ASCII.
+    """
+    _check_field(message.sender.kind, "sender", "the sender's address kind")
+    _check_field(message.sender.value, "sender")
+    for field in ("provider_id", "thread_hint", "fails_message"):
+        value = getattr(message, field)
+        if value is not None:
+            _check_field(value, field)
+    _check_field(message.subject, "subject")
+    _check_field(message.body, "body")
+    _check_field(message.failure, "failure")
+    for number, attachment in enumerate(message.attachments, start=1):
+        _check_field(attachment.filename, "attachments", f"the name of attachment {number}")
+        _check_field(attachment.content_type, "attachments", f"the type of attachment {number}")
+    if message.attributes:
+        _check_data(message.attributes)
 
 
 @attrs.frozen

@@ -54,6 +54,43 @@ def _fail(error: Exception) -> None:
     sys.exit(2)
 
 
+def _startup_error(error: BaseException) -> Exception | None:
+    """The one error a failure to start comes down to, or None when it is not one.
+
+    The runtime starts in a task group, so what fails comes wrapped in ``ExceptionGroup``s:
+    they are unwrapped to the first error a user can act on, one of Trunkline's own (a store
+    that cannot be opened, a plugin), a store that cannot be reached now, or the system's
+    (a port in use, a file that cannot be made). Anything else is a bug and keeps its
+    traceback.
+    """
+    from .channels import TemporaryFailure
+
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _startup_error(inner)
+            if found is not None:
+                return found
+        return None
+    if isinstance(error, TrunklineError | TemporaryFailure | OSError):
+        return error
+    return None
+
+
+def _run_or_fail(main: Any, *args: Any) -> Any:
+    """``anyio.run(main, *args)``; a start-up failure is one line and exit status 2."""
+    import anyio
+
+    try:
+        return anyio.run(main, *args)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:
+        found = _startup_error(exc)
+        if found is None:
+            raise
+        _fail(found)
+
+
 class TrunklineGroup(click.Group):
     """Adds the commands plugins return from ``trunkline_register_commands``."""
 
@@ -149,11 +186,13 @@ def config_sources(pm: Any, env: Mapping[str, str] | None = None) -> dict[str, A
 @click.argument("config_file", type=click.Path(dir_okay=False))
 @click.pass_obj
 def check_config(state: _State, config_file: str) -> None:
-    """Check CONFIG_FILE completely without starting anything."""
+    """Check CONFIG_FILE completely without starting anything: the store it names (or
+    serve's default) too, that it can be created or opened."""
     try:
         config = build(config_file, pm=state.pm)
     except TrunklineError as exc:
         _fail(exc)
+    _run_or_fail(_check_store, config, config_file, state.pm)
     summary = ", ".join(
         f"{wid} ({len(w.queues)} queues, {len(w.agents)} agents, {len(w.channels)} channels)"
         for wid, w in config.workspaces.items()
@@ -220,7 +259,7 @@ def serve(state: _State, config_file: str, duration: float | None) -> None:
                 tg.cancel_scope.cancel()
 
     try:
-        anyio.run(run)
+        _run_or_fail(run)
     except KeyboardInterrupt:
         click.echo(f"{_speaker(state.pm)}: stopped")
 
@@ -335,10 +374,13 @@ def demo(
     )
     try:
         run_demo(options, pm=state.pm, events=events_file)
-    except TrunklineError as exc:
-        _fail(exc)
     except KeyboardInterrupt:
         click.echo("trunkline: demo stopped")
+    except Exception as exc:
+        found = _startup_error(exc)
+        if found is None:
+            raise
+        _fail(found)
 
 
 @cli.command()
@@ -428,9 +470,6 @@ def db() -> None:
 def _with_store(state: _State, config_file: str, work: Any, *, upgrade: bool = False) -> Any:
     """Open the configuration's store as ``serve`` would, run ``await work(config, store)``,
     and close the store, all in one event loop. Errors come out as one line."""
-    import anyio
-
-    from .channels import TemporaryFailure
     from .runtime import Runtime
 
     async def run() -> Any:
@@ -445,10 +484,7 @@ def _with_store(state: _State, config_file: str, work: Any, *, upgrade: bool = F
         finally:
             await store.aclose()
 
-    try:
-        return anyio.run(run)
-    except (TrunklineError, TemporaryFailure) as exc:
-        _fail(exc)
+    return _run_or_fail(run)
 
 
 @db.command("upgrade")
@@ -861,6 +897,22 @@ def plugins(state: _State) -> None:
         click.echo("not loaded:")
         for name, why in sorted({**pm.not_loaded, **absent}.items()):
             click.echo(f"  {name:<20} {why}")
+
+
+async def _check_store(config: Any, config_file: str, pm: Any) -> None:
+    """Raise what opening the store ``serve`` would use would raise, changing nothing.
+
+    The default store (SQLite beside the file) is checked, and a configured backend whose
+    factory can check (``async check(settings)``); one that cannot is taken on trust.
+    """
+    store = default_store(config, config_file, pm)
+    if store is not None:
+        await store.check()
+        return
+    factories = {f.name: f for f in pm.collect("trunkline_register_stores")}
+    check = getattr(factories.get(config.store.backend), "check", None)
+    if check is not None:
+        await check(config.store.options)
 
 
 def default_store(config: Any, config_file: str, pm: Any) -> Any:

@@ -8,6 +8,8 @@ Secrets are never written in the file: a secret field takes ``{ env = "VARIABLE"
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import os
 import re
 import tomllib
@@ -117,13 +119,20 @@ def _at_least(minimum: float) -> Any:
     return check
 
 
+def _port(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if not 0 <= value <= 65535:
+        raise ValueError(
+            f"{attribute.name}: {value} is not from 0 to 65535 (0 picks any free port)"
+        )
+
+
 @attrs.frozen
 class WebSettings:
     """The HTTP server of ``serve`` and ``demo``: the API, the pages, plugins' routes."""
 
     enabled: bool = True
     host: str = "127.0.0.1"
-    port: int = 8000
+    port: int = attrs.field(default=8000, validator=_port)
     public_url: str = ""  # how browsers reach it, when behind a proxy (for links and Origin)
     cors_origins: tuple[str, ...] = ()  # other sites allowed to call the API from browsers
     secure_cookies: bool = False  # set on when served over HTTPS
@@ -163,40 +172,171 @@ class SettingsRegistry:
 
 # Positions ----------------------------------------------------------------------------------
 
-_HEADER = re.compile(r"^\s*(\[\[?)\s*(?P<key>[^\]]+?)\s*\]\]?\s*(#.*)?$")
-_ASSIGN = re.compile(r"^\s*(?P<key>[A-Za-z0-9_\-\"'. ]+?)\s*=")
-
-
-def _split_key(key: str) -> KeyPath:
-    parts, current, quote = [], "", ""
-    for char in key:
-        if quote:
-            if char == quote:
-                quote = ""
-            else:
-                current += char
-        elif char in "\"'":
-            quote = char
-        elif char == ".":
-            parts.append(current.strip())
-            current = ""
-        else:
-            current += char
-    parts.append(current.strip())
-    return tuple(parts)
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_SCALAR_END = frozenset(",]}#\r\n")
 
 
 def locate_keys(text: str) -> dict[KeyPath, tuple[int, int]]:
-    """Map each table and key path in a TOML document to its (line, column), 1-based."""
-    positions: dict[KeyPath, tuple[int, int]] = {}
-    table: KeyPath = ()
-    for number, line in enumerate(text.splitlines(), start=1):
-        if match := _HEADER.match(line):
-            table = _split_key(match["key"])
-            positions.setdefault(table, (number, match.start("key") + 1))
-        elif match := _ASSIGN.match(line):
-            positions.setdefault(table + _split_key(match["key"]), (number, match.start("key") + 1))
-    return positions
+    """Map each table and key path in a TOML document to its (line, column), 1-based.
+
+    Paths are those of the data the document holds: the items of an array (of values, or of
+    tables written ``[[...]]``) by their index as a string, keys inside inline tables, and
+    every table a header implies (``[workspace.acme]`` also places ``workspace``). The
+    document is expected to be valid TOML (parse it with :mod:`tomllib` first).
+    """
+    return _Locator(text).run()
+
+
+class _Locator:
+    """A scanner that follows TOML's structure just enough to know where each key starts."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.i = 0
+        self.positions: dict[KeyPath, tuple[int, int]] = {}
+        self.lines = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.arrays: dict[KeyPath, int] = {}  # each array of tables: its items so far
+
+    def run(self) -> dict[KeyPath, tuple[int, int]]:
+        text = self.text
+        table: KeyPath = ()
+        while True:
+            self.blank()
+            if self.i >= len(text):
+                return self.positions
+            if text[self.i] == "[":
+                table = self.header()
+            else:
+                path = self.key(table)
+                self.i = text.index("=", self.i) + 1
+                self.value(path)
+
+    def where(self, index: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.lines, index)
+        return line, index - self.lines[line - 1] + 1
+
+    def mark(self, path: KeyPath, index: int) -> None:
+        self.positions.setdefault(path, self.where(index))
+
+    def spaces(self) -> None:
+        while self.i < len(self.text) and self.text[self.i] in " \t":
+            self.i += 1
+
+    def blank(self) -> None:
+        """Skip spaces, line ends and comments."""
+        text = self.text
+        while self.i < len(text):
+            char = text[self.i]
+            if char in " \t\r\n":
+                self.i += 1
+            elif char == "#":
+                end = text.find("\n", self.i)
+                self.i = len(text) if end < 0 else end
+            else:
+                return
+
+    def header(self) -> KeyPath:
+        """A ``[table]`` or ``[[array item]]`` header: the path of the table it opens."""
+        double = self.text.startswith("[[", self.i)
+        self.i += 2 if double else 1
+        parts = self.parts()
+        self.i = self.text.index("]", self.i) + (2 if double else 1)
+        path: KeyPath = ()
+        for number, (part, start) in enumerate(parts):
+            path = (*path, part)
+            last = number == len(parts) - 1
+            if path in self.arrays and not (double and last):  # inside its latest item
+                path = (*path, str(self.arrays[path] - 1))
+            if double and last:
+                self.mark(path, parts[0][1])
+                self.arrays[path] = self.arrays.get(path, 0) + 1
+                path = (*path, str(self.arrays[path] - 1))
+            # The table a header opens is at the header's key; those it implies, at their part.
+            self.mark(path, parts[0][1] if last else start)
+        return path
+
+    def key(self, base: KeyPath) -> KeyPath:
+        """A (dotted) key: each table it implies, and itself, placed at its parts."""
+        path = base
+        parts = self.parts()
+        for number, (part, start) in enumerate(parts):
+            path = (*path, part)
+            self.mark(path, parts[0][1] if number == len(parts) - 1 else start)
+        return path
+
+    def parts(self) -> list[tuple[str, int]]:
+        """A dotted key's parts (bare or quoted), each with where it starts."""
+        text = self.text
+        found: list[tuple[str, int]] = []
+        while True:
+            self.spaces()
+            start = self.i
+            if text[start] in "\"'":
+                self.string()
+                part = tomllib.loads(f"k = {text[start : self.i]}")["k"]
+            else:
+                match = _BARE_KEY.match(text, start)
+                end = match.end() if match else start + 1
+                part, self.i = text[start:end], end
+            found.append((part, start))
+            self.spaces()
+            if self.i < len(text) and text[self.i] == ".":
+                self.i += 1
+                continue
+            return found
+
+    def string(self) -> None:
+        """Skip a string of any of TOML's four kinds."""
+        text = self.text
+        quote = text[self.i]
+        if text.startswith(quote * 3, self.i):
+            self.i += 3
+            while not text.startswith(quote * 3, self.i):
+                self.i += 2 if quote == '"' and text[self.i] == "\\" else 1
+            self.i += 3
+            while self.i < len(text) and text[self.i] == quote:  # up to two quotes end it
+                self.i += 1
+            return
+        self.i += 1
+        while text[self.i] != quote:
+            self.i += 2 if quote == '"' and text[self.i] == "\\" else 1
+        self.i += 1
+
+    def value(self, path: KeyPath) -> None:
+        """Skip a value, placing the keys of inline tables and the items of arrays in it."""
+        text = self.text
+        self.spaces()
+        char = text[self.i]
+        if char in "\"'":
+            self.string()
+        elif char == "[":
+            self.i += 1
+            for index in itertools.count():
+                self.blank()
+                if text[self.i] == "]":
+                    break
+                self.mark((*path, str(index)), self.i)
+                self.value((*path, str(index)))
+                self.blank()
+                if text[self.i] == ",":
+                    self.i += 1
+            self.i += 1
+        elif char == "{":
+            self.i += 1
+            while True:
+                self.blank()
+                if text[self.i] == "}":
+                    break
+                inner = self.key(path)
+                self.i = text.index("=", self.i) + 1
+                self.value(inner)
+                self.blank()
+                if text[self.i] == ",":
+                    self.i += 1
+            self.i += 1
+        else:  # a number, a boolean, a date: up to what ends it
+            while self.i < len(text) and text[self.i] not in _SCALAR_END:
+                self.i += 1
 
 
 class _Checker:
@@ -263,7 +403,15 @@ class _Checker:
         try:
             return cls(**kwargs)
         except (TypeError, ValueError) as exc:
-            raise self.error(path, str(exc)) from None
+            # Which key was it? Point there, not at the table (the check runs only now).
+            blamed = _blame(cls, kwargs)
+            if blamed is None:
+                raise self.error(path, str(exc)) from None
+            at, problem = blamed
+            message = str(problem)
+            if message.startswith(f"{at[0]}: "):  # the key path names it already
+                message = message[len(at[0]) + 2 :]
+            raise self.error((*path, *at), message) from None
 
     def secret(self, value: Any, path: KeyPath) -> Secret:
         if not (
@@ -320,6 +468,46 @@ class _Checker:
         if isinstance(hint, type) and attrs.has(hint):
             return self.attrs_instance(hint, self.table(value, path), path)
         raise self.error(path, f"cannot check a value of type {hint!r}")
+
+
+def _blame(cls: type[Any], kwargs: Mapping[str, Any]) -> tuple[KeyPath, Exception] | None:
+    """The key that made ``cls(**kwargs)`` fail, and its error: ``(field, *inside)``.
+
+    attrs runs the converters of every field, then the validators, without saying which one
+    raised. They run here again, one at a time and in the same order, on an instance built
+    without them; a :class:`NestedValueError` adds the key path inside the field. None when
+    no single field is to blame (a check in ``__attrs_post_init__``, say).
+    """
+    values: dict[str, Any] = {}
+    fields = [f for f in attrs.fields(cls) if f.init]
+    for field in fields:
+        converter = field.converter
+        if field.name in kwargs:
+            value = kwargs[field.name]
+        elif isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
+            if field.default.takes_self:
+                return None
+            value = field.default.factory()
+        elif field.default is attrs.NOTHING:
+            return None
+        else:
+            value = field.default
+        if callable(converter):
+            try:
+                value = converter(value)
+            except (TypeError, ValueError) as exc:
+                return (field.name, *getattr(exc, "at", ())), exc
+        values[field.name] = value
+    instance = object.__new__(cls)
+    for name, value in values.items():
+        object.__setattr__(instance, name, value)
+    for field in fields:
+        if field.validator is not None:
+            try:
+                field.validator(instance, field, values[field.name])
+            except (TypeError, ValueError) as exc:
+                return (field.name, *getattr(exc, "at", ())), exc
+    return None
 
 
 def _holds(data: Any, path: KeyPath) -> bool:

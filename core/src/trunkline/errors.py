@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "PluginError", "ScenarioError", "TrunklineError"]
+__all__ = ["ConfigError", "NestedValueError", "PluginError", "ScenarioError", "TrunklineError"]
 
 
 class TrunklineError(Exception):
@@ -15,6 +15,19 @@ class PluginError(TrunklineError):
 
 class ScenarioError(TrunklineError, ValueError):
     """A simulation scenario (or replay) that cannot run; the message names the key."""
+
+
+class NestedValueError(ValueError):
+    """A value refused inside a field, raised by a converter or validator of a settings class.
+
+    ``at`` is the key path from the field to the value (``("de",)`` for one skill's level,
+    ``("1", "after")`` for the second escalation step's time), so a configuration error points
+    at that key in the file rather than at the field or its table.
+    """
+
+    def __init__(self, message: str, *, at: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.at = at
 
 
 class ConfigError(TrunklineError):

@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
 
+from .errors import NestedValueError
+
 __all__ = ["SEARCH_DAYS", "WEEKDAYS", "Schedule"]
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -62,33 +64,41 @@ def _as_special(value: Mapping[str, Iterable[str]]) -> Mapping[str, tuple[str, .
 # Parsing ------------------------------------------------------------------------------------
 
 
-def _parse_date(field: str, text: object) -> date:
+def _parse_date(field: str, text: object, at: tuple[str, ...] = ()) -> date:
+    """``at``: where the date is inside the field, for the error (see NestedValueError)."""
     if isinstance(text, str) and _DATE.fullmatch(text):
         try:
             return date.fromisoformat(text)
         except ValueError:
             pass
-    raise ValueError(f"{field}: {_quote(text)} is not a date (YYYY-MM-DD)")
+    raise NestedValueError(f"{field}: {_quote(text)} is not a date (YYYY-MM-DD)", at=at)
 
 
-def _parse_ranges(field: str, items: object, day: str = "", next_day: str = "") -> Minutes:
+def _parse_ranges(
+    field: str, items: object, day: str = "", next_day: str = "", at: tuple[str, ...] = ()
+) -> Minutes:
     """Check one day's ranges; return them as minutes, sorted, touching ranges joined.
 
-    ``day`` and ``next_day`` name the day and the one after it for the overnight hint.
+    ``day`` and ``next_day`` name the day and the one after it for the overnight hint; ``at``
+    is where the list is inside the field, so an error names the range's index in it.
     """
     if not isinstance(items, tuple):
-        raise ValueError(f'{field}: expected a list of "HH:MM-HH:MM" ranges, got {_quote(items)}')
-    parsed: list[tuple[int, int, str]] = []
-    for item in items:
+        raise NestedValueError(
+            f'{field}: expected a list of "HH:MM-HH:MM" ranges, got {_quote(items)}', at=at
+        )
+    parsed: list[tuple[int, int, str, int]] = []
+    for index, item in enumerate(items):
+        here = (*at, str(index))
         match = _RANGE.fullmatch(item) if isinstance(item, str) else None
         if match is None:
-            raise ValueError(f'{field}: {_quote(item)} is not a range "HH:MM-HH:MM"')
+            raise NestedValueError(f'{field}: {_quote(item)} is not a range "HH:MM-HH:MM"', at=here)
         start_hour, start_minute, end_hour, end_minute = (int(part) for part in match.groups())
         for hour, minute in ((start_hour, start_minute), (end_hour, end_minute)):
             if minute > 59 or hour > 24 or (hour == 24 and minute != 0):
-                raise ValueError(
+                raise NestedValueError(
                     f"{field}: {_quote(item)}: {hour:02}:{minute:02} is not a time of day"
-                    " (00:00 to 24:00)"
+                    " (00:00 to 24:00)",
+                    at=here,
                 )
         start, end = start_hour * 60 + start_minute, end_hour * 60 + end_minute
         if end <= start:
@@ -102,14 +112,18 @@ def _parse_ranges(field: str, items: object, day: str = "", next_day: str = "") 
                     f'overnight hours: split them, "{begin}-24:00" on {day} '
                     f'and "00:00-{finish}" on {next_day}'
                 )
-            raise ValueError(f"{field}: {_quote(item)}: the end is not after the start ({hint})")
-        parsed.append((start, end, item))
+            raise NestedValueError(
+                f"{field}: {_quote(item)}: the end is not after the start ({hint})", at=here
+            )
+        parsed.append((start, end, item, index))
     parsed.sort()
-    for (_, end, earlier), (start, _, later) in pairwise(parsed):
+    for (_, end, earlier, _), (start, _, later, index) in pairwise(parsed):
         if start < end:
-            raise ValueError(f"{field}: {_quote(later)} overlaps {_quote(earlier)}")
+            raise NestedValueError(
+                f"{field}: {_quote(later)} overlaps {_quote(earlier)}", at=(*at, str(index))
+            )
     joined: list[tuple[int, int]] = []
-    for start, end, _ in parsed:
+    for start, end, _, _ in parsed:
         if joined and joined[-1][1] == start:
             joined[-1] = (joined[-1][0], end)
         else:
@@ -157,8 +171,8 @@ def _check_closed(
 ) -> None:
     if not isinstance(value, tuple):
         raise ValueError(f"{attribute.name}: expected a list of dates, got {_quote(value)}")
-    for item in value:
-        _parse_date(attribute.name, item)
+    for index, item in enumerate(value):
+        _parse_date(attribute.name, item, (str(index),))
 
 
 def _check_special(instance: Schedule, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -167,11 +181,13 @@ def _check_special(instance: Schedule, attribute: attrs.Attribute[Any], value: o
         raise ValueError(f"{name}: expected a table of dates, got {_quote(value)}")
     closed = set(instance.closed) if isinstance(instance.closed, tuple) else set()
     for key, ranges in value.items():
-        day = _parse_date(name, key)
+        day = _parse_date(name, key, (str(key),))
         next_day = (day + timedelta(days=1)).isoformat()
-        _parse_ranges(f'{name}."{key}"', ranges, key, next_day)
+        _parse_ranges(f'{name}."{key}"', ranges, key, next_day, (str(key),))
         if key in closed:
-            raise ValueError(f'{name}: "{key}" is also in closed; keep it in one of the two')
+            raise NestedValueError(
+                f'{name}: "{key}" is also in closed; keep it in one of the two', at=(str(key),)
+            )
 
 
 # The schedule -------------------------------------------------------------------------------

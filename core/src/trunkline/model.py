@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from .errors import NestedValueError
 from .servicelevel import ABANDONS
 
 __all__ = [
@@ -75,9 +76,10 @@ def _skill_levels(value: Mapping[str, int] | None) -> Mapping[str, int]:
     levels = dict(value)
     for skill, level in levels.items():
         if not isinstance(level, int) or not MIN_PROFICIENCY <= level <= MAX_PROFICIENCY:
-            raise ValueError(
+            raise NestedValueError(
                 f"skill {skill!r}: level {level!r} is not a whole number from "
-                f"{MIN_PROFICIENCY} to {MAX_PROFICIENCY}"
+                f"{MIN_PROFICIENCY} to {MAX_PROFICIENCY}",
+                at=(str(skill),),
             )
     return MappingProxyType(levels)
 
@@ -251,11 +253,12 @@ def _share(instance: object, attribute: attrs.Attribute[Any], value: float | Non
 
 def _steps(value: Iterable[EscalationStep]) -> tuple[EscalationStep, ...]:
     steps = tuple(value)
-    for before, after in itertools.pairwise(steps):
+    for number, (before, after) in enumerate(itertools.pairwise(steps), start=1):
         if not after.after > before.after:
-            raise ValueError(
+            raise NestedValueError(
                 f"escalation: each step must come later than the one before "
-                f"(after = {after.after:g} follows after = {before.after:g})"
+                f"(after = {after.after:g} follows after = {before.after:g})",
+                at=(str(number), "after"),
             )
     return steps
 

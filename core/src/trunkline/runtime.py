@@ -31,6 +31,7 @@ from .channels import (
     PermanentSendError,
     Signal,
     TemporaryFailure,
+    check_inbound,
 )
 from .clock import Clock, SystemClock
 from .config import Config, WorkspaceConfig
@@ -655,18 +656,16 @@ class Runtime:
     async def receive(self, message: InboundMessage) -> Ack:
         """The inbound pipeline. Returns only once the message is stored durably.
 
-        Raises :class:`InboundRejected` when a filter refuses the message and
-        :class:`TemporaryFailure` when it cannot be stored now (the sender should retry).
+        Raises :class:`InboundMalformed` when a string of the message cannot be stored (see
+        :func:`~trunkline.channels.check_inbound`), :class:`InboundRejected` when a filter
+        refuses the message and :class:`TemporaryFailure` when it cannot be stored now (the
+        sender should retry).
         """
         if message.channel not in self.channels:
             raise InboundRejected(f'unknown channel "{message.channel}"')
-        for field, value in (
-            ("sender", message.sender.value),
-            ("provider id", message.provider_id),
-            ("thread hint", message.thread_hint),
-        ):
-            if value is not None and "\x00" in value:  # no store can key on it
-                raise InboundRejected(f"the {field} contains a NUL character")
+        # Before any lookup: a string no store can encode would fail there, look like the
+        # store's failure, and have the sender retry for ever.
+        check_inbound(message)
         workspace = self._channel_workspace[message.channel]
         desk = self.desk(workspace)
         # Route at the runtime's clock, never the provider's: a message delivered late (a

@@ -16,8 +16,9 @@ parallel (WAL lets readers go on while the writer commits).
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,51 +105,169 @@ class SqliteStore:
         conn.create_function(DIALECT.lower, 1, _lower, deterministic=True)
         return conn
 
+    @property
+    def where(self) -> str:
+        """How errors name the store: ``store "PATH"``, the path as configured."""
+        return f'store "{self.path}"'
+
     def _open(self) -> None:
-        where = f"SQLite store {self.path}"
+        opened: list[sqlite3.Connection] = []
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            writer = self._connect()
-            if self.check_on_open:
-                problems = [row[0] for row in writer.execute("PRAGMA quick_check(5)")]
-                if problems != ["ok"]:
-                    raise StoreCorrupted(
-                        f"{where} is damaged ({'; '.join(problems)}); nothing was read. "
-                        "Restore it from a backup, or move it aside to start empty"
-                    )
-            version = self._version(writer)
-            writer.execute("BEGIN IMMEDIATE")
+            with self._explained():
+                self._make_directory()
+                writer = self._connect()
+                opened.append(writer)
+                if self.check_on_open:
+                    self._quick_check(writer)
+                version = self._version(writer)
+                writer.execute("BEGIN IMMEDIATE")
+                try:
+                    sql.migrate(version, writer.execute, DIALECT, upgrade=self.upgrade)
+                    writer.execute("COMMIT")
+                except BaseException:
+                    writer.execute("ROLLBACK")
+                    raise
+                self._seqs = {w: int(seq) for w, seq in writer.execute(sql.LAST_SEQS)}
+                for _ in range(READERS):
+                    opened.append(self._connect())
+                opened.append(self._connect(busy_timeout=0.0))
+        except BaseException:
+            for conn in opened:
+                conn.close()
+            raise
+        self._writer, *self._readers, self._inline = opened
+
+    async def check(self) -> None:
+        """Raise what :meth:`open` would raise, without creating or changing anything.
+
+        ``trunkline check-config`` calls it: a file that exists is opened read-only and
+        checked as ``open`` checks it (damage, another application's database, the schema
+        version); a file that does not exist yet must be creatable (its nearest existing
+        directory is a directory this user may write in; missing ones are created by
+        ``open``).
+        """
+        await anyio.to_thread.run_sync(self._check)
+
+    def _check(self) -> None:
+        path = self.path
+        with self._explained():
+            if path.is_dir():
+                raise self._is_a_directory()
+            if not path.exists():
+                self._creatable()
+                return
+            uri = f"{path.absolute().as_uri()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=self.busy_timeout)
             try:
-                sql.migrate(version, writer.execute, DIALECT, upgrade=self.upgrade)
-                writer.execute("COMMIT")
-            except BaseException:
-                writer.execute("ROLLBACK")
-                raise
-            self._seqs = {w: int(seq) for w, seq in writer.execute(sql.LAST_SEQS)}
-            self._writer = writer
-            self._readers = [self._connect() for _ in range(READERS)]
-            self._inline = self._connect(busy_timeout=0.0)
+                if self.check_on_open:
+                    self._quick_check(conn)
+                version = self._version(conn)
+                sql.migrate(version, lambda statement: None, DIALECT, upgrade=self.upgrade)
+            finally:
+                conn.close()
+
+    @contextlib.contextmanager
+    def _explained(self) -> Iterator[None]:
+        """Every failure to open as one :class:`TrunklineError` that names the file and says
+        what to do (a damaged file: :class:`StoreCorrupted`)."""
+        where = self.where
+        try:
+            yield
+        except TrunklineError:
+            raise
         except sql.SchemaError as exc:
             raise TrunklineError(f"{where}: {exc}") from None
+        except sqlite3.OperationalError as exc:
+            if self.path.is_dir():
+                raise self._is_a_directory() from None
+            text = str(exc)
+            if "locked" in text or "busy" in text:
+                raise TrunklineError(
+                    f"{where}: is locked by another process ({text}, after waiting "
+                    f"{self.busy_timeout:g} s): stop the other process, or raise "
+                    "[store] busy_timeout"
+                ) from None
+            if "unable to open" in text or "readonly" in text or "read-only" in text:
+                raise TrunklineError(
+                    f"{where}: cannot be opened for writing ({text}): check that this user "
+                    "may read and write the file and its directory"
+                ) from None
+            raise self._corrupted(exc) from None
         except sqlite3.DatabaseError as exc:
-            raise StoreCorrupted(
-                f"{where} cannot be used: {exc}. Nothing was read or changed; restore the "
-                "file from a backup, or move it aside to start empty"
+            raise self._corrupted(exc) from None
+        except OSError as exc:
+            raise TrunklineError(
+                f"{where}: {exc.strerror or exc}: check that this user may read and write the "
+                "file and its directory"
             ) from None
 
-    @staticmethod
-    def _version(conn: sqlite3.Connection) -> int | None:
+    def _corrupted(self, exc: Exception) -> StoreCorrupted:
+        return StoreCorrupted(
+            f"{self.where}: cannot be used: {exc}. Nothing was read or changed; restore the "
+            "file from a backup, or move it aside to start empty"
+        )
+
+    def _is_a_directory(self) -> TrunklineError:
+        return TrunklineError(
+            f"{self.where}: is a directory, not a database file: point [store] path at a "
+            f'file, e.g. "{self.path / "trunkline.db"}"'
+        )
+
+    def _quick_check(self, conn: sqlite3.Connection) -> None:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise StoreCorrupted(
+                f"{self.where}: the file is damaged ({'; '.join(problems)}); nothing was read. "
+                "Restore it from a backup, or move it aside to start empty"
+            )
+
+    def _make_directory(self) -> None:
+        """Create the file's missing directories, as the documentation promises."""
+        parent = self.path.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self._creatable()  # says why, when it can tell
+            raise TrunklineError(
+                f'{self.where}: cannot create its directory "{parent}": '
+                f"{exc.strerror or exc}; create it yourself, or point [store] path elsewhere"
+            ) from None
+
+    def _creatable(self) -> None:
+        """Raise unless the file's missing directories (and the file) could be created."""
+        existing = self.path.parent
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise TrunklineError(
+                f'{self.where}: cannot create its directory "{self.path.parent}": '
+                f'"{existing}" is a file, not a directory; point [store] path elsewhere, or '
+                f'move "{existing}" aside'
+            )
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise TrunklineError(
+                f'{self.where}: cannot create it: this user may not write in "{existing}"; '
+                "point [store] path at a directory it may write in, or change the permissions"
+            )
+
+    def _version(self, conn: sqlite3.Connection) -> int | None:
         found = conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'trunkline_schema'"
         ).fetchall()
         if not found:
             tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             if tables:
-                raise StoreCorrupted("the file is an SQLite database, but not Trunkline's")
+                raise StoreCorrupted(
+                    f"{self.where}: the file is an SQLite database, but not Trunkline's; point "
+                    "[store] path at another file (nothing in it was changed)"
+                )
             return None
         row = conn.execute("SELECT version FROM trunkline_schema").fetchone()
         if row is None:
-            raise StoreCorrupted("the schema version row is missing")
+            raise StoreCorrupted(
+                f"{self.where}: the schema version row is missing; restore the file from a "
+                "backup, or move it aside to start empty"
+            )
         return int(row[0])
 
     async def aclose(self) -> None:

@@ -184,6 +184,56 @@ async def test_a_crashing_filter_plugin_loses_nothing_and_a_refusal_is_550(
         assert await kept(runtime) == ["before", "please crash"]
 
 
+def raw_mail(*headers: bytes, body: bytes = b"hello") -> bytes:
+    """A message from its header lines as bytes, sent as they are (8-bit, not encoded)."""
+    lines = [f"To: {SUPPORT}".encode(), *headers]
+    if not any(line.lower().startswith(b"from:") for line in headers):
+        lines.insert(0, f"From: Customer <{CUSTOMER}>".encode())
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        (b"Message-ID: <m-\xff@example.test>", "the Message-ID header contains"),
+        (b"From: Customer <cust\xfe@example.test>", "the From header contains"),
+        (b"Subject: caf\xe9 (Latin-1, not UTF-8)", "the Subject header contains"),
+        (b"In-Reply-To: <earlier-\xff@example.test>", "the In-Reply-To header contains"),
+        (b"References: <a@example.test> <b\x80@example.test>", "the References header contains"),
+    ],
+)
+async def test_a_header_that_is_not_utf8_gets_a_permanent_5xx_and_nothing_is_lost(
+    tmp_path: Path, header: bytes, problem: str
+) -> None:
+    # The parser keeps such bytes as lone surrogates (surrogateescape); the SQLite lookups
+    # could not encode them: 451, and the sending server retried for days.
+    async with running(tmp_path) as (runtime, channel):
+        assert (await send(channel, mail(body="before", Message_ID="<ok@example.test>")))[0] == 250
+        code, text = await send(channel, raw_mail(header))
+        assert code == 554, text
+        assert text.startswith("5.6.0 Malformed message: "), text
+        assert problem in text
+        assert "which is not UTF-8" in text
+        assert await kept(runtime) == ["before"]
+        # What was accepted before is still there, and recognised when it comes again.
+        again = await send(channel, mail(body="before", Message_ID="<ok@example.test>"))
+        assert (again[0], "already stored as" in again[1]) == (250, True)
+
+
+async def test_utf8_headers_are_read_as_utf8(tmp_path: Path) -> None:
+    # RFC 6532: with SMTPUTF8, headers may be UTF-8 as they are, without encoded words.
+    async with running(tmp_path) as (runtime, channel):
+        raw = raw_mail(
+            "Subject: Café ☕ für Jürgen".encode(), "From: Jürgen <j@example.test>".encode()
+        )
+        code, text = await send(channel, raw)
+        assert code == 250, text
+        [message] = await all_messages(runtime)
+        contact = await runtime.store.contact(WORKSPACE, message.contact_id)
+        assert contact is not None
+        assert contact.subject == "Café ☕ für Jürgen"
+
+
 async def test_broken_mime_is_accepted_and_its_raw_bytes_kept(tmp_path: Path, swaks: str) -> None:
     broken = (
         b"From: cust@example.test\r\nSubject: =?utf-8?q?broken=ZZ?=\r\n"

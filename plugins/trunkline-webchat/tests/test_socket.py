@@ -231,6 +231,46 @@ async def test_a_message_refused_by_a_filter_gets_an_error(run_chat: RunChat) ->
         assert [e.message.body for e in await received(chat.runtime)] == ["a real question"]
 
 
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("hi \ud800", '"text" contains a lone UTF-16 surrogate U+D800 (at character 4)'),
+        ("caf\udce9", "(at character 4: the byte 0xE9, which is not UTF-8)"),
+        ("\udfff", "U+DFFF"),
+    ],
+)
+async def test_a_text_no_store_can_encode_gets_an_error_never_a_retry(
+    run_chat: RunChat, text: str, error: str
+) -> None:
+    # The frame is valid UTF-8; the JSON escape "\ud800" in it makes the lone surrogate.
+    async with run_chat() as chat:
+        visitor = await chat.visitor()
+        kept = await visitor.say("accepted before", id="c-0")
+        before = len(await stored(chat.runtime))
+        answer = await visitor.say(text, id="c-bad")
+        assert answer["type"] == "error", answer
+        assert answer["id"] == "c-bad"
+        assert error in answer["error"]
+        assert "send valid Unicode text" in answer["error"]
+        assert len(await stored(chat.runtime)) == before
+        # The socket stays usable, and what was accepted before is still there.
+        assert (await visitor.say("accepted after"))["type"] == "ack"
+        first, _ = await received(chat.runtime)
+        assert first.message.id == kept["message_id"]
+        welcome = await (await chat.connect(visitor.id)).hello()
+        assert [m["body"] for m in welcome["messages"]] == ["accepted before", "accepted after"]
+
+
+async def test_a_name_no_store_can_encode_is_refused_at_hello(run_chat: RunChat) -> None:
+    async with run_chat() as chat:
+        visitor = await chat.connect()
+        await visitor.send_json({"type": "hello", "visitor": visitor.id, "name": "Ann \udfff"})
+        error = await visitor.expect("error")
+        assert '"name" contains a lone UTF-16 surrogate U+DFFF' in error["error"]
+        await visitor.hello(name="Ann")
+        assert (await visitor.say("hi"))["type"] == "ack"
+
+
 # Bad input ------------------------------------------------------------------------------------
 
 

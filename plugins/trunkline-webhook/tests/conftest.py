@@ -23,9 +23,11 @@ CHANNEL = "support-hook"
 RunWebhook = Callable[..., AbstractAsyncContextManager[tuple[Runtime, WebhookChannel]]]
 
 
-def webhook_config(settings: Mapping[str, Any]) -> dict[str, Any]:
+def webhook_config(
+    settings: Mapping[str, Any], store: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """One workspace, one queue, one agent, one webhook channel on any free port."""
-    return {
+    data: dict[str, Any] = {
         "outbox": {"backoff": 5, "poll_interval": 1, "max_attempts": 3},
         "workspaces": {
             WORKSPACE: {
@@ -41,6 +43,9 @@ def webhook_config(settings: Mapping[str, Any]) -> dict[str, Any]:
             }
         },
     }
+    if store is not None:
+        data["store"] = dict(store)
+    return data
 
 
 @asynccontextmanager
@@ -50,13 +55,16 @@ async def running_webhook(
     env: Mapping[str, str] | None = None,
     clock: Clock | None = None,
     plugins: Iterable[tuple[str, object]] = (),
+    store: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[tuple[Runtime, WebhookChannel]]:
     """A running runtime whose webhook channel comes from the installed entry point.
 
-    ``plugins`` adds in-process plugins as ``(name, plugin)``, e.g. an inbound filter.
+    ``plugins`` adds in-process plugins as ``(name, plugin)``, e.g. an inbound filter;
+    ``store`` is the ``[store]`` table (the memory store by default).
     """
     pm = load_plugins({"TRUNKLINE_PLUGINS": "webhook"}, extra=plugins)
-    runtime = build_runtime(pm, webhook_config(settings or {}), clock=clock, env=env or {})
+    data = webhook_config(settings or {}, store)
+    runtime = build_runtime(pm, data, clock=clock, env=env or {})
     async with runtime.running():
         channel = runtime.channel(CHANNEL)
         assert isinstance(channel, WebhookChannel)
@@ -70,7 +78,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def run_webhook() -> RunWebhook:
-    """``async with run_webhook(settings, env=…, clock=…) as (runtime, channel):``"""
+    """``async with run_webhook(settings, env=…, clock=…, store=…) as (runtime, channel):``"""
     return running_webhook
 
 

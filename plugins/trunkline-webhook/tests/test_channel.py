@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -27,6 +29,7 @@ from trunkline import (
     Runtime,
     config_from_dict,
     hookimpl,
+    load_config,
 )
 from trunkline import events as ev
 from trunkline.testing import wait_for_event
@@ -39,6 +42,7 @@ pytestmark = pytest.mark.anyio
 RunWebhook = Callable[..., AbstractAsyncContextManager[tuple[Runtime, WebhookChannel]]]
 WORKSPACE = "acme"  # as configured by the run_webhook fixture (conftest.py)
 SECRET = "s3cret-for-tests"
+JSON = {"Content-Type": "application/json"}
 
 
 async def stored(runtime: Runtime) -> list[ev.Event]:
@@ -52,9 +56,13 @@ async def post(
     *,
     headers: Mapping[str, str] | None = None,
     path: str = "/v1/messages",
+    content_type: str | None = "application/json",
 ) -> httpx.Response:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return await http.post(f"{channel.url}{path}", content=content, headers=headers)
+    sent = {} if content_type is None else {"Content-Type": content_type}
+    return await http.post(
+        f"{channel.url}{path}", content=content, headers=sent | dict(headers or {})
+    )
 
 
 async def accepted(http: httpx.AsyncClient, channel: WebhookChannel, **fields: Any) -> Any:
@@ -291,7 +299,7 @@ async def test_a_chunked_body_is_counted_while_it_is_read(
                 yield b"x" * 200
             yield b'"}'
 
-        answer = await http.post(f"{channel.url}/v1/messages", content=chunks())
+        answer = await http.post(f"{channel.url}/v1/messages", content=chunks(), headers=JSON)
         assert answer.request.headers.get("transfer-encoding") == "chunked"
         assert answer.status_code == 413
         assert "body exceeds max_body_bytes=1024" in answer.json()["error"]
@@ -333,35 +341,48 @@ async def test_a_client_that_leaves_before_its_body_is_complete_stores_nothing(
         assert (await accepted(http, channel))["new_contact"] is False  # still serving
 
 
+def now() -> int:
+    return int(time.time())
+
+
 @pytest.mark.parametrize(
-    ("signature", "problem"),
+    ("headers", "problem"),
     [
-        (None, 'missing header "X-Trunkline-Signature"'),
-        ("sha256=" + "0" * 64, 'wrong "X-Trunkline-Signature"'),
-        ("not-even-the-format", 'wrong "X-Trunkline-Signature"'),
-        (wire.sign("another-secret", b"{}"), 'wrong "X-Trunkline-Signature"'),
+        ({}, 'missing header "X-Trunkline-Signature"'),
+        (
+            {"X-Trunkline-Signature": "v1=" + "0" * 64, "X-Trunkline-Timestamp": "NOW"},
+            'wrong "X-Trunkline-Signature"',
+        ),
+        (
+            {"X-Trunkline-Signature": "not-even-the-format"},
+            'missing header "X-Trunkline-Timestamp"',
+        ),
+        (
+            {"X-Trunkline-Signature": "not-even-the-format", "X-Trunkline-Timestamp": "NOW"},
+            'wrong "X-Trunkline-Signature"',
+        ),
+        (wire.signature_headers("another-secret", b"{}"), 'wrong "X-Trunkline-Signature"'),
+        ({"X-Trunkline-Signature": "v1=00", "X-Trunkline-Timestamp": "soon"}, "whole seconds"),
     ],
 )
 async def test_with_a_secret_an_unsigned_or_badly_signed_request_gets_401(
-    run_webhook: RunWebhook, http: httpx.AsyncClient, signature: str | None, problem: str
+    run_webhook: RunWebhook, http: httpx.AsyncClient, headers: dict[str, str], problem: str
 ) -> None:
     settings = {"secret": {"env": "HOOK_SECRET"}}
     async with run_webhook(settings, env={"HOOK_SECRET": SECRET}) as (runtime, channel):
         good = wire.message_body("ann", "signed", id="m-1")
-        answer = await post(
-            http, channel, good, headers={wire.SIGNATURE_HEADER: wire.sign(SECRET, good)}
-        )
-        assert answer.status_code == 202
+        answer = await post(http, channel, good, headers=wire.signature_headers(SECRET, good))
+        assert answer.status_code == 202, answer.text
         kept = answer.json()
         before = await stored(runtime)
 
         bad = wire.message_body("ann", "not signed", id="m-2")
-        headers = {} if signature is None else {wire.SIGNATURE_HEADER: signature}
-        refused = await post(http, channel, bad, headers=headers)
+        given = {k: str(now()) if v == "NOW" else v for k, v in headers.items()}
+        refused = await post(http, channel, bad, headers=given)
         assert refused.status_code == 401
         assert problem in refused.json()["error"]
         assert SECRET not in refused.text
-        assert wire.sign(SECRET, bad) not in refused.text
+        assert wire.sign(SECRET, bad, timestamp=now()) not in refused.text
         assert await stored(runtime) == before
         assert len(await runtime.store.messages(WORKSPACE, kept["contact_id"])) == 1
 
@@ -372,15 +393,159 @@ async def test_the_signature_covers_the_exact_bytes_and_takes_upper_case_hex(
     settings = {"secret": {"env": "HOOK_SECRET"}}
     async with run_webhook(settings, env={"HOOK_SECRET": SECRET}) as (_runtime, channel):
         body = b'{ "sender" : "ann",\n  "text": "Gr\xc3\xbc\xc3\x9fe" }'
-        signature = wire.sign(SECRET, body).replace("sha256=", "sha256=".upper()).upper()
-        answer = await post(http, channel, body, headers={wire.SIGNATURE_HEADER: signature})
+        headers = wire.signature_headers(SECRET, body)
+        upper = {**headers, wire.SIGNATURE_HEADER: headers[wire.SIGNATURE_HEADER].upper()}
+        answer = await post(http, channel, body, headers=upper)
         assert answer.status_code == 202, answer.text
         # The same JSON re-encoded is other bytes: its signature does not vouch for them.
         reencoded = wire.message_body("ann", "Grüße")
-        answer = await post(
-            http, channel, reencoded, headers={wire.SIGNATURE_HEADER: wire.sign(SECRET, body)}
-        )
+        answer = await post(http, channel, reencoded, headers=headers)
         assert answer.status_code == 401
+
+
+@pytest.mark.parametrize(("age", "tolerance"), [(301, None), (-301, None), (61, 60), (3600, None)])
+async def test_a_signed_request_replayed_outside_the_window_gets_401_and_stores_nothing(
+    run_webhook: RunWebhook, http: httpx.AsyncClient, age: int, tolerance: int | None
+) -> None:
+    # A request captured on the way carries a valid signature for ever, and without an "id"
+    # nothing told a replay from a new message. Now the signed timestamp says when it was sent.
+    settings: dict[str, Any] = {"secret": {"env": "HOOK_SECRET"}}
+    if tolerance is not None:
+        settings["signature_tolerance"] = tolerance
+    async with run_webhook(settings, env={"HOOK_SECRET": SECRET}) as (runtime, channel):
+        body = wire.message_body("ann", "pay the refund to my new account")  # no id
+        captured = wire.signature_headers(SECRET, body, timestamp=now() - age)
+        fresh = await post(http, channel, body, headers=wire.signature_headers(SECRET, body))
+        assert fresh.status_code == 202, fresh.text
+        before = await stored(runtime)
+        replayed = await post(http, channel, body, headers=captured)
+        assert replayed.status_code == 401, replayed.text
+        side = "behind" if age > 0 else "ahead of"
+        assert f"s {side} this server's clock, more than the" in replayed.json()["error"]
+        assert f"{tolerance or 300} s allowed (signature_tolerance)" in replayed.json()["error"]
+        assert await stored(runtime) == before
+        assert len(await runtime.store.messages(WORKSPACE, fresh.json()["contact_id"])) == 1
+
+
+async def test_a_request_signed_a_little_while_ago_is_within_the_window(
+    run_webhook: RunWebhook, http: httpx.AsyncClient
+) -> None:
+    settings = {"secret": {"env": "HOOK_SECRET"}}
+    async with run_webhook(settings, env={"HOOK_SECRET": SECRET}) as (_runtime, channel):
+        body = wire.message_body("ann", "slow network", id="m-1")
+        for age in (280, -280):  # a sender's clock a little off, either way
+            signed = wire.signature_headers(SECRET, body, timestamp=now() - age)
+            answer = await post(http, channel, body, headers=signed)
+            assert answer.status_code == 202, answer.text
+
+
+async def test_the_old_signature_form_is_refused_unless_legacy_signatures_is_set(
+    run_webhook: RunWebhook, http: httpx.AsyncClient
+) -> None:
+    body = wire.message_body("ann", "signed the old way", id="m-1")
+    old = {wire.SIGNATURE_HEADER: wire.legacy_sign(SECRET, body)}
+    settings: dict[str, Any] = {"secret": {"env": "HOOK_SECRET"}}
+    async with run_webhook(settings, env={"HOOK_SECRET": SECRET}) as (runtime, channel):
+        refused = await post(http, channel, body, headers=old)
+        assert refused.status_code == 401
+        assert "is the old form, without a timestamp" in refused.json()["error"]
+        assert "legacy_signatures = true" in refused.json()["error"]
+        assert await stored(runtime) == []
+    settings["legacy_signatures"] = True
+    async with run_webhook(settings, env={"HOOK_SECRET": SECRET}) as (runtime, channel):
+        assert (await post(http, channel, body, headers=old)).status_code == 202
+        forged = {wire.SIGNATURE_HEADER: wire.legacy_sign("another-secret", body)}
+        assert (await post(http, channel, body, headers=forged)).status_code == 401
+        # The new form is accepted as always.
+        signed = wire.signature_headers(SECRET, body)
+        assert (await post(http, channel, body, headers=signed)).json()["duplicate"] is True
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "text/plain",
+        "text/plain;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/json; charset=iso-8859-1",
+    ],
+)
+async def test_a_body_that_is_not_json_by_its_content_type_gets_415_and_stores_nothing(
+    run_webhook: RunWebhook, http: httpx.AsyncClient, content_type: str | None
+) -> None:
+    # A browser may send a form or text/plain across sites without asking (no CORS
+    # preflight); a JSON endpoint takes only what says it is JSON.
+    async with run_webhook() as (runtime, channel):
+        kept = await accepted(http, channel, id="m-1")
+        before = await stored(runtime)
+        body = {"sender": "ann", "text": "hello", "id": "m-2"}
+        answer = await post(http, channel, body, content_type=content_type)
+        assert answer.status_code == 415, answer.text
+        assert "send application/json" in answer.json()["error"]
+        assert await stored(runtime) == before
+        assert len(await runtime.store.messages(WORKSPACE, kept["contact_id"])) == 1
+        utf8 = await post(http, channel, body, content_type="application/json; charset=utf-8")
+        assert utf8.status_code == 202, utf8.text
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "problem"),
+    [
+        (
+            b'{"sender": "ann", "text": "hi", "id": "m-\\udfff"}',
+            "id",
+            'field "id" contains a lone UTF-16 surrogate U+DFFF (at character 3)',
+        ),
+        (
+            b'{"sender": "ann\\ud800", "text": "hi", "id": "m-2"}',
+            "sender",
+            'field "sender" contains a lone UTF-16 surrogate U+D800',
+        ),
+        (
+            b'{"sender": "ann", "text": "hi", "id": "m-2", "thread": "\\ud800"}',
+            "thread",
+            'field "thread" contains a lone UTF-16 surrogate U+D800',
+        ),
+        (b'{"sender": "ann", "text": "caf\\udce9", "id": "m-2"}', "text", "the byte 0xE9"),
+        (b'{"sender": "ann", "text": "hi", "subject": "\\udfff"}', "subject", "U+DFFF"),
+        (
+            b'{"sender": "ann", "text": "hi", "attributes": {"tier": "\\ud800"}}',
+            "attributes",
+            'field "attributes": the attribute "tier" contains a lone UTF-16 surrogate',
+        ),
+        (
+            b'{"sender": "a\\u0000b", "text": "hi", "id": "m-2"}',
+            "sender",
+            'field "sender" contains a NUL character (at character 2)',
+        ),
+        (b'{"sender": "ann", "text": "hi", "id": "\\u0000"}', "id", "contains a NUL"),
+    ],
+)
+async def test_a_string_no_store_can_encode_gets_400_never_a_retry_and_stores_nothing(
+    run_webhook: RunWebhook,
+    http: httpx.AsyncClient,
+    tmp_path: Any,
+    body: bytes,
+    field: str,
+    problem: str,
+) -> None:
+    # With SQLite, a lone surrogate in a key was a UnicodeEncodeError in the store's lookup:
+    # 500 with "retry": true, for input that fails the same way every time. And a NUL in the
+    # sender got 403, which the docs keep for inbound filters.
+    store = {"backend": "sqlite", "path": str(tmp_path / "hook.db")}
+    async with run_webhook(store=store) as (runtime, channel):
+        kept = await accepted(http, channel, id="m-1")
+        before = await stored(runtime)
+        answer = await post(http, channel, body)
+        assert answer.status_code == 400, answer.text
+        assert answer.json() == {"error": answer.json()["error"], "field": field}
+        assert problem in answer.json()["error"]
+        assert "send valid Unicode text" in answer.json()["error"] or "NUL" in problem
+        assert await stored(runtime) == before
+        assert len(await runtime.store.messages(WORKSPACE, kept["contact_id"])) == 1
+        assert (await accepted(http, channel, id="m-1"))["duplicate"] is True
 
 
 class NoSpam:
@@ -457,12 +622,12 @@ async def stop_with_a_request_in_flight(
 
         async def send() -> None:
             body = wire.message_body("ann", "in flight", id="m-1")
-            answers.append(await http.post(url, content=body))
+            answers.append(await http.post(url, content=body, headers=JSON))
 
         tg.start_soon(send)
         await slow.entered.wait()
     with pytest.raises(httpx.ConnectError):
-        await http.post(url, content=b"{}")
+        await http.post(url, content=b"{}", headers=JSON)
     [answer] = answers
     return runtime, answer
 
@@ -559,6 +724,32 @@ async def test_a_reply_is_posted_to_the_callback_url_signed_with_an_idempotency_
             assert callback.headers["idempotency-key"] == reply.id
             assert callback.headers["content-type"] == "application/json"
             assert callback.headers["user-agent"].startswith("trunkline-webhook/")
+            assert callback.signature_ok is True
+            # Signed with the time it was sent, so the receiver can refuse a replay.
+            assert abs(int(callback.headers["x-trunkline-timestamp"]) - time.time()) < 60
+            assert callback.headers["x-trunkline-signature"] == wire.sign(
+                SECRET, callback.body, timestamp=int(callback.headers["x-trunkline-timestamp"])
+            )
+
+
+async def test_with_legacy_signatures_a_reply_is_signed_the_old_way(
+    run_webhook: RunWebhook, http: httpx.AsyncClient
+) -> None:
+    async with CallbackReceiver(secret=SECRET, legacy=True).running() as receiver:
+        settings = {
+            "callback_url": receiver.url,
+            "callback_secret": {"env": "CB_SECRET"},
+            "legacy_signatures": True,
+        }
+        async with run_webhook(settings, env={"CB_SECRET": SECRET}) as (_runtime, channel):
+            ack = await accepted(http, channel, id="m-1")
+            message = OutboundMessage(message_id="ms_1", contact_id=ack["contact_id"], body="hi")
+            await channel.send(Address("webhook", "ann"), message)
+            [callback] = receiver.received
+            assert callback.headers["x-trunkline-signature"] == wire.legacy_sign(
+                SECRET, callback.body
+            )
+            assert "x-trunkline-timestamp" not in callback.headers
             assert callback.signature_ok is True
 
 
@@ -710,6 +901,8 @@ async def test_an_address_of_another_kind_is_refused_for_good(
         ({"port": 70000}, "port 70000 is not from 0 to 65535"),
         ({"max_body_bytes": 10}, "max_body_bytes must be at least 256, got 10"),
         ({"max_text_length": 0}, "max_text_length must be at least 1, got 0"),
+        ({"signature_tolerance": 0}, "signature_tolerance must be at least 1, got 0"),
+        ({"legacy_signatures": "yes"}, "legacy_signatures: expected true or false"),
         ({"kind": " "}, "kind must not be empty"),
         (
             {"callback_url": "ftp://crm.example.com/x"},
@@ -731,6 +924,53 @@ def test_bad_settings_are_refused_with_the_key_named(
         )
     assert problem in str(info.value)
     assert f"workspaces.{WORKSPACE}.channels.support-hook.settings" in str(info.value)
+
+
+HOOK_FILE = """\
+[workspaces.acme.queues.support]
+
+[workspaces.acme.channels.hook]
+adapter = "webhook"
+queue = "support"
+
+[workspaces.acme.channels.hook.settings]
+port = 8080
+max_body_bytes = 65536
+signature_tolerance = 300
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "max_body_bytes = 65536",
+            "max_body_bytes = 10",
+            "9:1: workspaces.acme.channels.hook.settings.max_body_bytes: max_body_bytes must be "
+            "at least 256, got 10",
+        ),
+        (
+            "port = 8080",
+            "port = 70000",
+            "8:1: workspaces.acme.channels.hook.settings.port: port 70000 is not from 0 to 65535",
+        ),
+        (
+            "signature_tolerance = 300",
+            "signature_tolerance = 0",
+            "10:1: workspaces.acme.channels.hook.settings.signature_tolerance: signature_tolerance "
+            "must be at least 1",
+        ),
+    ],
+    ids=["max_body_bytes", "port", "signature_tolerance"],
+)
+def test_a_setting_out_of_range_is_reported_at_its_key_in_the_file(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    path = tmp_path / "trunkline.toml"
+    path.write_text(HOOK_FILE.replace(old, new), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, adapters={"webhook": WebhookChannel}, strategies={"longest-idle"})
+    assert str(info.value).startswith(f"{path}:{expected}"), str(info.value)
 
 
 def test_secrets_are_masked_in_the_settings_repr() -> None:

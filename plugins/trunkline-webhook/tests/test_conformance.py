@@ -1,6 +1,6 @@
 """The webhook channel passes Trunkline's channel conformance suite, driven over real HTTP.
 
-``inject`` POSTs a signed request to the running channel and builds the ``Ack`` from its
+``inject`` POSTs a signed JSON request (timestamp and signature) to the running channel and builds the ``Ack`` from its
 202 answer; ``sent`` is what a local callback receiver got over HTTP. The suite runs on
 asyncio only: uvicorn, which serves the channel, does not run on trio.
 """
@@ -57,7 +57,7 @@ class TestWebhookChannel(ChannelConformance):
                     yield runtime, channel
 
     async def post(self, body: bytes) -> dict[str, Any]:
-        headers = {wire.SIGNATURE_HEADER: wire.sign(SECRET, body)}
+        headers = {"Content-Type": wire.CONTENT_TYPE, **wire.signature_headers(SECRET, body)}
         answer = await self.client.post("/v1/messages", content=body, headers=headers)
         if answer.status_code != 202:
             raise WebhookRefused(f"{answer.status_code}: {answer.text}")

@@ -84,11 +84,16 @@ secret = {{ env = "INTAKE_SECRET" }}
                 assert time.monotonic() < deadline, "trunkline serve did not start listening"
                 time.sleep(0.05)
         body = wire.message_body("ann", "hello from outside", id="m-1")
-        signature = {wire.SIGNATURE_HEADER: wire.sign("s3cret", body)}
+        json = {"Content-Type": "application/json"}
+        signature = json | wire.signature_headers("s3cret", body)
         answer = httpx.post(f"{url}/v1/messages", content=body, headers=signature)
         assert answer.status_code == 202, answer.text
         assert answer.json()["new_contact"] is True
-        again = httpx.post(f"{url}/v1/messages", content=body, headers=signature)
+        again = httpx.post(
+            f"{url}/v1/messages",
+            content=body,
+            headers=json | wire.signature_headers("s3cret", body),
+        )
         assert again.json()["duplicate"] is True
     finally:
         server.send_signal(signal.SIGINT)  # Ctrl-C: the runtime stops, not only the channel

@@ -7,12 +7,15 @@ built, not when plugins are listed (``trunkline --help`` stays fast).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ..hookspecs import hookimpl
 from ..store import Store, StoreFactory
+
+if TYPE_CHECKING:
+    from ..sqlite import SqliteStore
 
 __all__ = ["SqliteSettings"]
 
@@ -31,13 +34,20 @@ class _SqliteStoreFactory:
     Settings = SqliteSettings
 
     def __call__(self, settings: Mapping[str, Any] | SqliteSettings) -> Store:
+        return self._build(settings)
+
+    def _build(self, settings: Mapping[str, Any] | SqliteSettings) -> SqliteStore:
         from ..sqlite import SqliteStore
 
         checked = settings if isinstance(settings, SqliteSettings) else SqliteSettings(**settings)
-        store: Store = SqliteStore(
+        return SqliteStore(
             checked.path, busy_timeout=checked.busy_timeout, check_on_open=checked.check_on_open
         )
-        return store
+
+    async def check(self, settings: Mapping[str, Any] | SqliteSettings) -> None:
+        """Raise what opening the store would raise (``trunkline check-config``); the file
+        and its directories are not created, nothing is written."""
+        await self._build(settings).check()
 
 
 @hookimpl

@@ -6,8 +6,9 @@ bytes and every part are kept by hash first, then loops are refused, automatic m
 authenticity results are recorded as contact attributes, a bounce is attached to the contact
 of the message that bounced, the thread is found, and the runtime stores the message. Only when
 the runtime's ``Ack`` is back is the answer 250; a temporary store failure is 451, a filter's
-refusal 550. The channel runs on asyncio only (aiosmtpd, aiosmtplib and aioimaplib are asyncio
-libraries); on trio ``run`` says so.
+refusal 550, a header or sender that is not UTF-8 (no store can keep it) 554. The channel runs
+on asyncio only (aiosmtpd, aiosmtplib and aioimaplib are asyncio libraries); on trio ``run``
+says so.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ from trunkline import (
     Attachment,
     Capabilities,
     InboundHandler,
+    InboundMalformed,
     InboundMessage,
     InboundRejected,
     OutboundMessage,
     PermanentSendError,
     Receipt,
     TemporaryFailure,
+    check_text,
 )
 
 from . import auth_results, bounces, loops, outbound, threads
@@ -232,6 +235,10 @@ class EmailChannel:
             return f"451 4.3.2 {self.what} is not running; try again later"
         settings = self.settings
         mail = parse_mail(raw)
+        try:
+            _check_headers(mail)  # before the thread is looked up by them
+        except InboundMalformed as exc:
+            return _malformed(exc)
         reason = loops.loop(
             mail, domain=settings.domain, max_received=settings.max_received_headers
         )
@@ -276,6 +283,8 @@ class EmailChannel:
         )
         try:
             ack = await handler(message)
+        except InboundMalformed as exc:  # e.g. an envelope sender that is not UTF-8
+            return _malformed(exc)
         except InboundRejected as exc:
             return f"550 5.7.1 Refused: {_oneline(str(exc))}"
         except TemporaryFailure as exc:
@@ -334,6 +343,24 @@ class EmailChannel:
 
 def _oneline(text: str) -> str:
     return " ".join(text.split())[:400]
+
+
+def _check_headers(mail: ParsedMail) -> None:
+    """Raise InboundMalformed for a header the message is filed by that holds bytes that are
+    not UTF-8 (the parser keeps them as lone surrogates, which no database can encode). UTF-8
+    itself is read as such (RFC 6532); bytes of another charset must be RFC 2047 encoded."""
+    check_text(mail.sender, "the From header", key=True)
+    check_text(mail.sender_name, "the From header")
+    check_text(mail.subject, "the Subject header")
+    check_text(mail.message_id, "the Message-ID header", key=True)
+    for name, ids in (("In-Reply-To", mail.in_reply_to), ("References", mail.references)):
+        for value in ids:
+            check_text(value, f"the {name} header", key=True)
+
+
+def _malformed(exc: InboundMalformed) -> str:
+    """A permanent refusal: sending the same bytes again cannot help (never 4xx)."""
+    return f"554 5.6.0 Malformed message: {_oneline(str(exc))}"
 
 
 def _stored(ack: Ack) -> str:

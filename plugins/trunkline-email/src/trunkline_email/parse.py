@@ -6,7 +6,9 @@ read as UTF-8 with replacement characters, and a message the parser cannot make 
 becomes its own bytes as text. The chosen body is the ``text/plain`` alternative, else the
 ``text/html`` one made into text (:mod:`~trunkline_email.html_text`); every other leaf part
 (attachments, inline images, forwarded messages) is returned as a :class:`Part` to be kept by
-hash. RFC 2047 encoded words in headers and non-UTF-8 charsets in bodies are decoded.
+hash. RFC 2047 encoded words in headers, UTF-8 headers (RFC 6532) and non-UTF-8 charsets in bodies
+are decoded; header bytes that are not UTF-8 are kept as lone surrogates, which the channel
+refuses (554).
 """
 
 from __future__ import annotations
@@ -74,7 +76,19 @@ class ParsedMail:
 
 
 def _unfold(value: str) -> str:
-    return re.sub(r"\r?\n[ \t]", " ", value).strip()
+    return _utf8(re.sub(r"\r?\n[ \t]", " ", value).strip())
+
+
+def _utf8(value: str) -> str:
+    """Header bytes the parser kept as lone surrogates (``surrogateescape``), read as UTF-8,
+    which headers may be as they are (RFC 6532). Bytes that are not UTF-8 stay as they were:
+    no store can keep them, and the channel refuses such a message with a 5xx."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("utf-8", "surrogateescape").decode("utf-8")
+    except UnicodeError:
+        return value
 
 
 def header_text(raw: str) -> str:

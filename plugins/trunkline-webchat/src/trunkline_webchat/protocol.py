@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from trunkline import Attachment, Message
+from trunkline import Attachment, InboundMalformed, Message, check_text
 
 __all__ = [
     "ADDRESS_KIND",
@@ -187,6 +187,10 @@ def _hello(data: Mapping[str, Any]) -> Hello:
     if name is not None:
         if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
             raise ProtocolError(f'"name" must be a string of at most {MAX_NAME_LENGTH} characters')
+        try:  # refused now, not on every message the name would go with
+            check_text(name, '"name"')
+        except InboundMalformed as exc:
+            raise ProtocolError(str(exc)) from None
         name = " ".join(name.split()) or None
     return Hello(visitor=visitor, resume_after=after, name=name)
 

@@ -18,6 +18,7 @@ from trunkline import (
     Address,
     Attachment,
     Contact,
+    InboundMalformed,
     InboundMessage,
     InboundRejected,
     Message,
@@ -132,6 +133,10 @@ class ChatSession:
                 "%s: a message was not stored, the widget retries: %s", self.channel.what, exc
             )
             self.connection.push(protocol.retry(send.id, RETRY_AFTER))
+            return
+        except InboundMalformed as exc:  # the same every time: an error, never a retry
+            said = f'"text" {exc.problem}' if exc.field == "body" else str(exc)
+            self.connection.push(protocol.error(said, id=send.id))
             return
         except InboundRejected as exc:
             self.connection.push(protocol.error(f"refused: {exc}", id=send.id))

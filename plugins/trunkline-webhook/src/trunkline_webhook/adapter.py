@@ -14,6 +14,7 @@ from __future__ import annotations
 import collections
 import json
 import logging
+import time
 import urllib.parse
 from functools import partial
 from importlib import metadata
@@ -35,6 +36,7 @@ from trunkline import (
     Address,
     Capabilities,
     InboundHandler,
+    InboundMalformed,
     InboundMessage,
     InboundRejected,
     OutboundMessage,
@@ -107,8 +109,12 @@ class WebhookSettings:
     """Settings of a webhook channel (``[workspaces.<w>.channels.<name>.settings]``).
 
     ``port = 0`` listens on any free port; the adapter's ``port`` attribute tells which.
-    ``secret``, when set, is the HMAC-SHA256 key every request must be signed with
-    (``X-Trunkline-Signature``). ``max_body_bytes`` bounds a request body (413 past it),
+    ``secret``, when set, is the HMAC-SHA256 key every request must be signed with, with its
+    time (``X-Trunkline-Timestamp`` and ``X-Trunkline-Signature``); a timestamp more than
+    ``signature_tolerance`` seconds from the channel's clock is refused, so a captured request
+    cannot be replayed later. ``legacy_signatures`` also accepts the old form (the body alone,
+    no timestamp) and signs replies that way, while senders and receivers move over.
+    ``max_body_bytes`` bounds a request body (413 past it),
     ``max_text_length`` the message text in characters (422 past it). Replies are POSTed to
     ``callback_url``, signed with ``callback_secret`` when set; without a ``callback_url``
     the channel is inbound only. Give secrets as ``{ env = "VARIABLE" }``.
@@ -118,6 +124,8 @@ class WebhookSettings:
     port: int = attrs.field(default=8080, validator=_port)
     kind: str = attrs.field(default="chat", validator=_not_blank)
     secret: Secret | None = trunkline.secret()
+    signature_tolerance: int = attrs.field(default=wire.TOLERANCE, validator=_at_least(1))
+    legacy_signatures: bool = False
     max_body_bytes: int = attrs.field(default=65536, validator=_at_least(256))
     max_text_length: int = attrs.field(default=4096, validator=_at_least(1))
     callback_url: str | None = attrs.field(default=None, validator=_callback_url)
@@ -249,7 +257,11 @@ class WebhookChannel:
         if key is not None:
             headers[wire.IDEMPOTENCY_HEADER] = key
         if self.settings.callback_secret is not None:
-            headers[wire.SIGNATURE_HEADER] = wire.sign(self.settings.callback_secret.get(), body)
+            secret = self.settings.callback_secret.get()
+            if self.settings.legacy_signatures:  # a receiver not yet moved to timestamps
+                headers[wire.SIGNATURE_HEADER] = wire.legacy_sign(secret, body)
+            else:  # signed now, for each attempt: a retry is not outside the window
+                headers.update(wire.signature_headers(secret, body))
         target = _describe_url(url)
         try:
             async with self._http().stream("POST", url, content=body, headers=headers) as answer:
@@ -315,6 +327,9 @@ class WebhookChannel:
     async def _post_message(self, inbound: InboundHandler, request: Request) -> Response:
         """Check the request, hand the message to the runtime, answer from what it said."""
         try:
+            problem = wire.content_type_problem(request.headers.get("content-type"))
+            if problem is not None:
+                raise _Refused(415, problem)
             body = await self._read_body(request)
             self._check_signature(request, body)
             message = self._normalise(body)
@@ -324,6 +339,8 @@ class WebhookChannel:
             return Response(status_code=400)  # nobody is left to read it; nothing was stored
         try:
             ack = await inbound(message)
+        except InboundMalformed as exc:  # bad input, the same every time: never a retry
+            return _malformed(exc).response()
         except InboundRejected as exc:
             return _Refused(403, f"refused: {exc}").response()
         except TemporaryFailure as exc:
@@ -375,7 +392,13 @@ class WebhookChannel:
         if secret is None:
             return
         problem = wire.signature_problem(
-            secret.get(), body, request.headers.get(wire.SIGNATURE_HEADER)
+            secret.get(),
+            body,
+            request.headers.get(wire.SIGNATURE_HEADER),
+            request.headers.get(wire.TIMESTAMP_HEADER),
+            now=time.time(),
+            tolerance=self.settings.signature_tolerance,
+            legacy=self.settings.legacy_signatures,
         )
         if problem is not None:
             raise _Refused(401, problem)
@@ -412,6 +435,18 @@ class WebhookChannel:
                 headers={"User-Agent": f"trunkline-webhook/{_version()}"},
             )
         return self._client
+
+
+# The InboundMessage fields core names, as the fields of the JSON body they came from.
+_WIRE_FIELDS = {"provider_id": "id", "thread_hint": "thread", "body": "text"}
+
+
+def _malformed(exc: InboundMalformed) -> _Refused:
+    """400 naming the body's field, for a string core refused (see trunkline.check_inbound)."""
+    field = _WIRE_FIELDS.get(exc.field, exc.field)
+    if field == "attributes":  # core's message says which attribute
+        return _Refused(400, f'field "attributes": {exc}', field=field)
+    return _Refused(400, f'field "{field}" {exc.problem}', field=field)
 
 
 def _ack_response(ack: Ack) -> JSONResponse:

@@ -4,8 +4,9 @@ For tests, examples and load tests, so they check what really went over HTTP. Po
 channel's ``callback_url`` at :attr:`CallbackReceiver.url`; every POST is recorded in
 :attr:`~CallbackReceiver.received` before it is answered, so once ``send`` returned, its
 request is there. The receiver answers ``200 {"id": "cb-<n>"}`` unless told otherwise with
-:meth:`~CallbackReceiver.answer_next`. With a ``secret`` it checks ``X-Trunkline-Signature``
-and answers 401 to a request signed wrongly (recorded all the same).
+:meth:`~CallbackReceiver.answer_next`. With a ``secret`` it checks ``X-Trunkline-Timestamp``
+and ``X-Trunkline-Signature`` as a channel does (``legacy=True`` also takes the old form) and
+answers 401 to a request signed wrongly (recorded all the same).
 
 Like the channel, it runs on asyncio only (uvicorn). Import it explicitly; the plugin's
 entry point never does.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import json
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from functools import partial
@@ -70,10 +72,18 @@ class CallbackReceiver:
     your own task group with ``await tg.start(receiver.run)``.
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, secret: str | None = None):
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        secret: str | None = None,
+        legacy: bool = False,
+    ):
         self.host = host
         self.requested_port = port
         self.secret = secret
+        self.legacy = legacy
         self.port: int | None = None  # the bound port, while running
         self.received: list[Callback] = []
         self._answers: collections.deque[tuple[int, Any]] = collections.deque()
@@ -136,7 +146,12 @@ class CallbackReceiver:
         signature_ok = None
         if self.secret is not None:
             problem = wire.signature_problem(
-                self.secret, body, request.headers.get(wire.SIGNATURE_HEADER)
+                self.secret,
+                body,
+                request.headers.get(wire.SIGNATURE_HEADER),
+                request.headers.get(wire.TIMESTAMP_HEADER),
+                now=time.time(),
+                legacy=self.legacy,
             )
             signature_ok = problem is None
         self.received.append(Callback(dict(request.headers), body, signature_ok))

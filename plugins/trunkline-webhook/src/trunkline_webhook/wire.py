@@ -3,8 +3,13 @@
 A sender POSTs ``{"sender": "ann", "text": "hello", "id": "m-1"}`` (plus the optional
 ``thread``, ``subject`` and ``attributes``) to ``/v1/messages``. A reply is POSTed to the
 callback URL as ``{"to", "contact_id", "message_id", "text", "subject", "dedupe_key"}``.
-With a shared secret, each body is signed: ``X-Trunkline-Signature: sha256=<hex>``, the
-HMAC-SHA256 of the raw body bytes, so a receiver checks exactly the bytes it got.
+
+With a shared secret, each request is signed with the time it is sent, as Slack and Stripe
+do: ``X-Trunkline-Timestamp: <seconds since the epoch>`` and ``X-Trunkline-Signature:
+v1=<hex>``, the HMAC-SHA256 of ``b"<timestamp>." + body`` (the raw body bytes, so a receiver
+checks exactly the bytes it got). A receiver refuses a timestamp too far from its clock, so a
+request captured on the way cannot be sent again later. The old form, ``sha256=<hex>`` of the
+body alone, is still understood where a channel allows it (``legacy_signatures``).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,23 +28,34 @@ from trunkline import Address, OutboundMessage
 __all__ = [
     "ADDRESS_KIND",
     "ALLOWED_FIELDS",
+    "CONTENT_TYPE",
     "IDEMPOTENCY_HEADER",
     "REQUIRED_FIELDS",
     "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "TOLERANCE",
     "InboundBody",
     "WireError",
     "callback_body",
+    "content_type_problem",
     "encode",
+    "legacy_sign",
     "message_body",
     "parse_message",
     "sign",
+    "signature_headers",
     "signature_problem",
 ]
 
 ADDRESS_KIND = "webhook"  # a sender is Address("webhook", <"sender">)
 SIGNATURE_HEADER = "X-Trunkline-Signature"
+TIMESTAMP_HEADER = "X-Trunkline-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-SIGNATURE_PREFIX = "sha256="
+CONTENT_TYPE = "application/json"
+SIGNATURE_PREFIX = "v1="  # HMAC-SHA256 of "<timestamp>." + body
+LEGACY_PREFIX = "sha256="  # the old form: HMAC-SHA256 of the body alone, no timestamp
+TOLERANCE = 300  # seconds a signed timestamp may be from the receiver's clock, either way
+MAX_TIMESTAMP_DIGITS = 12  # whole seconds since the epoch: 10 digits until the year 2286
 
 REQUIRED_FIELDS = ("sender", "text")
 ALLOWED_FIELDS = (*REQUIRED_FIELDS, "id", "thread", "subject", "attributes")
@@ -112,29 +129,118 @@ def callback_body(to: Address, message: OutboundMessage) -> bytes:
     )
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The ``X-Trunkline-Signature`` value for ``body``: ``sha256=`` and the hex HMAC-SHA256."""
-    digest = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return SIGNATURE_PREFIX + digest
+def sign(secret: str, body: bytes, *, timestamp: int) -> str:
+    """The ``X-Trunkline-Signature`` value for ``body`` sent at ``timestamp`` (whole seconds
+    since the epoch): ``v1=`` and the hex HMAC-SHA256 of ``b"<timestamp>." + body``."""
+    signed = str(timestamp).encode() + b"." + body
+    return SIGNATURE_PREFIX + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
-def signature_problem(secret: str, body: bytes, header: str | None) -> str | None:
-    """Why ``header`` does not vouch for ``body`` under ``secret``, or None when it does.
+def legacy_sign(secret: str, body: bytes) -> str:
+    """The old ``X-Trunkline-Signature``: ``sha256=`` and the hex HMAC-SHA256 of the body
+    alone. It has no timestamp, so a captured request can be replayed; receivers accept it
+    only with ``legacy_signatures = true``."""
+    return LEGACY_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
-    The comparison takes constant time (:func:`hmac.compare_digest`); the hex digits may be
-    upper or lower case. The message never contains the secret or the expected signature.
+
+def signature_headers(secret: str, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
+    """Both headers that sign ``body``: ``X-Trunkline-Timestamp`` (now, unless given) and
+    ``X-Trunkline-Signature``. Sign each attempt when it is sent: a retry signed minutes
+    earlier is outside the receiver's window."""
+    when = int(time.time()) if timestamp is None else timestamp
+    return {TIMESTAMP_HEADER: str(when), SIGNATURE_HEADER: sign(secret, body, timestamp=when)}
+
+
+def _matches(given: str, expected: str) -> bool:
+    """Constant time; the hex digits may be upper or lower case."""
+    candidate = given.strip().lower().encode("latin-1", errors="replace")
+    return hmac.compare_digest(candidate, expected.encode())
+
+
+def signature_problem(
+    secret: str,
+    body: bytes,
+    signature: str | None,
+    timestamp: str | None,
+    *,
+    now: float,
+    tolerance: float = TOLERANCE,
+    legacy: bool = False,
+) -> str | None:
+    """Why the headers ``signature`` and ``timestamp`` do not vouch for ``body`` under
+    ``secret`` at the receiver's time ``now``, or None when they do.
+
+    The signature must match (compared in constant time), and the timestamp be at most
+    ``tolerance`` seconds from ``now``, either way. With ``legacy``, the old form (``sha256=``
+    over the body alone, no timestamp needed) is accepted too. The message never contains
+    the secret or the expected signature.
+    """
+    expected_form = (
+        f"{TIMESTAMP_HEADER}: <seconds since the epoch> and {SIGNATURE_HEADER}: "
+        f"{SIGNATURE_PREFIX}<hex HMAC-SHA256 of the timestamp, a dot and the body, "
+        "with the shared secret>"
+    )
+    if signature is None:
+        return f'missing header "{SIGNATURE_HEADER}": this channel requires {expected_form}'
+    if signature.strip().lower().startswith(LEGACY_PREFIX):
+        if legacy:
+            if _matches(signature, legacy_sign(secret, body)):
+                return None
+            return (
+                f'wrong "{SIGNATURE_HEADER}": it does not match the body signed with the '
+                f"shared secret (expected {LEGACY_PREFIX}<hex HMAC-SHA256 of the exact bytes "
+                "sent>)"
+            )
+        return (
+            f'"{SIGNATURE_HEADER}: {LEGACY_PREFIX}…" is the old form, without a timestamp, '
+            f"and this channel refuses it (it can be replayed): send {expected_form}, or set "
+            "legacy_signatures = true in the channel's settings while senders move over"
+        )
+    if timestamp is None:
+        return f'missing header "{TIMESTAMP_HEADER}": this channel requires {expected_form}'
+    text = timestamp.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_TIMESTAMP_DIGITS):
+        return (
+            f'"{TIMESTAMP_HEADER}" must be whole seconds since the epoch (e.g. '
+            f"{int(time.time())}), got {timestamp[:40]!r}"
+        )
+    if not _matches(signature, sign(secret, body, timestamp=int(text))):
+        return (
+            f'wrong "{SIGNATURE_HEADER}": it does not match the timestamp and body signed with '
+            f'the shared secret (expected {SIGNATURE_PREFIX}<hex HMAC-SHA256 of "{text}." and '
+            "the exact bytes sent>)"
+        )
+    skew = int(text) - now
+    if abs(skew) > tolerance:
+        side = "behind" if skew < 0 else "ahead of"
+        return (
+            f'"{TIMESTAMP_HEADER}" is {abs(skew):.0f} s {side} this server\'s clock, more than '
+            f"the {tolerance:g} s allowed (signature_tolerance): sign each request, retries "
+            "too, when you send it, and keep your clock in sync (NTP)"
+        )
+    return None
+
+
+def content_type_problem(header: str | None) -> str | None:
+    """Why a request's ``Content-Type`` is not JSON in UTF-8, or None when it is.
+
+    ``application/json`` is required, with no parameter but ``charset=utf-8``; anything else,
+    a missing header too, is refused (HTTP 415): a form or a text body is not a message.
     """
     if header is None:
-        return (
-            f'missing header "{SIGNATURE_HEADER}": this channel requires '
-            f"{SIGNATURE_PREFIX}<hex HMAC-SHA256 of the body with the shared secret>"
-        )
-    given = header.strip().lower().encode("latin-1", errors="replace")
-    if not hmac.compare_digest(given, sign(secret, body).encode()):
-        return (
-            f'wrong "{SIGNATURE_HEADER}": it does not match the body signed with the shared '
-            f"secret (expected {SIGNATURE_PREFIX}<hex HMAC-SHA256 of the exact bytes sent>)"
-        )
+        return f'missing header "Content-Type": send {CONTENT_TYPE}'
+    media, _, parameters = header.partition(";")
+    if media.strip().lower() != CONTENT_TYPE:
+        return f'Content-Type "{header.strip()[:80]}" is not JSON: send {CONTENT_TYPE}'
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if not name.strip():
+            continue
+        if name.strip().lower() != "charset" or value.strip().strip('"').lower() != "utf-8":
+            return (
+                f'Content-Type "{header.strip()[:80]}": only charset=utf-8 is understood; '
+                f"send {CONTENT_TYPE} in UTF-8"
+            )
     return None
 
 
