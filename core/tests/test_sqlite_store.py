@@ -187,7 +187,13 @@ async def test_every_acknowledged_append_survives_kill_9(tmp_path: Path) -> None
         assert writer.stdout is not None
         lines = [writer.stdout.readline() for _ in range(20 + 15 * round_)]
         os.kill(writer.pid, signal.SIGKILL)  # mid-stream: appends are in flight
-        rest, _ = writer.communicate(timeout=30)
+        # The rest through the same reader: readline() has already buffered some lines, which
+        # communicate() (reading the pipe's descriptor) would skip as if never acknowledged.
+        rest = writer.stdout.read()
+        writer.wait(timeout=30)
+        assert writer.stderr is not None
+        writer.stderr.close()
+        writer.stdout.close()
         acked += [
             json.loads(line)["acked"] for line in [*lines, *rest.splitlines()] if "acked" in line
         ]
