@@ -151,9 +151,9 @@ def test_a_workspace_lists_its_canned_responses_in_its_configuration() -> None:
     [
         (
             [{"shortcut": "Hello World", "text": "x"}],
-            'workspaces.acme.canned.0: shortcut "Hello World": use 1 to 40 lower-case letters',
+            'workspaces.acme.canned.0.shortcut: shortcut "Hello World": use 1 to 40 lower-case letters',
         ),
-        ([{"shortcut": "hi", "text": " "}], "workspaces.acme.canned.0: text: must not be empty"),
+        ([{"shortcut": "hi", "text": " "}], "workspaces.acme.canned.0.text: must not be empty"),
         (
             [{"shortcut": "hi", "text": "a"}, {"shortcut": "hi", "text": "b"}],
             'workspaces.acme.canned.1.shortcut: shortcut "hi" is taken by canned.0 already',
