@@ -21,6 +21,7 @@ from trunkline import (
     PermanentSendError,
     Runtime,
     TemporaryFailure,
+    TrunklineError,
     hookimpl,
 )
 from trunkline import events as ev
@@ -557,3 +558,19 @@ async def test_a_delivery_report_fails_only_an_outbound_message_of_its_contact(
     assert (failed.message_id, failed.error) == (reply.id, "550 5.1.1 user unknown")
     # The report itself is a message of the contact, as any other: agents see it.
     assert stored_report.contact_id == ack.contact_id
+
+
+async def test_a_reply_longer_than_the_channel_carries_is_refused_and_nothing_is_stored(
+    memory_runtime: Runtime,
+) -> None:
+    web = memory_runtime.channel("web")  # the memory channel carries 4096 characters
+    ack = await web.deliver("rae", "tell me everything")
+    before = await stored(memory_runtime)
+    with pytest.raises(TrunklineError, match=r"10000 characters long; .*at most 4096"):
+        await memory_runtime.reply(W, ack.contact_id, "x" * 10_000)
+    assert await stored(memory_runtime) == before  # nothing queued, nothing to show
+    assert await memory_runtime.store.outbox_due(float("inf")) == []
+    fits = await memory_runtime.reply(W, ack.contact_id, "y" * 4096)
+    messages = await memory_runtime.store.messages(W, ack.contact_id)
+    assert [m.body for m in messages] == ["tell me everything", "y" * 4096]
+    assert messages[-1].id == fits.id

@@ -363,6 +363,25 @@ async def test_an_agent_takes_a_chat_through_rest(server: Runtime) -> None:
         assert summary["answered"] == 1
 
 
+async def test_a_reply_longer_than_the_channel_carries_is_a_400_naming_the_limit(
+    server: Runtime,
+) -> None:
+    web = server.channel("web")  # the memory channel carries 4096 characters
+    async with client(server, "ada") as ada:
+        await ada.put("/api/v1/workspaces/acme/agents/ada/status", json={"status": "available"})
+        ack = await web.deliver("cy", "tell me everything")
+        (offer,) = (await ada.get("/api/v1/workspaces/acme/offers")).json()
+        await ada.post(f"/api/v1/workspaces/acme/offers/{offer['id']}/accept")
+        path = f"/api/v1/workspaces/acme/contacts/{ack.contact_id}"
+        refused = await ada.post(f"{path}/messages", json={"text": "x" * 5000})
+        assert refused.status_code == 400
+        assert "5000 characters long" in refused.json()["error"]
+        assert "at most 4096" in refused.json()["error"]
+        detail = (await ada.get(path)).json()
+        assert [m["body"] for m in detail["messages"]] == ["tell me everything"]
+        assert web.sent == []
+
+
 async def test_a_supervisor_sends_a_waiting_chat_to_the_agent_they_choose(server: Runtime) -> None:
     base = "/api/v1/workspaces/acme"
     ack = await server.channel("web").deliver("hal", "anyone there?")  # nobody is available

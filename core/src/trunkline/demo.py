@@ -304,6 +304,8 @@ def demo_config(
             "settings": {
                 "title": f"{product} demo chat"[:100],
                 "files_dir": str(data_dir / "webchat-files"),
+                # The printed snippet works on any page, as it says: a demo has no site to name.
+                "allowed_origins": ["*"],
             },
         }
     if options.smtp_port is not None and "email" in adapters:  # you write in with swaks

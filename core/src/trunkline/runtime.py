@@ -949,10 +949,22 @@ class Runtime:
         subject: str = "",
         attachments: Sequence[Attachment] = (),
     ) -> Message:
-        """Write a message to the contact's customer into the outbox; the worker sends it."""
+        """Write a message to the contact's customer into the outbox; the worker sends it.
+
+        A body longer than the channel's ``max_body_length`` is refused with a
+        :class:`TrunklineError` naming the limit, and nothing is stored: what is stored, shown
+        to agents and in the customer's history is what the channel delivers.
+        """
         contact = await self.store.contact(workspace, contact_id)
         if contact is None:
             raise TrunklineError(f'unknown contact "{contact_id}" in workspace "{workspace}"')
+        adapter = self.channels.get(contact.channel)
+        limit = None if adapter is None else adapter.capabilities.max_body_length
+        if limit is not None and len(body) > limit:
+            raise TrunklineError(
+                f"the reply is {len(body)} characters long; channel "
+                f'"{contact.channel}" carries at most {limit}: shorten it or split it'
+            )
         message = Message(
             id=new_id("ms"),
             workspace=workspace,

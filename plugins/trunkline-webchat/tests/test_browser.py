@@ -21,6 +21,8 @@ from starlette.routing import Route
 
 from trunkline import TemporaryFailure
 from trunkline import events as ev
+from trunkline.demo import WEBCHAT, DemoOptions, demo_config, demo_workspace
+from trunkline.plugins import load_plugins
 from trunkline.testing import wait_for_event
 from trunkline.testing.browser import chromium_path, launched_chromium
 from trunkline.web import server
@@ -253,6 +255,26 @@ async def test_the_widget_opens_the_chat_on_an_allowed_site(
         assert await frame.locator("#messages img").count() == 0
         assert await page.evaluate("window.__pwned") is None
         assert dialogs == []
+
+
+async def test_the_demos_widget_snippet_opens_the_chat_on_another_sites_page(
+    run_chat: RunChat, browser: Any
+) -> None:
+    """``trunkline demo`` prints a snippet to put "on any page": its chat settings let it."""
+    from playwright.async_api import expect
+
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat"})
+    workspace = demo_config(DemoOptions(), pm).workspaces[demo_workspace(pm)]
+    (chat_channel,) = [c for c in workspace.channels if c.name == WEBCHAT]
+    demo_settings = {"allowed_origins": list(chat_channel.settings.allowed_origins)}
+    sock = await server.listen("127.0.0.1", 0, what="web-chat tests")
+    port = sock.getsockname()[1]
+    async with run_chat(demo_settings, extra_routes=[shop(port)], sock=sock):
+        page, _ = await page_of(browser)
+        await page.goto(f"http://localhost:{port}/shop")  # another origin than 127.0.0.1
+        await page.locator("[data-trunkline-webchat] button").click()
+        frame = page.frame_locator("[data-trunkline-webchat] iframe")
+        await expect(frame.locator("#status")).to_have_text("Connected")
 
 
 async def test_a_site_not_allowed_cannot_frame_the_chat(run_chat: RunChat, browser: Any) -> None:
