@@ -14,6 +14,7 @@ import re
 import socket
 import struct
 import threading
+import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -715,6 +716,9 @@ async def test_the_time_in_status_and_the_handle_time_advance_with_the_clock(
 ) -> None:
     page = await new_page()
     await page.clock.install()
+    # The page's clock stands still, as the server's fake one does, until minutes_pass moves
+    # both: on a loaded machine the seconds an accept takes would otherwise show.
+    await page.clock.pause_at(time.time() * 1000)
     await sign_in(page, "acme", "ada", "/agent")
     await expect(page.locator("#status-time")).to_be_hidden()  # offline since the log began
     await page.get_by_role("button", name="Available").click()
