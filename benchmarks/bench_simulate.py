@@ -23,8 +23,8 @@ import random
 import time
 from collections import deque
 
-from trunkline.simulation import compare, estimate, simulate, single_queue
-from trunkline.simulation.run import simulate_parallel
+from trunkline_workforce.simulation import compare, estimate, simulate, single_queue
+from trunkline_workforce.simulation.run import simulate_parallel
 
 AHT = 180.0
 LOAD = 0.9

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "NestedValueError", "PluginError", "ScenarioError", "TrunklineError"]
+__all__ = ["ConfigError", "NestedValueError", "PluginError", "TrunklineError"]
 
 
 class TrunklineError(Exception):
@@ -11,10 +11,6 @@ class TrunklineError(Exception):
 
 class PluginError(TrunklineError):
     """A plugin cannot be loaded or is not valid: unknown name, failed import, bad hook."""
-
-
-class ScenarioError(TrunklineError, ValueError):
-    """A simulation scenario (or replay) that cannot run; the message names the key."""
 
 
 class NestedValueError(ValueError):

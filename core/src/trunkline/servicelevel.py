@@ -16,7 +16,8 @@ all). Each contact answered or abandoned after waiting ``w`` seconds falls in on
 
 :func:`service_level_parts` turns the four counted classes (counts, or probabilities for the
 Erlang models) into the figure's numerator and denominator. It imports nothing at run time,
-so :mod:`trunkline.erlang` stays import-light.
+so the Erlang maths of the ``trunkline-workforce`` distribution, which share it, stay
+import-light.
 """
 
 from __future__ import annotations

@@ -18,14 +18,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trunkline import erlang
 from trunkline import events as ev
 from trunkline.cli import main
-from trunkline.errors import ScenarioError
 from trunkline.routing.state import Line
-from trunkline.simulation import compare, estimate, simulate, single_queue, summary
-from trunkline.simulation.scenario import load_scenario
 from trunkline.switchboard import builtin_strategies
+from trunkline_workforce import erlang
+from trunkline_workforce.errors import ScenarioError
+from trunkline_workforce.simulation import compare, estimate, simulate, single_queue, summary
+from trunkline_workforce.simulation.scenario import load_scenario
 
 # The worked example of issue 7: 100 calls per 30 minutes, AHT 180 s, 20 s target, 14 agents.
 EXAMPLE = {"arrivals": 100.0, "interval": 1800.0, "aht": 180.0, "agents": 14}
@@ -186,7 +186,7 @@ def test_every_contact_is_accounted_for(
 def test_summary_is_json_and_every_top_level_field_is_documented() -> None:
     data = summary(_run(contacts=5000))
     back = json.loads(json.dumps(data, allow_nan=False))
-    page = (Path(__file__).resolve().parents[2] / "docs" / "simulation.md").read_text()
+    page = (Path(__file__).resolve().parents[3] / "docs" / "simulation.md").read_text()
     table = page[page.index("With `--json`, one object") : page.index("## From Python")]
     documented = {
         name
@@ -425,7 +425,7 @@ def test_cli_runs_a_scenario_file_and_writes_plots(
 def test_the_chart_and_the_table_bin_by_the_interval_given(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from trunkline.simulation.plots import figure
+    from trunkline_workforce.simulation.plots import figure
 
     html = tmp_path / "run.html"
     args = [*_flags(agents=14, contacts=3000), "--warmup", "0", "--html", str(html), "--json"]
@@ -450,7 +450,7 @@ def test_the_chart_and_the_table_bin_by_the_interval_given(
 def test_the_chart_labels_the_target_line_and_the_table_gives_units(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from trunkline.simulation.plots import figure
+    from trunkline_workforce.simulation.plots import figure
 
     run = simulate(single_queue(**EXAMPLE, contacts=2000, warmup=0.0))
     chart = figure(run, summary(run))
@@ -495,7 +495,7 @@ def test_unstable_erlang_c_is_reported_without_infinities(
 
 
 def test_the_scenario_in_the_docs_runs(tmp_path: Path) -> None:
-    page = Path(__file__).resolve().parents[2] / "docs" / "simulation.md"
+    page = Path(__file__).resolve().parents[3] / "docs" / "simulation.md"
     text = page.read_text(encoding="utf-8")
     start = text.index("```toml\n", text.index("## Scenario files")) + len("```toml\n")
     scenario_text = text[start : text.index("```", start)]
@@ -514,7 +514,7 @@ def test_the_scenario_in_the_docs_runs(tmp_path: Path) -> None:
 
 
 def test_replications_in_two_processes_add_up_and_still_match_erlang_c() -> None:
-    from trunkline.simulation.run import simulate_parallel
+    from trunkline_workforce.simulation.run import simulate_parallel
 
     scenario = single_queue(**EXAMPLE, contacts=100_000, seed=1, warmup=3600.0)
     run = simulate_parallel(scenario, 2)
@@ -542,7 +542,7 @@ def test_replications_in_two_processes_add_up_and_still_match_erlang_c() -> None
 
 
 def test_replications_need_a_contact_count() -> None:
-    from trunkline.simulation.run import simulate_parallel
+    from trunkline_workforce.simulation.run import simulate_parallel
 
     scenario = single_queue(**EXAMPLE, contacts=1000)
     with pytest.raises(ScenarioError, match="workers: must be at least 1"):

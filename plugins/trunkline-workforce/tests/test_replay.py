@@ -19,9 +19,9 @@ import pytest
 from trunkline import events as ev
 from trunkline.cli import build
 from trunkline.plugins import load_plugins
-from trunkline.simulation import ArrivalSource, Exponential, Scenario, simulate
-from trunkline.simulation.replay import read_log, replay
 from trunkline.sqlite import SqliteStore
+from trunkline_workforce.simulation import ArrivalSource, Exponential, Scenario, simulate
+from trunkline_workforce.simulation.replay import read_log, replay
 
 CONFIG = """
 [workspaces.acme]

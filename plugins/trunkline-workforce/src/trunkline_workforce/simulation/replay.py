@@ -31,10 +31,10 @@ from typing import Any
 
 import attrs
 
-from .. import events as ev
-from ..config import WorkspaceConfig
+from trunkline import AgentStatus, Contact, WorkspaceConfig
+from trunkline import events as ev
+
 from ..errors import ScenarioError
-from ..model import AgentStatus, Contact
 from .distributions import Empirical, Fixed
 from .run import Run, simulate
 from .scenario import Arrival, ArrivalSource, Scenario
@@ -230,7 +230,7 @@ def replay(
 
 def recorded_figures(recording: Recording, workspace: WorkspaceConfig) -> dict[str, Any]:
     """The production metrics of the log itself, folded by :class:`trunkline.metrics.Metrics`."""
-    from ..metrics import Metrics
+    from trunkline.metrics import Metrics
 
     metrics = Metrics(workspace.queues, workspace.agents)
     for event in recording.events:

@@ -1,8 +1,8 @@
 """Workforce math: Erlang C, Erlang A, the agents a goal needs, and shrinkage.
 
-Pure Python and import-light (attrs, :mod:`trunkline.errors` and :mod:`trunkline.servicelevel`
-only), so a command line or a simulator can use it without starting anything. See
-``docs/workforce.md``.
+Pure Python and import-light (attrs, :class:`trunkline.TrunklineError` and
+:mod:`trunkline.servicelevel` only), so a command line or a simulator can use it without
+starting anything. See ``docs/workforce.md``.
 
 The two models:
 
@@ -52,8 +52,8 @@ from typing import Any
 
 import attrs
 
-from .errors import TrunklineError
-from .servicelevel import ABANDONS, service_level_parts
+from trunkline import TrunklineError
+from trunkline.servicelevel import ABANDONS, service_level_parts
 
 __all__ = [
     "ErlangError",

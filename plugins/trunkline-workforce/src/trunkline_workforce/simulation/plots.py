@@ -1,7 +1,7 @@
 """Charts of a simulation: a PNG, and a self-contained HTML page (inline SVG and tables).
 
 matplotlib is imported here only, and only when a chart is asked for; it comes with the
-``trunkline[plots]`` extra.
+``trunkline-workforce[plots]`` extra.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ def _pyplot() -> Any:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:  # pragma: no cover - depends on the installation
-        raise ScenarioError("charts need matplotlib: pip install 'trunkline[plots]'") from None
+        raise ScenarioError(
+            "charts need matplotlib: pip install 'trunkline-workforce[plots]'"
+        ) from None
     return plt
 
 

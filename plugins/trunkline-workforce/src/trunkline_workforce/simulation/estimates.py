@@ -30,7 +30,8 @@ from typing import Any
 
 import attrs
 
-from ..servicelevel import ServiceLevel
+from trunkline.servicelevel import ServiceLevel
+
 from .run import Run
 
 __all__ = ["FINE_BATCHES", "MAX_LAG1", "MIN_BATCHES", "Estimate", "compare", "estimate"]

@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..servicelevel import ServiceLevel
+from trunkline.servicelevel import ServiceLevel
+
 from .estimates import _Tally, compare, estimate
 from .run import Run
 

@@ -22,9 +22,9 @@ from typing import Any
 
 import attrs
 
-from ..config import WorkspaceConfig, config_from_dict, load_config
+from trunkline import Agent, Queue, Workspace, WorkspaceConfig, config_from_dict, load_config
+
 from ..errors import ScenarioError
-from ..model import Agent, Queue, Workspace
 from .distributions import Distribution, Exponential, parse_distribution
 
 __all__ = [

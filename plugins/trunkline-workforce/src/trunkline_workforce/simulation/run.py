@@ -22,9 +22,9 @@ from typing import Any
 
 import attrs
 
-from .. import events as ev
-from ..model import Address, AgentStatus, Contact, Direction
-from ..routing import (
+from trunkline import Address, AgentStatus, Contact, Direction
+from trunkline import events as ev
+from trunkline.routing import (
     AbandonContact,
     AcceptOffer,
     CloseContact,
@@ -36,6 +36,7 @@ from ..routing import (
     Strategy,
     Tick,
 )
+
 from .scenario import Arrival, ArrivalSource, Scenario
 
 __all__ = ["Records", "Run", "simulate"]
@@ -133,7 +134,7 @@ def simulate(
     ``status_changes`` (absolute times) replace the scenario's shifts: a replay passes the
     agents' recorded availability.
     """
-    from ..switchboard import builtin_strategies
+    from trunkline.switchboard import builtin_strategies
 
     ws = scenario.workspace
     w = ws.workspace.id
@@ -149,7 +150,7 @@ def simulate(
     )
     figures = None
     if metrics:
-        from ..metrics import Metrics
+        from trunkline.metrics import Metrics
 
         figures = Metrics(ws.queues, ws.agents)
     apply_metrics = figures.apply if figures is not None else _ignore

@@ -1,6 +1,6 @@
 """What ``trunkline simulate`` does once click has parsed its options: run, then print.
 
-Kept out of ``trunkline.cli`` so ``trunkline --help`` imports none of the simulator.
+Kept out of :mod:`trunkline_workforce.cli` so ``trunkline --help`` imports none of the simulator.
 """
 
 from __future__ import annotations
@@ -216,7 +216,8 @@ def replay_command(
 
     ``recorded`` and ``changed`` are checked configurations (``trunkline.config.Config``).
     """
-    from ..config import choose_workspace
+    from trunkline.config import choose_workspace
+
     from .replay import read_log, recorded_figures, replay, side_by_side
 
     workspace = choose_workspace(recorded.workspaces, workspace)

@@ -1,4 +1,4 @@
-"""Workforce math (`trunkline.erlang`) and the `trunkline erlang` command.
+"""Workforce math (`trunkline_workforce.erlang`) and the `trunkline erlang` command.
 
 Every expected figure below is either a published one that an independent computation here
 reproduces, an identity of queueing theory, or the result of a brute-force method written
@@ -17,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trunkline.cli import _State, cli
-from trunkline.erlang import (
+from trunkline.errors import TrunklineError
+from trunkline_workforce.erlang import (
     ErlangError,
     Figures,
     agents_for,
@@ -27,7 +28,6 @@ from trunkline.erlang import (
     traffic,
     with_shrinkage,
 )
-from trunkline.errors import TrunklineError
 
 # The worked example of the issue (and of callcentrehelper.com's "Erlang C formula – made
 # simple"): 100 calls in 30 minutes, 3 minutes handle time, 80% answered in 20 seconds.
