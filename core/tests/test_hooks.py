@@ -6,10 +6,14 @@ each one was actually called, so a new hook cannot be added without a test that 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import attrs
 import click
 import pytest
@@ -32,6 +36,7 @@ from trunkline import events as ev
 from trunkline.builtin.memory_channel import MemoryChannel
 from trunkline.builtin.memory_store import MemoryStore
 from trunkline.cli import _State, build, cli
+from trunkline.errors import PluginError
 from trunkline.plugins import PluginManager, load_plugins
 from trunkline.runtime import Runtime
 from trunkline.testing import wait_for_event
@@ -326,3 +331,104 @@ async def test_every_hook_is_exercised(tmp_path: Any, anyio_backend: str) -> Non
 def test_the_everything_plugin_implements_every_hookspec() -> None:
     implemented = {name for name in dir(Everything) if name.startswith("trunkline_")}
     assert implemented >= ALL_HOOKS, f"not implemented: {sorted(ALL_HOOKS - implemented)}"
+
+
+# How a hook is called lives with its spec ---------------------------------------------------
+
+
+def test_how_each_core_hook_is_called_is_read_from_its_spec() -> None:
+    from trunkline.hookspecs import ASYNC_HOOKS, ROUTING_HOOKS, spec_info
+
+    assert {
+        "trunkline_inbound_filter",
+        "trunkline_resolve_customer",
+        "trunkline_thread_key",
+        "trunkline_classify",
+        "trunkline_contact_event",
+    } == ASYNC_HOOKS
+    assert {
+        "trunkline_filter_agents",
+        "trunkline_score_agents",
+        "trunkline_pick_agent",
+    } == ROUTING_HOOKS
+    inbound_filter = spec_info(trunkline.hookspecs.trunkline_inbound_filter)
+    assert inbound_filter.first_result
+    assert inbound_filter.may_be_async
+    assert spec_info(trunkline.hookspecs.trunkline_addhooks).historic
+
+
+def test_asking_for_a_first_result_of_a_hook_whose_every_result_counts_is_a_type_error() -> None:
+    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    with pytest.raises(TypeError, match="trunkline_score_agents is not a first-result hook"):
+        pm.call_first(
+            trunkline.hookspecs.trunkline_score_agents, contact=None, queue=None, agents=[]
+        )
+
+
+class _CrmSpecs:
+    """A plugin's own hooks, declared with trunkline's spec decorator."""
+
+    @staticmethod
+    @trunkline.hookspecs.spec(may_be_async=True)
+    def crm_synced(contact_id: str) -> None:
+        """Called after a contact was copied to the CRM. *May be async.*"""
+
+    @staticmethod
+    @trunkline.hookspecs.spec()
+    def crm_mapped(contact_id: str) -> None:
+        """A plain hook."""
+
+
+async def test_a_plugins_own_hook_marked_may_be_async_takes_async_implementations() -> None:
+    seen: list[str] = []
+
+    class Listener:
+        @hookimpl
+        async def crm_synced(self, contact_id: str) -> None:
+            await anyio.lowlevel.checkpoint()
+            seen.append(contact_id)
+
+    class Adder:
+        @hookimpl
+        def trunkline_addhooks(self, pluginmanager: PluginManager) -> None:
+            pluginmanager.add_hookspecs(_CrmSpecs)
+
+    pm = load_plugins(
+        {"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        extra=[("adder", Adder()), ("listener", Listener())],
+    )
+    pm.check()
+    await pm.acall_each(_CrmSpecs.crm_synced, contact_id="ct_1")
+    assert seen == ["ct_1"]
+
+    class Wrong:
+        @hookimpl
+        async def crm_mapped(self, contact_id: str) -> None: ...
+
+    pm.register_plugin(Wrong(), "wrong")
+    with pytest.raises(PluginError, match='plugin "wrong": crm_mapped must be a plain function'):
+        pm.check()
+
+
+def test_mypy_checks_a_hook_calls_keywords_against_its_spec(tmp_path: Path) -> None:
+    pytest.importorskip("mypy")
+    program = tmp_path / "call.py"
+    program.write_text(
+        "from trunkline import Contact, PluginManager, Queue, hookspecs\n"
+        "def choose(pm: PluginManager, contact: Contact, queues: dict[str, Queue]) -> None:\n"
+        "    pm.call_first(hookspecs.trunkline_select_queue, contact=contact, queus=queues)\n"
+        "    n: int | None = pm.call_first(\n"
+        "        hookspecs.trunkline_select_queue, contact=contact, queues=queues\n"
+        "    )\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(program)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert 'call.py:3: error: No overload variant of "call_first"' in result.stdout, result.stdout
+    assert "call.py:4: error: Incompatible types in assignment" in result.stdout, result.stdout
+    assert '(expression has type "str | None"' in result.stdout, result.stdout

@@ -30,6 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import events as ev
+from . import hookspecs
 from .channels import InboundRejected, TemporaryFailure
 from .codec import write_event
 from .config import Config, _merge, config_from_dict
@@ -265,9 +266,9 @@ def demo_config(
     simulates its own channels. The demo runs in :func:`demo_workspace`, with the skills of
     the defaults and its own.
     """
-    adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
-    stores = {f.name: f.Settings for f in pm.collect("trunkline_register_stores")}
-    strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
+    adapters = {a.name: a for a in pm.collect(hookspecs.trunkline_register_channels)}
+    stores = {f.name: f.Settings for f in pm.collect(hookspecs.trunkline_register_stores)}
+    strategies = {s.name for s in pm.collect(hookspecs.trunkline_register_strategies)}
     if "memory" not in adapters:
         raise _missing(pm, "memory-channel", "the demo runs on the built-in memory channel")
     if not strategies:

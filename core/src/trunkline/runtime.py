@@ -22,6 +22,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from . import events as ev
+from . import hookspecs
 from .channels import (
     Ack,
     ChannelAdapter,
@@ -29,6 +30,7 @@ from .channels import (
     InboundRejected,
     OutboundMessage,
     PermanentSendError,
+    SendsSignals,
     Signal,
     TemporaryFailure,
     check_inbound,
@@ -84,7 +86,7 @@ def default_engine(
         workspace.queues,
         workspace.agents,
         strategies=strategies,
-        hooks=pm,
+        hooks=pm.routing_hooks,
         skills=workspace.skills,
         settings=workspace.routing,
         schedules=workspace.hours,
@@ -156,7 +158,7 @@ class Runtime:
         self._user_listeners: list[Callable[[Config], None]] = []  # the web server's sign-ins
         self.clock: Clock = clock or SystemClock()
         self.strategies: dict[str, Strategy] = {
-            s.name: s for s in pm.collect("trunkline_register_strategies")
+            s.name: s for s in pm.collect(hookspecs.trunkline_register_strategies)
         }
         self.store: Store = store or self._make_store()
         self._engine_factory = engine_factory
@@ -175,7 +177,7 @@ class Runtime:
     # Construction -------------------------------------------------------------------------
 
     def _make_store(self) -> Store:
-        factories = {f.name: f for f in self.pm.collect("trunkline_register_stores")}
+        factories = {f.name: f for f in self.pm.collect(hookspecs.trunkline_register_stores)}
         backend = self.config.store.backend or "memory"
         if backend not in factories:
             known = ", ".join(sorted(factories)) or "none"
@@ -184,7 +186,7 @@ class Runtime:
         return store
 
     def _build_channels(self) -> None:
-        adapters = {a.name: a for a in self.pm.collect("trunkline_register_channels")}
+        adapters = {a.name: a for a in self.pm.collect(hookspecs.trunkline_register_channels)}
         for wid, workspace in self.config.workspaces.items():
             for channel in workspace.channels:
                 if channel.name in self.channels:
@@ -374,7 +376,9 @@ class Runtime:
     async def _observe(self, receive: MemoryObjectReceiveStream[ev.Event]) -> None:
         async with receive:
             async for event in receive:
-                await self.pm.acall_each("trunkline_contact_event", event=event, runtime=self)
+                await self.pm.acall_each(
+                    hookspecs.trunkline_contact_event, event=event, runtime=self
+                )
 
     # Committing events --------------------------------------------------------------------
 
@@ -643,11 +647,14 @@ class Runtime:
             return
         contact = await self.store.contact(signal.workspace, signal.contact_id)
         adapter = None if contact is None else self.channels.get(contact.channel)
-        send = getattr(adapter, "signal", None)
-        if contact is None or send is None or not adapter.capabilities.typing_indicators:  # type: ignore[union-attr]
+        if (
+            contact is None
+            or not isinstance(adapter, SendsSignals)
+            or not adapter.capabilities.typing_indicators
+        ):
             return
         try:
-            await send(contact.address, signal)
+            await adapter.signal(contact.address, signal)
         except Exception:
             log.debug("channel %s: the typing signal was not delivered", contact.channel)
 
@@ -674,13 +681,13 @@ class Runtime:
         now = self.clock.now()
         sent_at = _provider_time(message)
         reason = await self.pm.acall_first(
-            "trunkline_inbound_filter", message=message, workspace=workspace
+            hookspecs.trunkline_inbound_filter, message=message, workspace=workspace
         )
         if reason:
             raise InboundRejected(str(reason))
         key = f"{message.channel}:{message.provider_id}" if message.provider_id else None
         customer = await self.pm.acall_first(
-            "trunkline_resolve_customer",
+            hookspecs.trunkline_resolve_customer,
             workspace=workspace,
             address=message.sender,
             message=message,
@@ -689,7 +696,7 @@ class Runtime:
         if customer is None:
             customer = await self.store.customer_by_address(workspace, message.sender)
         thread_key = await self.pm.acall_first(
-            "trunkline_thread_key",
+            hookspecs.trunkline_thread_key,
             message=message,
             workspace=workspace,
             customer=customer or _placeholder(workspace, message),
@@ -831,7 +838,7 @@ class Runtime:
     async def _classify(self, contact: Contact, message: InboundMessage) -> Classification:
         merged = Classification()
         for result in await self.pm.acall_each(
-            "trunkline_classify", contact=contact, message=message
+            hookspecs.trunkline_classify, contact=contact, message=message
         ):
             if not isinstance(result, Classification):
                 log.error("trunkline_classify returned %r, not a Classification; ignored", result)
@@ -866,7 +873,9 @@ class Runtime:
                 contact.id,
             )
         if queue is None:
-            picked = self.pm.call_first("trunkline_select_queue", contact=contact, queues=queues)
+            picked = self.pm.call_first(
+                hookspecs.trunkline_select_queue, contact=contact, queues=queues
+            )
             queue = picked if picked in queues else None
         if queue is None:
             queue = self._channel_queue.get(contact.channel) or next(iter(queues), None)
@@ -1029,7 +1038,7 @@ class Runtime:
                 dedupe_key=message.id,
             )
             rendered = self.pm.call_first(
-                "trunkline_render_outbound",
+                hookspecs.trunkline_render_outbound,
                 message=outbound,
                 capabilities=adapter.capabilities,
                 channel=message.channel,

@@ -61,19 +61,41 @@ from .strategy import AgentView, Strategy
 
 __all__ = ["Router", "RoutingEngine", "RoutingError", "RoutingHooks"]
 
-ROUTING_HOOKS = ("trunkline_filter_agents", "trunkline_score_agents", "trunkline_pick_agent")
-
 
 class RoutingError(TrunklineError):
     """A command that cannot apply, or a routing configuration that cannot work."""
 
 
 class RoutingHooks(Protocol):
-    """The slice of the plugin manager the engine calls (synchronous, isolated calls)."""
+    """The plugin hooks the engine consults when it chooses an agent (synchronous and isolated:
+    a raising plugin is skipped). ``PluginManager.routing_hooks`` is one; a test or an app may
+    pass its own."""
 
-    def call_each(self, hook_name: str, /, **kwargs: Any) -> list[Any]: ...
-    def call_first(self, hook_name: str, /, **kwargs: Any) -> Any: ...
-    def has_impls(self, hook_name: str, /) -> bool: ...
+    def active(self) -> bool:
+        """True when any of the hooks below would do something (else the engine skips them)."""
+        ...
+
+    def filter_agents(
+        self, contact: Contact, queue: Queue, agents: Sequence[Agent]
+    ) -> list[Sequence[str]]:
+        """Each plugin's ids of the agents to keep (``trunkline_filter_agents``)."""
+        ...
+
+    def score_agents(
+        self, contact: Contact, queue: Queue, agents: Sequence[Agent]
+    ) -> list[Mapping[str, float]]:
+        """Each plugin's scores per agent id (``trunkline_score_agents``)."""
+        ...
+
+    def pick_agent(
+        self,
+        contact: Contact,
+        queue: Queue,
+        agents: Sequence[Agent],
+        scores: Mapping[str, float],
+    ) -> str | None:
+        """The agent a plugin picks, overriding the strategy (``trunkline_pick_agent``)."""
+        ...
 
 
 class RoutingEngine(Protocol):
@@ -859,7 +881,7 @@ class Router:
 
     def _hooked(self) -> bool:
         hooks = self.hooks
-        return hooks is not None and any(hooks.has_impls(name) for name in ROUTING_HOOKS)
+        return hooks is not None and hooks.active()
 
     def _route_burst(
         self, contacts: list[ContactView], agents: list[AgentRun], hooked: bool
@@ -982,26 +1004,17 @@ class Router:
         contact, queue = view.contact, state.queue
         if not candidates:
             return [], ""
-        for keep in self.hooks.call_each(
-            "trunkline_filter_agents",
-            contact=contact,
-            queue=queue,
-            agents=[r.agent for r in candidates],
-        ):
+        for keep in self.hooks.filter_agents(contact, queue, [r.agent for r in candidates]):
             allowed = set(keep)
             candidates = [r for r in candidates if r.agent.id in allowed]
         if not candidates:
             return [], ""
         agents = [r.agent for r in candidates]
         scores: dict[str, float] = {}
-        for result in self.hooks.call_each(
-            "trunkline_score_agents", contact=contact, queue=queue, agents=agents
-        ):
+        for result in self.hooks.score_agents(contact, queue, agents):
             for agent_id, score in result.items():
                 scores[agent_id] = scores.get(agent_id, 0.0) + float(score)
-        picked = self.hooks.call_first(
-            "trunkline_pick_agent", contact=contact, queue=queue, agents=agents, scores=scores
-        )
+        picked = self.hooks.pick_agent(contact, queue, agents, scores)
         by_id = {r.agent.id: r for r in candidates}
         if picked in by_id:
             return [by_id[picked]], "plugin"

@@ -9,6 +9,7 @@ import anyio
 import attrs
 import pluggy
 
+from .. import hookspecs
 from ..clock import Clock
 from ..config import config_from_dict
 from ..events import Event
@@ -45,9 +46,10 @@ class HookRecorder:
             setattr(pm, name, self._wrap(method))
 
     def _wrap(self, method: Callable[..., Any]) -> Callable[..., Any]:
-        def record(hook_name: str, /, **kwargs: Any) -> Any:
-            self.calls.append(HookCall(hook_name, dict(kwargs)))
-            return method(hook_name, **kwargs)
+        def record(hook: Callable[..., Any] | str, /, **kwargs: Any) -> Any:
+            name = hook if isinstance(hook, str) else hook.__name__
+            self.calls.append(HookCall(name, dict(kwargs)))
+            return method(hook, **kwargs)
 
         return record
 
@@ -87,8 +89,8 @@ def build_runtime(
 
     ``store`` and ``web`` are passed to :class:`~trunkline.Runtime` (``web=True`` serves the
     HTTP API and pages, on the configured port; ``port = 0`` picks a free one)."""
-    adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
-    strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
+    adapters = {a.name: a for a in pm.collect(hookspecs.trunkline_register_channels)}
+    strategies = {s.name for s in pm.collect(hookspecs.trunkline_register_strategies)}
     config = config_from_dict(data, adapters=adapters, strategies=strategies, env=env or {})
     return Runtime(config, pm, clock=clock, store=store, web=web)
 

@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import events as ev
 from ..canned import render
-from ..channels import TemporaryFailure
+from ..channels import ReadsAttachments, TemporaryFailure
 from ..errors import TrunklineError
 from ..model import AgentStatus, Contact
 from ..routing import Router, RoutingError
@@ -464,12 +464,11 @@ class Api:
             raise ApiError(404, f'contact "{contact.id}" has no attachment "{sha256[:64]}"')
         message, file = found
         adapter = self.runtime.channels.get(message.channel)
-        read = getattr(adapter, "read_attachment", None)
-        if read is None:
+        if not isinstance(adapter, ReadsAttachments):
             raise ApiError(
                 404, f'channel "{message.channel}" does not keep its attachments for agents'
             )
-        data = await read(sha256)
+        data = await adapter.read_attachment(sha256)
         if not isinstance(data, bytes) or hashlib.sha256(data).hexdigest() != sha256:
             if data is not None:
                 log.error('channel "%s" gave another file for %s', message.channel, sha256)

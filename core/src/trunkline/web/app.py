@@ -29,6 +29,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import hookspecs
 from ..config import Config
 from ..plugins import PRODUCT
 from ..runtime import Runtime
@@ -259,7 +260,7 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
 
 def _plugin_routes(runtime: Runtime) -> list[BaseRoute]:
     found: list[BaseRoute] = []
-    for result in runtime.pm.call_each("trunkline_register_routes", runtime=runtime):
+    for result in runtime.pm.call_each(hookspecs.trunkline_register_routes, runtime=runtime):
         for route in result:
             path = getattr(route, "path", "")
             if any(path.startswith(p.rstrip("/")) for p in RESERVED):
