@@ -35,11 +35,12 @@ from trunkline import (
 from trunkline import events as ev
 from trunkline.builtin.memory_channel import MemoryChannel
 from trunkline.builtin.memory_store import MemoryStore
-from trunkline.cli import _State, build, cli
+from trunkline.cli import _startup_error, _State, build, cli
 from trunkline.errors import PluginError
 from trunkline.plugins import PluginManager, load_plugins
 from trunkline.runtime import Runtime
-from trunkline.testing import wait_for_event
+from trunkline.services import Service
+from trunkline.testing import build_runtime, wait_for_event
 
 pytestmark = pytest.mark.anyio
 W = "acme"
@@ -97,6 +98,7 @@ class Everything:
 
     def __init__(self) -> None:
         self.called: dict[str, list[dict[str, Any]]] = {}
+        self.service_state = "never started"
 
     def note(self, hook: str, **kwargs: Any) -> None:
         self.called.setdefault(hook, []).append(kwargs)
@@ -160,7 +162,21 @@ class Everything:
         async def hello(request: Any) -> PlainTextResponse:
             return PlainTextResponse("hello from everything")
 
-        return [Route("/everything/hello", hello), Route("/api/v1/stolen", hello)]
+        return [Route("/everything/hello", hello)]
+
+    @hookimpl
+    def trunkline_register_services(self, runtime: Runtime) -> list[Service]:
+        self.note("trunkline_register_services", channels=sorted(runtime.channels))
+
+        async def tick(*, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+            self.service_state = "running"
+            task_status.started()
+            try:
+                await anyio.sleep_forever()
+            finally:
+                self.service_state = "stopped"
+
+        return [Service("everything-ticker", tick)]
 
     # inbound
     @hookimpl
@@ -288,8 +304,7 @@ async def test_every_hook_is_exercised(tmp_path: Any, anyio_backend: str) -> Non
 
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runtime.web_port}") as http:
                 assert (await http.get("/everything/hello")).text == "hello from everything"
-                # A plugin's route may not take core's paths: that one was left out.
-                assert (await http.get("/api/v1/stolen")).status_code == 404
+        assert plugin.service_state == "running"  # started before running() returned
         events = runtime.subscribe()
         web = runtime.channel("web")
         with pytest.raises(Exception, match="no shouting"):
@@ -316,6 +331,7 @@ async def test_every_hook_is_exercised(tmp_path: Any, anyio_backend: str) -> Non
             await anyio.lowlevel.checkpoint()
 
     assert runtime.store.appends > 0  # type: ignore[attr-defined]
+    assert plugin.service_state == "stopped"  # cancelled when the runtime stopped
     assert plugin.called["trunkline_configure"] == [{"greeting": "hi from the file"}]
     assert {"type": "MessageSent"} in plugin.called["trunkline_contact_event"]
     assert [a for a in plugin.called["trunkline_filter_agents"][0]["agents"] if a != "trainee"] == [
@@ -432,3 +448,29 @@ def test_mypy_checks_a_hook_calls_keywords_against_its_spec(tmp_path: Path) -> N
     assert 'call.py:3: error: No overload variant of "call_first"' in result.stdout, result.stdout
     assert "call.py:4: error: Incompatible types in assignment" in result.stdout, result.stdout
     assert '(expression has type "str | None"' in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # uvicorn serves on asyncio only
+async def test_a_plugin_route_under_a_prefix_core_keeps_stops_the_start_with_the_path_named(
+    anyio_backend: str,
+) -> None:
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    class Thief:
+        @hookimpl
+        def trunkline_register_routes(self) -> list[Any]:
+            async def page(request: Any) -> PlainTextResponse:
+                return PlainTextResponse("mine")
+
+            return [Route("/api/v1/stolen", page)]
+
+    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"}, extra=[("thief", Thief())])
+    data = {"web": {"port": 0}, "workspaces": {W: {"queues": {"q": {}}}}}
+    runtime = build_runtime(pm, data, clock=FakeClock(), web=True)
+    with pytest.raises(BaseExceptionGroup) as failed:
+        async with runtime.running():
+            pass
+    error = _startup_error(failed.value)  # what `trunkline serve` prints, on one line
+    assert isinstance(error, PluginError)
+    assert 'plugin "thief": route /api/v1/stolen is under /api/, which core keeps' in str(error)

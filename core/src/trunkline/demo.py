@@ -38,7 +38,7 @@ from .errors import TrunklineError
 from .metrics import Metrics
 from .model import AgentStatus, Offer
 from .plugins import PluginManager
-from .routing import CloseContact, EndContact, Router, RoutingError
+from .routing import CloseContact, EndContact, RoutingError
 from .runtime import Runtime
 from .users import hash_password
 
@@ -632,10 +632,7 @@ class _Simulation:
         """
         if self.handling.get(offer.contact_id) != offer.id:
             return False  # transferred, and accepted anew (perhaps by this agent again)
-        engine = self.runtime.desk(self.workspace).engine
-        if not isinstance(engine, Router):
-            return True  # another engine: its own check of EndContact's agent_id still holds
-        view = engine.contacts.get(offer.contact_id)
+        view = self.runtime.desk(self.workspace).engine.contacts.get(offer.contact_id)
         return view is not None and view.agent_id == offer.agent_id
 
 

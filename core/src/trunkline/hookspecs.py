@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from .plugins import PluginManager
     from .routing import Classification, Strategy
     from .runtime import Runtime
+    from .services import Service
     from .store import Store, StoreFactory
 
 __all__ = [
@@ -174,8 +175,21 @@ def trunkline_register_routes(runtime: Runtime) -> Sequence[BaseRoute]:
 
     Called once when the server starts, with the running ``runtime``: a channel plugin serves
     its widget and its customers' WebSocket this way and hands what arrives to
-    ``runtime.receive``. Paths must not start with ``/api/``, ``/ws/`` or ``/static/``
-    (core's); prefix them with the plugin's name. Import Starlette inside the hook.
+    ``runtime.receive``. A path under one of core's prefixes (``trunkline.web.app.RESERVED``:
+    ``/api/``, ``/ws/``, ``/static/``, the pages, ``/metrics``) stops the start-up with a
+    ``PluginError`` naming it; prefix yours with the plugin's name. Import Starlette inside.
+    """
+    return []
+
+
+@spec()
+def trunkline_register_services(runtime: Runtime) -> Sequence[Service]:
+    """Return long-running services to run beside the channels (``trunkline.services.Service``).
+
+    Called once when the runtime starts, after its channels are up. Each service's
+    ``run(*, task_status)`` is started in the runtime's task group: it calls
+    ``task_status.started()`` when ready and runs until cancelled. The web server and the
+    coordinator of several nodes on one store are services of built-in plugins.
     """
     return []
 

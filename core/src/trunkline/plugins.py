@@ -64,6 +64,8 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
     "memory-store": "trunkline.builtin.memory_store",
     "sqlite-store": "trunkline.builtin.sqlite_store",
     "strategies": "trunkline.builtin.strategies",
+    "cluster": "trunkline.builtin.cluster",
+    "web": "trunkline.builtin.web",
 }
 
 
@@ -333,13 +335,14 @@ class PluginManager(pluggy.PluginManager):
             items.extend(result)
         return items
 
-    def collect_by_plugin(self, hook: Hook) -> list[tuple[str, Any]]:
-        """``(plugin name, item)`` for every item a ``register_*`` hook returns."""
+    def collect_by_plugin(self, hook: Hook, /, **kwargs: Any) -> list[tuple[str, Any]]:
+        """``(plugin name, item)`` for every item a ``register_*`` hook returns, in call
+        order; a raising plugin is logged and skipped."""
         name = _name(hook)
         items: list[tuple[str, Any]] = []
         for impl in self._impls(name):
             try:
-                result: Any = impl.function()
+                result: Any = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
             except Exception:
                 log.exception('plugin "%s" raised in %s', impl.plugin_name, name)
                 continue

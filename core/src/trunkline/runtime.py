@@ -37,7 +37,7 @@ from .channels import (
 )
 from .clock import Clock, SystemClock
 from .config import Config, WorkspaceConfig
-from .errors import TrunklineError
+from .errors import PluginError, TrunklineError
 from .model import (
     AgentStatus,
     Attachment,
@@ -65,6 +65,7 @@ from .routing import (
     TransferContact,
 )
 from .routing.engine import SNAPSHOT_FORMAT
+from .services import Service
 from .store import OutboxEntry, SharedStore, Snapshot, Store
 from .survey import SurveySettings, answer_to_survey, survey_events
 
@@ -258,26 +259,19 @@ class Runtime:
         *,
         task_status: anyio.abc.TaskStatus[None],
     ) -> None:
-        """Observers, routing timers, leases, the outbox and the channels."""
+        """Observers, routing timers, the plugins' services, the outbox and the channels."""
         try:
             async with anyio.create_task_group() as tg:
                 self._tasks = tg
                 tg.start_soon(self._observe, receive)
-                if shared:
-                    from .cluster import Coordinator
-
-                    coordinator = Coordinator(self, self.store)  # type: ignore[arg-type]
-                    await tg.start(coordinator.run)
-                else:
+                if not shared:  # else the cluster's coordinator routes what it holds a lease on
                     for desk in self.desks.values():
                         self.start_routing(desk)
+                for service in self._services():
+                    await tg.start(service.run)
                 tg.start_soon(self._outbox_worker)
                 for name, adapter in self.channels.items():
                     await tg.start(self._supervise_channel, name, adapter)
-                if self.serve_web:
-                    from .web.app import run_web
-
-                    await tg.start(run_web, self)
                 task_status.started()
         finally:
             with anyio.CancelScope(shield=True):
@@ -289,6 +283,19 @@ class Runtime:
                 for desk in self.desks.values():
                     desk.closing = True
                     desk.has_pending.set()
+
+    def _services(self) -> list[Service]:
+        """What plugins run beside the channels (``trunkline_register_services``)."""
+        found: list[Service] = []
+        for services in self.pm.call_each(hookspecs.trunkline_register_services, runtime=self):
+            for service in services:
+                if not isinstance(service, Service):
+                    raise PluginError(
+                        f"trunkline_register_services returned {service!r}, "
+                        "not a trunkline.services.Service"
+                    )
+                found.append(service)
+        return found
 
     def start_routing(self, desk: Desk) -> None:
         """Run the desk's timers (offers, wrap-ups, escalation) until :meth:`stop_routing`."""
@@ -312,11 +319,10 @@ class Runtime:
         wid = workspace.workspace.id
         engine = self._engine_factory(workspace, self.strategies, self.pm)
         after = 0
-        restore = getattr(engine, "restore", None)
-        snapshot = await self.store.load_snapshot(wid) if restore is not None else None
+        snapshot = await self.store.load_snapshot(wid)
         if snapshot is not None and snapshot.fingerprint == self._fingerprint(workspace):
             try:
-                await anyio.to_thread.run_sync(restore, snapshot.data)  # type: ignore[arg-type]
+                await anyio.to_thread.run_sync(engine.restore, snapshot.data)
                 after = snapshot.seq
             except Exception:
                 log.warning(
@@ -566,13 +572,10 @@ class Runtime:
 
     async def _snapshot(self, desk: Desk, seq: int) -> None:
         """Save the engine's state as of ``seq`` (the caller holds the desk's lock)."""
-        take = getattr(desk.engine, "snapshot", None)
         desk.unsnapshotted = 0
-        if take is None:
-            return
         wid = desk.config.workspace.id
         try:
-            data = await anyio.to_thread.run_sync(take)
+            data = await anyio.to_thread.run_sync(desk.engine.snapshot)
             await self.store.save_snapshot(
                 wid, Snapshot(seq=seq, fingerprint=self._fingerprint(desk.config), data=data)
             )

@@ -99,11 +99,33 @@ class RoutingHooks(Protocol):
 
 
 class RoutingEngine(Protocol):
-    """What the runtime needs from an engine."""
+    """What the runtime, the cluster, the web API and the demo need from a routing engine.
 
+    :class:`Router` is the engine core ships; an ``engine_factory`` may build another, which
+    then serves every consumer through these members alone.
+    """
+
+    # Driving: commands in, events out; the state is a projection of the events.
     def handle(self, command: Command, now: float) -> list[ev.Event]: ...
     def apply(self, event: ev.Event) -> None: ...
     def next_deadline(self) -> float | None: ...
+
+    # Snapshots: the state as bytes, and back (start-up skips replaying the log before it).
+    def snapshot(self) -> bytes: ...
+    def restore(self, data: bytes) -> None: ...
+
+    # Reading.
+    @property
+    def queues(self) -> Mapping[str, Queue]: ...
+    @property
+    def agents(self) -> Mapping[str, AgentRun]: ...
+    @property
+    def contacts(self) -> Mapping[str, ContactView]: ...
+    @property
+    def offers(self) -> Mapping[str, Offer]: ...
+    def waiting(self, queue_id: str) -> list[ContactView]: ...
+    def queue_agents(self, queue_id: str) -> list[AgentRun]: ...
+    def unrouted(self) -> list[Contact]: ...
 
 
 _OFFER, _WRAP, _STEP, _PREFERRED, _EXCLUDE = range(5)
@@ -334,6 +356,10 @@ class Router:
 
     def queue_view(self, queue_id: str) -> QueueState:
         return self._queues[queue_id]
+
+    def queue_agents(self, queue_id: str) -> list[AgentRun]:
+        """The agents who serve a queue (its first step's), whatever their status."""
+        return list(self._queues[queue_id].levels[0].pools[0].members)
 
     def waiting(self, queue_id: str) -> list[ContactView]:
         """The contacts waiting (not offered) in a queue, first in line first."""

@@ -14,7 +14,7 @@ from ..clock import Clock
 from ..config import config_from_dict
 from ..events import Event
 from ..plugins import PluginManager
-from ..runtime import Runtime
+from ..runtime import EngineFactory, Runtime
 from ..store import Store
 
 __all__ = ["HookCall", "HookRecorder", "build_runtime", "wait_for_event"]
@@ -84,15 +84,19 @@ def build_runtime(
     env: Mapping[str, str] | None = None,
     store: Store | None = None,
     web: bool = False,
+    engine_factory: EngineFactory | None = None,
 ) -> Runtime:
     """A runtime from configuration data (as a TOML file would hold it), checked first.
 
-    ``store`` and ``web`` are passed to :class:`~trunkline.Runtime` (``web=True`` serves the
-    HTTP API and pages, on the configured port; ``port = 0`` picks a free one)."""
+    ``store``, ``web`` and ``engine_factory`` are passed to :class:`~trunkline.Runtime`
+    (``web=True`` serves the HTTP API and pages, on the configured port; ``port = 0`` picks a
+    free one)."""
     adapters = {a.name: a for a in pm.collect(hookspecs.trunkline_register_channels)}
     strategies = {s.name for s in pm.collect(hookspecs.trunkline_register_strategies)}
     config = config_from_dict(data, adapters=adapters, strategies=strategies, env=env or {})
-    return Runtime(config, pm, clock=clock, store=store, web=web)
+    if engine_factory is None:
+        return Runtime(config, pm, clock=clock, store=store, web=web)
+    return Runtime(config, pm, clock=clock, store=store, web=web, engine_factory=engine_factory)
 
 
 async def wait_for_event(
