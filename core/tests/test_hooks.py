@@ -21,14 +21,18 @@ from click.testing import CliRunner
 
 import trunkline.hookspecs
 from trunkline import (
+    Address,
     Agent,
+    AgentStatus,
     Capabilities,
     Classification,
     Contact,
     Customer,
+    Direction,
     FakeClock,
     OutboundMessage,
     Queue,
+    Router,
     hookimpl,
     hookspec,
 )
@@ -474,3 +478,38 @@ async def test_a_plugin_route_under_a_prefix_core_keeps_stops_the_start_with_the
     error = _startup_error(failed.value)  # what `trunkline serve` prints, on one line
     assert isinstance(error, PluginError)
     assert 'plugin "thief": route /api/v1/stolen is under /api/, which core keeps' in str(error)
+
+
+def test_a_router_given_the_plugin_manager_as_before_still_routes_by_the_hooks_with_a_warning() -> (
+    None
+):
+    from trunkline.deprecation import TrunklineDeprecationWarning
+    from trunkline.routing import EnqueueContact, SetAgentStatus
+
+    class PickBob:
+        @hookimpl
+        def trunkline_pick_agent(self, agents: Sequence[Agent]) -> str | None:
+            return "bob" if any(a.id == "bob" for a in agents) else None
+
+    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"}, extra=[("pick", PickBob())])
+    strategies = {s.name: s for s in pm.collect(trunkline.hookspecs.trunkline_register_strategies)}
+    queue = Queue(id="q", workspace=W)
+    chat = {"chat": 1}
+    agents = [Agent(id=n, workspace=W, queues=["q"], capacity=chat) for n in ("ann", "bob")]
+    with pytest.warns(TrunklineDeprecationWarning, match=r"pass hooks=pm\.routing_hooks"):
+        router = Router(W, [queue], agents, strategies=strategies, hooks=pm)
+    for number, agent in enumerate(agents):
+        router.handle(SetAgentStatus(agent.id, AgentStatus.AVAILABLE), float(number))
+    contact = Contact(
+        id="c1",
+        workspace=W,
+        channel="web",
+        channel_kind="chat",
+        direction=Direction.INBOUND,
+        customer_id="cu1",
+        address=Address("memory", "x"),
+        queue="q",
+    )
+    events = router.handle(EnqueueContact(contact), 10.0)
+    offered = [e for e in events if isinstance(e, ev.ContactOffered)]
+    assert [o.offer.agent_id for o in offered] == ["bob"]  # ann idles longer; the hook picks bob

@@ -22,9 +22,10 @@ import json
 import math
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from .. import events as ev
+from ..deprecation import warn_deprecated
 from ..errors import TrunklineError
 from ..hours import Schedule
 from ..model import (
@@ -128,6 +129,21 @@ class RoutingEngine(Protocol):
     def unrouted(self) -> list[Contact]: ...
 
 
+def _routing_hooks(hooks: Any) -> RoutingHooks | None:
+    """The engine's hooks; a plugin manager passed as before 0.2 (``hooks=pm``) still works,
+    with a deprecation warning, through its ``routing_hooks``."""
+    routing = getattr(hooks, "routing_hooks", None)
+    if routing is None:
+        return cast("RoutingHooks | None", hooks)
+    warn_deprecated(
+        "Router(hooks=pm) with a plugin manager",
+        instead="pass hooks=pm.routing_hooks",
+        removal="0.3",
+        stacklevel=3,
+    )
+    return cast(RoutingHooks, routing)
+
+
 _OFFER, _WRAP, _STEP, _PREFERRED, _EXCLUDE = range(5)
 _WAITING = (ContactState.QUEUED, ContactState.OFFERED)
 SNAPSHOT_FORMAT = 2
@@ -153,7 +169,7 @@ class Router:
         queues, agents = list(queues), list(agents)
         self.workspace = workspace
         self.strategies = dict(strategies)
-        self.hooks = hooks
+        self.hooks = _routing_hooks(hooks)
         self.settings = settings or RoutingSettings()
         self.schedules = dict(schedules or {})
         if skills is None:
