@@ -6,10 +6,14 @@ each one was actually called, so a new hook cannot be added without a test that 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import attrs
 import click
 import pytest
@@ -17,24 +21,30 @@ from click.testing import CliRunner
 
 import trunkline.hookspecs
 from trunkline import (
+    Address,
     Agent,
+    AgentStatus,
     Capabilities,
     Classification,
     Contact,
     Customer,
+    Direction,
     FakeClock,
     OutboundMessage,
     Queue,
+    Router,
     hookimpl,
     hookspec,
 )
 from trunkline import events as ev
 from trunkline.builtin.memory_channel import MemoryChannel
 from trunkline.builtin.memory_store import MemoryStore
-from trunkline.cli import _State, build, cli
+from trunkline.cli import _startup_error, _State, build, cli
+from trunkline.errors import PluginError
 from trunkline.plugins import PluginManager, load_plugins
 from trunkline.runtime import Runtime
-from trunkline.testing import wait_for_event
+from trunkline.services import Service
+from trunkline.testing import build_runtime, wait_for_event
 
 pytestmark = pytest.mark.anyio
 W = "acme"
@@ -92,6 +102,7 @@ class Everything:
 
     def __init__(self) -> None:
         self.called: dict[str, list[dict[str, Any]]] = {}
+        self.service_state = "never started"
 
     def note(self, hook: str, **kwargs: Any) -> None:
         self.called.setdefault(hook, []).append(kwargs)
@@ -155,7 +166,21 @@ class Everything:
         async def hello(request: Any) -> PlainTextResponse:
             return PlainTextResponse("hello from everything")
 
-        return [Route("/everything/hello", hello), Route("/api/v1/stolen", hello)]
+        return [Route("/everything/hello", hello)]
+
+    @hookimpl
+    def trunkline_register_services(self, runtime: Runtime) -> list[Service]:
+        self.note("trunkline_register_services", channels=sorted(runtime.channels))
+
+        async def tick(*, task_status: Any = anyio.TASK_STATUS_IGNORED) -> None:
+            self.service_state = "running"
+            task_status.started()
+            try:
+                await anyio.sleep_forever()
+            finally:
+                self.service_state = "stopped"
+
+        return [Service("everything-ticker", tick)]
 
     # inbound
     @hookimpl
@@ -283,8 +308,7 @@ async def test_every_hook_is_exercised(tmp_path: Any, anyio_backend: str) -> Non
 
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runtime.web_port}") as http:
                 assert (await http.get("/everything/hello")).text == "hello from everything"
-                # A plugin's route may not take core's paths: that one was left out.
-                assert (await http.get("/api/v1/stolen")).status_code == 404
+        assert plugin.service_state == "running"  # started before running() returned
         events = runtime.subscribe()
         web = runtime.channel("web")
         with pytest.raises(Exception, match="no shouting"):
@@ -311,6 +335,7 @@ async def test_every_hook_is_exercised(tmp_path: Any, anyio_backend: str) -> Non
             await anyio.lowlevel.checkpoint()
 
     assert runtime.store.appends > 0  # type: ignore[attr-defined]
+    assert plugin.service_state == "stopped"  # cancelled when the runtime stopped
     assert plugin.called["trunkline_configure"] == [{"greeting": "hi from the file"}]
     assert {"type": "MessageSent"} in plugin.called["trunkline_contact_event"]
     assert [a for a in plugin.called["trunkline_filter_agents"][0]["agents"] if a != "trainee"] == [
@@ -326,3 +351,165 @@ async def test_every_hook_is_exercised(tmp_path: Any, anyio_backend: str) -> Non
 def test_the_everything_plugin_implements_every_hookspec() -> None:
     implemented = {name for name in dir(Everything) if name.startswith("trunkline_")}
     assert implemented >= ALL_HOOKS, f"not implemented: {sorted(ALL_HOOKS - implemented)}"
+
+
+# How a hook is called lives with its spec ---------------------------------------------------
+
+
+def test_how_each_core_hook_is_called_is_read_from_its_spec() -> None:
+    from trunkline.hookspecs import ASYNC_HOOKS, ROUTING_HOOKS, spec_info
+
+    assert {
+        "trunkline_inbound_filter",
+        "trunkline_resolve_customer",
+        "trunkline_thread_key",
+        "trunkline_classify",
+        "trunkline_contact_event",
+    } == ASYNC_HOOKS
+    assert {
+        "trunkline_filter_agents",
+        "trunkline_score_agents",
+        "trunkline_pick_agent",
+    } == ROUTING_HOOKS
+    inbound_filter = spec_info(trunkline.hookspecs.trunkline_inbound_filter)
+    assert inbound_filter.first_result
+    assert inbound_filter.may_be_async
+    assert spec_info(trunkline.hookspecs.trunkline_addhooks).historic
+
+
+def test_asking_for_a_first_result_of_a_hook_whose_every_result_counts_is_a_type_error() -> None:
+    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    with pytest.raises(TypeError, match="trunkline_score_agents is not a first-result hook"):
+        pm.call_first(
+            trunkline.hookspecs.trunkline_score_agents, contact=None, queue=None, agents=[]
+        )
+
+
+class _CrmSpecs:
+    """A plugin's own hooks, declared with trunkline's spec decorator."""
+
+    @staticmethod
+    @trunkline.hookspecs.spec(may_be_async=True)
+    def crm_synced(contact_id: str) -> None:
+        """Called after a contact was copied to the CRM. *May be async.*"""
+
+    @staticmethod
+    @trunkline.hookspecs.spec()
+    def crm_mapped(contact_id: str) -> None:
+        """A plain hook."""
+
+
+async def test_a_plugins_own_hook_marked_may_be_async_takes_async_implementations() -> None:
+    seen: list[str] = []
+
+    class Listener:
+        @hookimpl
+        async def crm_synced(self, contact_id: str) -> None:
+            await anyio.lowlevel.checkpoint()
+            seen.append(contact_id)
+
+    class Adder:
+        @hookimpl
+        def trunkline_addhooks(self, pluginmanager: PluginManager) -> None:
+            pluginmanager.add_hookspecs(_CrmSpecs)
+
+    pm = load_plugins(
+        {"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+        extra=[("adder", Adder()), ("listener", Listener())],
+    )
+    pm.check()
+    await pm.acall_each(_CrmSpecs.crm_synced, contact_id="ct_1")
+    assert seen == ["ct_1"]
+
+    class Wrong:
+        @hookimpl
+        async def crm_mapped(self, contact_id: str) -> None: ...
+
+    pm.register_plugin(Wrong(), "wrong")
+    with pytest.raises(PluginError, match='plugin "wrong": crm_mapped must be a plain function'):
+        pm.check()
+
+
+def test_mypy_checks_a_hook_calls_keywords_against_its_spec(tmp_path: Path) -> None:
+    pytest.importorskip("mypy")
+    program = tmp_path / "call.py"
+    program.write_text(
+        "from trunkline import Contact, PluginManager, Queue, hookspecs\n"
+        "def choose(pm: PluginManager, contact: Contact, queues: dict[str, Queue]) -> None:\n"
+        "    pm.call_first(hookspecs.trunkline_select_queue, contact=contact, queus=queues)\n"
+        "    n: int | None = pm.call_first(\n"
+        "        hookspecs.trunkline_select_queue, contact=contact, queues=queues\n"
+        "    )\n",
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(program)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert 'call.py:3: error: No overload variant of "call_first"' in result.stdout, result.stdout
+    assert "call.py:4: error: Incompatible types in assignment" in result.stdout, result.stdout
+    assert '(expression has type "str | None"' in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # uvicorn serves on asyncio only
+async def test_a_plugin_route_under_a_prefix_core_keeps_stops_the_start_with_the_path_named(
+    anyio_backend: str,
+) -> None:
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    class Thief:
+        @hookimpl
+        def trunkline_register_routes(self) -> list[Any]:
+            async def page(request: Any) -> PlainTextResponse:
+                return PlainTextResponse("mine")
+
+            return [Route("/api/v1/stolen", page)]
+
+    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"}, extra=[("thief", Thief())])
+    data = {"web": {"port": 0}, "workspaces": {W: {"queues": {"q": {}}}}}
+    runtime = build_runtime(pm, data, clock=FakeClock(), web=True)
+    with pytest.raises(BaseExceptionGroup) as failed:
+        async with runtime.running():
+            pass
+    error = _startup_error(failed.value)  # what `trunkline serve` prints, on one line
+    assert isinstance(error, PluginError)
+    assert 'plugin "thief": route /api/v1/stolen is under /api/, which core keeps' in str(error)
+
+
+def test_a_router_given_the_plugin_manager_as_before_still_routes_by_the_hooks_with_a_warning() -> (
+    None
+):
+    from trunkline.deprecation import TrunklineDeprecationWarning
+    from trunkline.routing import EnqueueContact, SetAgentStatus
+
+    class PickBob:
+        @hookimpl
+        def trunkline_pick_agent(self, agents: Sequence[Agent]) -> str | None:
+            return "bob" if any(a.id == "bob" for a in agents) else None
+
+    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"}, extra=[("pick", PickBob())])
+    strategies = {s.name: s for s in pm.collect(trunkline.hookspecs.trunkline_register_strategies)}
+    queue = Queue(id="q", workspace=W)
+    chat = {"chat": 1}
+    agents = [Agent(id=n, workspace=W, queues=["q"], capacity=chat) for n in ("ann", "bob")]
+    with pytest.warns(TrunklineDeprecationWarning, match=r"pass hooks=pm\.routing_hooks"):
+        router = Router(W, [queue], agents, strategies=strategies, hooks=pm)
+    for number, agent in enumerate(agents):
+        router.handle(SetAgentStatus(agent.id, AgentStatus.AVAILABLE), float(number))
+    contact = Contact(
+        id="c1",
+        workspace=W,
+        channel="web",
+        channel_kind="chat",
+        direction=Direction.INBOUND,
+        customer_id="cu1",
+        address=Address("memory", "x"),
+        queue="q",
+    )
+    events = router.handle(EnqueueContact(contact), 10.0)
+    offered = [e for e in events if isinstance(e, ev.ContactOffered)]
+    assert [o.offer.agent_id for o in offered] == ["bob"]  # ann idles longer; the hook picks bob

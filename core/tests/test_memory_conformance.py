@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
+
 from trunkline import Ack, Address, OutboundMessage
 from trunkline.builtin.memory_channel import MemoryChannel
 from trunkline.testing.suite import ChannelConformance, Sample
@@ -59,9 +61,34 @@ def test_tests_a_channel_cannot_pass_are_left_out_not_skipped() -> None:
         "test_send_honours_the_dedupe_key": (
             "channel 'inbound-only' does not declare outbound, dedupe_key"
         ),
+        "test_a_channel_with_typing_indicators_sends_signals": (
+            "channel 'inbound-only' does not declare typing_indicators"
+        ),
     }
     assert Narrow.test_attachments_are_kept is None  # type: ignore[comparison-overlap]
     assert callable(Narrow.test_inbound_creates_a_contact)
     assert callable(ChannelConformance.test_attachments_are_kept)  # the base keeps them all
     # The memory channel itself declares everything: nothing is left out of its run.
     assert TestMemoryChannel.not_applicable == {}
+
+
+def test_a_channel_that_declares_typing_indicators_without_signal_fails_the_suite() -> None:
+    from trunkline import Capabilities
+
+    # The memory channel without its signal(): it still claims typing_indicators.
+    members = {
+        k: v
+        for k, v in vars(MemoryChannel).items()
+        if k != "signal" and (k == "__init__" or not k.startswith("__"))
+    }
+    members.update(
+        name="mute",
+        capabilities=Capabilities(inbound=True, outbound=True, typing_indicators=True),
+    )
+    Mute = type("Mute", (), members)
+
+    class Suite(ChannelConformance):
+        adapter = Mute
+
+    with pytest.raises(AssertionError, match="declares typing_indicators but has no"):
+        Suite().test_a_channel_with_typing_indicators_sends_signals()

@@ -17,7 +17,8 @@ import httpx
 import pytest
 import websockets
 
-from trunkline import Address, FakeClock, InboundMessage, Runtime, load_plugins
+from trunkline import Address, FakeClock, InboundMessage, Router, Runtime, load_plugins
+from trunkline.runtime import default_engine
 from trunkline.testing import build_runtime
 from trunkline.users import hash_password, hash_token
 from trunkline.web.openapi import openapi_document
@@ -73,6 +74,77 @@ async def server() -> AsyncIterator[Runtime]:
     runtime = build_runtime(pm, config_data(), clock=FakeClock(), web=True)
     async with runtime.running():
         yield runtime
+
+
+class WrappedEngine:
+    """An engine of the app's own that is no Router: it keeps one inside and passes on only
+    what the RoutingEngine protocol names."""
+
+    def __init__(self, inner: Router) -> None:
+        self._inner = inner
+        self.handled = 0
+
+    def handle(self, command: Any, now: float) -> list[Any]:
+        self.handled += 1
+        return self._inner.handle(command, now)
+
+    def apply(self, event: Any) -> None:
+        self._inner.apply(event)
+
+    def next_deadline(self) -> float | None:
+        return self._inner.next_deadline()
+
+    def snapshot(self) -> bytes:
+        return self._inner.snapshot()
+
+    def restore(self, data: bytes) -> None:
+        self._inner.restore(data)
+
+    @property
+    def queues(self) -> Any:
+        return self._inner.queues
+
+    @property
+    def agents(self) -> Any:
+        return self._inner.agents
+
+    @property
+    def contacts(self) -> Any:
+        return self._inner.contacts
+
+    @property
+    def offers(self) -> Any:
+        return self._inner.offers
+
+    def waiting(self, queue_id: str) -> Any:
+        return self._inner.waiting(queue_id)
+
+    def queue_agents(self, queue_id: str) -> Any:
+        return self._inner.queue_agents(queue_id)
+
+    def unrouted(self) -> Any:
+        return self._inner.unrouted()
+
+
+async def test_an_engine_of_the_apps_own_serves_the_api_through_the_engine_protocol() -> None:
+    engines: list[WrappedEngine] = []
+
+    def factory(workspace: Any, strategies: Any, pm: Any) -> WrappedEngine:
+        engines.append(WrappedEngine(default_engine(workspace, strategies, pm)))
+        return engines[-1]
+
+    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    runtime = build_runtime(pm, config_data(), clock=FakeClock(), web=True, engine_factory=factory)
+    async with runtime.running(), client(runtime, "sue") as sue:
+        ack = await runtime.channel("web").deliver("kim", "hello")
+        queues = (await sue.get("/api/v1/workspaces/acme/queues")).json()
+        assert {q["id"]: q["waiting"] for q in queues} == {"support": 1, "billing": 0}
+        assert queues[0]["agents"]["offline"] == 2
+        agents = (await sue.get("/api/v1/workspaces/acme/agents")).json()
+        assert {a["id"] for a in agents} == {"ada", "bob"}
+        contacts = (await sue.get("/api/v1/workspaces/acme/contacts")).json()
+        assert [c["id"] for c in contacts] == [ack.contact_id]
+    assert any(engine.handled for engine in engines)
 
 
 def client(runtime: Runtime, token: str | None = None) -> httpx.AsyncClient:

@@ -10,55 +10,185 @@ from typing import TYPE_CHECKING
 
 from ._lazy import lazy_exports
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # for type checkers only; test_facade checks it names _EXPORTS exactly
     from .channels import (
-        Ack,
-        Capabilities,
-        ChannelAdapter,
-        InboundHandler,
-        InboundMalformed,
-        InboundMessage,
-        InboundRejected,
-        OutboundMessage,
-        PermanentSendError,
-        Receipt,
-        Secret,
-        Signal,
-        TemporaryFailure,
-        check_inbound,
-        check_text,
-        secret,
+        Ack as Ack,
     )
-    from .clock import Clock, FakeClock, SystemClock
-    from .config import Config, SettingsRegistry, WorkspaceConfig, config_from_dict, load_config
-    from .errors import ConfigError, PluginError, TrunklineError
-    from .hookspecs import hookimpl, hookspec
-    from .hours import Schedule
+    from .channels import (
+        Capabilities as Capabilities,
+    )
+    from .channels import (
+        ChannelAdapter as ChannelAdapter,
+    )
+    from .channels import (
+        InboundHandler as InboundHandler,
+    )
+    from .channels import (
+        InboundMalformed as InboundMalformed,
+    )
+    from .channels import (
+        InboundMessage as InboundMessage,
+    )
+    from .channels import (
+        InboundRejected as InboundRejected,
+    )
+    from .channels import (
+        OutboundMessage as OutboundMessage,
+    )
+    from .channels import (
+        PermanentSendError as PermanentSendError,
+    )
+    from .channels import (
+        ReadsAttachments as ReadsAttachments,
+    )
+    from .channels import (
+        Receipt as Receipt,
+    )
+    from .channels import (
+        Secret as Secret,
+    )
+    from .channels import (
+        SendsSignals as SendsSignals,
+    )
+    from .channels import (
+        Signal as Signal,
+    )
+    from .channels import (
+        TemporaryFailure as TemporaryFailure,
+    )
+    from .channels import (
+        check_inbound as check_inbound,
+    )
+    from .channels import (
+        check_text as check_text,
+    )
+    from .channels import (
+        secret as secret,
+    )
+    from .clock import (
+        Clock as Clock,
+    )
+    from .clock import (
+        FakeClock as FakeClock,
+    )
+    from .clock import (
+        SystemClock as SystemClock,
+    )
+    from .config import (
+        Config as Config,
+    )
+    from .config import (
+        SettingsRegistry as SettingsRegistry,
+    )
+    from .config import (
+        WorkspaceConfig as WorkspaceConfig,
+    )
+    from .config import (
+        config_from_dict as config_from_dict,
+    )
+    from .config import (
+        load_config as load_config,
+    )
+    from .errors import (
+        ConfigError as ConfigError,
+    )
+    from .errors import (
+        PluginError as PluginError,
+    )
+    from .errors import (
+        TrunklineError as TrunklineError,
+    )
+    from .hookspecs import (
+        hookimpl as hookimpl,
+    )
+    from .hookspecs import (
+        hookspec as hookspec,
+    )
+    from .hours import (
+        Schedule as Schedule,
+    )
     from .model import (
-        Address,
-        Agent,
-        AgentState,
-        AgentStatus,
-        Attachment,
-        Contact,
-        ContactState,
-        Customer,
-        Direction,
-        EscalationStep,
-        Message,
-        Offer,
-        Queue,
-        RoutingSettings,
-        Workspace,
+        Address as Address,
     )
-    from .plugins import Distro, PluginManager, load_plugins
-    from .routing import Classification, Router, RoutingError, Strategy
-    from .runtime import Runtime
-    from .store import Store, StoredEvent
-    from .switchboard import Switchboard
+    from .model import (
+        Agent as Agent,
+    )
+    from .model import (
+        AgentState as AgentState,
+    )
+    from .model import (
+        AgentStatus as AgentStatus,
+    )
+    from .model import (
+        Attachment as Attachment,
+    )
+    from .model import (
+        Contact as Contact,
+    )
+    from .model import (
+        ContactState as ContactState,
+    )
+    from .model import (
+        Customer as Customer,
+    )
+    from .model import (
+        Direction as Direction,
+    )
+    from .model import (
+        EscalationStep as EscalationStep,
+    )
+    from .model import (
+        Message as Message,
+    )
+    from .model import (
+        Offer as Offer,
+    )
+    from .model import (
+        Queue as Queue,
+    )
+    from .model import (
+        RoutingSettings as RoutingSettings,
+    )
+    from .model import (
+        Workspace as Workspace,
+    )
+    from .plugins import (
+        Distro as Distro,
+    )
+    from .plugins import (
+        PluginManager as PluginManager,
+    )
+    from .plugins import (
+        load_plugins as load_plugins,
+    )
+    from .routing import (
+        Classification as Classification,
+    )
+    from .routing import (
+        Router as Router,
+    )
+    from .routing import (
+        RoutingError as RoutingError,
+    )
+    from .routing import (
+        Strategy as Strategy,
+    )
+    from .runtime import (
+        Runtime as Runtime,
+    )
+    from .store import (
+        Store as Store,
+    )
+    from .store import (
+        StoredEvent as StoredEvent,
+    )
+    from .switchboard import (
+        Switchboard as Switchboard,
+    )
 
-# Imported on first use (PEP 562): `import trunkline` stays quick, and a plugin or a
-# command pays only for the parts it touches.
+# The one list of the public API: name -> the module defining it, imported on first use
+# (PEP 562), so `import trunkline` stays quick and a plugin or a command pays only for the
+# parts it touches.
 _EXPORTS = {
     "Ack": ".channels",
     "Address": ".model",
@@ -68,9 +198,12 @@ _EXPORTS = {
     "Attachment": ".model",
     "Capabilities": ".channels",
     "ChannelAdapter": ".channels",
+    "check_inbound": ".channels",
+    "check_text": ".channels",
     "Classification": ".routing",
     "Clock": ".clock",
     "Config": ".config",
+    "config_from_dict": ".config",
     "ConfigError": ".errors",
     "Contact": ".model",
     "ContactState": ".model",
@@ -79,10 +212,14 @@ _EXPORTS = {
     "Distro": ".plugins",
     "EscalationStep": ".model",
     "FakeClock": ".clock",
+    "hookimpl": ".hookspecs",
+    "hookspec": ".hookspecs",
     "InboundHandler": ".channels",
     "InboundMalformed": ".channels",
     "InboundMessage": ".channels",
     "InboundRejected": ".channels",
+    "load_config": ".config",
+    "load_plugins": ".plugins",
     "Message": ".model",
     "Offer": ".model",
     "OutboundMessage": ".channels",
@@ -90,6 +227,7 @@ _EXPORTS = {
     "PluginError": ".errors",
     "PluginManager": ".plugins",
     "Queue": ".model",
+    "ReadsAttachments": ".channels",
     "Receipt": ".channels",
     "Router": ".routing",
     "RoutingError": ".routing",
@@ -97,8 +235,10 @@ _EXPORTS = {
     "Runtime": ".runtime",
     "Schedule": ".hours",
     "Secret": ".channels",
-    "Signal": ".channels",
+    "secret": ".channels",
+    "SendsSignals": ".channels",
     "SettingsRegistry": ".config",
+    "Signal": ".channels",
     "Store": ".store",
     "StoredEvent": ".store",
     "Strategy": ".routing",
@@ -108,77 +248,8 @@ _EXPORTS = {
     "TrunklineError": ".errors",
     "Workspace": ".model",
     "WorkspaceConfig": ".config",
-    "check_inbound": ".channels",
-    "check_text": ".channels",
-    "config_from_dict": ".config",
-    "hookimpl": ".hookspecs",
-    "hookspec": ".hookspecs",
-    "load_config": ".config",
-    "load_plugins": ".plugins",
-    "secret": ".channels",
 }
 
+__all__ = sorted(_EXPORTS)
 
-__version__ = "0.1.0"
-
-__all__ = [
-    "Ack",
-    "Address",
-    "Agent",
-    "AgentState",
-    "AgentStatus",
-    "Attachment",
-    "Capabilities",
-    "ChannelAdapter",
-    "Classification",
-    "Clock",
-    "Config",
-    "ConfigError",
-    "Contact",
-    "ContactState",
-    "Customer",
-    "Direction",
-    "Distro",
-    "EscalationStep",
-    "FakeClock",
-    "InboundHandler",
-    "InboundMalformed",
-    "InboundMessage",
-    "InboundRejected",
-    "Message",
-    "Offer",
-    "OutboundMessage",
-    "PermanentSendError",
-    "PluginError",
-    "PluginManager",
-    "Queue",
-    "Receipt",
-    "Router",
-    "RoutingError",
-    "RoutingSettings",
-    "Runtime",
-    "Schedule",
-    "Secret",
-    "SettingsRegistry",
-    "Signal",
-    "Store",
-    "StoredEvent",
-    "Strategy",
-    "Switchboard",
-    "SystemClock",
-    "TemporaryFailure",
-    "TrunklineError",
-    "Workspace",
-    "WorkspaceConfig",
-    "__version__",
-    "check_inbound",
-    "check_text",
-    "config_from_dict",
-    "hookimpl",
-    "hookspec",
-    "load_config",
-    "load_plugins",
-    "secret",
-]
-
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__, distribution="trunkline")

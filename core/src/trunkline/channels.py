@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import anyio.abc
 import attrs
 
+from .errors import TrunklineError
 from .model import Address, Attachment, attachment_tuple
 
 __all__ = [
@@ -28,8 +29,10 @@ __all__ = [
     "InboundRejected",
     "OutboundMessage",
     "PermanentSendError",
+    "ReadsAttachments",
     "Receipt",
     "Secret",
+    "SendsSignals",
     "Signal",
     "TemporaryFailure",
     "check_inbound",
@@ -130,7 +133,7 @@ class Ack:
     new_contact: bool = False
 
 
-class InboundRejected(Exception):
+class InboundRejected(TrunklineError):
     """The message was refused for good (a filter said so); the sender should not retry."""
 
 
@@ -159,7 +162,7 @@ class InboundMalformed(InboundRejected):
         self.problem = problem
 
 
-class TemporaryFailure(Exception):
+class TemporaryFailure(TrunklineError):
     """The runtime cannot store the message now; the sender should retry (SMTP 4xx, HTTP 503)."""
 
 
@@ -283,7 +286,7 @@ class Receipt:
     provider_id: str | None = None
 
 
-class PermanentSendError(Exception):
+class PermanentSendError(TrunklineError):
     """Raised by ``send`` when retrying cannot help (bad address, message refused)."""
 
 
@@ -324,6 +327,9 @@ class ChannelAdapter(Protocol):
     instance: str
     workspace: str
 
+    def __init__(self, settings: Any, *, instance: str, workspace: str) -> None:
+        """Build the channel from its checked ``Settings``; connect nothing until ``run``."""
+
     async def run(
         self,
         inbound: InboundHandler,
@@ -338,8 +344,22 @@ class ChannelAdapter(Protocol):
     async def aclose(self) -> None:
         """Release connections; called once when the runtime stops."""
 
-    # Optional: ``async def signal(self, to: Address, signal: Signal) -> None`` delivers an
-    # agent's typing indicator to the customer, for channels with ``typing_indicators``.
-    # Optional: ``async def read_attachment(self, sha256: str) -> bytes | None`` gives the
-    # content of a file a customer sent on this channel (None when it is not kept), so the
-    # agent desktop can open it; without it agents see the file's name and size only.
+    # Optional parts, each a protocol of its own below: :class:`SendsSignals` (``signal``)
+    # and :class:`ReadsAttachments` (``read_attachment``).
+
+
+@runtime_checkable
+class SendsSignals(Protocol):
+    """A channel that shows the customer what an agent does (``typing_indicators``)."""
+
+    async def signal(self, to: Address, signal: Signal) -> None:
+        """Deliver an agent's typing indicator to the customer; never stored, never retried."""
+
+
+@runtime_checkable
+class ReadsAttachments(Protocol):
+    """A channel that keeps the files customers send, so the agent desktop can open them;
+    without it agents see a file's name and size only."""
+
+    async def read_attachment(self, sha256: str) -> bytes | None:
+        """The content of a file a customer sent on this channel; None when it is not kept."""

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import click
 
+from . import hookspecs
 from .errors import TrunklineError
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ class TrunklineGroup(click.Group):
     def _plugin_commands(self, ctx: click.Context) -> dict[str, click.Command]:
         state = ctx.ensure_object(_State)
         try:
-            commands = state.pm.collect("trunkline_register_commands")
+            commands = state.pm.collect(hookspecs.trunkline_register_commands)
         except TrunklineError as exc:
             _fail(exc)
         return {c.name: c for c in commands if c.name and c.name not in BUILTIN_COMMANDS}
@@ -208,10 +209,10 @@ def config_sources(pm: Any, env: Mapping[str, str] | None = None) -> dict[str, A
     registry = SettingsRegistry()
     pm.hook.trunkline_add_settings.call_historic(kwargs={"registry": registry})
     return {
-        "adapters": {a.name: a for a in pm.collect("trunkline_register_channels")},
-        "strategies": {s.name for s in pm.collect("trunkline_register_strategies")},
+        "adapters": {a.name: a for a in pm.collect(hookspecs.trunkline_register_channels)},
+        "strategies": {s.name for s in pm.collect(hookspecs.trunkline_register_strategies)},
         "plugin_sections": registry.sections,
-        "stores": {f.name: f.Settings for f in pm.collect("trunkline_register_stores")},
+        "stores": {f.name: f.Settings for f in pm.collect(hookspecs.trunkline_register_stores)},
         "env": os.environ if env is None else env,
     }
 
@@ -485,7 +486,7 @@ def _explain(
     from .config import choose_workspace
 
     workspace = choose_workspace(config.workspaces, workspace)
-    strategies = {s.name: s for s in pm.collect("trunkline_register_strategies")}
+    strategies = {s.name: s for s in pm.collect(hookspecs.trunkline_register_strategies)}
     chosen = config.workspaces[workspace]
     explanation = explain_from_log(
         (e for e in log if e.workspace == workspace),
@@ -667,13 +668,13 @@ def plugins(state: _State) -> None:
         )
         click.echo(f"  {info.name:<20} {origin:<32} {info.module}")
     click.echo("channels:")
-    for plugin, adapter in pm.collect_by_plugin("trunkline_register_channels"):
+    for plugin, adapter in pm.collect_by_plugin(hookspecs.trunkline_register_channels):
         click.echo(f"  {adapter.name:<20} kind={adapter.kind:<10} from plugin {plugin}")
     click.echo("strategies:")
-    for plugin, strategy in pm.collect_by_plugin("trunkline_register_strategies"):
+    for plugin, strategy in pm.collect_by_plugin(hookspecs.trunkline_register_strategies):
         click.echo(f"  {strategy.name:<20} from plugin {plugin}")
     click.echo("stores:")
-    for plugin, factory in pm.collect_by_plugin("trunkline_register_stores"):
+    for plugin, factory in pm.collect_by_plugin(hookspecs.trunkline_register_stores):
         click.echo(f"  {factory.name:<20} from plugin {plugin}")
     absent = {
         name: f"disabled by {source}; no plugin of that name is installed"
@@ -696,7 +697,7 @@ async def _check_store(config: Any, config_file: str, pm: Any) -> None:
     if store is not None:
         await store.check()
         return
-    factories = {f.name: f for f in pm.collect("trunkline_register_stores")}
+    factories = {f.name: f for f in pm.collect(hookspecs.trunkline_register_stores)}
     check = getattr(factories.get(config.store.backend), "check", None)
     if check is not None:
         await check(config.store.options)
@@ -708,7 +709,7 @@ def default_store(config: Any, config_file: str, pm: Any) -> Any:
         return None  # the runtime builds the one the file chose
     from pathlib import Path
 
-    factories = {f.name: f for f in pm.collect("trunkline_register_stores")}
+    factories = {f.name: f for f in pm.collect(hookspecs.trunkline_register_stores)}
     if "sqlite" not in factories:
         why = pm.not_loaded.get("sqlite-store", "not loaded")
         raise TrunklineError(

@@ -97,8 +97,7 @@ class Coordinator:
             desk.engine, desk.unsnapshotted = rebuilt.engine, rebuilt.unsnapshotted
             desk.applied, desk.own = rebuilt.applied, []
             self.runtime.start_routing(desk)
-            unrouted = getattr(desk.engine, "unrouted", None)
-            pending = await self._route(desk, list(unrouted()) if unrouted is not None else [])
+            pending = await self._route(desk, desk.engine.unrouted())
         await pending.stored()
 
     async def _tail(self) -> None:
@@ -142,8 +141,7 @@ class Coordinator:
 
     async def _route(self, desk: Desk, contacts: list[Contact]) -> _Pending:
         """Queue contacts received elsewhere (the caller holds the desk's lock)."""
-        unrouted = getattr(desk.engine, "unrouted", None)
-        waiting = {c.id for c in unrouted()} if unrouted is not None else set()
+        waiting = {c.id for c in desk.engine.unrouted()}
         now = self.runtime.clock.now()
         events: list[ev.Event] = []
         for contact in contacts:

@@ -30,6 +30,7 @@ from rich.table import Table
 from rich.text import Text
 
 from . import events as ev
+from . import hookspecs
 from .channels import InboundRejected, TemporaryFailure
 from .codec import write_event
 from .config import Config, _merge, config_from_dict
@@ -37,7 +38,7 @@ from .errors import TrunklineError
 from .metrics import Metrics
 from .model import AgentStatus, Offer
 from .plugins import PluginManager
-from .routing import CloseContact, EndContact, Router, RoutingError
+from .routing import CloseContact, EndContact, RoutingError
 from .runtime import Runtime
 from .users import hash_password
 
@@ -265,9 +266,9 @@ def demo_config(
     simulates its own channels. The demo runs in :func:`demo_workspace`, with the skills of
     the defaults and its own.
     """
-    adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
-    stores = {f.name: f.Settings for f in pm.collect("trunkline_register_stores")}
-    strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
+    adapters = {a.name: a for a in pm.collect(hookspecs.trunkline_register_channels)}
+    stores = {f.name: f.Settings for f in pm.collect(hookspecs.trunkline_register_stores)}
+    strategies = {s.name for s in pm.collect(hookspecs.trunkline_register_strategies)}
     if "memory" not in adapters:
         raise _missing(pm, "memory-channel", "the demo runs on the built-in memory channel")
     if not strategies:
@@ -631,10 +632,7 @@ class _Simulation:
         """
         if self.handling.get(offer.contact_id) != offer.id:
             return False  # transferred, and accepted anew (perhaps by this agent again)
-        engine = self.runtime.desk(self.workspace).engine
-        if not isinstance(engine, Router):
-            return True  # another engine: its own check of EndContact's agent_id still holds
-        view = engine.contacts.get(offer.contact_id)
+        view = self.runtime.desk(self.workspace).engine.contacts.get(offer.contact_id)
         return view is not None and view.agent_id == offer.agent_id
 
 

@@ -10,13 +10,21 @@ an ``async def`` implementation of one of them is refused at start-up.
 
 A plugin that raises inside a hook is isolated: the error is logged with the plugin's name,
 its result is ignored, the other implementations still run, and no contact is lost.
+
+How each hook is called lives with its spec: :func:`spec` marks it (``may_be_async``,
+``first_result``, ``routing``, ``historic``) and :func:`spec_info` reads it back, so the plugin
+manager checks implementations and calls from the spec itself. Core calls a hook by passing
+its spec function (``pm.acall_first(hookspecs.trunkline_inbound_filter, message=…)``), so
+mypy checks the hook's name and keywords at every call. A plugin that adds hooks of its own
+(``trunkline_addhooks``) marks them with the same decorator.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
+import attrs
 import pluggy
 
 if TYPE_CHECKING:
@@ -30,30 +38,88 @@ if TYPE_CHECKING:
     from .plugins import PluginManager
     from .routing import Classification, Strategy
     from .runtime import Runtime
+    from .services import Service
     from .store import Store, StoreFactory
 
-__all__ = ["ASYNC_HOOKS", "hookimpl", "hookspec"]
+__all__ = [
+    "ASYNC_HOOKS",
+    "ROUTING_HOOKS",
+    "HookSpecInfo",
+    "hookimpl",
+    "hookspec",
+    "spec",
+    "spec_info",
+]
 
 PROJECT = "trunkline"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
-#: Hooks whose implementations may be ``async def``. All others must be plain functions.
-ASYNC_HOOKS = frozenset(
-    {
-        "trunkline_inbound_filter",
-        "trunkline_resolve_customer",
-        "trunkline_thread_key",
-        "trunkline_classify",
-        "trunkline_contact_event",
-    }
-)
+_F = TypeVar("_F", bound=Callable[..., Any])
+_INFO = "trunkline_hook_info"  # set by :func:`spec` (pluggy keeps its own "trunkline_spec")
+
+
+@attrs.frozen
+class HookSpecInfo:
+    """How a hook is called, besides its signature.
+
+    ``may_be_async``: implementations may be ``async def``; core awaits each result itself, in
+    order. ``first_result``: the first non-``None`` result wins and later implementations are
+    not called. ``routing``: called inside the pure routing engine, on its hot path.
+    ``historic``: a plugin registered late still receives the call.
+    """
+
+    name: str
+    may_be_async: bool = False
+    first_result: bool = False
+    routing: bool = False
+    historic: bool = False
+
+
+def spec(
+    *,
+    may_be_async: bool = False,
+    first_result: bool = False,
+    routing: bool = False,
+    historic: bool = False,
+) -> Callable[[_F], _F]:
+    """Declare a hook specification and how it is called (see :class:`HookSpecInfo`).
+
+    It is pluggy's ``hookspec`` with the metadata kept on the function. A may-be-async hook is
+    never ``firstresult`` to pluggy (a coroutine would be its first result): core's
+    ``acall_first`` awaits each result and stops at the first that is not ``None``.
+    """
+    if routing and may_be_async:
+        raise ValueError("a routing hook is called inside the pure engine: it cannot be async")
+
+    def mark(function: _F) -> _F:
+        marked = hookspec(historic=historic, firstresult=first_result and not may_be_async)(
+            function
+        )
+        info = HookSpecInfo(
+            name=function.__name__,
+            may_be_async=may_be_async,
+            first_result=first_result,
+            routing=routing,
+            historic=historic,
+        )
+        setattr(marked, _INFO, info)
+        return marked
+
+    return mark
+
+
+def spec_info(function: Callable[..., Any]) -> HookSpecInfo:
+    """How the hook specified by ``function`` is called; a spec declared with pluggy's plain
+    ``hookspec`` is a synchronous hook whose every result counts."""
+    info = getattr(function, _INFO, None)
+    return info if isinstance(info, HookSpecInfo) else HookSpecInfo(name=function.__name__)
 
 
 # Setup ------------------------------------------------------------------------------------
 
 
-@hookspec(historic=True)
+@spec(historic=True)
 def trunkline_addhooks(pluginmanager: PluginManager) -> None:
     """Add new hook specifications, for plugins that offer hooks of their own.
 
@@ -61,7 +127,7 @@ def trunkline_addhooks(pluginmanager: PluginManager) -> None:
     """
 
 
-@hookspec(historic=True)
+@spec(historic=True)
 def trunkline_add_settings(registry: SettingsRegistry) -> None:
     """Declare a configuration section for a plugin that is not a channel.
 
@@ -71,12 +137,12 @@ def trunkline_add_settings(registry: SettingsRegistry) -> None:
     """
 
 
-@hookspec(historic=True)
+@spec(historic=True)
 def trunkline_configure(config: Config) -> None:
     """Called once the configuration is loaded and checked, before anything starts."""
 
 
-@hookspec
+@spec()
 def trunkline_unconfigure(config: Config) -> None:
     """Called once when the runtime has stopped; release what ``trunkline_configure`` took."""
 
@@ -84,38 +150,51 @@ def trunkline_unconfigure(config: Config) -> None:
 # Registries -------------------------------------------------------------------------------
 
 
-@hookspec
+@spec()
 def trunkline_register_channels() -> Sequence[type[ChannelAdapter]]:
     """Return channel adapter classes. Each is used as ``adapter = "<name>"`` in config."""
     return []
 
 
-@hookspec
+@spec()
 def trunkline_register_strategies() -> Sequence[Strategy]:
     """Return routing strategies; a queue picks one by name with ``strategy = "<name>"``."""
     return []
 
 
-@hookspec
+@spec()
 def trunkline_register_stores() -> Sequence[StoreFactory]:
     """Return store factories; the configuration picks one with ``store = "<name>"``."""
     return []
 
 
-@hookspec
+@spec()
 def trunkline_register_routes(runtime: Runtime) -> Sequence[BaseRoute]:
     """Return Starlette routes (``Route``, ``WebSocketRoute``, ``Mount``) to serve on the HTTP
     server of ``serve`` and ``demo``, beside the API and the pages.
 
     Called once when the server starts, with the running ``runtime``: a channel plugin serves
     its widget and its customers' WebSocket this way and hands what arrives to
-    ``runtime.receive``. Paths must not start with ``/api/``, ``/ws/`` or ``/static/``
-    (core's); prefix them with the plugin's name. Import Starlette inside the hook.
+    ``runtime.receive``. A path under one of core's prefixes (``trunkline.web.app.RESERVED``:
+    ``/api/``, ``/ws/``, ``/static/``, the pages, ``/metrics``) stops the start-up with a
+    ``PluginError`` naming it; prefix yours with the plugin's name. Import Starlette inside.
     """
     return []
 
 
-@hookspec
+@spec()
+def trunkline_register_services(runtime: Runtime) -> Sequence[Service]:
+    """Return long-running services to run beside the channels (``trunkline.services.Service``).
+
+    Called once when the runtime starts, after its channels are up. Each service's
+    ``run(*, task_status)`` is started in the runtime's task group: it calls
+    ``task_status.started()`` when ready and runs until cancelled. The web server and the
+    coordinator of several nodes on one store are services of built-in plugins.
+    """
+    return []
+
+
+@spec()
 def trunkline_register_commands() -> Sequence[click.Command]:
     """Return click commands to add to the ``trunkline`` command line.
 
@@ -128,7 +207,7 @@ def trunkline_register_commands() -> Sequence[click.Command]:
 # Inbound ----------------------------------------------------------------------------------
 
 
-@hookspec
+@spec(may_be_async=True, first_result=True)
 def trunkline_inbound_filter(
     message: InboundMessage, workspace: str
 ) -> str | Awaitable[str | None] | None:
@@ -139,7 +218,7 @@ def trunkline_inbound_filter(
     """
 
 
-@hookspec
+@spec(may_be_async=True, first_result=True)
 def trunkline_resolve_customer(
     workspace: str, address: Address, message: InboundMessage, store: Store
 ) -> Customer | Awaitable[Customer | None] | None:
@@ -150,7 +229,7 @@ def trunkline_resolve_customer(
     """
 
 
-@hookspec
+@spec(may_be_async=True, first_result=True)
 def trunkline_thread_key(
     message: InboundMessage, workspace: str, customer: Customer
 ) -> str | Awaitable[str | None] | None:
@@ -162,7 +241,7 @@ def trunkline_thread_key(
     """
 
 
-@hookspec
+@spec(may_be_async=True)
 def trunkline_classify(
     contact: Contact, message: InboundMessage
 ) -> Classification | Awaitable[Classification | None] | None:
@@ -176,7 +255,7 @@ def trunkline_classify(
 # Routing (synchronous: called inside the pure routing engine) -----------------------------
 
 
-@hookspec(firstresult=True)
+@spec(first_result=True)
 def trunkline_select_queue(contact: Contact, queues: Mapping[str, Queue]) -> str | None:
     """Choose the queue for a contact the classification left without one.
 
@@ -185,7 +264,7 @@ def trunkline_select_queue(contact: Contact, queues: Mapping[str, Queue]) -> str
     """
 
 
-@hookspec
+@spec(routing=True)
 def trunkline_filter_agents(
     contact: Contact, queue: Queue, agents: Sequence[Agent]
 ) -> Sequence[str] | None:
@@ -196,7 +275,7 @@ def trunkline_filter_agents(
     """
 
 
-@hookspec
+@spec(routing=True)
 def trunkline_score_agents(
     contact: Contact, queue: Queue, agents: Sequence[Agent]
 ) -> Mapping[str, float] | None:
@@ -207,7 +286,7 @@ def trunkline_score_agents(
     """
 
 
-@hookspec(firstresult=True)
+@spec(routing=True, first_result=True)
 def trunkline_pick_agent(
     contact: Contact, queue: Queue, agents: Sequence[Agent], scores: Mapping[str, float]
 ) -> str | None:
@@ -220,7 +299,7 @@ def trunkline_pick_agent(
 # Outbound and lifecycle --------------------------------------------------------------------
 
 
-@hookspec(firstresult=True)
+@spec(first_result=True)
 def trunkline_render_outbound(
     message: OutboundMessage, capabilities: Capabilities, channel: str
 ) -> OutboundMessage | None:
@@ -231,9 +310,23 @@ def trunkline_render_outbound(
     """
 
 
-@hookspec
+@spec(may_be_async=True)
 def trunkline_contact_event(event: Event, runtime: Runtime) -> Awaitable[None] | None:
     """Observe every event after it is durably stored: metrics, CRM sync, webhooks.
 
     *May be async.* Implementations run in order; an exception is logged and ignored.
     """
+
+
+def _specs() -> list[HookSpecInfo]:
+    return [
+        spec_info(value)
+        for name, value in globals().items()
+        if name.startswith("trunkline_") and callable(value)
+    ]
+
+
+#: Hooks whose implementations may be ``async def`` (from the specs). All others must be plain.
+ASYNC_HOOKS = frozenset(info.name for info in _specs() if info.may_be_async)
+#: Hooks the routing engine calls (from the specs).
+ROUTING_HOOKS = frozenset(info.name for info in _specs() if info.routing)

@@ -21,15 +21,24 @@ import importlib
 import inspect
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 import attrs
 import pluggy
 
 from . import hookspecs
 from .errors import PluginError
+
+if TYPE_CHECKING:
+    from .model import Agent, Contact, Queue
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+#: A hook to call: its spec function (checked by mypy), or its name (unchecked; for hooks a
+#: plugin declared without importing them).
+Hook = Callable[..., Any] | str
 
 __all__ = [
     "BUILTIN_PLUGINS",
@@ -55,6 +64,8 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
     "memory-store": "trunkline.builtin.memory_store",
     "sqlite-store": "trunkline.builtin.sqlite_store",
     "strategies": "trunkline.builtin.strategies",
+    "cluster": "trunkline.builtin.cluster",
+    "web": "trunkline.builtin.web",
 }
 
 
@@ -125,6 +136,8 @@ class PluginManager(pluggy.PluginManager):
         #: Installed plugins that were not loaded -> why, as a phrase ("disabled by ...").
         self.not_loaded: dict[str, str] = {}
         self._unloaded: dict[str, Callable[[], object]] = {}
+        #: The routing hooks as the engine calls them: ``Router(..., hooks=pm.routing_hooks)``.
+        self.routing_hooks = PluginRoutingHooks(self)
         # Historic: every plugin registered from now on gets this call as it arrives.
         self.hook.trunkline_addhooks.call_historic(kwargs={"pluginmanager": self})
 
@@ -163,9 +176,12 @@ class PluginManager(pluggy.PluginManager):
             name = exc.plugin if isinstance(exc.plugin, str) else self.get_name(exc.plugin)
             raise PluginError(f'plugin "{name}": {exc}') from None
         for hook_name in dir(self.hook):
-            if not hook_name.startswith("trunkline_") or hook_name in hookspecs.ASYNC_HOOKS:
+            caller = getattr(self.hook, hook_name)
+            if not isinstance(caller, pluggy.HookCaller) or caller.spec is None:
                 continue
-            for impl in getattr(self.hook, hook_name).get_hookimpls():
+            if hookspecs.spec_info(caller.spec.function).may_be_async:
+                continue
+            for impl in caller.get_hookimpls():
                 if inspect.iscoroutinefunction(impl.function):
                     raise PluginError(
                         f'plugin "{impl.plugin_name}": {hook_name} must be a plain function, '
@@ -173,71 +189,122 @@ class PluginManager(pluggy.PluginManager):
                     )
 
     # Isolated calls ---------------------------------------------------------------------
+    #
+    # Core passes each hook's spec function: ``pm.call_first(hookspecs.trunkline_select_queue,
+    # contact=c, queues=q)``, so mypy checks the keywords against the spec, and the return
+    # type follows it. A name (a string) still works, unchecked.
 
-    def _impls(self, hook_name: str) -> list[pluggy.HookImpl]:
+    def _impls(self, hook: Hook) -> list[pluggy.HookImpl]:
         impls = [
             impl
-            for impl in getattr(self.hook, hook_name).get_hookimpls()
+            for impl in getattr(self.hook, _name(hook)).get_hookimpls()
             if not (impl.hookwrapper or impl.wrapper)
         ]
         impls.reverse()  # pluggy calls the last registered (and tryfirst) first
         return impls
 
-    def has_impls(self, hook_name: str, /) -> bool:
-        """True when some plugin implements the hook (the engine skips unused hooks)."""
-        return bool(getattr(self.hook, hook_name).get_hookimpls())
+    def _first(self, hook: Hook) -> str:
+        """The hook's name, once checked that its spec lets a first result win."""
+        name = _name(hook)
+        caller = getattr(self.hook, name)
+        function = hook if callable(hook) else caller.spec.function if caller.spec else None
+        info = getattr(function, "trunkline_hook_info", None)
+        if isinstance(info, hookspecs.HookSpecInfo) and not info.first_result:
+            raise TypeError(f"{name} is not a first-result hook: call every implementation")
+        return name
 
-    def call_each(self, hook_name: str, /, **kwargs: Any) -> list[Any]:
+    def has_impls(self, hook: Hook, /) -> bool:
+        """True when some plugin implements the hook (the engine skips unused hooks)."""
+        return bool(getattr(self.hook, _name(hook)).get_hookimpls())
+
+    @overload
+    def call_each(self, hook: str, /, **kwargs: Any) -> list[Any]: ...
+    @overload
+    def call_each(
+        self, hook: Callable[_P, _R | None], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> list[_R]: ...
+    def call_each(self, hook: Hook, /, *args: Any, **kwargs: Any) -> list[Any]:
         """Call every implementation; a raising plugin is logged and skipped.
 
         Returns the non-``None`` results in call order. Use for synchronous hooks.
         """
+        assert not args, "hooks are called with keyword arguments"
+        name = _name(hook)
         results = []
-        for impl in self._impls(hook_name):
-            args = {name: kwargs[name] for name in impl.argnames}
+        for impl in self._impls(name):
+            call = {arg: kwargs[arg] for arg in impl.argnames}
             try:
-                result = impl.function(**args)
+                result = impl.function(**call)
             except Exception:
                 log.exception(
-                    'plugin "%s" raised in %s; its result is ignored',
-                    _plugin_label(impl),
-                    hook_name,
+                    'plugin "%s" raised in %s; its result is ignored', _plugin_label(impl), name
                 )
                 continue
             if result is not None:
                 results.append(result)
         return results
 
-    def call_first(self, hook_name: str, /, **kwargs: Any) -> Any:
-        """The first non-``None`` result of a synchronous hook, with raising plugins skipped."""
-        for impl in self._impls(hook_name):
-            args = {name: kwargs[name] for name in impl.argnames}
+    @overload
+    def call_first(self, hook: str, /, **kwargs: Any) -> Any: ...
+    @overload
+    def call_first(
+        self, hook: Callable[_P, _R | None], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> _R | None: ...
+    def call_first(self, hook: Hook, /, *args: Any, **kwargs: Any) -> Any:
+        """The first non-``None`` result of a synchronous first-result hook, with raising
+        plugins skipped."""
+        assert not args, "hooks are called with keyword arguments"
+        name = self._first(hook)
+        for impl in self._impls(name):
+            call = {arg: kwargs[arg] for arg in impl.argnames}
             try:
-                result = impl.function(**args)
+                result = impl.function(**call)
             except Exception:
                 log.exception(
-                    'plugin "%s" raised in %s; its result is ignored',
-                    _plugin_label(impl),
-                    hook_name,
+                    'plugin "%s" raised in %s; its result is ignored', _plugin_label(impl), name
                 )
                 continue
             if result is not None:
                 return result
         return None
 
-    async def acall_each(self, hook_name: str, /, **kwargs: Any) -> list[Any]:
+    @overload
+    async def acall_each(
+        self,
+        hook: Callable[_P, _R | Awaitable[_R | None] | None],
+        /,
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> list[_R]: ...
+    @overload
+    async def acall_each(self, hook: str, /, **kwargs: Any) -> list[Any]: ...
+    async def acall_each(self, hook: Hook, /, *args: Any, **kwargs: Any) -> list[Any]:
         """Like :meth:`call_each`, awaiting each result that is awaitable, one at a time."""
+        assert not args, "hooks are called with keyword arguments"
+        name = _name(hook)
         results = []
-        for impl in self._impls(hook_name):
-            result = await self._acall_one(impl, hook_name, kwargs)
+        for impl in self._impls(name):
+            result = await self._acall_one(impl, name, kwargs)
             if result is not None:
                 results.append(result)
         return results
 
-    async def acall_first(self, hook_name: str, /, **kwargs: Any) -> Any:
+    @overload
+    async def acall_first(
+        self,
+        hook: Callable[_P, _R | Awaitable[_R | None] | None],
+        /,
+        *args: _P.args,
+        **kwargs: _P.kwargs,
+    ) -> _R | None: ...
+    @overload
+    async def acall_first(self, hook: str, /, **kwargs: Any) -> Any: ...
+    async def acall_first(self, hook: Hook, /, *args: Any, **kwargs: Any) -> Any:
         """The first non-``None`` awaited result; later implementations are not called."""
-        for impl in self._impls(hook_name):
-            result = await self._acall_one(impl, hook_name, kwargs)
+        assert not args, "hooks are called with keyword arguments"
+        name = self._first(hook)
+        for impl in self._impls(name):
+            result = await self._acall_one(impl, name, kwargs)
             if result is not None:
                 return result
         return None
@@ -257,24 +324,75 @@ class PluginManager(pluggy.PluginManager):
             return None
         return result
 
-    def collect(self, hook_name: str) -> list[Any]:
-        """Concatenate the lists returned by a ``register_*`` hook, with their plugin names."""
+    @overload
+    def collect(self, hook: Callable[[], Sequence[_R] | None], /) -> list[_R]: ...
+    @overload
+    def collect(self, hook: str, /) -> list[Any]: ...
+    def collect(self, hook: Hook, /) -> list[Any]:
+        """Concatenate the lists returned by a ``register_*`` hook."""
         items: list[Any] = []
-        for result in self.call_each(hook_name):
+        for result in self.call_each(hook):
             items.extend(result)
         return items
 
-    def collect_by_plugin(self, hook_name: str) -> list[tuple[str, Any]]:
-        """``(plugin name, item)`` for every item a ``register_*`` hook returns."""
+    def collect_by_plugin(self, hook: Hook, /, **kwargs: Any) -> list[tuple[str, Any]]:
+        """``(plugin name, item)`` for every item a ``register_*`` hook returns, in call
+        order; a raising plugin is logged and skipped."""
+        name = _name(hook)
         items: list[tuple[str, Any]] = []
-        for impl in self._impls(hook_name):
+        for impl in self._impls(name):
             try:
-                result: Any = impl.function()
+                result: Any = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
             except Exception:
-                log.exception('plugin "%s" raised in %s', impl.plugin_name, hook_name)
+                log.exception('plugin "%s" raised in %s', impl.plugin_name, name)
                 continue
             items.extend((impl.plugin_name, item) for item in result or ())
         return items
+
+
+def _name(hook: Hook) -> str:
+    return hook if isinstance(hook, str) else hook.__name__
+
+
+class PluginRoutingHooks:
+    """The routing hooks of a plugin manager, as the engine calls them
+    (:class:`trunkline.routing.RoutingHooks`): synchronous, isolated calls."""
+
+    def __init__(self, pm: PluginManager) -> None:
+        self._pm = pm
+
+    def active(self) -> bool:
+        """True when some plugin implements a routing hook (else the engine skips them)."""
+        return any(self._pm.has_impls(name) for name in hookspecs.ROUTING_HOOKS)
+
+    def filter_agents(
+        self, contact: Contact, queue: Queue, agents: Sequence[Agent]
+    ) -> list[Sequence[str]]:
+        return self._pm.call_each(
+            hookspecs.trunkline_filter_agents, contact=contact, queue=queue, agents=agents
+        )
+
+    def score_agents(
+        self, contact: Contact, queue: Queue, agents: Sequence[Agent]
+    ) -> list[Mapping[str, float]]:
+        return self._pm.call_each(
+            hookspecs.trunkline_score_agents, contact=contact, queue=queue, agents=agents
+        )
+
+    def pick_agent(
+        self,
+        contact: Contact,
+        queue: Queue,
+        agents: Sequence[Agent],
+        scores: Mapping[str, float],
+    ) -> str | None:
+        return self._pm.call_first(
+            hookspecs.trunkline_pick_agent,
+            contact=contact,
+            queue=queue,
+            agents=agents,
+            scores=scores,
+        )
 
 
 # Discovery --------------------------------------------------------------------------------

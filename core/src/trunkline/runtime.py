@@ -22,6 +22,7 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from . import events as ev
+from . import hookspecs
 from .channels import (
     Ack,
     ChannelAdapter,
@@ -29,13 +30,14 @@ from .channels import (
     InboundRejected,
     OutboundMessage,
     PermanentSendError,
+    SendsSignals,
     Signal,
     TemporaryFailure,
     check_inbound,
 )
 from .clock import Clock, SystemClock
 from .config import Config, WorkspaceConfig
-from .errors import TrunklineError
+from .errors import PluginError, TrunklineError
 from .model import (
     AgentStatus,
     Attachment,
@@ -63,6 +65,7 @@ from .routing import (
     TransferContact,
 )
 from .routing.engine import SNAPSHOT_FORMAT
+from .services import Service
 from .store import OutboxEntry, SharedStore, Snapshot, Store
 from .survey import SurveySettings, answer_to_survey, survey_events
 
@@ -84,7 +87,7 @@ def default_engine(
         workspace.queues,
         workspace.agents,
         strategies=strategies,
-        hooks=pm,
+        hooks=pm.routing_hooks,
         skills=workspace.skills,
         settings=workspace.routing,
         schedules=workspace.hours,
@@ -156,7 +159,7 @@ class Runtime:
         self._user_listeners: list[Callable[[Config], None]] = []  # the web server's sign-ins
         self.clock: Clock = clock or SystemClock()
         self.strategies: dict[str, Strategy] = {
-            s.name: s for s in pm.collect("trunkline_register_strategies")
+            s.name: s for s in pm.collect(hookspecs.trunkline_register_strategies)
         }
         self.store: Store = store or self._make_store()
         self._engine_factory = engine_factory
@@ -175,7 +178,7 @@ class Runtime:
     # Construction -------------------------------------------------------------------------
 
     def _make_store(self) -> Store:
-        factories = {f.name: f for f in self.pm.collect("trunkline_register_stores")}
+        factories = {f.name: f for f in self.pm.collect(hookspecs.trunkline_register_stores)}
         backend = self.config.store.backend or "memory"
         if backend not in factories:
             known = ", ".join(sorted(factories)) or "none"
@@ -184,7 +187,7 @@ class Runtime:
         return store
 
     def _build_channels(self) -> None:
-        adapters = {a.name: a for a in self.pm.collect("trunkline_register_channels")}
+        adapters = {a.name: a for a in self.pm.collect(hookspecs.trunkline_register_channels)}
         for wid, workspace in self.config.workspaces.items():
             for channel in workspace.channels:
                 if channel.name in self.channels:
@@ -256,26 +259,19 @@ class Runtime:
         *,
         task_status: anyio.abc.TaskStatus[None],
     ) -> None:
-        """Observers, routing timers, leases, the outbox and the channels."""
+        """Observers, routing timers, the plugins' services, the outbox and the channels."""
         try:
             async with anyio.create_task_group() as tg:
                 self._tasks = tg
                 tg.start_soon(self._observe, receive)
-                if shared:
-                    from .cluster import Coordinator
-
-                    coordinator = Coordinator(self, self.store)  # type: ignore[arg-type]
-                    await tg.start(coordinator.run)
-                else:
+                if not shared:  # else the cluster's coordinator routes what it holds a lease on
                     for desk in self.desks.values():
                         self.start_routing(desk)
+                for service in self._services():
+                    await tg.start(service.run)
                 tg.start_soon(self._outbox_worker)
                 for name, adapter in self.channels.items():
                     await tg.start(self._supervise_channel, name, adapter)
-                if self.serve_web:
-                    from .web.app import run_web
-
-                    await tg.start(run_web, self)
                 task_status.started()
         finally:
             with anyio.CancelScope(shield=True):
@@ -287,6 +283,19 @@ class Runtime:
                 for desk in self.desks.values():
                     desk.closing = True
                     desk.has_pending.set()
+
+    def _services(self) -> list[Service]:
+        """What plugins run beside the channels (``trunkline_register_services``)."""
+        found: list[Service] = []
+        for services in self.pm.call_each(hookspecs.trunkline_register_services, runtime=self):
+            for service in services:
+                if not isinstance(service, Service):
+                    raise PluginError(
+                        f"trunkline_register_services returned {service!r}, "
+                        "not a trunkline.services.Service"
+                    )
+                found.append(service)
+        return found
 
     def start_routing(self, desk: Desk) -> None:
         """Run the desk's timers (offers, wrap-ups, escalation) until :meth:`stop_routing`."""
@@ -310,11 +319,10 @@ class Runtime:
         wid = workspace.workspace.id
         engine = self._engine_factory(workspace, self.strategies, self.pm)
         after = 0
-        restore = getattr(engine, "restore", None)
-        snapshot = await self.store.load_snapshot(wid) if restore is not None else None
+        snapshot = await self.store.load_snapshot(wid)
         if snapshot is not None and snapshot.fingerprint == self._fingerprint(workspace):
             try:
-                await anyio.to_thread.run_sync(restore, snapshot.data)  # type: ignore[arg-type]
+                await anyio.to_thread.run_sync(engine.restore, snapshot.data)
                 after = snapshot.seq
             except Exception:
                 log.warning(
@@ -374,7 +382,9 @@ class Runtime:
     async def _observe(self, receive: MemoryObjectReceiveStream[ev.Event]) -> None:
         async with receive:
             async for event in receive:
-                await self.pm.acall_each("trunkline_contact_event", event=event, runtime=self)
+                await self.pm.acall_each(
+                    hookspecs.trunkline_contact_event, event=event, runtime=self
+                )
 
     # Committing events --------------------------------------------------------------------
 
@@ -562,13 +572,10 @@ class Runtime:
 
     async def _snapshot(self, desk: Desk, seq: int) -> None:
         """Save the engine's state as of ``seq`` (the caller holds the desk's lock)."""
-        take = getattr(desk.engine, "snapshot", None)
         desk.unsnapshotted = 0
-        if take is None:
-            return
         wid = desk.config.workspace.id
         try:
-            data = await anyio.to_thread.run_sync(take)
+            data = await anyio.to_thread.run_sync(desk.engine.snapshot)
             await self.store.save_snapshot(
                 wid, Snapshot(seq=seq, fingerprint=self._fingerprint(desk.config), data=data)
             )
@@ -643,11 +650,14 @@ class Runtime:
             return
         contact = await self.store.contact(signal.workspace, signal.contact_id)
         adapter = None if contact is None else self.channels.get(contact.channel)
-        send = getattr(adapter, "signal", None)
-        if contact is None or send is None or not adapter.capabilities.typing_indicators:  # type: ignore[union-attr]
+        if (
+            contact is None
+            or not isinstance(adapter, SendsSignals)
+            or not adapter.capabilities.typing_indicators
+        ):
             return
         try:
-            await send(contact.address, signal)
+            await adapter.signal(contact.address, signal)
         except Exception:
             log.debug("channel %s: the typing signal was not delivered", contact.channel)
 
@@ -674,13 +684,13 @@ class Runtime:
         now = self.clock.now()
         sent_at = _provider_time(message)
         reason = await self.pm.acall_first(
-            "trunkline_inbound_filter", message=message, workspace=workspace
+            hookspecs.trunkline_inbound_filter, message=message, workspace=workspace
         )
         if reason:
             raise InboundRejected(str(reason))
         key = f"{message.channel}:{message.provider_id}" if message.provider_id else None
         customer = await self.pm.acall_first(
-            "trunkline_resolve_customer",
+            hookspecs.trunkline_resolve_customer,
             workspace=workspace,
             address=message.sender,
             message=message,
@@ -689,7 +699,7 @@ class Runtime:
         if customer is None:
             customer = await self.store.customer_by_address(workspace, message.sender)
         thread_key = await self.pm.acall_first(
-            "trunkline_thread_key",
+            hookspecs.trunkline_thread_key,
             message=message,
             workspace=workspace,
             customer=customer or _placeholder(workspace, message),
@@ -831,7 +841,7 @@ class Runtime:
     async def _classify(self, contact: Contact, message: InboundMessage) -> Classification:
         merged = Classification()
         for result in await self.pm.acall_each(
-            "trunkline_classify", contact=contact, message=message
+            hookspecs.trunkline_classify, contact=contact, message=message
         ):
             if not isinstance(result, Classification):
                 log.error("trunkline_classify returned %r, not a Classification; ignored", result)
@@ -866,7 +876,9 @@ class Runtime:
                 contact.id,
             )
         if queue is None:
-            picked = self.pm.call_first("trunkline_select_queue", contact=contact, queues=queues)
+            picked = self.pm.call_first(
+                hookspecs.trunkline_select_queue, contact=contact, queues=queues
+            )
             queue = picked if picked in queues else None
         if queue is None:
             queue = self._channel_queue.get(contact.channel) or next(iter(queues), None)
@@ -1029,7 +1041,7 @@ class Runtime:
                 dedupe_key=message.id,
             )
             rendered = self.pm.call_first(
-                "trunkline_render_outbound",
+                hookspecs.trunkline_render_outbound,
                 message=outbound,
                 capabilities=adapter.capabilities,
                 channel=message.channel,

@@ -3,7 +3,8 @@
 A customer "sends" by calling :meth:`MemoryChannel.deliver`, which returns the runtime's
 :class:`~trunkline.channels.Ack` exactly as an SMTP server would wait for it before answering
 250. What the centre sends is kept in :attr:`MemoryChannel.sent` and published to
-subscribers. Failures can be injected to exercise the outbox's retries.
+subscribers; agents' typing indicators are kept in :attr:`MemoryChannel.signals`. Failures can
+be injected to exercise the outbox's retries.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ..channels import (
     PermanentSendError,
     Receipt,
     Secret,
+    Signal,
     secret,
 )
 from ..hookspecs import hookimpl
@@ -59,6 +61,7 @@ class MemoryChannel:
         inbound=True,
         outbound=True,
         attachments=True,
+        typing_indicators=True,
         dedupe_key=True,
         max_body_length=4096,
     )
@@ -73,6 +76,7 @@ class MemoryChannel:
             type(self).capabilities, max_body_length=settings.max_body_length
         )
         self.sent: list[tuple[Address, OutboundMessage]] = []
+        self.signals: list[tuple[Address, Signal]] = []  # agents' typing, as signal() got it
         self._by_dedupe_key: dict[str, Receipt] = {}
         self._failures: list[Exception] = []
         self._handler: InboundHandler | None = None
@@ -93,6 +97,10 @@ class MemoryChannel:
         self._ready.set()
         task_status.started()
         await anyio.sleep_forever()
+
+    async def signal(self, to: Address, signal: Signal) -> None:
+        """Keep an agent's typing indicator in ``signals``, as a provider would show it."""
+        self.signals.append((to, signal))
 
     async def send(self, to: Address, message: OutboundMessage) -> Receipt:
         if self._failures:

@@ -22,9 +22,10 @@ import json
 import math
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from .. import events as ev
+from ..deprecation import warn_deprecated
 from ..errors import TrunklineError
 from ..hours import Schedule
 from ..model import (
@@ -61,27 +62,86 @@ from .strategy import AgentView, Strategy
 
 __all__ = ["Router", "RoutingEngine", "RoutingError", "RoutingHooks"]
 
-ROUTING_HOOKS = ("trunkline_filter_agents", "trunkline_score_agents", "trunkline_pick_agent")
-
 
 class RoutingError(TrunklineError):
     """A command that cannot apply, or a routing configuration that cannot work."""
 
 
 class RoutingHooks(Protocol):
-    """The slice of the plugin manager the engine calls (synchronous, isolated calls)."""
+    """The plugin hooks the engine consults when it chooses an agent (synchronous and isolated:
+    a raising plugin is skipped). ``PluginManager.routing_hooks`` is one; a test or an app may
+    pass its own."""
 
-    def call_each(self, hook_name: str, /, **kwargs: Any) -> list[Any]: ...
-    def call_first(self, hook_name: str, /, **kwargs: Any) -> Any: ...
-    def has_impls(self, hook_name: str, /) -> bool: ...
+    def active(self) -> bool:
+        """True when any of the hooks below would do something (else the engine skips them)."""
+        ...
+
+    def filter_agents(
+        self, contact: Contact, queue: Queue, agents: Sequence[Agent]
+    ) -> list[Sequence[str]]:
+        """Each plugin's ids of the agents to keep (``trunkline_filter_agents``)."""
+        ...
+
+    def score_agents(
+        self, contact: Contact, queue: Queue, agents: Sequence[Agent]
+    ) -> list[Mapping[str, float]]:
+        """Each plugin's scores per agent id (``trunkline_score_agents``)."""
+        ...
+
+    def pick_agent(
+        self,
+        contact: Contact,
+        queue: Queue,
+        agents: Sequence[Agent],
+        scores: Mapping[str, float],
+    ) -> str | None:
+        """The agent a plugin picks, overriding the strategy (``trunkline_pick_agent``)."""
+        ...
 
 
 class RoutingEngine(Protocol):
-    """What the runtime needs from an engine."""
+    """What the runtime, the cluster, the web API and the demo need from a routing engine.
 
+    :class:`Router` is the engine core ships; an ``engine_factory`` may build another, which
+    then serves every consumer through these members alone.
+    """
+
+    # Driving: commands in, events out; the state is a projection of the events.
     def handle(self, command: Command, now: float) -> list[ev.Event]: ...
     def apply(self, event: ev.Event) -> None: ...
     def next_deadline(self) -> float | None: ...
+
+    # Snapshots: the state as bytes, and back (start-up skips replaying the log before it).
+    def snapshot(self) -> bytes: ...
+    def restore(self, data: bytes) -> None: ...
+
+    # Reading.
+    @property
+    def queues(self) -> Mapping[str, Queue]: ...
+    @property
+    def agents(self) -> Mapping[str, AgentRun]: ...
+    @property
+    def contacts(self) -> Mapping[str, ContactView]: ...
+    @property
+    def offers(self) -> Mapping[str, Offer]: ...
+    def waiting(self, queue_id: str) -> list[ContactView]: ...
+    def queue_agents(self, queue_id: str) -> list[AgentRun]: ...
+    def unrouted(self) -> list[Contact]: ...
+
+
+def _routing_hooks(hooks: Any) -> RoutingHooks | None:
+    """The engine's hooks; a plugin manager passed as before 0.2 (``hooks=pm``) still works,
+    with a deprecation warning, through its ``routing_hooks``."""
+    routing = getattr(hooks, "routing_hooks", None)
+    if routing is None:
+        return cast("RoutingHooks | None", hooks)
+    warn_deprecated(
+        "Router(hooks=pm) with a plugin manager",
+        instead="pass hooks=pm.routing_hooks",
+        removal="0.3",
+        stacklevel=3,
+    )
+    return cast(RoutingHooks, routing)
 
 
 _OFFER, _WRAP, _STEP, _PREFERRED, _EXCLUDE = range(5)
@@ -109,7 +169,7 @@ class Router:
         queues, agents = list(queues), list(agents)
         self.workspace = workspace
         self.strategies = dict(strategies)
-        self.hooks = hooks
+        self.hooks = _routing_hooks(hooks)
         self.settings = settings or RoutingSettings()
         self.schedules = dict(schedules or {})
         if skills is None:
@@ -312,6 +372,10 @@ class Router:
 
     def queue_view(self, queue_id: str) -> QueueState:
         return self._queues[queue_id]
+
+    def queue_agents(self, queue_id: str) -> list[AgentRun]:
+        """The agents who serve a queue (its first step's), whatever their status."""
+        return list(self._queues[queue_id].levels[0].pools[0].members)
 
     def waiting(self, queue_id: str) -> list[ContactView]:
         """The contacts waiting (not offered) in a queue, first in line first."""
@@ -859,7 +923,7 @@ class Router:
 
     def _hooked(self) -> bool:
         hooks = self.hooks
-        return hooks is not None and any(hooks.has_impls(name) for name in ROUTING_HOOKS)
+        return hooks is not None and hooks.active()
 
     def _route_burst(
         self, contacts: list[ContactView], agents: list[AgentRun], hooked: bool
@@ -982,26 +1046,17 @@ class Router:
         contact, queue = view.contact, state.queue
         if not candidates:
             return [], ""
-        for keep in self.hooks.call_each(
-            "trunkline_filter_agents",
-            contact=contact,
-            queue=queue,
-            agents=[r.agent for r in candidates],
-        ):
+        for keep in self.hooks.filter_agents(contact, queue, [r.agent for r in candidates]):
             allowed = set(keep)
             candidates = [r for r in candidates if r.agent.id in allowed]
         if not candidates:
             return [], ""
         agents = [r.agent for r in candidates]
         scores: dict[str, float] = {}
-        for result in self.hooks.call_each(
-            "trunkline_score_agents", contact=contact, queue=queue, agents=agents
-        ):
+        for result in self.hooks.score_agents(contact, queue, agents):
             for agent_id, score in result.items():
                 scores[agent_id] = scores.get(agent_id, 0.0) + float(score)
-        picked = self.hooks.call_first(
-            "trunkline_pick_agent", contact=contact, queue=queue, agents=agents, scores=scores
-        )
+        picked = self.hooks.pick_agent(contact, queue, agents, scores)
         by_id = {r.agent.id: r for r in candidates}
         if picked in by_id:
             return [by_id[picked]], "plugin"

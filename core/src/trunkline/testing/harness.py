@@ -9,11 +9,12 @@ import anyio
 import attrs
 import pluggy
 
+from .. import hookspecs
 from ..clock import Clock
 from ..config import config_from_dict
 from ..events import Event
 from ..plugins import PluginManager
-from ..runtime import Runtime
+from ..runtime import EngineFactory, Runtime
 from ..store import Store
 
 __all__ = ["HookCall", "HookRecorder", "build_runtime", "wait_for_event"]
@@ -45,9 +46,10 @@ class HookRecorder:
             setattr(pm, name, self._wrap(method))
 
     def _wrap(self, method: Callable[..., Any]) -> Callable[..., Any]:
-        def record(hook_name: str, /, **kwargs: Any) -> Any:
-            self.calls.append(HookCall(hook_name, dict(kwargs)))
-            return method(hook_name, **kwargs)
+        def record(hook: Callable[..., Any] | str, /, **kwargs: Any) -> Any:
+            name = hook if isinstance(hook, str) else hook.__name__
+            self.calls.append(HookCall(name, dict(kwargs)))
+            return method(hook, **kwargs)
 
         return record
 
@@ -82,15 +84,19 @@ def build_runtime(
     env: Mapping[str, str] | None = None,
     store: Store | None = None,
     web: bool = False,
+    engine_factory: EngineFactory | None = None,
 ) -> Runtime:
     """A runtime from configuration data (as a TOML file would hold it), checked first.
 
-    ``store`` and ``web`` are passed to :class:`~trunkline.Runtime` (``web=True`` serves the
-    HTTP API and pages, on the configured port; ``port = 0`` picks a free one)."""
-    adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
-    strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
+    ``store``, ``web`` and ``engine_factory`` are passed to :class:`~trunkline.Runtime`
+    (``web=True`` serves the HTTP API and pages, on the configured port; ``port = 0`` picks a
+    free one)."""
+    adapters = {a.name: a for a in pm.collect(hookspecs.trunkline_register_channels)}
+    strategies = {s.name for s in pm.collect(hookspecs.trunkline_register_strategies)}
     config = config_from_dict(data, adapters=adapters, strategies=strategies, env=env or {})
-    return Runtime(config, pm, clock=clock, store=store, web=web)
+    if engine_factory is None:
+        return Runtime(config, pm, clock=clock, store=store, web=web)
+    return Runtime(config, pm, clock=clock, store=store, web=web, engine_factory=engine_factory)
 
 
 async def wait_for_event(

@@ -23,6 +23,7 @@ and :attr:`ChannelConformance.not_applicable` says which were left out and why. 
 from __future__ import annotations
 
 import hashlib
+import inspect
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar, TypeVar
@@ -33,7 +34,15 @@ import attrs
 import pytest
 
 from .. import events as ev
-from ..channels import Ack, Capabilities, ChannelAdapter, OutboundMessage, is_secret
+from .. import hookspecs
+from ..channels import (
+    Ack,
+    Capabilities,
+    ChannelAdapter,
+    OutboundMessage,
+    SendsSignals,
+    is_secret,
+)
 from ..clock import FakeClock
 from ..config import config_from_dict
 from ..errors import ConfigError
@@ -166,7 +175,7 @@ class ChannelConformance:
 
     def plugin_manager(self) -> PluginManager:
         pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
-        names = {a.name for a in pm.collect("trunkline_register_channels")}
+        names = {a.name for a in pm.collect(hookspecs.trunkline_register_channels)}
         if self.adapter.name not in names:
             pm.register_plugin(_Register(self.adapter), f"conformance-{self.adapter.name}")
         return pm
@@ -192,8 +201,8 @@ class ChannelConformance:
 
     def build(self, pm: PluginManager | None = None) -> Runtime:
         pm = pm or self.plugin_manager()
-        adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
-        strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
+        adapters = {a.name: a for a in pm.collect(hookspecs.trunkline_register_channels)}
+        strategies = {s.name for s in pm.collect(hookspecs.trunkline_register_strategies)}
         config = config_from_dict(
             self.config_data(), adapters=adapters, strategies=strategies, env=self.env
         )
@@ -223,6 +232,15 @@ class ChannelConformance:
         for method in ("run", "send", "aclose"):
             assert callable(getattr(adapter, method, None)), f"adapter has no {method}()"
 
+    @_needs("typing_indicators")
+    def test_a_channel_with_typing_indicators_sends_signals(self) -> None:
+        """``typing_indicators`` promises ``signal``: the adapter is a SendsSignals."""
+        channel = self.build().channel(CHANNEL)
+        assert isinstance(channel, SendsSignals), (
+            "the channel declares typing_indicators but has no async signal(to, signal)"
+        )
+        assert inspect.iscoroutinefunction(channel.signal), "signal must be async def"
+
     @_applies(_secrets)
     def test_secret_settings_are_masked(self) -> None:
         secrets = [f for f in attrs.fields(self.adapter.Settings) if is_secret(f)]
@@ -231,8 +249,8 @@ class ChannelConformance:
 
     def test_unknown_setting_is_refused(self) -> None:
         pm = self.plugin_manager()
-        adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
-        strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
+        adapters = {a.name: a for a in pm.collect(hookspecs.trunkline_register_channels)}
+        strategies = {s.name for s in pm.collect(hookspecs.trunkline_register_strategies)}
         data = self.config_data({**self.settings, "no_such_setting": 1})
         with pytest.raises(ConfigError, match="no_such_setting"):
             config_from_dict(data, adapters=adapters, strategies=strategies, env=self.env)

@@ -18,10 +18,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import events as ev
 from ..canned import render
-from ..channels import TemporaryFailure
+from ..channels import ReadsAttachments, TemporaryFailure
 from ..errors import TrunklineError
 from ..model import AgentStatus, Contact
-from ..routing import Router, RoutingError
+from ..routing import RoutingEngine, RoutingError
 from ..runtime import Runtime
 from ..users import hash_token
 from .auth import SESSION_COOKIE, Auth, User
@@ -117,7 +117,7 @@ class Api:
             raise ApiError(403, f"this needs the role {role}")
         return user
 
-    def workspace(self, request: Request, role: str = "agent") -> tuple[User, Router]:
+    def workspace(self, request: Request, role: str = "agent") -> tuple[User, RoutingEngine]:
         """The caller and the engine of the workspace in the path (404 for another's).
 
         The workspace is checked before the role, so another workspace's path answers 404
@@ -207,7 +207,7 @@ class Api:
         shown = [contact_json(v.contact, router) for v in views]
         return JSONResponse(_filtered(shown, request.query_params))
 
-    def _may_see(self, user: User, router: Router, contact_id: str) -> None:
+    def _may_see(self, user: User, router: RoutingEngine, contact_id: str) -> None:
         """Supervisors read every contact of the workspace; an agent reads those offered to
         it or held by it, and every contact that is no longer open (the centre's history,
         as a returning customer's history shows it). A colleague's open conversation stays
@@ -270,7 +270,7 @@ class Api:
         await self.act(self.runtime.set_agent_status(user.workspace, agent_id, status, reason))
         return JSONResponse(agent_json(router_of(self.runtime.desk(user.workspace)), agent_id))
 
-    def _own_offer(self, user: User, router: Router, offer_id: str) -> None:
+    def _own_offer(self, user: User, router: RoutingEngine, offer_id: str) -> None:
         offer = router.offers.get(offer_id)
         if offer is None:
             raise ApiError(409, f'offer "{offer_id}" is not open (accepted, rejected or expired)')
@@ -293,7 +293,7 @@ class Api:
         await self.act(self.runtime.reject(user.workspace, offer_id, reason))
         return JSONResponse({"ok": True})
 
-    def _handling(self, user: User, router: Router, contact_id: str) -> None:
+    def _handling(self, user: User, router: RoutingEngine, contact_id: str) -> None:
         view = router.contacts.get(contact_id)
         if view is None:
             raise ApiError(404, f'no open contact "{contact_id}"')
@@ -358,7 +358,7 @@ class Api:
 
     # The desk: profile, notes, canned responses, search, attachments, directory -----------
 
-    async def _readable(self, request: Request) -> tuple[User, Router, Contact]:
+    async def _readable(self, request: Request) -> tuple[User, RoutingEngine, Contact]:
         """The caller, the engine and the contact in the path, if the caller may read it."""
         user, router = self.workspace(request)
         cid = request.path_params["contact"]
@@ -464,12 +464,11 @@ class Api:
             raise ApiError(404, f'contact "{contact.id}" has no attachment "{sha256[:64]}"')
         message, file = found
         adapter = self.runtime.channels.get(message.channel)
-        read = getattr(adapter, "read_attachment", None)
-        if read is None:
+        if not isinstance(adapter, ReadsAttachments):
             raise ApiError(
                 404, f'channel "{message.channel}" does not keep its attachments for agents'
             )
-        data = await read(sha256)
+        data = await adapter.read_attachment(sha256)
         if not isinstance(data, bytes) or hashlib.sha256(data).hexdigest() != sha256:
             if data is not None:
                 log.error('channel "%s" gave another file for %s', message.channel, sha256)
@@ -631,7 +630,7 @@ class Api:
         await anyio.sleep(max(0.0, expires - self.auth.clock()))
         connection.end(SIGNED_OUT, "the session expired")
 
-    def _ws_router(self, user: User) -> Router:
+    def _ws_router(self, user: User) -> RoutingEngine:
         desk = self.runtime.desks[user.workspace]
         if not desk.owned:
             raise ApiError(503, "this node does not route the workspace any more")

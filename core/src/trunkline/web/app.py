@@ -29,7 +29,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import hookspecs
 from ..config import Config
+from ..errors import PluginError
 from ..plugins import PRODUCT
 from ..runtime import Runtime
 from . import server
@@ -258,14 +260,19 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
 
 
 def _plugin_routes(runtime: Runtime) -> list[BaseRoute]:
+    """The routes plugins add (``trunkline_register_routes``); one under a prefix of
+    :data:`RESERVED` stops the start with a :class:`~trunkline.PluginError` naming it."""
     found: list[BaseRoute] = []
-    for result in runtime.pm.call_each("trunkline_register_routes", runtime=runtime):
-        for route in result:
-            path = getattr(route, "path", "")
-            if any(path.startswith(p.rstrip("/")) for p in RESERVED):
-                log.error("web: a plugin's route %s clashes with core's; ignored", path)
-                continue
-            found.append(route)
+    routes = runtime.pm.collect_by_plugin(hookspecs.trunkline_register_routes, runtime=runtime)
+    for plugin, route in routes:
+        path = getattr(route, "path", "")
+        clash = next((p for p in RESERVED if path.startswith(p.rstrip("/"))), None)
+        if clash is not None:
+            raise PluginError(
+                f'plugin "{plugin}": route {path} is under {clash}, which core keeps '
+                f"(reserved: {', '.join(RESERVED)}); prefix it with the plugin's name"
+            )
+        found.append(route)
     return found
 
 

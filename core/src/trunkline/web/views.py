@@ -14,7 +14,7 @@ from urllib.parse import quote
 from .. import events as ev
 from ..metrics import Metrics
 from ..model import AgentStatus, Contact, ContactState, Customer, Message, Offer, Queue
-from ..routing import Router
+from ..routing import RoutingEngine
 from ..runtime import Desk, Runtime
 
 __all__ = [
@@ -35,13 +35,13 @@ __all__ = [
 ]
 
 
-def router_of(desk: Desk) -> Router:
-    engine = desk.engine
-    assert isinstance(engine, Router), "the web API reads the built-in routing engine"
-    return engine
+def router_of(desk: Desk) -> RoutingEngine:
+    """The desk's routing engine, read through the RoutingEngine protocol alone (so any
+    ``engine_factory``'s engine serves the API)."""
+    return desk.engine
 
 
-def agent_json(router: Router, agent_id: str) -> dict[str, Any]:
+def agent_json(router: RoutingEngine, agent_id: str) -> dict[str, Any]:
     run = router.agents[agent_id]
     return {
         "id": agent_id,
@@ -68,7 +68,7 @@ def offer_json(offer: Offer) -> dict[str, Any]:
     }
 
 
-def contact_json(contact: Contact, router: Router | None = None) -> dict[str, Any]:
+def contact_json(contact: Contact, router: RoutingEngine | None = None) -> dict[str, Any]:
     view = None if router is None else router.contacts.get(contact.id)
     state = view.state.value if view is not None else "closed"
     return {
@@ -160,7 +160,7 @@ def note_json(note: ev.NoteAdded, author: str) -> dict[str, Any]:
 
 
 async def contact_detail(
-    runtime: Runtime, workspace: str, contact: Contact, router: Router | None
+    runtime: Runtime, workspace: str, contact: Contact, router: RoutingEngine | None
 ) -> dict[str, Any]:
     """The contact, its messages and notes, its customer's profile, and the customer's other
     contacts with their messages and notes (newest first)."""
@@ -249,7 +249,7 @@ def queue_alerts(queue: Queue, row: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def queue_json(
-    router: Router,
+    router: RoutingEngine,
     figures: Mapping[str, Any] | None,
     queue_id: str,
     now: float,
@@ -265,8 +265,7 @@ def queue_json(
     agents = dict.fromkeys(
         ("available", "idle", "offered", "busy", "wrap_up", "break", "offline"), 0
     )
-    pool = router.queue_view(queue_id).levels[0].pools[0].members
-    for run in pool:
+    for run in router.queue_agents(queue_id):
         if run.status is AgentStatus.AVAILABLE:
             agents["available"] += 1
             agents[run.state.value.replace("-", "_")] += 1

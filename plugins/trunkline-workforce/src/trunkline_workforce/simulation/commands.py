@@ -99,7 +99,7 @@ def simulate_command(
                 f'queue "{queue.id}": unknown strategy "{queue.strategy}" '
                 f"(known: {', '.join(sorted(strategies))})"
             )
-    run = simulate_parallel(scenario, workers, strategies=strategies, hooks=manager)
+    run = simulate_parallel(scenario, workers, strategies=strategies, hooks=manager.routing_hooks)
     _measured_something(run, from_flags=scenario_file is None)
     return run, summary(run)
 
@@ -228,8 +228,12 @@ def replay_command(
     recording = read_log(events, workspace, seed)
     columns = {
         "recorded": recorded_figures(recording, before),
-        "replayed": _figures(replay(recording, before, strategies=strategies, hooks=pm, seed=seed)),
-        "changed": _figures(replay(recording, after, strategies=strategies, hooks=pm, seed=seed)),
+        "replayed": _figures(
+            replay(recording, before, strategies=strategies, hooks=pm.routing_hooks, seed=seed)
+        ),
+        "changed": _figures(
+            replay(recording, after, strategies=strategies, hooks=pm.routing_hooks, seed=seed)
+        ),
     }
     queues = [q.id for q in after.queues]
     return {

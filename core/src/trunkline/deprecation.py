@@ -1,0 +1,33 @@
+"""Retiring a public name, argument, hook or setting: one helper, one warning class, one policy.
+
+As pytest does in ``_pytest/deprecated.py``: what is deprecated is announced here with
+:func:`warn_deprecated`, which raises :class:`TrunklineDeprecationWarning` naming what to use
+instead and the release that removes it. The policy (``docs/contributing.md``): a deprecated
+thing keeps working, with the warning, for at least one minor release (0.N to 0.N+1) and is
+removed no earlier than the release the warning names; the CHANGELOG says so under
+"Deprecated" when it is announced and under "Removed" when it goes.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+__all__ = ["TrunklineDeprecationWarning", "warn_deprecated"]
+
+
+class TrunklineDeprecationWarning(DeprecationWarning):
+    """Something of Trunkline's public API is going away; the message says what replaces it."""
+
+
+def warn_deprecated(what: str, *, instead: str, removal: str, stacklevel: int = 2) -> None:
+    """Warn that ``what`` is deprecated: use ``instead``; it goes in release ``removal``.
+
+    ``stacklevel`` counts from the caller of the deprecated thing's own function (2: the
+    function that calls this helper is the deprecated one, and the warning points at its
+    caller).
+    """
+    warnings.warn(
+        f"{what} is deprecated and will be removed in Trunkline {removal}; {instead}",
+        TrunklineDeprecationWarning,
+        stacklevel=stacklevel + 1,
+    )
