@@ -1,4 +1,4 @@
-"""Developer sessions: ``uv run nox -s tests lint typecheck docs wheels bench``.
+"""Developer sessions: ``uv run nox -s tests lint typecheck imports docs wheels bench``.
 
 Sessions run inside the uv workspace environment (``uv run``), so they use exactly the
 locked versions. ``plugin_tests`` is parametrised over every plugin distribution found on
@@ -14,7 +14,7 @@ import nox
 
 ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "none"
-nox.options.sessions = ["lint", "typecheck", "docs", "tests"]
+nox.options.sessions = ["lint", "typecheck", "imports", "docs", "tests"]
 
 PLUGIN_DIRS = sorted(
     str(p.parent.relative_to(ROOT))
@@ -42,9 +42,21 @@ def lint(session: nox.Session) -> None:
     session.run("uv", "run", "ruff", "format", "--check", ".", external=True)
 
 
+#: Every distribution's sources: core's, each plugin's and each example's (CI checks the same).
+TYPED = ["core/src", *(f"{d}/src" for d in PLUGIN_DIRS if (ROOT / d / "src").is_dir())]
+
+
 @nox.session
 def typecheck(session: nox.Session) -> None:
+    """mypy --strict over core, then each plugin and example, as CI runs it."""
     session.run("uv", "run", "mypy", "--strict", "core/src", external=True)
+    session.run("uv", "run", "mypy", "--strict", *TYPED[1:], external=True)
+
+
+@nox.session
+def imports(session: nox.Session) -> None:
+    """The import contracts of the root pyproject.toml (import-linter)."""
+    session.run("uv", "run", "lint-imports", external=True)
 
 
 @nox.session

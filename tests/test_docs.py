@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 RUN_MARKER = "# docs: run"
 CHECK_CONFIG_MARKER = "# docs: check-config"
-EXAMPLE_TIMEOUT = 30  # seconds for one runnable example
+EXAMPLE_TIMEOUT = 90  # seconds for one runnable example (the testing page runs pytest: 18 s alone)
 
 HOOKS = sorted(
     name

@@ -1,0 +1,56 @@
+"""Core's import rules: no cycles, and one list of what plugins may import.
+
+import-linter (``uv run lint-imports``, in CI) checks the contracts of the root
+``pyproject.toml``; these tests check what a contract cannot: that core has no import cycle at
+all, and that the public-API page, the plugins' contract and the modules agree.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import grimp
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _graph() -> grimp.ImportGraph:
+    # Imports under `if TYPE_CHECKING:` are for type checkers only: never run, never a cycle.
+    return grimp.build_graph("trunkline", exclude_type_checking_imports=True)
+
+
+def test_no_module_of_core_imports_itself_through_others_lazy_imports_included() -> None:
+    graph = _graph()
+    cycles = sorted(
+        {
+            tuple(sorted((module, imported)))
+            for module in graph.modules
+            for imported in graph.find_modules_directly_imported_by(module)
+            if graph.chain_exists(importer=imported, imported=module)
+        }
+    )
+    assert cycles == []
+
+
+def _contract(name: str) -> dict[str, object]:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (found,) = [
+        c for c in config["tool"]["importlinter"]["contracts"] if c["name"].startswith(name)
+    ]
+    return found
+
+
+def test_every_module_of_core_is_public_or_forbidden_to_plugins_and_the_page_agrees() -> None:
+    page = (ROOT / "docs" / "plugins" / "public-api.md").read_text(encoding="utf-8")
+    public = set(re.findall(r"^\| `(trunkline[\w.]*)` \|", page, re.MULTILINE))
+    private = set(_contract("Plugins import")["forbidden_modules"])  # type: ignore[arg-type]
+    assert not public & private
+    graph = _graph()
+    top = {m for m in graph.modules if m.count(".") <= 1}
+    web = {m for m in graph.modules if m.startswith("trunkline.web.")}
+    classified = public | private
+    assert top - {"trunkline.web"} <= classified | web, sorted(top - classified - {"trunkline.web"})
+    assert web <= classified, sorted(web - classified)
+    assert classified <= graph.modules, sorted(classified - graph.modules)
