@@ -209,6 +209,7 @@ class Chat:
         self.http = http
         self._tasks = tasks
         self.visitors: list[Visitor] = []
+        self._uploader: Visitor | None = None
 
     @property
     def page_url(self) -> str:
@@ -245,6 +246,14 @@ class Chat:
         await client.hello(**hello)
         return client
 
+    async def chatting(self, visitor: str | None = None, **hello: Any) -> Visitor:
+        """A visitor's socket, welcomed, with an open contact: they wrote "hi" (files are
+        taken within an open chat only)."""
+        client = await self.visitor(visitor, **hello)
+        answer = await client.say("hi")
+        assert answer["type"] == "ack", answer
+        return client
+
     async def upload(
         self,
         content: bytes,
@@ -253,10 +262,17 @@ class Chat:
         filename: str = "file.bin",
         content_type: str = "application/octet-stream",
         headers: Mapping[str, str] | None = None,
+        channel: str = CHANNEL,
     ) -> httpx.Response:
+        """Upload a file as ``visitor``; without one, as a visitor with an open chat (the same
+        one each time)."""
+        if visitor is None:
+            if self._uploader is None:
+                self._uploader = await self.chatting()
+            visitor = self._uploader.id
         return await self.http.post(
-            f"{self.url}/chat/{CHANNEL}/files",
-            data={"visitor": visitor or new_visitor()},
+            f"{self.url}/chat/{channel}/files",
+            data={"visitor": visitor},
             files={"file": (filename, content, content_type)},
             headers=headers,
         )

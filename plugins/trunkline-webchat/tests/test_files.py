@@ -1,7 +1,8 @@
 """Attachments: uploaded over HTTP, recognised by content, kept by SHA-256, sent with a message.
 
-Uploads are real multipart POSTs over loopback (httpx); a refused upload keeps nothing on disk
-and a message naming a file that was never uploaded stores nothing.
+Uploads are real multipart POSTs over loopback (httpx), by a visitor with an open chat (uploads
+are taken only then); a refused upload keeps nothing on disk and a message naming a file that
+was never uploaded stores nothing. Files are kept under ``files/<workspace>/<channel>/``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from trunkline import Attachment
 from trunkline_webchat.files import FileRefused, check_type, clean_filename, sniff
 
-from .conftest import CHANNEL, WORKSPACE, RunChat, new_visitor
+from .conftest import CHANNEL, WORKSPACE, RunChat
 
 pytestmark = pytest.mark.anyio
 
@@ -28,7 +29,9 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + bytes(40)
 HTML = b"<html><script>alert(1)</script></html>"
 
 
-def kept_files(directory: Path) -> list[str]:
+def kept_files(files_dir: Path, workspace: str = WORKSPACE, channel: str = CHANNEL) -> list[str]:
+    """The names kept in a channel's directory of ``files_dir``."""
+    directory = files_dir / workspace / channel
     return sorted(p.name for p in directory.glob("*")) if directory.exists() else []
 
 
@@ -111,19 +114,19 @@ async def test_a_chunked_upload_is_counted_while_it_is_read(
     run_chat: RunChat, tmp_path: Path
 ) -> None:
     boundary = "b0undary"
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="visitor"\r\n\r\n'
-        f"{new_visitor()}\r\n--{boundary}\r\nContent-Disposition: form-data; "
-        f'name="file"; filename="big.txt"\r\nContent-Type: text/plain\r\n\r\n'
-    ).encode()
 
     async def body(size: int) -> AsyncIterator[bytes]:  # no Content-Length: chunked
-        yield head
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="visitor"\r\n\r\n'
+            f"{visitor.id}\r\n--{boundary}\r\nContent-Disposition: form-data; "
+            f'name="file"; filename="big.txt"\r\nContent-Type: text/plain\r\n\r\n'
+        ).encode()
         for _ in range(size // 1000):
             yield b"a" * 1000
         yield f"\r\n--{boundary}--\r\n".encode()
 
     async with run_chat({"max_attachment_bytes": 20_000}) as chat:
+        visitor = await chat.chatting()
         url = f"{chat.url}/chat/{CHANNEL}/files"
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         fits = await chat.http.post(url, content=body(20_000), headers=headers)
@@ -184,13 +187,15 @@ async def test_accepted_types_are_a_setting(run_chat: RunChat) -> None:
     [
         ({"visitor": "short"}, 'the field "visitor" must be your visitor id'),
         ({}, 'the field "visitor" must be your visitor id'),
-        ({"visitor": new_visitor(), "no_file": True}, 'the field "file" must be a file'),
+        ({"visitor": "chatting", "no_file": True}, 'the field "file" must be a file'),
     ],
 )
 async def test_a_bad_upload_form_gets_400(
     run_chat: RunChat, form: dict[str, object], error: str
 ) -> None:
     async with run_chat() as chat:
+        if form.get("visitor") == "chatting":
+            form["visitor"] = (await chat.chatting()).id
         field = "attachment" if form.pop("no_file", False) else "file"
         files = {field: ("a.png", PNG, "image/png")}
         data = {"visitor": form["visitor"]} if "visitor" in form else {"other": "x"}
@@ -213,8 +218,8 @@ async def test_an_empty_file_gets_400(run_chat: RunChat) -> None:
 
 
 async def test_uploads_count_towards_the_rate_limit(run_chat: RunChat) -> None:
-    async with run_chat({"rate_limit": 2}) as chat:
-        visitor = new_visitor()
+    async with run_chat({"rate_limit": 3}) as chat:
+        visitor = (await chat.chatting()).id  # its "hi" counts too
         for _ in range(2):
             assert (await chat.upload(PDF, visitor=visitor)).status_code == 200
         answer = await chat.upload(PDF, visitor=visitor)
@@ -247,28 +252,28 @@ async def test_an_unknown_file_gets_404(run_chat: RunChat, name: str) -> None:
 
 async def test_a_message_carries_the_files_uploaded_before(run_chat: RunChat) -> None:
     async with run_chat() as chat:
-        visitor = await chat.visitor()
+        visitor = await chat.chatting()
         png = (await chat.upload(PNG, visitor=visitor.id, filename="a.png")).json()
         pdf = (await chat.upload(PDF, visitor=visitor.id, filename="b.pdf")).json()
         answer = await visitor.say("see attached", attachments=[png["sha256"], pdf["sha256"]])
         assert answer["type"] == "ack"
         contact = await chat.runtime.store.open_contact(WORKSPACE, f"{CHANNEL}:{visitor.id}")
         assert contact is not None
-        [message] = await chat.runtime.store.messages(WORKSPACE, contact.id)
+        [_, message] = await chat.runtime.store.messages(WORKSPACE, contact.id)
         assert message.attachments == (
             Attachment("a.png", "image/png", len(PNG), png["sha256"]),
             Attachment("b.pdf", "application/pdf", len(PDF), pdf["sha256"]),
         )
         # And the history shows them.
         back = await chat.connect(visitor.id)
-        [shown] = (await back.hello())["messages"]
+        [_, shown] = (await back.hello())["messages"]
         assert [a["sha256"] for a in shown["attachments"]] == [png["sha256"], pdf["sha256"]]
         assert shown["attachments"][0] == png
 
 
 async def test_a_message_with_only_a_file_is_accepted(run_chat: RunChat) -> None:
     async with run_chat() as chat:
-        visitor = await chat.visitor()
+        visitor = await chat.chatting()
         sha256 = (await chat.upload(PDF, visitor=visitor.id)).json()["sha256"]
         assert (await visitor.say("", attachments=[sha256]))["type"] == "ack"
 
