@@ -8,15 +8,24 @@ was never uploaded stores nothing. Files are kept under ``files/<workspace>/<cha
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from trunkline import Attachment
-from trunkline_webchat.files import FileRefused, check_type, clean_filename, sniff
+from trunkline import Attachment, Contact
+from trunkline import events as ev
+from trunkline_webchat.files import (
+    FileRefused,
+    channel_directory,
+    check_type,
+    clean_filename,
+    sniff,
+)
 
-from .conftest import CHANNEL, WORKSPACE, RunChat
+from .conftest import CHANNEL, WORKSPACE, Chat, RunChat, tenants_config, webchat_channel
 
 pytestmark = pytest.mark.anyio
 
@@ -352,3 +361,98 @@ def test_declared_aliases_are_understood() -> None:
 )
 def test_file_names_are_cleaned(name: str, clean: str) -> None:
     assert clean_filename(name) == clean
+
+
+# One files_dir, many tenants --------------------------------------------------------------------
+
+
+def two_tenants() -> dict[str, object]:
+    """acme's site-chat and globex's chat-b, keeping files in the same files_dir."""
+    return tenants_config(
+        {WORKSPACE: webchat_channel(CHANNEL), "globex": webchat_channel("chat-b")}
+    )
+
+
+async def contact(chat: Chat) -> Contact:
+    """globex's one contact."""
+    [found] = [
+        s.event.contact
+        for s in await chat.runtime.store.read("globex")
+        if isinstance(s.event, ev.ContactReceived)
+    ]
+    return found
+
+
+async def test_a_channel_serves_and_attaches_only_its_own_files(
+    run_chat: RunChat, tmp_path: Path
+) -> None:
+    async with run_chat(config=two_tenants()) as chat:
+        uploaded = await chat.upload(PDF, filename="acme-invoice.pdf")
+        assert uploaded.status_code == 200
+        sha256 = uploaded.json()["sha256"]
+        assert kept_files(tmp_path / "files") == [sha256, f"{sha256}.json"]
+
+        # Another tenant's channel does not serve it (main served it: one store for all)…
+        other = await chat.http.get(f"{chat.url}/chat/chat-b/files/{sha256}")
+        assert other.status_code == 404
+        assert other.json() == {"error": f"no file with the SHA-256 {sha256} here"}
+        # …takes no message carrying it…
+        visitor = await chat.chatting(channel="chat-b")
+        answer = await visitor.say("look", id="c-2", attachments=[sha256])
+        assert answer["error"] == (
+            f"no uploaded file has the SHA-256 {sha256}; upload it to files first"
+        )
+        # …and reads none of it for its agents.
+        chat_b = chat.runtime.channel("chat-b")
+        assert await chat_b.read_attachment(sha256) is None  # type: ignore[attr-defined]
+        assert await chat.channel.read_attachment(sha256) == PDF
+
+        # The same content uploaded to chat-b is kept there, apart; both are served.
+        again = await chat.upload(PDF, visitor=visitor.id, filename="globex.pdf", channel="chat-b")
+        assert again.status_code == 200
+        assert kept_files(tmp_path / "files", "globex", "chat-b") == [sha256, f"{sha256}.json"]
+        mine = await chat.http.get(f"{chat.url}/chat/{CHANNEL}/files/{sha256}")
+        theirs = await chat.http.get(f"{chat.url}/chat/chat-b/files/{sha256}")
+        assert 'filename="acme-invoice.pdf"' in mine.headers["content-disposition"]
+        assert 'filename="globex.pdf"' in theirs.headers["content-disposition"]
+        # Nothing chat-b kept touched acme's file or its name.
+        assert kept_files(tmp_path / "files") == [sha256, f"{sha256}.json"]
+        stored = chat.runtime.store
+        assert [m.body for m in await stored.messages("globex", (await contact(chat)).id)] == ["hi"]
+
+
+async def test_files_kept_the_earlier_way_stay_and_are_no_longer_served(
+    run_chat: RunChat, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    files = tmp_path / "files"
+    files.mkdir()
+    sha256 = hashlib.sha256(PDF).hexdigest()
+    (files / sha256).write_bytes(PDF)  # as main kept them: straight in files_dir
+    meta = {"filename": "old.pdf", "content_type": "application/pdf", "size": len(PDF)}
+    (files / f"{sha256}.json").write_text(json.dumps(meta))
+    with caplog.at_level(logging.WARNING, logger="trunkline_webchat"):
+        async with run_chat() as chat:
+            answer = await chat.http.get(f"{chat.url}/chat/{CHANNEL}/files/{sha256}")
+            assert answer.status_code == 404
+            assert await chat.channel.read_attachment(sha256) is None
+    assert (files / sha256).read_bytes() == PDF  # left where it was
+    [warning] = [r.getMessage() for r in caplog.records if "the earlier way" in r.getMessage()]
+    assert f"are no longer served: 1 in {files}; move this channel's into" in warning
+    assert str(files / WORKSPACE / CHANNEL) in warning
+
+
+@pytest.mark.parametrize(
+    ("workspace", "channel", "part"),
+    [
+        ("acme", "site-chat", "acme/site-chat"),
+        ("..", "..", "%2E%2E/%2E%2E"),
+        ("a/../b", "x.y", "a%2F%2E%2E%2Fb/x%2Ey"),
+        ("Grüße", "50%", "Gr%C3%BC%C3%9Fe/50%25"),
+    ],
+)
+def test_a_channels_directory_stays_inside_files_dir(
+    tmp_path: Path, workspace: str, channel: str, part: str
+) -> None:
+    directory = channel_directory(tmp_path, workspace, channel)
+    assert directory == tmp_path / part
+    assert directory.resolve().is_relative_to(tmp_path.resolve())

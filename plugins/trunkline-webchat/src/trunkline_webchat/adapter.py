@@ -314,9 +314,9 @@ class WebChatChannel:
         found = await anyio.to_thread.run_sync(earlier_layout_files, self.files_dir)
         if found:
             log.warning(
-                "%s: %d files in %s are kept the earlier way, shared by every channel, and are "
-                "no longer served; move those of this channel into %s (see the web-chat "
-                "channel's documentation, Attachments)",
+                "%s: files kept the earlier way, shared by every channel, are no longer "
+                "served: %d in %s; move this channel's into %s (see the web-chat channel's "
+                "documentation, Attachments)",
                 self.what,
                 found,
                 self.files_dir,
