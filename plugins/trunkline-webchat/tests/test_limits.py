@@ -232,6 +232,24 @@ async def test_new_chats_are_capped_per_workspace_and_open_chats_keep_chatting(
         assert len(await contacts(chat, "globex")) == 1
 
 
+async def test_new_chats_started_at_once_cannot_all_pass_the_cap(run_chat: RunChat) -> None:
+    async with run_chat({"max_new_chats_per_minute": 3}) as chat:
+        answers: list[dict[str, Any]] = []
+
+        async def start(n: int) -> None:
+            answers.append(await new_chat(chat, f"at once {n}"))
+
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                for n in range(12):
+                    tg.start_soon(start, n)
+        assert [a["type"] for a in answers].count("ack") == 3
+        assert all(
+            a["type"] == "ack" or a["error"].startswith("too many new chats") for a in answers
+        )
+        assert len(await contacts(chat)) == 3
+
+
 async def test_upload_storage_is_capped_per_workspace_counting_the_files_on_disk(
     run_chat: RunChat, tmp_path: Path
 ) -> None:

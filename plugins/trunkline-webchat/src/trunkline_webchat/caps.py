@@ -7,8 +7,11 @@ chat channels is not allowed twice as much. Each channel checks the shared count
 own setting (``max_new_chats_per_minute``, ``max_upload_storage_bytes``), so a channel with a
 lower cap refuses first.
 
-- **New chats**: the contacts the workspace's web-chat channels started in the last minute (a
-  message from a visitor with no open contact starts one), counted in memory.
+- **New chats**: the contacts the workspace's web-chat channels started in the last minute (the
+  runtime's Ack says when a message started one), counted in memory, with the first messages
+  of sockets being stored meanwhile. Only when that reaches the cap is the store asked whether
+  the visitor has an open contact (who may go on), so a message costs no lookup in the
+  ordinary case.
 - **Upload storage**: the bytes of the files kept for the workspace on disk
   (:func:`~trunkline_webchat.files.stored_bytes` over each of its channels' ``files_dir``),
   counted when the first upload after start-up arrives and again every
@@ -18,10 +21,11 @@ lower cap refuses first.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import anyio
@@ -41,6 +45,7 @@ __all__ = [
 
 NEW_CHAT_WINDOW = 60.0  # seconds over which max_new_chats_per_minute counts new chats
 RECOUNT_EVERY = 300.0  # seconds after which a workspace's stored files are counted again
+STORING_WAIT = 1.0  # seconds to wait when the cap is full of messages still being stored
 
 
 class WorkspaceCaps:
@@ -49,22 +54,38 @@ class WorkspaceCaps:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._started: deque[float] = deque()
+        self._starting = 0
         self._stored: int | None = None
         self._counted_at = 0.0
         self._counting = anyio.Lock()
 
-    def new_chat(self, limit: int) -> float:
-        """Count one new chat: 0.0 when fewer than ``limit`` started in the last minute; else,
-        counting nothing, the seconds until one more may start (more than zero)."""
+    def room_for_new_chats(self, limit: int) -> float:
+        """0.0 while fewer than ``limit`` new chats started in the last minute or are being
+        started (:meth:`starting`); else the seconds until that is so again (more than 0)."""
         now = self.clock()
         started = self._started
         while started and started[0] <= now - NEW_CHAT_WINDOW:
             started.popleft()
-        if len(started) >= limit:
-            # The chats one channel's lower cap refuses must wait for all but limit - 1 to pass.
-            return max(started[len(started) - limit] + NEW_CHAT_WINDOW - now, 0.001)
-        started.append(now)
-        return 0.0
+        if len(started) + self._starting < limit:
+            return 0.0
+        if len(started) < limit:  # filled by messages being stored: known in a moment
+            return STORING_WAIT
+        # A channel with a lower cap waits for all but limit - 1 of the chats to pass.
+        return max(started[len(started) - limit] + NEW_CHAT_WINDOW - now, 0.001)
+
+    @contextlib.contextmanager
+    def starting(self, maybe_new: bool) -> Iterator[None]:
+        """While the runtime stores a message that ``maybe_new`` starts a new chat (the first
+        of its socket), hold a place for it, so messages stored at once cannot all pass."""
+        self._starting += maybe_new
+        try:
+            yield
+        finally:
+            self._starting -= maybe_new
+
+    def started(self) -> None:
+        """A new chat was started (the runtime's Ack said ``new_contact``)."""
+        self._started.append(self.clock())
 
     async def reserve(self, directories: Iterable[Path], size: int, limit: int) -> int | None:
         """Count ``size`` more bytes kept: None when the workspace's files stay within

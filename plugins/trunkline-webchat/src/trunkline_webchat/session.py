@@ -67,6 +67,7 @@ class ChatSession:
         self.name: str | None = None
         self.email: str | None = None
         self._typed_at = -TYPING_EVERY
+        self._acked = False  # a message of this socket was stored (so its chat was open)
 
     async def handle(self, text: str) -> None:
         """Act on one frame's text and answer it; never raises for a visitor's mistake."""
@@ -135,20 +136,20 @@ class ChatSession:
                 '"details", "email": "…"} first',
                 id=send.id,
             )
-        if await open_contact(self.runtime, self.channel, visitor) is None:
-            cap = self.channel.settings.max_new_chats_per_minute
-            wait = caps_of(self.runtime, self.channel.workspace).new_chat(cap)
-            if wait:
-                seconds = retry_after(wait)
-                self.connection.push(
-                    protocol.error(
-                        f"too many new chats are starting (more than {cap} a minute); send "
-                        f"the message again in {seconds:g} seconds",
-                        id=send.id,
-                        retry_after=seconds,
-                    )
+        caps = caps_of(self.runtime, self.channel.workspace)
+        cap = self.channel.settings.max_new_chats_per_minute
+        wait = caps.room_for_new_chats(cap)
+        if wait and await open_contact(self.runtime, self.channel, visitor) is None:
+            seconds = retry_after(wait)
+            self.connection.push(
+                protocol.error(
+                    f"too many new chats are starting (more than {cap} a minute); send "
+                    f"the message again in {seconds:g} seconds",
+                    id=send.id,
+                    retry_after=seconds,
                 )
-                return
+            )
+            return
         message = InboundMessage(
             channel=self.channel.instance,
             sender=Address(ADDRESS_KIND, visitor),
@@ -160,7 +161,8 @@ class ChatSession:
             attributes=self._attributes(send),
         )
         try:
-            ack = await self.channel.receive(message)
+            with caps.starting(maybe_new=not self._acked):
+                ack = await self.channel.receive(message)
         except TemporaryFailure as exc:
             log.warning(
                 "%s: a message was not stored, the widget retries: %s", self.channel.what, exc
@@ -178,6 +180,9 @@ class ChatSession:
             log.exception("%s: the runtime failed on a message", self.channel.what)
             self.connection.push(protocol.retry(send.id, RETRY_AFTER))
             return
+        self._acked = True
+        if ack.new_contact:
+            caps.started()
         self.connection.push(protocol.ack(send.id, ack.message_id, duplicate=ack.duplicate))
         self.channel.progress.track(ack.contact_id, visitor)  # its place in line, after the ack
 
