@@ -119,6 +119,10 @@ def centre_config(
             'queue = "support"',
             "[workspaces.bench.channels.chat.settings]",
             "rate_limit = 1000000",
+            # Every visitor here is one process on one address, each a new chat at once.
+            "address_sockets_per_minute = 1000000",
+            "address_messages_per_minute = 1000000",
+            "max_new_chats_per_minute = 1000000",
             f'files_dir = "{directory / "files"}"',
         ]
     for n in range(agents):

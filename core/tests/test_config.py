@@ -321,6 +321,13 @@ queues = ["support"]
             "2:1: web.port: 80000 is not from 0 to 65535 (0 picks any free port)",
         ),
         (
+            "port = 8000",
+            'port = 8000\nforwarded_allow_ips = "127.0.0.1, proxy.internal"',
+            "3:1: web.forwarded_allow_ips: 'proxy.internal' is not an IP address or network; "
+            'write the addresses of your reverse proxies, comma-separated, e.g. "127.0.0.1, '
+            '10.0.0.0/8", or "*" to trust any peer',
+        ),
+        (
             "[workspaces.acme]\n",
             "[workspace.acme]\nskills = []\n\n[workspaces.acme]\n",
             "4:2: workspace: unknown key (allowed: outbox, plugins, store, web, workspaces)",
@@ -334,6 +341,7 @@ queues = ["support"]
         "hours-overlap",
         "closed-date",
         "web-port",
+        "web-forwarded-allow-ips",
         "unknown-top-level-table",
     ],
 )

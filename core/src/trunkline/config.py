@@ -9,6 +9,7 @@ Secrets are never written in the file: a secret field takes ``{ env = "VARIABLE"
 from __future__ import annotations
 
 import bisect
+import ipaddress
 import itertools
 import os
 import re
@@ -126,6 +127,21 @@ def _port(instance: object, attribute: attrs.Attribute[int], value: int) -> None
         )
 
 
+def _trusted_proxies(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    for item in value.split(","):
+        item = item.strip()
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{attribute.name}: {item[:80]!r} is not an IP address or network; write the "
+                'addresses of your reverse proxies, comma-separated, e.g. "127.0.0.1, '
+                '10.0.0.0/8", or "*" to trust any peer'
+            ) from None
+
+
 @attrs.frozen
 class WebSettings:
     """The HTTP server of ``serve`` and ``demo``: the API, the pages, plugins' routes."""
@@ -143,6 +159,10 @@ class WebSettings:
     login_failures_before_backoff: int = attrs.field(default=3, validator=_at_least(1))
     login_backoff_max: float = attrs.field(default=600.0, validator=_at_least(1))
     login_failures_per_address: int = attrs.field(default=20, validator=_at_least(1))
+    # Behind a reverse proxy: take the client's address (and scheme) from X-Forwarded-For (and
+    # X-Forwarded-Proto) when the peer is one of forwarded_allow_ips; uvicorn's own options.
+    proxy_headers: bool = False
+    forwarded_allow_ips: str = attrs.field(default="127.0.0.1", validator=_trusted_proxies)
 
 
 @attrs.frozen

@@ -39,6 +39,26 @@ def new_visitor() -> str:
     return str(uuid.uuid4())
 
 
+def webchat_channel(name: str, **settings: Any) -> dict[str, Any]:
+    """A web-chat channel's table, for :func:`tenants_config`."""
+    return {name: {"adapter": "webchat", "queue": "support", "settings": settings}}
+
+
+def tenants_config(workspaces: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Workspaces, each with one queue and one agent, and the channels given for each."""
+    return {
+        "outbox": {"backoff": 0.05, "poll_interval": 0.1, "max_attempts": 3},
+        "workspaces": {
+            workspace: {
+                "queues": {"support": {}},
+                "agents": {"alice": {"capacity": {"chat": 4}, "queues": ["support"]}},
+                "channels": dict(channels),
+            }
+            for workspace, channels in workspaces.items()
+        },
+    }
+
+
 def webchat_config(
     settings: Mapping[str, Any],
     queue: Mapping[str, Any] | None = None,
@@ -61,6 +81,20 @@ def webchat_config(
             }
         },
     }
+
+
+@asynccontextmanager
+async def serving_web(runtime: Runtime) -> AsyncIterator[str]:
+    """Serve core's whole app with ``trunkline serve``'s server and its ``[web]`` settings
+    (``run_web``); yield the base URL."""
+    from trunkline.web.app import run_web
+
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(run_web, runtime)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            tg.cancel_scope.cancel()
 
 
 @asynccontextmanager
@@ -209,6 +243,7 @@ class Chat:
         self.http = http
         self._tasks = tasks
         self.visitors: list[Visitor] = []
+        self._uploader: Visitor | None = None
 
     @property
     def page_url(self) -> str:
@@ -224,11 +259,13 @@ class Chat:
         origin: str | None = None,
         channel: str = CHANNEL,
         max_size: int | None = 2**20,
+        headers: Mapping[str, str] | None = None,
     ) -> Visitor:
         """A visitor's open socket (no hello said yet)."""
         ws = await connect(
             self.ws_url(channel),
             origin=origin,  # type: ignore[arg-type]
+            additional_headers=headers,
             proxy=None,
             max_size=max_size,
             open_timeout=5,
@@ -239,10 +276,22 @@ class Chat:
         self._tasks.start_soon(client.read)
         return client
 
-    async def visitor(self, visitor: str | None = None, **hello: Any) -> Visitor:
+    async def visitor(
+        self, visitor: str | None = None, *, channel: str = CHANNEL, **hello: Any
+    ) -> Visitor:
         """A visitor's socket, welcomed."""
-        client = await self.connect(visitor)
+        client = await self.connect(visitor, channel=channel)
         await client.hello(**hello)
+        return client
+
+    async def chatting(
+        self, visitor: str | None = None, *, channel: str = CHANNEL, **hello: Any
+    ) -> Visitor:
+        """A visitor's socket, welcomed, with an open contact: they wrote "hi" (files are
+        taken within an open chat only)."""
+        client = await self.visitor(visitor, channel=channel, **hello)
+        answer = await client.say("hi")
+        assert answer["type"] == "ack", answer
         return client
 
     async def upload(
@@ -253,10 +302,17 @@ class Chat:
         filename: str = "file.bin",
         content_type: str = "application/octet-stream",
         headers: Mapping[str, str] | None = None,
+        channel: str = CHANNEL,
     ) -> httpx.Response:
+        """Upload a file as ``visitor``; without one, as a visitor with an open chat (the same
+        one each time)."""
+        if visitor is None:
+            if self._uploader is None:
+                self._uploader = await self.chatting()
+            visitor = self._uploader.id
         return await self.http.post(
-            f"{self.url}/chat/{CHANNEL}/files",
-            data={"visitor": visitor or new_visitor()},
+            f"{self.url}/chat/{channel}/files",
+            data={"visitor": visitor},
             files={"file": (filename, content, content_type)},
             headers=headers,
         )
@@ -277,7 +333,10 @@ def anyio_backend() -> str:
 @pytest.fixture
 def run_chat(tmp_path: Path) -> RunChat:
     """``async with run_chat(settings, plugins=…, queue=…, hours=…) as chat:`` — files go
-    to ``tmp_path``; ``queue`` and ``hours`` configure the queue and its schedules."""
+    to ``tmp_path``; ``queue`` and ``hours`` configure the queue and its schedules.
+    ``config`` replaces the whole configuration (its web-chat channels keep files in
+    ``tmp_path`` unless they say otherwise); with ``web`` (the ``[web]`` table), core's whole
+    app is served by ``run_web`` instead of the plugin's routes alone."""
 
     @asynccontextmanager
     async def running(
@@ -288,14 +347,28 @@ def run_chat(tmp_path: Path) -> RunChat:
         sock: Any = None,
         queue: Mapping[str, Any] | None = None,
         hours: Mapping[str, Any] | None = None,
+        config: Mapping[str, Any] | None = None,
+        web: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[Chat]:
         pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat"}, extra=plugins)
         files = {"files_dir": str(tmp_path / "files")}
-        data = webchat_config({**files, **(settings or {})}, queue, hours)
+        if config is None:
+            data = webchat_config({**files, **(settings or {})}, queue, hours)
+        else:
+            data = json.loads(json.dumps(config))  # a copy to fill in
+            for workspace in data["workspaces"].values():
+                for table in workspace.get("channels", {}).values():
+                    if table["adapter"] == "webchat":
+                        table["settings"] = {**files, **table.get("settings", {})}
+        if web is not None:
+            data["web"] = {"host": "127.0.0.1", "port": 0, **web}
         runtime = build_runtime(pm, data)
+        served = (
+            serving_web(runtime) if web is not None else serving(runtime, extra_routes, sock=sock)
+        )
         async with (
             runtime.running(),
-            serving(runtime, extra_routes, sock=sock) as url,
+            served as url,
             httpx.AsyncClient(timeout=10, trust_env=False) as http,
             anyio.create_task_group() as tasks,
         ):

@@ -189,6 +189,14 @@ async def test_a_file_is_uploaded_and_sent_from_the_page(
         page, _ = await page_of(browser)
         await page.goto(chat.page_url)
         await expect(page.locator("#status")).to_have_text("Connected")
+        # Files are taken within an open chat only: the button waits for a first message.
+        await expect(page.locator("#file")).to_be_disabled()
+        await expect(page.locator("label.attach")).to_have_attribute(
+            "title", "Send a message first, then attach files"
+        )
+        await page.locator("#text").fill("hello")
+        await page.locator("#text").press("Enter")
+        await expect(page.locator("#file")).to_be_enabled()
         note = tmp_path / "<img src=x onerror=alert(1)>.txt"
         note.write_text("my order number is 7\n", encoding="utf-8")
         await page.locator("#file").set_input_files(str(note))
@@ -196,12 +204,17 @@ async def test_a_file_is_uploaded_and_sent_from_the_page(
         await page.locator("#send").click()
         link = page.locator("#messages li[data-id] .files a")
         await expect(link).to_have_text("<img src=x onerror=alert(1)>.txt")
-        [stored] = [
+        [_, stored] = [
             s.event.message
             for s in await chat.runtime.store.read(WORKSPACE)
             if isinstance(s.event, ev.MessageReceived)
         ]
         assert [a.filename for a in stored.attachments] == ["<img src=x onerror=alert(1)>.txt"]
+
+        # Reloaded with the chat open, the welcome says so and files can be attached at once.
+        await page.reload()
+        await expect(page.locator("#status")).to_have_text("Connected")
+        await expect(page.locator("#file")).to_be_enabled()
         assert await link.get_attribute("href") == f"files/{stored.attachments[0].sha256}"
 
 

@@ -1,6 +1,7 @@
 """The web-chat channel passes Trunkline's channel conformance suite, driven over real sockets.
 
-``inject`` sends the sample as a visitor would: attachments uploaded over HTTP first, then a
+``inject`` sends the sample as a visitor would: attachments uploaded over HTTP first (within
+an open chat, as the widget does: a visitor with none writes a first message before), then a
 ``message`` frame on the visitor's WebSocket; the ``Ack`` is built from the server's ``ack``
 frame (and the store, for the contact). ``sent`` is what the visitors' sockets received. The
 suite runs on asyncio only: uvicorn, which serves the routes, does not run on trio.
@@ -101,6 +102,11 @@ class TestWebChatChannel(ChannelConformance):
     async def inject(self, channel: WebChatChannel, sample: Sample) -> Ack:
         socket = await self.socket(sample.sender)
         hashes = []
+        thread = f"{channel.instance}:{socket.id}"
+        if sample.attachments and await self.runtime.store.open_contact(WORKSPACE, thread) is None:
+            opened = await socket.say("I have a file for you")  # files come within a chat
+            if opened["type"] != "ack":
+                raise ChatRefused(opened.get("error", str(opened)))
         for attachment, content in sample.attachments:
             answer = await self.http.post(
                 "/chat/channel-under-test/files",

@@ -1,21 +1,31 @@
 """Attachments: uploaded over HTTP, recognised by content, kept by SHA-256, sent with a message.
 
-Uploads are real multipart POSTs over loopback (httpx); a refused upload keeps nothing on disk
-and a message naming a file that was never uploaded stores nothing.
+Uploads are real multipart POSTs over loopback (httpx), by a visitor with an open chat (uploads
+are taken only then); a refused upload keeps nothing on disk and a message naming a file that
+was never uploaded stores nothing. Files are kept under ``files/<workspace>/<channel>/``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from trunkline import Attachment
-from trunkline_webchat.files import FileRefused, check_type, clean_filename, sniff
+from trunkline import Attachment, Contact
+from trunkline import events as ev
+from trunkline_webchat.files import (
+    FileRefused,
+    channel_directory,
+    check_type,
+    clean_filename,
+    sniff,
+)
 
-from .conftest import CHANNEL, WORKSPACE, RunChat, new_visitor
+from .conftest import CHANNEL, WORKSPACE, Chat, RunChat, tenants_config, webchat_channel
 
 pytestmark = pytest.mark.anyio
 
@@ -28,7 +38,9 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + bytes(40)
 HTML = b"<html><script>alert(1)</script></html>"
 
 
-def kept_files(directory: Path) -> list[str]:
+def kept_files(files_dir: Path, workspace: str = WORKSPACE, channel: str = CHANNEL) -> list[str]:
+    """The names kept in a channel's directory of ``files_dir``."""
+    directory = files_dir / workspace / channel
     return sorted(p.name for p in directory.glob("*")) if directory.exists() else []
 
 
@@ -111,19 +123,19 @@ async def test_a_chunked_upload_is_counted_while_it_is_read(
     run_chat: RunChat, tmp_path: Path
 ) -> None:
     boundary = "b0undary"
-    head = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="visitor"\r\n\r\n'
-        f"{new_visitor()}\r\n--{boundary}\r\nContent-Disposition: form-data; "
-        f'name="file"; filename="big.txt"\r\nContent-Type: text/plain\r\n\r\n'
-    ).encode()
 
     async def body(size: int) -> AsyncIterator[bytes]:  # no Content-Length: chunked
-        yield head
+        yield (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="visitor"\r\n\r\n'
+            f"{visitor.id}\r\n--{boundary}\r\nContent-Disposition: form-data; "
+            f'name="file"; filename="big.txt"\r\nContent-Type: text/plain\r\n\r\n'
+        ).encode()
         for _ in range(size // 1000):
             yield b"a" * 1000
         yield f"\r\n--{boundary}--\r\n".encode()
 
     async with run_chat({"max_attachment_bytes": 20_000}) as chat:
+        visitor = await chat.chatting()
         url = f"{chat.url}/chat/{CHANNEL}/files"
         headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         fits = await chat.http.post(url, content=body(20_000), headers=headers)
@@ -184,13 +196,15 @@ async def test_accepted_types_are_a_setting(run_chat: RunChat) -> None:
     [
         ({"visitor": "short"}, 'the field "visitor" must be your visitor id'),
         ({}, 'the field "visitor" must be your visitor id'),
-        ({"visitor": new_visitor(), "no_file": True}, 'the field "file" must be a file'),
+        ({"visitor": "chatting", "no_file": True}, 'the field "file" must be a file'),
     ],
 )
 async def test_a_bad_upload_form_gets_400(
     run_chat: RunChat, form: dict[str, object], error: str
 ) -> None:
     async with run_chat() as chat:
+        if form.get("visitor") == "chatting":
+            form["visitor"] = (await chat.chatting()).id
         field = "attachment" if form.pop("no_file", False) else "file"
         files = {field: ("a.png", PNG, "image/png")}
         data = {"visitor": form["visitor"]} if "visitor" in form else {"other": "x"}
@@ -213,8 +227,8 @@ async def test_an_empty_file_gets_400(run_chat: RunChat) -> None:
 
 
 async def test_uploads_count_towards_the_rate_limit(run_chat: RunChat) -> None:
-    async with run_chat({"rate_limit": 2}) as chat:
-        visitor = new_visitor()
+    async with run_chat({"rate_limit": 3}) as chat:
+        visitor = (await chat.chatting()).id  # its "hi" counts too
         for _ in range(2):
             assert (await chat.upload(PDF, visitor=visitor)).status_code == 200
         answer = await chat.upload(PDF, visitor=visitor)
@@ -247,28 +261,28 @@ async def test_an_unknown_file_gets_404(run_chat: RunChat, name: str) -> None:
 
 async def test_a_message_carries_the_files_uploaded_before(run_chat: RunChat) -> None:
     async with run_chat() as chat:
-        visitor = await chat.visitor()
+        visitor = await chat.chatting()
         png = (await chat.upload(PNG, visitor=visitor.id, filename="a.png")).json()
         pdf = (await chat.upload(PDF, visitor=visitor.id, filename="b.pdf")).json()
         answer = await visitor.say("see attached", attachments=[png["sha256"], pdf["sha256"]])
         assert answer["type"] == "ack"
         contact = await chat.runtime.store.open_contact(WORKSPACE, f"{CHANNEL}:{visitor.id}")
         assert contact is not None
-        [message] = await chat.runtime.store.messages(WORKSPACE, contact.id)
+        [_, message] = await chat.runtime.store.messages(WORKSPACE, contact.id)
         assert message.attachments == (
             Attachment("a.png", "image/png", len(PNG), png["sha256"]),
             Attachment("b.pdf", "application/pdf", len(PDF), pdf["sha256"]),
         )
         # And the history shows them.
         back = await chat.connect(visitor.id)
-        [shown] = (await back.hello())["messages"]
+        [_, shown] = (await back.hello())["messages"]
         assert [a["sha256"] for a in shown["attachments"]] == [png["sha256"], pdf["sha256"]]
         assert shown["attachments"][0] == png
 
 
 async def test_a_message_with_only_a_file_is_accepted(run_chat: RunChat) -> None:
     async with run_chat() as chat:
-        visitor = await chat.visitor()
+        visitor = await chat.chatting()
         sha256 = (await chat.upload(PDF, visitor=visitor.id)).json()["sha256"]
         assert (await visitor.say("", attachments=[sha256]))["type"] == "ack"
 
@@ -347,3 +361,98 @@ def test_declared_aliases_are_understood() -> None:
 )
 def test_file_names_are_cleaned(name: str, clean: str) -> None:
     assert clean_filename(name) == clean
+
+
+# One files_dir, many tenants --------------------------------------------------------------------
+
+
+def two_tenants() -> dict[str, object]:
+    """acme's site-chat and globex's chat-b, keeping files in the same files_dir."""
+    return tenants_config(
+        {WORKSPACE: webchat_channel(CHANNEL), "globex": webchat_channel("chat-b")}
+    )
+
+
+async def contact(chat: Chat) -> Contact:
+    """globex's one contact."""
+    [found] = [
+        s.event.contact
+        for s in await chat.runtime.store.read("globex")
+        if isinstance(s.event, ev.ContactReceived)
+    ]
+    return found
+
+
+async def test_a_channel_serves_and_attaches_only_its_own_files(
+    run_chat: RunChat, tmp_path: Path
+) -> None:
+    async with run_chat(config=two_tenants()) as chat:
+        uploaded = await chat.upload(PDF, filename="acme-invoice.pdf")
+        assert uploaded.status_code == 200
+        sha256 = uploaded.json()["sha256"]
+        assert kept_files(tmp_path / "files") == [sha256, f"{sha256}.json"]
+
+        # Another tenant's channel does not serve it (main served it: one store for all)…
+        other = await chat.http.get(f"{chat.url}/chat/chat-b/files/{sha256}")
+        assert other.status_code == 404
+        assert other.json() == {"error": f"no file with the SHA-256 {sha256} here"}
+        # …takes no message carrying it…
+        visitor = await chat.chatting(channel="chat-b")
+        answer = await visitor.say("look", id="c-2", attachments=[sha256])
+        assert answer["error"] == (
+            f"no uploaded file has the SHA-256 {sha256}; upload it to files first"
+        )
+        # …and reads none of it for its agents.
+        chat_b = chat.runtime.channel("chat-b")
+        assert await chat_b.read_attachment(sha256) is None  # type: ignore[attr-defined]
+        assert await chat.channel.read_attachment(sha256) == PDF
+
+        # The same content uploaded to chat-b is kept there, apart; both are served.
+        again = await chat.upload(PDF, visitor=visitor.id, filename="globex.pdf", channel="chat-b")
+        assert again.status_code == 200
+        assert kept_files(tmp_path / "files", "globex", "chat-b") == [sha256, f"{sha256}.json"]
+        mine = await chat.http.get(f"{chat.url}/chat/{CHANNEL}/files/{sha256}")
+        theirs = await chat.http.get(f"{chat.url}/chat/chat-b/files/{sha256}")
+        assert 'filename="acme-invoice.pdf"' in mine.headers["content-disposition"]
+        assert 'filename="globex.pdf"' in theirs.headers["content-disposition"]
+        # Nothing chat-b kept touched acme's file or its name.
+        assert kept_files(tmp_path / "files") == [sha256, f"{sha256}.json"]
+        stored = chat.runtime.store
+        assert [m.body for m in await stored.messages("globex", (await contact(chat)).id)] == ["hi"]
+
+
+async def test_files_kept_the_earlier_way_stay_and_are_no_longer_served(
+    run_chat: RunChat, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    files = tmp_path / "files"
+    files.mkdir()
+    sha256 = hashlib.sha256(PDF).hexdigest()
+    (files / sha256).write_bytes(PDF)  # as main kept them: straight in files_dir
+    meta = {"filename": "old.pdf", "content_type": "application/pdf", "size": len(PDF)}
+    (files / f"{sha256}.json").write_text(json.dumps(meta))
+    with caplog.at_level(logging.WARNING, logger="trunkline_webchat"):
+        async with run_chat() as chat:
+            answer = await chat.http.get(f"{chat.url}/chat/{CHANNEL}/files/{sha256}")
+            assert answer.status_code == 404
+            assert await chat.channel.read_attachment(sha256) is None
+    assert (files / sha256).read_bytes() == PDF  # left where it was
+    [warning] = [r.getMessage() for r in caplog.records if "the earlier way" in r.getMessage()]
+    assert f"are no longer served: 1 in {files}; move this channel's into" in warning
+    assert str(files / WORKSPACE / CHANNEL) in warning
+
+
+@pytest.mark.parametrize(
+    ("workspace", "channel", "part"),
+    [
+        ("acme", "site-chat", "acme/site-chat"),
+        ("..", "..", "%2E%2E/%2E%2E"),
+        ("a/../b", "x.y", "a%2F%2E%2E%2Fb/x%2Ey"),
+        ("Grüße", "50%", "Gr%C3%BC%C3%9Fe/50%25"),
+    ],
+)
+def test_a_channels_directory_stays_inside_files_dir(
+    tmp_path: Path, workspace: str, channel: str, part: str
+) -> None:
+    directory = channel_directory(tmp_path, workspace, channel)
+    assert directory == tmp_path / part
+    assert directory.resolve().is_relative_to(tmp_path.resolve())

@@ -53,7 +53,7 @@ async def test_a_new_visitor_is_welcomed_with_no_history(run_chat: RunChat) -> N
     async with run_chat() as chat:
         visitor = await chat.connect()
         welcome = await visitor.hello()
-        assert welcome == {"type": "welcome", "visitor": visitor.id, "messages": []}
+        assert welcome == {"type": "welcome", "visitor": visitor.id, "messages": [], "open": False}
 
 
 async def test_a_message_is_acknowledged_once_it_is_stored(run_chat: RunChat) -> None:

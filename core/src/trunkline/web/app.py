@@ -290,7 +290,16 @@ async def run_web(
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(hub.run)
-            await tg.start(partial(server.serve, app, sock, what=what, websockets=True))
+            serving = partial(
+                server.serve,
+                app,
+                sock,
+                what=what,
+                websockets=True,
+                proxy_headers=web.proxy_headers,
+                forwarded_allow_ips=web.forwarded_allow_ips,
+            )
+            await tg.start(serving)
             task_status.started(runtime.web_port)
     finally:
         stop_listening()

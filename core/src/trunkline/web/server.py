@@ -101,12 +101,18 @@ async def serve(
     *,
     what: str,
     websockets: bool = False,
+    proxy_headers: bool = False,
+    forwarded_allow_ips: str = "127.0.0.1",
     task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve ``app`` on the listening ``sock`` until cancelled, then close it.
 
     ``task_status.started()`` is called once uvicorn accepts connections. ``websockets``
-    turns WebSocket support on (the ``websockets`` library's sans-I/O protocol).
+    turns WebSocket support on (the ``websockets`` library's sans-I/O protocol). With
+    ``proxy_headers``, a request from a peer in ``forwarded_allow_ips`` (comma-separated
+    addresses or networks, ``"*"`` for any) has its client address and scheme taken from
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto``; otherwise those headers are ignored and the
+    client is the peer.
     """
     config = uvicorn.Config(
         app,
@@ -116,7 +122,9 @@ async def serve(
         log_config=None,  # never reconfigure the host application's logging
         access_log=False,
         server_header=False,
-        proxy_headers=False,
+        proxy_headers=proxy_headers,
+        # Always given, so uvicorn never reads FORWARDED_ALLOW_IPS from the environment.
+        forwarded_allow_ips=forwarded_allow_ips,
         backlog=BACKLOG,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
         ws_max_size=WS_MAX_SIZE,

@@ -38,7 +38,7 @@ from trunkline import (
 from trunkline.ratelimit import RateLimiter
 
 from . import protocol
-from .files import KNOWN_TYPES, FileStore
+from .files import KNOWN_TYPES, FileStore, channel_directory, earlier_layout_files
 from .progress import Progress
 from .protocol import ADDRESS_KIND
 
@@ -52,6 +52,7 @@ __all__ = [
 log = logging.getLogger("trunkline_webchat")
 
 RATE_WINDOW = 10.0  # seconds over which rate_limit messages are counted
+ADDRESS_WINDOW = 60.0  # seconds over which the address_*_per_minute limits count
 RECENT = 1000  # receipts remembered by dedupe key
 MAX_SOCKETS = 10  # open sockets per visitor (tabs); one more is refused
 
@@ -127,8 +128,16 @@ class WebChatSettings:
     embedded on (``scheme://host[:port]``; ``"*"`` for any); empty means the chat's own origin
     only. ``max_text_length`` bounds a message in characters, ``max_attachment_bytes`` a file;
     ``attachment_types`` are the accepted file types, recognised by content. Files are kept in
-    ``files_dir`` (relative to the working directory). ``rate_limit`` is the number of messages
-    (and uploads) a visitor may send in 10 seconds.
+    ``files_dir`` (relative to the working directory), under ``<workspace>/<channel>/``.
+    ``rate_limit`` is the number of messages (and uploads) a visitor may send in 10 seconds.
+
+    A visitor chooses their own id, so limits per client address (``request.client.host``:
+    behind a reverse proxy, see ``[web] proxy_headers``) bound what one machine can do with
+    fresh ids: ``address_sockets_per_minute`` sockets opened, ``address_messages_per_minute``
+    messages and ``address_uploads_per_minute`` uploads. Two caps bound the whole workspace,
+    counted across its web-chat channels (:mod:`trunkline_webchat.caps`):
+    ``max_new_chats_per_minute`` contacts started and ``max_upload_storage_bytes`` of files
+    kept on disk.
 
     ``greeting`` is shown at the top of the chat when it opens (empty: none).
     ``prechat_name`` and ``prechat_email`` ask for the visitor's name and email before the
@@ -148,6 +157,13 @@ class WebChatSettings:
     )
     files_dir: str = attrs.field(default="webchat-files", validator=_not_blank)
     rate_limit: int = attrs.field(default=10, validator=_at_least(1))
+    # Per client address: enough for an office behind one NAT address.
+    address_sockets_per_minute: int = attrs.field(default=30, validator=_at_least(1))
+    address_messages_per_minute: int = attrs.field(default=300, validator=_at_least(1))
+    address_uploads_per_minute: int = attrs.field(default=30, validator=_at_least(1))
+    # Per workspace, across its web-chat channels.
+    max_new_chats_per_minute: int = attrs.field(default=120, validator=_at_least(1))
+    max_upload_storage_bytes: int = attrs.field(default=10 * 1024**3, validator=_at_least(1))
     greeting: str = attrs.field(default="", validator=_text_of(500, empty=True))
     prechat_name: str = attrs.field(default="off", validator=_prechat)
     prechat_email: str = attrs.field(default="off", validator=_prechat)
@@ -202,8 +218,13 @@ class WebChatChannel:
         self.capabilities = attrs.evolve(
             type(self).capabilities, max_body_length=settings.max_text_length
         )
-        self.files = FileStore(Path(settings.files_dir).absolute())
+        self.files_dir = Path(settings.files_dir).absolute()
+        self.files = FileStore(channel_directory(self.files_dir, workspace, instance))
         self.rates = RateLimiter(settings.rate_limit, RATE_WINDOW)
+        # Keyed by the client's address, whatever visitor ids it sends.
+        self.address_sockets = RateLimiter(settings.address_sockets_per_minute, ADDRESS_WINDOW)
+        self.address_messages = RateLimiter(settings.address_messages_per_minute, ADDRESS_WINDOW)
+        self.address_uploads = RateLimiter(settings.address_uploads_per_minute, ADDRESS_WINDOW)
         self.what = f'web-chat channel "{instance}"'
         self.last_contact: collections.OrderedDict[str, str] = collections.OrderedDict()
         self.progress = Progress(self)
@@ -229,6 +250,7 @@ class WebChatChannel:
         self._inbound = inbound
         try:
             task_status.started()
+            await self._warn_of_earlier_layout()
             await self.progress.run()
         finally:
             self._inbound = None
@@ -270,7 +292,8 @@ class WebChatChannel:
             self.push(to.value, protocol.typing())
 
     async def read_attachment(self, sha256: str) -> bytes | None:
-        """The content of a file a visitor sent, for the agent desktop; None if not kept."""
+        """The content of a file a visitor sent to this channel, for the agent desktop; None
+        if this channel does not keep it (another channel's file is not read)."""
         if await self.files.describe(sha256) is None:
             return None
         try:
@@ -284,6 +307,21 @@ class WebChatChannel:
             for connection in list(sockets):
                 connection.close(1001, "the chat is restarting")
         self._sockets.clear()
+
+    async def _warn_of_earlier_layout(self) -> None:
+        """Files kept straight in files_dir (before files were kept per workspace and channel)
+        stay where they are and are no longer served: say so once, with what to do."""
+        found = await anyio.to_thread.run_sync(earlier_layout_files, self.files_dir)
+        if found:
+            log.warning(
+                "%s: files kept the earlier way, shared by every channel, are no longer "
+                "served: %d in %s; move this channel's into %s (see the web-chat channel's "
+                "documentation, Attachments)",
+                self.what,
+                found,
+                self.files_dir,
+                self.files.directory,
+            )
 
     # For the routes -----------------------------------------------------------------------
 

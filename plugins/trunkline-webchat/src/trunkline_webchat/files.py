@@ -3,14 +3,18 @@
 A browser's declared type is whatever the visitor's system guessed from the file name, so it is
 never trusted alone: the first bytes decide (:func:`sniff`), and a file whose content is not an
 accepted type, or is not what it claims to be, is refused. Files are kept under the channel's
-``files_dir`` as ``<sha256>`` with a ``<sha256>.json`` beside it (name, type, size), written
-to a temporary file first and renamed, so a reader never sees half a file.
+``files_dir`` as ``<workspace>/<channel>/<sha256>`` (:func:`channel_directory`) with a
+``<sha256>.json`` beside it (name, type, size), written to a temporary file first and renamed,
+so a reader never sees half a file. Each channel reads its own directory only: several
+channels, of one workspace or of many, may share a ``files_dir`` without seeing each other's
+files, and a workspace's files can be counted on disk (:func:`stored_bytes`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import unicodedata
 from pathlib import Path
 
@@ -21,7 +25,17 @@ from trunkline.durable import write_file
 
 from .protocol import SHA256
 
-__all__ = ["KNOWN_TYPES", "FileRefused", "FileStore", "check_type", "clean_filename", "sniff"]
+__all__ = [
+    "KNOWN_TYPES",
+    "FileRefused",
+    "FileStore",
+    "channel_directory",
+    "check_type",
+    "clean_filename",
+    "earlier_layout_files",
+    "sniff",
+    "stored_bytes",
+]
 
 KNOWN_TYPES = (  # the types sniff() recognises; attachment_types must be among them
     "image/png",
@@ -38,11 +52,12 @@ MAX_FILENAME = 200
 
 
 class FileRefused(Exception):
-    """An upload that is not kept; ``status`` is the HTTP status to answer (413, 415, 400)."""
+    """An upload that is not kept; ``status`` is the HTTP status to answer (413, 415, 507…)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after  # seconds, for a 429
 
 
 def sniff(data: bytes) -> str | None:
@@ -103,7 +118,7 @@ def clean_filename(name: str) -> str:
 
 
 class FileStore:
-    """Files kept by the SHA-256 of their content in one directory."""
+    """Files kept by the SHA-256 of their content in one directory (one channel's)."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -158,3 +173,54 @@ class FileStore:
             size=size,
             sha256=sha256,
         )
+
+
+# Where files are kept -----------------------------------------------------------------------
+
+_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def path_part(name: str) -> str:
+    """``name`` as one path component: letters, digits, ``_`` and ``-`` stay, every other byte
+    of its UTF-8 is written ``%XX`` (so ``..``, ``/`` or ``.`` can never leave the directory,
+    and two names never share a component)."""
+    return "".join(
+        c if c in _PLAIN else "".join(f"%{b:02X}" for b in c.encode("utf-8", "surrogatepass"))
+        for c in name
+    )
+
+
+def channel_directory(files_dir: Path, workspace: str, channel: str) -> Path:
+    """The directory a channel keeps its files in: ``<files_dir>/<workspace>/<channel>``."""
+    return files_dir / path_part(workspace) / path_part(channel)
+
+
+def stored_bytes(workspace_directory: Path) -> int:
+    """The bytes of the files (not their descriptions) kept under a workspace's directory,
+    by all of its channels, also those no longer configured; 0 when there is none."""
+    total = 0
+    try:
+        channels = list(os.scandir(workspace_directory))
+    except OSError:
+        return 0
+    for channel in channels:
+        try:
+            if not channel.is_dir(follow_symlinks=False):
+                continue
+            with os.scandir(channel.path) as entries:
+                for entry in entries:
+                    if SHA256.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                        total += entry.stat(follow_symlinks=False).st_size
+        except OSError:
+            continue  # removed while counting, or unreadable: nothing to count there
+    return total
+
+
+def earlier_layout_files(files_dir: Path) -> int:
+    """How many files the earlier layout kept straight in ``files_dir`` (``<sha256>``, shared
+    by every channel); they are no longer served (see the channel's documentation)."""
+    try:
+        with os.scandir(files_dir) as entries:
+            return sum(1 for entry in entries if SHA256.fullmatch(entry.name))
+    except OSError:
+        return 0

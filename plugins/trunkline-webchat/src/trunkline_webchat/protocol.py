@@ -290,11 +290,13 @@ def message_json(message: Message, visitor: str | None = None) -> dict[str, Any]
     return data
 
 
-def welcome(visitor: str, messages: Iterable[Message]) -> dict[str, Any]:
+def welcome(visitor: str, messages: Iterable[Message], *, is_open: bool) -> dict[str, Any]:
+    """``is_open``: whether the visitor has an open contact (files are uploaded only then)."""
     return {
         "type": "welcome",
         "visitor": visitor,
         "messages": [message_json(m, visitor) for m in messages],
+        "open": is_open,
     }
 
 

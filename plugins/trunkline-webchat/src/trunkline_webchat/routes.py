@@ -7,7 +7,12 @@
 - ``GET /`` (with ``chat.js`` and ``chat.css``): the customer's chat page;
 - ``WS ws``: the customer's socket (:mod:`~trunkline_webchat.protocol`,
   :mod:`~trunkline_webchat.session`);
-- ``POST files`` and ``GET files/<sha256>``: attachments (:mod:`~trunkline_webchat.files`).
+- ``POST files`` and ``GET files/<sha256>``: attachments (:mod:`~trunkline_webchat.files`),
+  uploaded within an open chat only, each channel serving its own files.
+
+Limits per client address (``request.client.host``; behind a reverse proxy, the browser's
+when ``[web] proxy_headers`` is on) come first, then the visitor's and the workspace's caps
+(:mod:`~trunkline_webchat.caps`).
 
 This is the plugin's only module that imports Starlette; the entry point imports it inside
 the hook, when the server starts.
@@ -15,9 +20,11 @@ the hook, when the server starts.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
+import math
 import re
 import urllib.parse
 from collections.abc import AsyncGenerator, Mapping
@@ -32,14 +39,15 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from trunkline import Runtime
+from trunkline import Attachment, Runtime
 from trunkline.ratelimit import RateLimiter
 
 from . import protocol
 from .adapter import RATE_WINDOW, WebChatChannel, WebChatSettings, retry_after
+from .caps import caps_of, workspace_directories
 from .files import FileRefused, check_type
 from .protocol import VISITOR_ID
-from .session import ChatSession
+from .session import ChatSession, open_contact
 
 __all__ = ["PREFIX", "chat_routes", "origin_allowed"]
 
@@ -150,10 +158,21 @@ def chat_routes(runtime: Runtime) -> list[BaseRoute]:
             origin = websocket.headers.get("origin", "")[:100]
             await websocket.close(1008, f"origin {origin} may not open this chat")
             return
+        address = client_address(websocket)
+        wait = channel.address_sockets.take(address)
+        if wait:
+            limit = channel.settings.address_sockets_per_minute
+            await websocket.close(
+                1013,
+                f"too many chats opened from your address (more than {limit} a minute); "
+                f"try again in {_whole_seconds(wait)} seconds",
+            )
+            return
         if not channel.ready:
             await websocket.close(1013, "the chat is not running; try again later")
             return
-        await _serve_socket(websocket, ChatSession(channel, runtime, _Socket()), channel)
+        session = ChatSession(channel, runtime, _Socket(), address=address)
+        await _serve_socket(websocket, session, channel)
 
     async def upload(request: Request) -> Response:
         channel = channel_of(request)
@@ -163,9 +182,12 @@ def chat_routes(runtime: Runtime) -> list[BaseRoute]:
             origin = request.headers.get("origin", "")[:100]
             return _error(403, f"origin {origin} may not upload to this chat")
         try:
-            return await _upload(channel, request)
+            return await _upload(runtime, channel, request)
         except FileRefused as refused:
-            return _error(refused.status, str(refused))
+            headers = None
+            if refused.retry_after is not None:
+                headers = {"Retry-After": str(_whole_seconds(refused.retry_after))}
+            return _error(refused.status, str(refused), headers)
         except ClientDisconnect:
             return Response(status_code=400)  # nobody is left to read it; nothing was kept
 
@@ -174,7 +196,7 @@ def chat_routes(runtime: Runtime) -> list[BaseRoute]:
         if channel is None:
             return no_channel(request)
         sha256 = request.path_params["sha256"]
-        attachment = await channel.files.describe(sha256)
+        attachment = await channel.files.describe(sha256)  # this channel's files only
         if attachment is None:
             return _error(404, f"no file with the SHA-256 {sha256[:64]} here")
         return FileResponse(
@@ -252,6 +274,17 @@ def _page_policy(allowed_origins: tuple[str, ...]) -> str:
 
 def _error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def client_address(connection: HTTPConnection) -> str:
+    """The client's address as the HTTP server sees it: the peer's, or with ``[web]
+    proxy_headers`` a trusted proxy's ``X-Forwarded-For``; "" when the server has none."""
+    return connection.client.host if connection.client is not None else ""
+
+
+def _whole_seconds(wait: float) -> int:
+    """Seconds to tell a client to wait, as a whole number (at least 1)."""
+    return max(1, math.ceil(wait))
 
 
 # The socket ---------------------------------------------------------------------------------
@@ -335,7 +368,7 @@ async def _serve_socket(
 # Uploads ------------------------------------------------------------------------------------
 
 
-async def _upload(channel: WebChatChannel, request: Request) -> Response:
+async def _upload(runtime: Runtime, channel: WebChatChannel, request: Request) -> Response:
     settings = channel.settings
     limit = settings.max_attachment_bytes
     content_type = request.headers.get("content-type", "")
@@ -345,6 +378,15 @@ async def _upload(channel: WebChatChannel, request: Request) -> Response:
         )
     cap = limit + FORM_OVERHEAD
     body = await _read_capped(request, cap, max(cap, DRAIN_FACTOR * limit))
+    wait = channel.address_uploads.take(client_address(request))  # read first: see _read_capped
+    if wait:
+        raise FileRefused(
+            429,
+            f"too many uploads from your address (more than "
+            f"{settings.address_uploads_per_minute} a minute); try again in "
+            f"{_whole_seconds(wait)} seconds",
+            retry_after=wait,
+        )
     if body is None:
         raise FileRefused(413, _too_big(limit))
     try:
@@ -361,6 +403,12 @@ async def _upload(channel: WebChatChannel, request: Request) -> Response:
         visitor = form.get("visitor")
         if not isinstance(visitor, str) or not VISITOR_ID.fullmatch(visitor):
             return _error(400, 'the field "visitor" must be your visitor id')
+        if await open_contact(runtime, channel, visitor) is None:
+            return _error(
+                409,
+                "files are taken within an open chat only: send a message first, then "
+                "attach the file",
+            )
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             return _error(400, 'the field "file" must be a file')
@@ -374,7 +422,7 @@ async def _upload(channel: WebChatChannel, request: Request) -> Response:
             seconds = retry_after(wait)
             return _error(429, "slow down", {"Retry-After": str(max(1, round(seconds)))})
         kind = check_type(data, upload.content_type or "", settings.attachment_types)
-        attachment = await channel.files.save(data, upload.filename or "file", kind)
+        attachment = await _keep(runtime, channel, data, upload.filename or "file", kind)
     finally:
         await form.close()
     return JSONResponse(
@@ -385,6 +433,31 @@ async def _upload(channel: WebChatChannel, request: Request) -> Response:
             "size": attachment.size,
         }
     )
+
+
+async def _keep(
+    runtime: Runtime, channel: WebChatChannel, data: bytes, filename: str, kind: str
+) -> Attachment:
+    """Keep a checked file, within the workspace's ``max_upload_storage_bytes``: a file this
+    channel already keeps takes no more room; one that would pass the cap is refused (507),
+    and nothing kept before is touched."""
+    if await channel.files.describe(hashlib.sha256(data).hexdigest()) is not None:
+        return await channel.files.save(data, filename, kind)  # a new name, no new bytes
+    most = channel.settings.max_upload_storage_bytes
+    caps = caps_of(runtime, channel.workspace)
+    directories = workspace_directories(runtime, channel.workspace)
+    kept = await caps.reserve(directories, len(data), most)
+    if kept is not None:
+        raise FileRefused(
+            507,
+            f"this chat cannot keep more files: they would take more than {most} bytes "
+            f"(max_upload_storage_bytes; {kept} kept); send your message without the file",
+        )
+    try:
+        return await channel.files.save(data, filename, kind)
+    except BaseException:
+        caps.release(len(data))
+        raise
 
 
 def _too_big(limit: int) -> str:

@@ -6,6 +6,11 @@ A message is acknowledged only after the runtime returned its Ack, that is, once
 stored; the widget's own id for it travels as the provider id (prefixed with the visitor id, so
 one visitor's ids can never collide with another's), so a resend after a reconnect is
 recognised as a redelivery and acknowledged with the same message id.
+
+A message counts towards the visitor's ``rate_limit`` and their address's
+``address_messages_per_minute``; one that would start a new contact also towards the
+workspace's ``max_new_chats_per_minute`` (:mod:`~trunkline_webchat.caps`), which a visitor
+whose contact is open never meets.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from trunkline import (
 
 from . import protocol
 from .adapter import Connection, WebChatChannel, retry_after
+from .caps import caps_of
 from .protocol import ADDRESS_KIND, Details, Hello, ProtocolError, Send, Typing
 
 __all__ = ["HISTORY_CONTACTS", "HISTORY_MESSAGES", "ChatSession", "conversation", "open_contact"]
@@ -45,14 +51,23 @@ OFFLINE_SUBJECT = "Message left while the chat was offline"
 class ChatSession:
     """The protocol on one socket; see :mod:`trunkline_webchat.protocol` for the frames."""
 
-    def __init__(self, channel: WebChatChannel, runtime: Runtime, connection: Connection) -> None:
+    def __init__(
+        self,
+        channel: WebChatChannel,
+        runtime: Runtime,
+        connection: Connection,
+        *,
+        address: str = "",
+    ) -> None:
         self.channel = channel
         self.runtime = runtime
         self.connection = connection
+        self.address = address  # the client's, as the HTTP server sees it
         self.visitor: str | None = None
         self.name: str | None = None
         self.email: str | None = None
         self._typed_at = -TYPING_EVERY
+        self._acked = False  # a message of this socket was stored (so its chat was open)
 
     async def handle(self, text: str) -> None:
         """Act on one frame's text and answer it; never raises for a visitor's mistake."""
@@ -92,8 +107,9 @@ class ChatSession:
         self.name = hello.name or self.name
         messages = await conversation(self.runtime, self.channel, hello.visitor)
         after = _after(messages, hello.resume_after)
-        welcome = protocol.welcome(hello.visitor, after)
-        welcome.update(await self._progress(hello.visitor))
+        contact = await open_contact(self.runtime, self.channel, hello.visitor)
+        welcome = protocol.welcome(hello.visitor, after, is_open=contact is not None)
+        welcome.update(self.channel.progress.welcome(self.runtime, hello.visitor, contact))
         self.connection.push(welcome)
 
     async def _message(self, visitor: str, send: Send) -> None:
@@ -104,6 +120,10 @@ class ChatSession:
                 id=send.id,
             )
         wait = self.channel.rates.take(visitor)
+        if not wait:
+            wait = self.channel.address_messages.take(self.address)
+            if wait:
+                self.channel.rates.give_back(visitor)  # refused by the address, not counted
         if wait:
             self.connection.push(
                 protocol.error("slow down", id=send.id, retry_after=retry_after(wait))
@@ -116,6 +136,20 @@ class ChatSession:
                 '"details", "email": "…"} first',
                 id=send.id,
             )
+        caps = caps_of(self.runtime, self.channel.workspace)
+        cap = self.channel.settings.max_new_chats_per_minute
+        wait = caps.room_for_new_chats(cap)
+        if wait and await open_contact(self.runtime, self.channel, visitor) is None:
+            seconds = retry_after(wait)
+            self.connection.push(
+                protocol.error(
+                    f"too many new chats are starting (more than {cap} a minute); send "
+                    f"the message again in {seconds:g} seconds",
+                    id=send.id,
+                    retry_after=seconds,
+                )
+            )
+            return
         message = InboundMessage(
             channel=self.channel.instance,
             sender=Address(ADDRESS_KIND, visitor),
@@ -127,7 +161,8 @@ class ChatSession:
             attributes=self._attributes(send),
         )
         try:
-            ack = await self.channel.receive(message)
+            with caps.starting(maybe_new=not self._acked):
+                ack = await self.channel.receive(message)
         except TemporaryFailure as exc:
             log.warning(
                 "%s: a message was not stored, the widget retries: %s", self.channel.what, exc
@@ -145,6 +180,9 @@ class ChatSession:
             log.exception("%s: the runtime failed on a message", self.channel.what)
             self.connection.push(protocol.retry(send.id, RETRY_AFTER))
             return
+        self._acked = True
+        if ack.new_contact:
+            caps.started()
         self.connection.push(protocol.ack(send.id, ack.message_id, duplicate=ack.duplicate))
         self.channel.progress.track(ack.contact_id, visitor)  # its place in line, after the ack
 
@@ -174,11 +212,6 @@ class ChatSession:
                 )
         self.name = details.name or self.name
         self.email = details.email or self.email
-
-    async def _progress(self, visitor: str) -> dict[str, object]:
-        """The welcome's place in line, agent and availability (see Progress.welcome)."""
-        contact = await open_contact(self.runtime, self.channel, visitor)
-        return self.channel.progress.welcome(self.runtime, visitor, contact)
 
     async def _attachments(self, send: Send) -> tuple[Attachment, ...]:
         found = []

@@ -9,7 +9,8 @@
 // Around the conversation (the channel's settings, in data-features): the greeting; while the
 // contact waits, the place in line the server pushes, then the name of the agent who took it;
 // a pre-chat form (name, email) before a first message; and, while nobody can answer, an
-// offline form whose message is sent, kept and acknowledged like any other.
+// offline form whose message is sent, kept and acknowledged like any other. Files can be
+// attached once the visitor has an open chat (the server takes uploads only then).
 "use strict";
 
 (function () {
@@ -82,6 +83,9 @@
   let typedAt = 0;
   let typingTimer = null;
   let attachments = []; // uploaded, to go with the next message
+  let waitNoticed = false; // the notice says a message waits for the server to take it
+  const attach = fileInput.closest(".attach");
+  const attachTitle = attach.title;
 
   if (config.attachment_types && config.attachment_types.length) {
     fileInput.setAttribute("accept", config.attachment_types.join(","));
@@ -198,6 +202,14 @@
     notice.hidden = !words;
   }
 
+  // Files may be uploaded while the visitor has an open contact (welcome's "open", an ack).
+  function setChatOpen(open) {
+    fileInput.disabled = !open;
+    attach.classList.toggle("disabled", !open);
+    attach.title = open ? attachTitle : "Send a message first, then attach files";
+  }
+  setChatOpen(false);
+
   function tellParent(type) {
     if (window.parent !== window) {
       // No content, only a nudge for the widget's unread dot; any embedding site may see it.
@@ -281,6 +293,7 @@
         const messages = Array.isArray(frame.messages) ? frame.messages : [];
         for (const m of messages) show(m);
         if (messages.length) resumeAfter = messages[messages.length - 1].id;
+        setChatOpen(frame.open === true);
         sendDetails(); // before any message, so a new contact carries them
         for (const p of pending.slice()) transmit(p);
         welcomed(frame);
@@ -297,12 +310,20 @@
         break;
       case "ack":
         acknowledged(frame.id, frame.message_id);
+        setChatOpen(true);
+        if (waitNoticed) say("");
+        waitNoticed = false;
         break;
       case "retry":
         later(frame.id, frame.retry_after);
         break;
       case "error":
-        if (frame.id && frame.error === "slow down") {
+        if (frame.id && typeof frame.retry_after === "number") {
+          // "slow down", or too many new chats at once: kept, and sent again after the wait.
+          if (frame.error !== "slow down") {
+            say(String(frame.error));
+            waitNoticed = true;
+          }
           later(frame.id, frame.retry_after);
         } else if (frame.id && pendingItems.has(frame.id)) {
           failed(frame.id, String(frame.error));
@@ -405,6 +426,7 @@
       const answer = await fetch("files", { method: "POST", body: form });
       const data = await answer.json();
       if (!answer.ok) {
+        if (answer.status === 409) setChatOpen(false); // the chat was closed meanwhile
         say("The file was not accepted: " + String(data.error || answer.status));
         return;
       }
