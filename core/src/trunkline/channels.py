@@ -153,10 +153,11 @@ class InboundMalformed(InboundRejected):
     refusal is HTTP 403, bad input 400).
 
     ``field`` names the :class:`InboundMessage` field (``"sender"``, ``"sender_name"``,
-    ``"provider_id"``, ``"thread_hint"``, ``"subject"``, ``"body"``, ``"attachments"``, ``"attributes"``,
-    ``"failure"``, ``"fails_message"``), or what a channel passed to :func:`check_text`;
-    ``problem`` is what is wrong with it, without the field's name, so a channel can name the
-    field its own way (``field "id" contains …``). The message never repeats the bad string.
+    ``"provider_id"``, ``"thread_hint"``, ``"subject"``, ``"body"``, ``"attachments"``,
+    ``"attributes"``, ``"failure"``, ``"fails_message"``), or what a channel passed to
+    :func:`check_text`; ``problem`` is what is wrong with it, without the field's name, so a
+    channel can name the field its own way (``field "id" contains …``). The message never
+    repeats the bad string.
     """
 
     def __init__(self, message: str, *, field: str, problem: str) -> None:
@@ -248,8 +249,8 @@ def check_inbound(message: InboundMessage) -> None:
 
     The runtime calls it first thing in :meth:`~trunkline.Runtime.receive`, so every channel
     gets the same check; a channel calls it itself only to refuse early. Every string is
-    checked: the sender and their name, provider id, thread hint, subject, body, attachments' names and
-    types, the attributes (keys and values, nested too) and a delivery report's fields. It
+    checked: the sender and their name, provider id, thread hint, subject, body, attachments'
+    names and types, the attributes (keys and values, nested too) and a delivery report's fields. It
     costs one pass over the text, in C, for ASCII.
     """
     _check_field(message.sender.kind, "sender", "the sender's address kind")

@@ -8,7 +8,9 @@ tests (unlike echo's) do not run on trio.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -36,7 +38,13 @@ CHANNEL = "site-chat"
 
 
 def new_visitor() -> str:
-    return str(uuid.uuid4())
+    """A visitor's token, made as the server makes them (tests say hello with their own)."""
+    return secrets.token_urlsafe(32)
+
+
+def address_of(token: str) -> str:
+    """The address value agents see for the visitor holding ``token`` (its SHA-256)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def webchat_config(
@@ -82,11 +90,15 @@ async def serving(
 
 
 class Visitor:
-    """A visitor's socket: frames are read in the background, in order, as they come."""
+    """A visitor's socket: frames are read in the background, in order, as they come.
 
-    def __init__(self, ws: ClientConnection, visitor: str) -> None:
+    ``token`` is the visitor's credential, sent in their hello; ``id`` is their address value,
+    what agents see (and what thread keys and the store know them by)."""
+
+    def __init__(self, ws: ClientConnection, token: str) -> None:
         self.ws = ws
-        self.id = visitor
+        self.token = token
+        self.id = address_of(token)
         self.frames: list[dict[str, Any]] = []  # everything received, in order
         self.unread: list[dict[str, Any]] = []
         self.closed = anyio.Event()
@@ -152,7 +164,7 @@ class Visitor:
         await self.ws.send(json.dumps(frame))
 
     async def hello(self, resume_after: str | None = None, **extra: Any) -> dict[str, Any]:
-        frame = {"type": "hello", "visitor": self.id, "resume_after": resume_after, **extra}
+        frame = {"type": "hello", "token": self.token, "resume_after": resume_after, **extra}
         await self.send_json(frame)
         return await self.expect("welcome")
 
@@ -219,13 +231,13 @@ class Chat:
 
     async def connect(
         self,
-        visitor: str | None = None,
+        token: str | None = None,
         *,
         origin: str | None = None,
         channel: str = CHANNEL,
         max_size: int | None = 2**20,
     ) -> Visitor:
-        """A visitor's open socket (no hello said yet)."""
+        """A visitor's open socket (no hello said yet), holding ``token`` (else a new one)."""
         ws = await connect(
             self.ws_url(channel),
             origin=origin,  # type: ignore[arg-type]
@@ -234,14 +246,14 @@ class Chat:
             open_timeout=5,
             close_timeout=2,
         )
-        client = Visitor(ws, visitor or new_visitor())
+        client = Visitor(ws, token or new_visitor())
         self.visitors.append(client)
         self._tasks.start_soon(client.read)
         return client
 
-    async def visitor(self, visitor: str | None = None, **hello: Any) -> Visitor:
+    async def visitor(self, token: str | None = None, **hello: Any) -> Visitor:
         """A visitor's socket, welcomed."""
-        client = await self.connect(visitor)
+        client = await self.connect(token)
         await client.hello(**hello)
         return client
 
@@ -249,14 +261,14 @@ class Chat:
         self,
         content: bytes,
         *,
-        visitor: str | None = None,
+        token: str | None = None,
         filename: str = "file.bin",
         content_type: str = "application/octet-stream",
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
         return await self.http.post(
             f"{self.url}/chat/{CHANNEL}/files",
-            data={"visitor": visitor or new_visitor()},
+            data={"token": token or new_visitor()},
             files={"file": (filename, content, content_type)},
             headers=headers,
         )
@@ -276,8 +288,9 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def run_chat(tmp_path: Path) -> RunChat:
-    """``async with run_chat(settings, plugins=…, queue=…, hours=…) as chat:`` — files go
-    to ``tmp_path``; ``queue`` and ``hours`` configure the queue and its schedules."""
+    """``async with run_chat(settings, plugins=…, queue=…, hours=…, env=…) as chat:`` — files
+    go to ``tmp_path``; ``queue`` and ``hours`` configure the queue and its schedules; ``env``
+    holds the environment the settings' secrets (``{ env = "VAR" }``) are read from."""
 
     @asynccontextmanager
     async def running(
@@ -288,11 +301,12 @@ def run_chat(tmp_path: Path) -> RunChat:
         sock: Any = None,
         queue: Mapping[str, Any] | None = None,
         hours: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> AsyncIterator[Chat]:
         pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat"}, extra=plugins)
         files = {"files_dir": str(tmp_path / "files")}
         data = webchat_config({**files, **(settings or {})}, queue, hours)
-        runtime = build_runtime(pm, data)
+        runtime = build_runtime(pm, data, env=env)
         async with (
             runtime.running(),
             serving(runtime, extra_routes, sock=sock) as url,
