@@ -227,6 +227,12 @@ async def test_the_token_never_reaches_an_api_answer_an_event_or_a_log_line(
         assert detail["customer"]["address"] == f"webchat:{address}"
         assert detail["customer"]["name"] == visitor_name(address)
         assert re.fullmatch(r"Visitor \d{4}", detail["customer"]["name"])
+        [listed] = answers[0].json()  # the wallboard's list names the customer too
+        assert listed["customer"] == {
+            "id": detail["customer"]["id"],
+            "name": visitor_name(address),
+            "address": f"webchat:{address}",
+        }
         for answer in answers:
             assert token not in answer.text, answer.request.url
         assert token not in str(snapshot)
