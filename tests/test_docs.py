@@ -284,6 +284,15 @@ def test_every_webhook_setting_is_documented() -> None:
 # Plugin authors outside this repository -----------------------------------------------------
 
 
+def test_every_webchat_setting_is_documented() -> None:
+    from trunkline_webchat.adapter import WebChatSettings
+
+    section = sections(read("channels/webchat.md"), 3).get("Settings")
+    assert section is not None, "docs/channels/webchat.md has no heading 'Settings'"
+    missing = [name for name in field_names(WebChatSettings) if f"| `{name}` |" not in section]
+    assert missing == [], f"docs/channels/webchat.md, Settings: undocumented keys {missing}"
+
+
 def test_the_testing_page_shows_running_overridden_and_the_trio_runs_left_out() -> None:
     examples = [b.code for b in RUNNABLE if b.page == "testing.md"]
     assert any(
