@@ -8,6 +8,8 @@ saves the screenshots the documentation shows (``docs/screenshots/``).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import re
@@ -1331,6 +1333,16 @@ async def test_a_customer_chats_from_a_website_and_an_agent_answers_while_the_su
 
     # A customer on the shop's site opens the widget and writes (nobody is available yet).
     shop = await new_page()
+    welcomes: list[dict[str, Any]] = []  # what the chat's socket is told: its token
+
+    def on_socket(socket: Any) -> None:
+        def frame(text: str) -> None:
+            if isinstance(text, str) and '"welcome"' in text:
+                welcomes.append(json.loads(text))
+
+        socket.on("framereceived", frame)
+
+    shop.on("websocket", on_socket)
     await shop.goto(f"{shop_site}/")
     await shop.locator("[data-trunkline-webchat] button").click()
     chat = shop.frame_locator("[data-trunkline-webchat] iframe")
@@ -1339,9 +1351,18 @@ async def test_a_customer_chats_from_a_website_and_an_agent_answers_while_the_su
     await chat.locator("#text").press("Enter")
     await expect(chat.locator("#messages li.inbound[data-id]")).to_have_count(1)
 
-    # The supervisor sees the queue change.
+    # The supervisor sees the queue change, and the customer as "Visitor" and four digits:
+    # never the address (a hash of the chat's token), never the token.
     await expect(support.locator(".waiting")).to_have_text("1")
     await expect(board.locator("#total-waiting")).to_have_text("1")
+    [welcome] = [w for w in welcomes if "token" in w]
+    token, address = welcome["token"], welcome["visitor"]
+    assert address == hashlib.sha256(token.encode()).hexdigest()
+    customer = await server.store.customer_by_address("acme", Address("webchat", address))
+    assert customer is not None
+    assert re.fullmatch(r"Visitor \d{4}", customer.name)
+    row = board.locator("#contacts tbody tr", has_text=customer.name)
+    await expect(row.locator(".customer")).to_have_text(customer.name)
 
     # An agent signs in, becomes available, is offered the chat and accepts it.
     desk = await agent_desktop(new_page)
@@ -1350,9 +1371,20 @@ async def test_a_customer_chats_from_a_website_and_an_agent_answers_while_the_su
     await offer.get_by_role("button", name="Accept").click()
     conversation = desk.locator(".conversation:visible")
     await expect(conversation.locator(".thread .inbound")).to_contain_text("order 77")
+    await expect(conversation.locator(".thread .inbound .who")).to_have_text(customer.name)
+    await expect(desk.locator(".contact-tab .customer")).to_have_text(customer.name)
     await expect(support.locator(".waiting")).to_have_text("0")
     ada = board.locator('#agents tr[data-agent-id="ada"]')
     await expect(ada.locator(".state")).to_have_text("busy")
+    await row.get_by_role("button", name=f"Monitor {customer.name}").click()
+    await expect(board.locator("#monitor-customer")).to_have_text(customer.name)
+    await expect(board.locator("#monitor .inbound .who")).to_have_text(customer.name)
+    assert address not in await board.locator("body").inner_text()
+    # The desk lists the address with the profile's addresses, as an address, not a name.
+    names = await desk.locator(".customer, .who, .profile-name").all_inner_texts()
+    assert not [n for n in names if address in n]
+    for page in (board, desk):
+        assert token not in await page.content()
 
     # The agent replies; the customer sees it in the widget, and answers back.
     box = conversation.get_by_label("Reply")

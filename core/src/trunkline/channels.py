@@ -99,6 +99,11 @@ class InboundMessage:
     it is stored as the message's ``sent_at`` and never sets the routing time, which is the
     runtime's clock (a late or retried delivery is routed when it arrives).
 
+    ``sender_name`` is the name the customer goes by, as the provider gives it (an email's
+    From display name, the name a chat visitor typed), or ``""`` when it says none. It names
+    the :class:`~trunkline.Customer` the runtime creates for a sender it does not know yet;
+    a known customer keeps the name they have (a message never renames anyone).
+
     A delivery report (an email bounce, a carrier's "undelivered") is stored like any message
     and, with ``fails_message`` set to the id of the outbound message it reports and
     ``failure`` saying why, also marks that message failed: the runtime appends
@@ -117,6 +122,7 @@ class InboundMessage:
     received_at: float | None = None
     fails_message: str | None = None
     failure: str = ""
+    sender_name: str = ""
 
 
 @attrs.frozen
@@ -149,11 +155,12 @@ class InboundMalformed(InboundRejected):
     it for good; a channel that tells refusals apart catches this one first (a filter's
     refusal is HTTP 403, bad input 400).
 
-    ``field`` names the :class:`InboundMessage` field (``"sender"``, ``"provider_id"``,
-    ``"thread_hint"``, ``"subject"``, ``"body"``, ``"attachments"``, ``"attributes"``,
-    ``"failure"``, ``"fails_message"``), or what a channel passed to :func:`check_text`;
-    ``problem`` is what is wrong with it, without the field's name, so a channel can name the
-    field its own way (``field "id" contains …``). The message never repeats the bad string.
+    ``field`` names the :class:`InboundMessage` field (``"sender"``, ``"sender_name"``,
+    ``"provider_id"``, ``"thread_hint"``, ``"subject"``, ``"body"``, ``"attachments"``,
+    ``"attributes"``, ``"failure"``, ``"fails_message"``), or what a channel passed to
+    :func:`check_text`; ``problem`` is what is wrong with it, without the field's name, so a
+    channel can name the field its own way (``field "id" contains …``). The message never
+    repeats the bad string.
     """
 
     def __init__(self, message: str, *, field: str, problem: str) -> None:
@@ -245,12 +252,13 @@ def check_inbound(message: InboundMessage) -> None:
 
     The runtime calls it first thing in :meth:`~trunkline.Runtime.receive`, so every channel
     gets the same check; a channel calls it itself only to refuse early. Every string is
-    checked: the sender, provider id, thread hint, subject, body, attachments' names and
-    types, the attributes (keys and values, nested too) and a delivery report's fields. It
+    checked: the sender and their name, provider id, thread hint, subject, body, attachments'
+    names and types, the attributes (keys and values, nested too) and a delivery report's fields. It
     costs one pass over the text, in C, for ASCII.
     """
     _check_field(message.sender.kind, "sender", "the sender's address kind")
     _check_field(message.sender.value, "sender")
+    _check_field(message.sender_name, "sender_name", "the sender's name")
     for field in ("provider_id", "thread_hint", "fails_message"):
         value = getattr(message, field)
         if value is not None:

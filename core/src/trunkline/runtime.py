@@ -718,7 +718,10 @@ class Runtime:
             known = customer is not None  # only a known customer can have been surveyed
             if customer is None:
                 customer = Customer(
-                    id=new_id("cu"), workspace=workspace, addresses=(message.sender,)
+                    id=new_id("cu"),
+                    workspace=workspace,
+                    addresses=(message.sender,),
+                    name=message.sender_name,
                 )
                 out.append(ev.CustomerCreated(workspace=workspace, at=now, customer=customer))
             contact = await self.store.open_contact(workspace, thread_key)
@@ -1123,7 +1126,9 @@ def _provider_time(message: InboundMessage) -> float | None:
 
 def _placeholder(workspace: str, message: InboundMessage) -> Customer:
     """A customer not yet created, so thread-key hooks always receive one."""
-    return Customer(id="", workspace=workspace, addresses=(message.sender,))
+    return Customer(
+        id="", workspace=workspace, addresses=(message.sender,), name=message.sender_name
+    )
 
 
 class _StartedFlag(anyio.abc.TaskStatus[None]):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from trunkline import Address
 from trunkline import events as ev
 from trunkline.testing import wait_for_event
 
@@ -196,3 +197,30 @@ async def test_no_reply_is_sent_to_a_mailer_daemon(tmp_path: Path) -> None:
             )
             assert "automatic sender" in failed.error  # type: ignore[attr-defined]
             assert relay.received == []
+
+
+async def test_a_new_customer_is_named_by_the_from_display_name_and_keeps_it(
+    tmp_path: Path,
+) -> None:
+    def from_ana(name: str, message_id: str) -> bytes:
+        lines = [f"From: {name} <ana@example.test>", f"To: {SUPPORT}", "Subject: hello"]
+        lines.append(f"Message-ID: {message_id}")
+        return ("\r\n".join(lines) + "\r\n\r\nhi\r\n").encode()
+
+    async with sink() as relay:
+        settings = {"from_address": SUPPORT, "relay_port": relay.port}
+        async with running(tmp_path, settings) as (runtime, channel):
+            code, _ = await send(
+                channel, from_ana("Ana Lima", "<n1@example.test>"), sender="ana@example.test"
+            )
+            assert code == 250
+            address = Address("email", "ana@example.test")
+            customer = await runtime.store.customer_by_address(WORKSPACE, address)
+            assert customer is not None
+            assert customer.name == "Ana Lima"
+            # A later mail under another display name does not rename a known customer.
+            await send(channel, from_ana("A. L.", "<n2@example.test>"), sender="ana@example.test")
+            assert len(await all_messages(runtime)) == 2
+            again = await runtime.store.customer_by_address(WORKSPACE, address)
+            assert again is not None
+            assert (again.id, again.name) == (customer.id, "Ana Lima")

@@ -8,7 +8,9 @@ tests (unlike echo's) do not run on trio.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -36,7 +38,13 @@ CHANNEL = "site-chat"
 
 
 def new_visitor() -> str:
-    return str(uuid.uuid4())
+    """A visitor's token, made as the server makes them (tests say hello with their own)."""
+    return secrets.token_urlsafe(32)
+
+
+def address_of(token: str) -> str:
+    """The address value agents see for the visitor holding ``token`` (its SHA-256)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def webchat_channel(name: str, **settings: Any) -> dict[str, Any]:
@@ -116,11 +124,15 @@ async def serving(
 
 
 class Visitor:
-    """A visitor's socket: frames are read in the background, in order, as they come."""
+    """A visitor's socket: frames are read in the background, in order, as they come.
 
-    def __init__(self, ws: ClientConnection, visitor: str) -> None:
+    ``token`` is the visitor's credential, sent in their hello; ``id`` is their address value,
+    what agents see (and what thread keys and the store know them by)."""
+
+    def __init__(self, ws: ClientConnection, token: str) -> None:
         self.ws = ws
-        self.id = visitor
+        self.token = token
+        self.id = address_of(token)
         self.frames: list[dict[str, Any]] = []  # everything received, in order
         self.unread: list[dict[str, Any]] = []
         self.closed = anyio.Event()
@@ -186,7 +198,7 @@ class Visitor:
         await self.ws.send(json.dumps(frame))
 
     async def hello(self, resume_after: str | None = None, **extra: Any) -> dict[str, Any]:
-        frame = {"type": "hello", "visitor": self.id, "resume_after": resume_after, **extra}
+        frame = {"type": "hello", "token": self.token, "resume_after": resume_after, **extra}
         await self.send_json(frame)
         return await self.expect("welcome")
 
@@ -254,14 +266,14 @@ class Chat:
 
     async def connect(
         self,
-        visitor: str | None = None,
+        token: str | None = None,
         *,
         origin: str | None = None,
         channel: str = CHANNEL,
         max_size: int | None = 2**20,
         headers: Mapping[str, str] | None = None,
     ) -> Visitor:
-        """A visitor's open socket (no hello said yet)."""
+        """A visitor's open socket (no hello said yet), holding ``token`` (else a new one)."""
         ws = await connect(
             self.ws_url(channel),
             origin=origin,  # type: ignore[arg-type]
@@ -271,25 +283,25 @@ class Chat:
             open_timeout=5,
             close_timeout=2,
         )
-        client = Visitor(ws, visitor or new_visitor())
+        client = Visitor(ws, token or new_visitor())
         self.visitors.append(client)
         self._tasks.start_soon(client.read)
         return client
 
     async def visitor(
-        self, visitor: str | None = None, *, channel: str = CHANNEL, **hello: Any
+        self, token: str | None = None, *, channel: str = CHANNEL, **hello: Any
     ) -> Visitor:
         """A visitor's socket, welcomed."""
-        client = await self.connect(visitor, channel=channel)
+        client = await self.connect(token, channel=channel)
         await client.hello(**hello)
         return client
 
     async def chatting(
-        self, visitor: str | None = None, *, channel: str = CHANNEL, **hello: Any
+        self, token: str | None = None, *, channel: str = CHANNEL, **hello: Any
     ) -> Visitor:
         """A visitor's socket, welcomed, with an open contact: they wrote "hi" (files are
         taken within an open chat only)."""
-        client = await self.visitor(visitor, channel=channel, **hello)
+        client = await self.visitor(token, channel=channel, **hello)
         answer = await client.say("hi")
         assert answer["type"] == "ack", answer
         return client
@@ -298,21 +310,21 @@ class Chat:
         self,
         content: bytes,
         *,
-        visitor: str | None = None,
+        token: str | None = None,
         filename: str = "file.bin",
         content_type: str = "application/octet-stream",
         headers: Mapping[str, str] | None = None,
         channel: str = CHANNEL,
     ) -> httpx.Response:
-        """Upload a file as ``visitor``; without one, as a visitor with an open chat (the same
-        one each time)."""
-        if visitor is None:
+        """Upload a file as the visitor holding ``token``; without one, as a visitor with an
+        open chat (the same one each time)."""
+        if token is None:
             if self._uploader is None:
                 self._uploader = await self.chatting()
-            visitor = self._uploader.id
+            token = self._uploader.token
         return await self.http.post(
             f"{self.url}/chat/{channel}/files",
-            data={"visitor": visitor},
+            data={"token": token},
             files={"file": (filename, content, content_type)},
             headers=headers,
         )
@@ -332,8 +344,9 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def run_chat(tmp_path: Path) -> RunChat:
-    """``async with run_chat(settings, plugins=…, queue=…, hours=…) as chat:`` — files go
-    to ``tmp_path``; ``queue`` and ``hours`` configure the queue and its schedules.
+    """``async with run_chat(settings, plugins=…, queue=…, hours=…, env=…) as chat:`` — files
+    go to ``tmp_path``; ``queue`` and ``hours`` configure the queue and its schedules; ``env``
+    holds the environment the settings' secrets (``{ env = "VAR" }``) are read from.
     ``config`` replaces the whole configuration (its web-chat channels keep files in
     ``tmp_path`` unless they say otherwise); with ``web`` (the ``[web]`` table), core's whole
     app is served by ``run_web`` instead of the plugin's routes alone."""
@@ -349,6 +362,7 @@ def run_chat(tmp_path: Path) -> RunChat:
         hours: Mapping[str, Any] | None = None,
         config: Mapping[str, Any] | None = None,
         web: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> AsyncIterator[Chat]:
         pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat"}, extra=plugins)
         files = {"files_dir": str(tmp_path / "files")}
@@ -362,7 +376,7 @@ def run_chat(tmp_path: Path) -> RunChat:
                         table["settings"] = {**files, **table.get("settings", {})}
         if web is not None:
             data["web"] = {"host": "127.0.0.1", "port": 0, **web}
-        runtime = build_runtime(pm, data)
+        runtime = build_runtime(pm, data, env=env)
         served = (
             serving_web(runtime) if web is not None else serving(runtime, extra_routes, sock=sock)
         )

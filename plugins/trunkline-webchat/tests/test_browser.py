@@ -9,7 +9,11 @@ skip without ``/usr/bin/chromium``, and fail without it under ``CI=true``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -388,6 +392,9 @@ async def test_the_pre_chat_form_asks_for_what_is_required_before_the_chat(
         await expect(page.locator("#messages li.inbound[data-id]")).to_have_count(1)
         contact = await open_contact_of(chat)
         assert dict(contact.attributes) == {"name": "Ana Lima", "email": "ana@example.com"}
+        customer = await chat.runtime.store.customer_by_address(WORKSPACE, contact.address)
+        assert customer is not None
+        assert customer.name == "Ana Lima"  # what agents see, not the address
 
         await page.reload()  # in a conversation: not asked again
         await expect(page.locator("#composer")).to_be_visible()
@@ -513,3 +520,106 @@ async def test_the_widget_opens_full_screen_on_a_phone_and_draws_its_icon_in_svg
         await expect(panel).to_be_hidden()
         await expect(button).to_be_visible()
         await context.close()
+
+
+# Who the visitor is ---------------------------------------------------------------------------
+
+TOKEN_KEY = f"trunkline-webchat:{CHANNEL}:token"
+SECRET = "the-key-the-site-signs-user-ids-with"
+
+
+async def test_the_page_keeps_the_token_the_server_issued_and_agents_see_only_its_hash(
+    run_chat: RunChat, browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    async with run_chat() as chat:
+        page, _ = await page_of(browser)
+        await page.goto(chat.page_url)  # first, an older page's visitor id is in its storage
+        old_key = f"trunkline-webchat:{CHANNEL}:visitor"
+        await page.evaluate("key => localStorage.setItem(key, crypto.randomUUID())", old_key)
+        await page.reload()
+        await expect(page.locator("#status")).to_have_text("Connected")
+        token = await page.evaluate("key => localStorage.getItem(key)", TOKEN_KEY)
+        assert re.fullmatch(r"[A-Za-z0-9_-]{43}", token)
+        assert await page.evaluate("key => localStorage.getItem(key)", old_key) is None
+        await page.locator("#text").fill("Where is my parcel?")
+        await page.locator("#text").press("Enter")
+        await expect(page.locator("#messages li.inbound[data-id]")).to_have_count(1)
+
+        contact = await open_contact_of(chat)
+        assert contact.address.value == hashlib.sha256(token.encode()).hexdigest()
+        customer = await chat.runtime.store.customer_by_address(WORKSPACE, contact.address)
+        assert customer is not None
+        assert re.fullmatch(r"Visitor \d{4}", customer.name)
+
+        await page.reload()  # the same token, the same conversation
+        await expect(page.locator("#messages li .body")).to_have_text(["Where is my parcel?"])
+        assert await page.evaluate("key => localStorage.getItem(key)", TOKEN_KEY) == token
+
+
+def signed_shop(port: int, identity: Mapping[str, str]) -> Route:
+    """A page of the site for a signed-in user: the site's server signed their id."""
+
+    async def page(request: Request) -> HTMLResponse:
+        said = json.dumps({"identity": identity})
+        return HTMLResponse(
+            f"<!doctype html><title>Shop</title><h1>Hello {identity['name']}</h1>"
+            f"<script>window.TrunklineChat = {said};</script>"
+            f'<script src="http://127.0.0.1:{port}/chat/{CHANNEL}/widget.js" async></script>'
+        )
+
+    return Route("/account", page)
+
+
+async def test_a_signed_in_visitor_chats_as_themselves_in_every_browser_until_signing_out(
+    run_chat: RunChat, browser: Any
+) -> None:
+    from playwright.async_api import expect
+
+    user = "user-42"
+    signature = hmac.new(SECRET.encode(), user.encode(), hashlib.sha256).hexdigest()
+    identity = {"id": user, "hash": signature, "name": "Ana Lima"}
+    sock = await server.listen("127.0.0.1", 0, what="web-chat tests")
+    port = sock.getsockname()[1]
+    settings = {
+        "allowed_origins": [f"http://localhost:{port}"],
+        "identity_secret": {"env": "CHAT_IDENTITY_SECRET"},
+    }
+    routes = [signed_shop(port, identity)]
+    async with run_chat(
+        settings, extra_routes=routes, sock=sock, env={"CHAT_IDENTITY_SECRET": SECRET}
+    ) as chat:
+        phone, _ = await page_of(browser)
+        await phone.goto(f"http://localhost:{port}/account")
+        await phone.locator("[data-trunkline-webchat] button").click()
+        frame = phone.frame_locator("[data-trunkline-webchat] iframe")
+        await expect(frame.locator("#status")).to_have_text("Connected")
+        await frame.locator("#text").fill("Asked on my phone")
+        await frame.locator("#text").press("Enter")
+        await expect(frame.locator("#messages li.inbound[data-id]")).to_have_count(1)
+        contact = await open_contact_of(chat)
+        address = "u-" + hashlib.sha256(user.encode()).hexdigest()[:40]
+        assert contact.address.value == address
+        customer = await chat.runtime.store.customer_by_address(WORKSPACE, contact.address)
+        assert customer is not None
+        assert customer.name == "Ana Lima"
+        # The hash went by postMessage: not in the frame's address, not in its storage.
+        src = await phone.locator("[data-trunkline-webchat] iframe").get_attribute("src")
+        assert src == f"{chat.url}/chat/{CHANNEL}/#widget"
+        handle = await phone.locator("[data-trunkline-webchat] iframe").element_handle()
+        inner = await handle.content_frame()
+        assert inner is not None
+        kept = "(() => { try { return JSON.stringify(localStorage); } catch (e) { return ''; } })()"
+        assert signature not in await inner.evaluate(kept)  # (a framed page may have none)
+
+        laptop, _ = await page_of(browser)  # another browser, the same person
+        await laptop.goto(f"http://localhost:{port}/account")
+        await laptop.locator("[data-trunkline-webchat] button").click()
+        other = laptop.frame_locator("[data-trunkline-webchat] iframe")
+        await expect(other.locator("#messages li .body")).to_have_text(["Asked on my phone"])
+
+        # Signing out on the site: the chat starts again as an anonymous visitor.
+        await laptop.evaluate("window.TrunklineChat.identify(null)")
+        await expect(other.locator("#status")).to_have_text("Connected")
+        await expect(other.locator("#messages li.message")).to_have_count(0)

@@ -23,7 +23,7 @@ from trunkline import Ack, Address, OutboundMessage, Receipt, Runtime
 from trunkline.testing.suite import WORKSPACE, ChannelConformance, Sample
 from trunkline_webchat.adapter import WebChatChannel
 
-from .conftest import Visitor, serving
+from .conftest import Visitor, address_of, new_visitor, serving
 
 SETTINGS = {"max_text_length": 200}
 
@@ -40,7 +40,8 @@ class TestWebChatChannel(ChannelConformance):
     url: str
     http: httpx.AsyncClient
     tasks: anyio.abc.TaskGroup
-    sockets: dict[str, Visitor]
+    sockets: dict[str, Visitor]  # by address value
+    tokens: dict[str, str]  # sample sender -> their visitor's token
     pushed: dict[str, tuple[str, str | None]]  # message id -> (contact id, dedupe key)
 
     @pytest.fixture
@@ -54,6 +55,7 @@ class TestWebChatChannel(ChannelConformance):
             async with super().running() as (runtime, channel):
                 self.runtime = runtime
                 self.sockets = {}
+                self.tokens = {}
                 self.pushed = {}
                 self._watch_sends(channel)
                 async with (
@@ -87,13 +89,14 @@ class TestWebChatChannel(ChannelConformance):
 
     async def socket(self, sender: str) -> Visitor:
         """The sample sender's socket, opened and welcomed on first use."""
-        visitor = f"conformance-visitor-{sender}"
+        token = self.tokens.setdefault(sender, new_visitor())
+        visitor = address_of(token)  # what the channel sends to
         if visitor not in self.sockets:
             from websockets.asyncio.client import connect
 
             ws_url = self.url.replace("http://", "ws://") + "/chat/channel-under-test/ws"
             ws = await connect(ws_url, proxy=None, open_timeout=5)
-            socket = Visitor(ws, visitor)
+            socket = Visitor(ws, token)
             self.tasks.start_soon(socket.read)
             await socket.hello()
             self.sockets[visitor] = socket
@@ -110,7 +113,7 @@ class TestWebChatChannel(ChannelConformance):
         for attachment, content in sample.attachments:
             answer = await self.http.post(
                 "/chat/channel-under-test/files",
-                data={"visitor": socket.id},
+                data={"token": socket.token},
                 files={"file": (attachment.filename, content, attachment.content_type)},
             )
             if answer.status_code != 200:

@@ -25,7 +25,15 @@ from trunkline_webchat.files import (
     sniff,
 )
 
-from .conftest import CHANNEL, WORKSPACE, Chat, RunChat, tenants_config, webchat_channel
+from .conftest import (
+    CHANNEL,
+    WORKSPACE,
+    Chat,
+    RunChat,
+    new_visitor,
+    tenants_config,
+    webchat_channel,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -126,8 +134,8 @@ async def test_a_chunked_upload_is_counted_while_it_is_read(
 
     async def body(size: int) -> AsyncIterator[bytes]:  # no Content-Length: chunked
         yield (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="visitor"\r\n\r\n'
-            f"{visitor.id}\r\n--{boundary}\r\nContent-Disposition: form-data; "
+            f'--{boundary}\r\nContent-Disposition: form-data; name="token"\r\n\r\n'
+            f"{visitor.token}\r\n--{boundary}\r\nContent-Disposition: form-data; "
             f'name="file"; filename="big.txt"\r\nContent-Type: text/plain\r\n\r\n'
         ).encode()
         for _ in range(size // 1000):
@@ -191,23 +199,31 @@ async def test_accepted_types_are_a_setting(run_chat: RunChat) -> None:
         assert (await chat.upload(PNG, content_type="image/png")).status_code == 415
 
 
+NO_TOKEN = (
+    'the field "token" must be the token the chat\'s welcome gave (or, for a signed-in '
+    'visitor, the field "identity" the JSON of the hello\'s identity)'
+)
+
+
 @pytest.mark.parametrize(
     ("form", "error"),
     [
-        ({"visitor": "short"}, 'the field "visitor" must be your visitor id'),
-        ({}, 'the field "visitor" must be your visitor id'),
-        ({"visitor": "chatting", "no_file": True}, 'the field "file" must be a file'),
+        ({"token": "short"}, NO_TOKEN),
+        ({"token": new_visitor() + "x"}, NO_TOKEN),
+        ({"visitor": new_visitor()}, NO_TOKEN),  # the field of old widgets: no longer a key
+        ({}, NO_TOKEN),
+        ({"token": "chatting", "no_file": True}, 'the field "file" must be a file'),
     ],
 )
 async def test_a_bad_upload_form_gets_400(
     run_chat: RunChat, form: dict[str, object], error: str
 ) -> None:
     async with run_chat() as chat:
-        if form.get("visitor") == "chatting":
-            form["visitor"] = (await chat.chatting()).id
+        if form.get("token") == "chatting":
+            form["token"] = (await chat.chatting()).token
         field = "attachment" if form.pop("no_file", False) else "file"
         files = {field: ("a.png", PNG, "image/png")}
-        data = {"visitor": form["visitor"]} if "visitor" in form else {"other": "x"}
+        data = {str(k): str(v) for k, v in form.items()} or {"other": "x"}
         answer = await chat.http.post(f"{chat.url}/chat/{CHANNEL}/files", data=data, files=files)
         assert answer.status_code == 400
         assert answer.json() == {"error": error}
@@ -228,10 +244,10 @@ async def test_an_empty_file_gets_400(run_chat: RunChat) -> None:
 
 async def test_uploads_count_towards_the_rate_limit(run_chat: RunChat) -> None:
     async with run_chat({"rate_limit": 3}) as chat:
-        visitor = (await chat.chatting()).id  # its "hi" counts too
+        token = (await chat.chatting()).token  # its "hi" counts too
         for _ in range(2):
-            assert (await chat.upload(PDF, visitor=visitor)).status_code == 200
-        answer = await chat.upload(PDF, visitor=visitor)
+            assert (await chat.upload(PDF, token=token)).status_code == 200
+        answer = await chat.upload(PDF, token=token)
         assert answer.status_code == 429
         assert answer.json() == {"error": "slow down"}
         assert 1 <= int(answer.headers["retry-after"]) <= 10
@@ -262,8 +278,8 @@ async def test_an_unknown_file_gets_404(run_chat: RunChat, name: str) -> None:
 async def test_a_message_carries_the_files_uploaded_before(run_chat: RunChat) -> None:
     async with run_chat() as chat:
         visitor = await chat.chatting()
-        png = (await chat.upload(PNG, visitor=visitor.id, filename="a.png")).json()
-        pdf = (await chat.upload(PDF, visitor=visitor.id, filename="b.pdf")).json()
+        png = (await chat.upload(PNG, token=visitor.token, filename="a.png")).json()
+        pdf = (await chat.upload(PDF, token=visitor.token, filename="b.pdf")).json()
         answer = await visitor.say("see attached", attachments=[png["sha256"], pdf["sha256"]])
         assert answer["type"] == "ack"
         contact = await chat.runtime.store.open_contact(WORKSPACE, f"{CHANNEL}:{visitor.id}")
@@ -274,7 +290,7 @@ async def test_a_message_carries_the_files_uploaded_before(run_chat: RunChat) ->
             Attachment("b.pdf", "application/pdf", len(PDF), pdf["sha256"]),
         )
         # And the history shows them.
-        back = await chat.connect(visitor.id)
+        back = await chat.connect(visitor.token)
         [_, shown] = (await back.hello())["messages"]
         assert [a["sha256"] for a in shown["attachments"]] == [png["sha256"], pdf["sha256"]]
         assert shown["attachments"][0] == png
@@ -283,7 +299,7 @@ async def test_a_message_carries_the_files_uploaded_before(run_chat: RunChat) ->
 async def test_a_message_with_only_a_file_is_accepted(run_chat: RunChat) -> None:
     async with run_chat() as chat:
         visitor = await chat.chatting()
-        sha256 = (await chat.upload(PDF, visitor=visitor.id)).json()["sha256"]
+        sha256 = (await chat.upload(PDF, token=visitor.token)).json()["sha256"]
         assert (await visitor.say("", attachments=[sha256]))["type"] == "ack"
 
 
@@ -308,7 +324,7 @@ async def test_an_agent_reply_with_a_file_is_pushed_with_it(run_chat: RunChat) -
     async with run_chat() as chat:
         visitor = await chat.visitor()
         await visitor.say("send me the form")
-        uploaded = (await chat.upload(PDF, visitor=visitor.id, filename="form.pdf")).json()
+        uploaded = (await chat.upload(PDF, token=visitor.token, filename="form.pdf")).json()
         contact = await chat.runtime.store.open_contact(WORKSPACE, f"{CHANNEL}:{visitor.id}")
         assert contact is not None
         attachment = Attachment("form.pdf", "application/pdf", len(PDF), uploaded["sha256"])
@@ -408,7 +424,7 @@ async def test_a_channel_serves_and_attaches_only_its_own_files(
         assert await chat.channel.read_attachment(sha256) == PDF
 
         # The same content uploaded to chat-b is kept there, apart; both are served.
-        again = await chat.upload(PDF, visitor=visitor.id, filename="globex.pdf", channel="chat-b")
+        again = await chat.upload(PDF, token=visitor.token, filename="globex.pdf", channel="chat-b")
         assert again.status_code == 200
         assert kept_files(tmp_path / "files", "globex", "chat-b") == [sha256, f"{sha256}.json"]
         mine = await chat.http.get(f"{chat.url}/chat/{CHANNEL}/files/{sha256}")

@@ -59,7 +59,7 @@ async def new_chat(
     ``closed`` pseudo-frame with the close code and reason when the socket was refused."""
     visitor = await chat.connect(channel=channel, headers=headers)
     try:
-        await visitor.send_json({"type": "hello", "visitor": visitor.id})
+        await visitor.send_json({"type": "hello", "token": visitor.token})
         await visitor.expect("welcome")
     except (AssertionError, ConnectionClosed):  # closed before a welcome came
         await visitor.wait_closed()
@@ -141,10 +141,10 @@ async def test_uploads_are_limited_per_address_across_visitors(
 ) -> None:
     async with run_chat({"address_uploads_per_minute": 2}) as chat:
         ann, bob = await chat.chatting(), await chat.chatting()
-        one = await chat.upload(b"first file\n", visitor=ann.id, content_type="text/plain")
-        two = await chat.upload(b"second file\n", visitor=bob.id, content_type="text/plain")
+        one = await chat.upload(b"first file\n", token=ann.token, content_type="text/plain")
+        two = await chat.upload(b"second file\n", token=bob.token, content_type="text/plain")
         assert (one.status_code, two.status_code) == (200, 200)
-        third = await chat.upload(b"third file\n", visitor=bob.id, content_type="text/plain")
+        third = await chat.upload(b"third file\n", token=bob.token, content_type="text/plain")
         assert third.status_code == 429
         assert third.json()["error"].startswith(
             "too many uploads from your address (more than 2 a minute); try again in "
@@ -163,7 +163,7 @@ async def test_an_upload_without_an_open_chat_gets_409_and_keeps_nothing(
     run_chat: RunChat, tmp_path: Path
 ) -> None:
     async with run_chat() as chat:
-        refused = await chat.upload(b"no chat yet\n", visitor=new_visitor())
+        refused = await chat.upload(b"no chat yet\n", token=new_visitor())
         assert refused.status_code == 409
         assert refused.json() == {
             "error": "files are taken within an open chat only: send a message first, then "
@@ -172,12 +172,12 @@ async def test_an_upload_without_an_open_chat_gets_409_and_keeps_nothing(
         # Welcomed but silent is no chat either; the welcome says so.
         visitor = await chat.connect()
         assert (await visitor.hello())["open"] is False
-        assert (await chat.upload(b"still none\n", visitor=visitor.id)).status_code == 409
+        assert (await chat.upload(b"still none\n", token=visitor.token)).status_code == 409
         assert not (tmp_path / "files").exists()
 
         # Once the visitor writes, the chat is open: files are taken, the welcome says so.
         assert (await visitor.say("hello"))["type"] == "ack"
-        kept = await chat.upload(b"now\n", visitor=visitor.id, content_type="text/plain")
+        kept = await chat.upload(b"now\n", token=visitor.token, content_type="text/plain")
         assert kept.status_code == 200
         again = await chat.connect(visitor.id)
         assert (await again.hello())["open"] is True
@@ -186,7 +186,7 @@ async def test_an_upload_without_an_open_chat_gets_409_and_keeps_nothing(
         contact = await chat.runtime.store.open_contact(WORKSPACE, f"{CHANNEL}:{visitor.id}")
         assert contact is not None
         await chat.runtime.abandon(WORKSPACE, contact.id)
-        late = await chat.upload(b"too late\n", visitor=visitor.id, content_type="text/plain")
+        late = await chat.upload(b"too late\n", token=visitor.token, content_type="text/plain")
         assert late.status_code == 409
         sha256 = kept.json()["sha256"]
         served = await chat.http.get(f"{chat.url}/chat/{CHANNEL}/files/{sha256}")
@@ -263,7 +263,7 @@ async def test_upload_storage_is_capped_per_workspace_counting_the_files_on_disk
     async with run_chat(config=config) as chat:
         visitor = await chat.chatting(channel="help-chat")
         refused = await chat.upload(
-            second, visitor=visitor.id, content_type="text/plain", channel="help-chat"
+            second, token=visitor.token, content_type="text/plain", channel="help-chat"
         )
         assert refused.status_code == 507
         assert refused.json() == {
@@ -275,14 +275,14 @@ async def test_upload_storage_is_capped_per_workspace_counting_the_files_on_disk
         served = await chat.http.get(f"{chat.url}/chat/{CHANNEL}/files/{sha256}")
         assert served.content == first
         fits = await chat.upload(
-            small, visitor=visitor.id, content_type="text/plain", channel="help-chat"
+            small, token=visitor.token, content_type="text/plain", channel="help-chat"
         )
         assert fits.status_code == 200
         # The same file again takes no more room; another workspace has its own cap.
         assert (await chat.upload(first, content_type="text/plain")).status_code == 200
         other = await chat.chatting(channel="chat-b")
         elsewhere = await chat.upload(
-            second, visitor=other.id, content_type="text/plain", channel="chat-b"
+            second, token=other.token, content_type="text/plain", channel="chat-b"
         )
         assert elsewhere.status_code == 200
     files = tmp_path / "files"

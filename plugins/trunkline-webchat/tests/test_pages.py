@@ -58,6 +58,7 @@ async def test_the_chat_page_escapes_its_title_and_carries_its_settings(
             "max_text_length": 300,
             "max_attachment_bytes": 5 * 1024 * 1024,
             "attachment_types": ["image/png"],
+            "embed_origins": [],  # who may hand it a signed-in visitor's identity: itself
         }
 
 

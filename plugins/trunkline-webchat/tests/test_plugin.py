@@ -194,8 +194,10 @@ files_dir = "{tmp_path / "files"}"
         assert page.headers["x-frame-options"] == "SAMEORIGIN"
 
         with connect(f"ws://127.0.0.1:{port}/chat/site-chat/ws", proxy=None) as ws:
-            ws.send(json.dumps({"type": "hello", "visitor": "a-visitor-from-serve-1"}))
-            assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
+            ws.send(json.dumps({"type": "hello"}))
+            welcome = json.loads(ws.recv(timeout=5))
+            assert welcome["type"] == "welcome"
+            assert len(welcome["token"]) == 43  # issued: the widget keeps it
             ws.send(json.dumps({"type": "message", "id": "c-1", "text": "hello from serve"}))
             ack = json.loads(ws.recv(timeout=5))
             assert (ack["type"], ack["id"], ack["duplicate"]) == ("ack", "c-1", False)

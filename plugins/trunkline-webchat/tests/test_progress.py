@@ -82,14 +82,14 @@ async def test_the_welcome_says_where_the_contact_is_after_a_reconnection(
         await ana.say("first")
         await ben.say("second")
         await ben.expect("position")
-        back = await chat.visitor(ben.id)
+        back = await chat.visitor(ben.token)
         assert back.frames[-1]["type"] == "welcome"
         assert back.frames[-1]["position"] == 2
         assert "agent" not in back.frames[-1]
 
         await chat.runtime.set_agent_status(WORKSPACE, "alice", AgentStatus.AVAILABLE)
         await chat.runtime.accept(WORKSPACE, (await offered(chat)).id)  # ana's
-        again = await chat.visitor(ana.id)
+        again = await chat.visitor(ana.token)
         welcome = again.frames[-1]
         assert (welcome["type"], welcome["agent"]) == ("welcome", "Alice")
         assert "position" not in welcome

@@ -82,7 +82,7 @@ async def test_the_welcome_holds_the_conversation_in_both_directions(run_chat: R
         answer_id = await reply(chat, first.id, "Yes, Alice here.")
         await first.close()
 
-        again = await chat.connect(first.id)
+        again = await chat.connect(first.token)
         welcome = await again.hello()
         assert [(m["id"], m["direction"], m["body"]) for m in welcome["messages"]] == [
             (one["message_id"], "inbound", "hello"),
@@ -107,7 +107,7 @@ async def test_a_visitor_sees_only_their_own_conversation(run_chat: RunChat) -> 
 async def test_a_socket_belongs_to_one_visitor(run_chat: RunChat) -> None:
     async with run_chat() as chat:
         visitor = await chat.visitor()
-        await visitor.send_json({"type": "hello", "visitor": new_visitor()})
+        await visitor.send_json({"type": "hello", "token": new_visitor()})
         error = await visitor.expect("error")
         assert "already belongs to another visitor" in error["error"]
         assert (await visitor.say("still mine"))["type"] == "ack"
@@ -135,7 +135,7 @@ async def test_resuming_gives_what_was_missed_and_a_resend_is_a_duplicate(
         # While the visitor is away, the agent answers: the reply is in the store.
         answer_id = await reply(chat, visitor.id, "It ships today.")
 
-        back = await chat.connect(visitor.id)
+        back = await chat.connect(visitor.token)
         welcome = await back.hello(resume_after=first["message_id"])
         assert [(m["id"], m["body"]) for m in welcome["messages"]] == [
             (answer_id, "It ships today.")
@@ -157,7 +157,7 @@ async def test_a_message_whose_ack_was_lost_is_recognised_on_return(run_chat: Ru
         await visitor.ws.close()  # gone before reading the ack
         await wait_for_event(events, lambda e: isinstance(e, ev.MessageReceived))
 
-        back = await chat.connect(visitor.id)
+        back = await chat.connect(visitor.token)
         welcome = await back.hello()
         [message] = welcome["messages"]
         assert (message["client_id"], message["body"]) == ("c-lost", "did you get this?")
@@ -170,7 +170,7 @@ async def test_an_unknown_resume_point_gives_the_whole_conversation(run_chat: Ru
     async with run_chat() as chat:
         visitor = await chat.visitor()
         await visitor.say("one")
-        back = await chat.connect(visitor.id)
+        back = await chat.connect(visitor.token)
         welcome = await back.hello(resume_after="ms_no_such_message")
         assert [m["body"] for m in welcome["messages"]] == ["one"]
 
@@ -183,7 +183,7 @@ async def test_the_history_keeps_an_ended_conversation(run_chat: RunChat) -> Non
         await reply(chat, visitor.id, "bye now")
         await chat.runtime.abandon(WORKSPACE, contact.id)  # it ends: the next message opens another
         await visitor.say("I am back")
-        back = await chat.connect(visitor.id)
+        back = await chat.connect(visitor.token)
         welcome = await back.hello()
         assert [m["body"] for m in welcome["messages"]] == ["first visit", "bye now", "I am back"]
 
@@ -257,14 +257,14 @@ async def test_a_text_no_store_can_encode_gets_an_error_never_a_retry(
         assert (await visitor.say("accepted after"))["type"] == "ack"
         first, _ = await received(chat.runtime)
         assert first.message.id == kept["message_id"]
-        welcome = await (await chat.connect(visitor.id)).hello()
+        welcome = await (await chat.connect(visitor.token)).hello()
         assert [m["body"] for m in welcome["messages"]] == ["accepted before", "accepted after"]
 
 
 async def test_a_name_no_store_can_encode_is_refused_at_hello(run_chat: RunChat) -> None:
     async with run_chat() as chat:
         visitor = await chat.connect()
-        await visitor.send_json({"type": "hello", "visitor": visitor.id, "name": "Ann \udfff"})
+        await visitor.send_json({"type": "hello", "token": visitor.token, "name": "Ann \udfff"})
         error = await visitor.expect("error")
         assert '"name" contains a lone UTF-16 surrogate U+DFFF' in error["error"]
         await visitor.hello(name="Ann")
@@ -330,19 +330,31 @@ async def test_a_message_before_hello_is_refused(run_chat: RunChat) -> None:
 @pytest.mark.parametrize(
     ("hello", "error"),
     [
-        ({"visitor": "short"}, '"visitor" must be 16 to 64'),
-        ({"visitor": "x" * 65}, '"visitor" must be 16 to 64'),
-        ({"visitor": "visitor:with:colons"}, '"visitor" must be 16 to 64'),
-        ({"visitor": 12345678901234567}, '"visitor" must be 16 to 64'),
-        ({"visitor": new_visitor(), "resume_after": 7}, '"resume_after" must be'),
-        ({"visitor": new_visitor(), "name": "n" * 101}, '"name" must be a string of at most'),
+        ({"token": "token:with:colons"}, '"token" must be the token the last welcome gave'),
+        ({"token": "t" * 257}, '"token" must be the token the last welcome gave'),
+        ({"token": 12345678901234567}, '"token" must be the token the last welcome gave'),
+        ({"visitor": new_visitor()}, '"hello" no longer takes a "visitor" id'),
+        ({"token": new_visitor(), "identity": {}}, 'send "token" or "identity", not both'),
+        ({"identity": "ann"}, '"identity" must be {"id"'),
+        ({"identity": {"id": "ann"}}, '"identity" must be {"id"'),
+        ({"identity": {"id": "ann", "hash": "0" * 64, "role": "admin"}}, '"identity" must be'),
+        ({"identity": {"id": "", "hash": "0" * 64}}, '"identity.id" must be a string of 1 to'),
+        ({"identity": {"id": "ann", "hash": "xyz"}}, '"identity.hash" must be 64 hex digits'),
+        ({"resume_after": 7}, '"resume_after" must be'),
+        ({"name": "n" * 101}, '"name" must be a string of at most'),
     ],
 )
 async def test_a_bad_hello_is_refused(run_chat: RunChat, hello: dict[str, Any], error: str) -> None:
     async with run_chat() as chat:
-        visitor = await chat.connect()
+        ann = await chat.visitor()
+        kept = await ann.say("accepted before")
+        visitor = await chat.connect(ann.token)
         await visitor.send_json({"type": "hello", **hello})
         assert error in (await visitor.expect("error"))["error"]
+        # Nothing was stored, and the socket still says hello: the conversation is all there.
+        assert len(await received(chat.runtime)) == 1
+        welcome = await visitor.hello()
+        assert [m["id"] for m in welcome["messages"]] == [kept["message_id"]]
 
 
 async def test_a_binary_frame_is_refused(run_chat: RunChat) -> None:
@@ -395,7 +407,7 @@ async def test_too_many_messages_are_told_to_slow_down(run_chat: RunChat) -> Non
         assert answer["id"] == "c-4"
         assert 0 < answer["retry_after"] <= 10
         # A second socket of the same visitor shares the limit; another visitor does not.
-        second = await chat.visitor(visitor.id)
+        second = await chat.visitor(visitor.token)
         assert (await second.say("from another tab"))["error"] == "slow down"
         other = await chat.visitor()
         assert (await other.say("someone else"))["type"] == "ack"
@@ -488,7 +500,7 @@ async def test_a_reply_is_pushed_live_to_every_open_socket(run_chat: RunChat) ->
     async with run_chat() as chat:
         tab1 = await chat.visitor()
         await tab1.say("hello")
-        tab2 = await chat.visitor(tab1.id)
+        tab2 = await chat.visitor(tab1.token)
         answer_id = await reply(chat, tab1.id, "Hi! How can I help?")
         for tab in (tab1, tab2):
             frame = await tab.expect("message")
@@ -509,7 +521,7 @@ async def test_a_reply_to_a_visitor_away_is_sent_and_waits_in_the_store(
         await visitor.say("call me back")
         await visitor.close()
         answer_id = await reply(chat, visitor.id, "Here I am")  # MessageSent, not failed
-        back = await chat.connect(visitor.id)
+        back = await chat.connect(visitor.token)
         welcome = await back.hello()
         assert welcome["messages"][-1]["id"] == answer_id
         assert welcome["messages"][-1]["direction"] == Direction.OUTBOUND.value

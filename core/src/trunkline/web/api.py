@@ -204,7 +204,12 @@ class Api:
         else:
             offered = {o.contact_id for o in router.offers.values() if o.agent_id == user.agent}
             views = [v for v in open_views if v.agent_id == user.agent or v.contact.id in offered]
-        shown = [contact_json(v.contact, router) for v in views]
+        names = self.hub.names
+        await names.read(user.workspace, (v.contact for v in views))
+        shown = [
+            contact_json(v.contact, router, names.get(user.workspace, v.contact.customer_id))
+            for v in views
+        ]
         return JSONResponse(_filtered(shown, request.query_params))
 
     def _may_see(self, user: User, router: RoutingEngine, contact_id: str) -> None:
@@ -530,6 +535,11 @@ class Api:
             await socket.close(code=1008, reason=exc.message[:120])
             return
         await socket.accept()
+        if kind == "agent":  # the names its offers show, read before anything is pushed
+            offers = router_of(desk).offers.values()
+            contacts = router_of(desk).contacts
+            offered = [contacts[o.contact_id].contact for o in offers if o.contact_id in contacts]
+            await self.hub.names.read(user.workspace, offered)
         connection = Connection.open(user, self.credential_of(socket))
         self.hub.join(connection)
         try:
@@ -545,7 +555,12 @@ class Api:
                             {
                                 "offer": offer_json(o),
                                 "contact": contact_json(
-                                    router.contacts[o.contact_id].contact, router
+                                    router.contacts[o.contact_id].contact,
+                                    router,
+                                    self.hub.names.get(
+                                        user.workspace,
+                                        router.contacts[o.contact_id].contact.customer_id,
+                                    ),
                                 ),
                             }
                             for o in router.offers.values()

@@ -25,6 +25,7 @@ from ..channels import Signal
 from ..metrics import Metrics
 from ..runtime import Runtime
 from .auth import User
+from .names import CustomerNames
 from .views import (
     agent_json,
     author_name,
@@ -103,6 +104,7 @@ class Hub:
         self.metrics = {
             wid: Metrics(w.queues, w.agents) for wid, w in runtime.config.workspaces.items()
         }
+        self.names = CustomerNames(runtime.store)  # for the contacts pushed, and the API's
         self._changed: set[str] = set()
         self._board_due = anyio.Event()
         # The alerts last sent to each workspace's supervisors: (queue, kind) -> alert.
@@ -168,6 +170,7 @@ class Hub:
             tg.start_soon(self._boards)
             async for event in events:
                 try:
+                    await self._know_name(event)
                     self._route(event)
                 except Exception:
                     log.exception("web: could not pass on %s", event.type)
@@ -182,6 +185,25 @@ class Hub:
         for connection in list(self.supervisors.get(workspace, ())):
             if contact_id in connection.monitoring:
                 connection.push(message)
+
+    async def _know_name(self, event: ev.Event) -> None:
+        """Know the name of the customer whose contact ``event`` makes us push, first."""
+        if isinstance(event, ev.CustomerCreated):
+            self.names.learn(event.customer)
+            return
+        if isinstance(event, ev.ContactOffered):
+            contact_id: object = event.offer.contact_id
+        else:
+            contact_id = getattr(event, "contact_id", None)
+        desk = self.runtime.desks.get(event.workspace)
+        if not isinstance(contact_id, str) or desk is None or not desk.owned:
+            return
+        view = router_of(desk).contacts.get(contact_id)
+        if view is not None:
+            await self.names.read(event.workspace, [view.contact])
+
+    def _name(self, workspace: str, contact: Any) -> str:
+        return self.names.get(workspace, contact.customer_id)
 
     def _route(self, event: ev.Event) -> None:
         w = event.workspace
@@ -205,7 +227,9 @@ class Hub:
                         {
                             "type": "offer",
                             "offer": offer_json(offer),
-                            "contact": contact_json(view.contact, router),
+                            "contact": contact_json(
+                                view.contact, router, self._name(w, view.contact)
+                            ),
                         },
                     )
                 self._agent_changed(w, router, offer.agent_id)  # its state is now "offered"
@@ -248,7 +272,7 @@ class Hub:
     def _contact_changed(self, w: str, router: Any, contact_id: str, agent_id: str) -> None:
         view = router.contacts.get(contact_id)
         if view is not None:
-            payload = contact_json(view.contact, router)
+            payload = contact_json(view.contact, router, self._name(w, view.contact))
         else:  # closed: the engine forgot it; say so with what the agent knew
             payload = {"id": contact_id, "state": "closed", "agent_id": agent_id}
         self._to_agent(w, agent_id, {"type": "contact", "contact": payload})

@@ -68,7 +68,11 @@ def offer_json(offer: Offer) -> dict[str, Any]:
     }
 
 
-def contact_json(contact: Contact, router: RoutingEngine | None = None) -> dict[str, Any]:
+def contact_json(
+    contact: Contact, router: RoutingEngine | None = None, name: str = ""
+) -> dict[str, Any]:
+    """A contact as the API lists it; ``name`` is its customer's (``""``: none given, or not
+    looked up: see :class:`~trunkline.web.names.CustomerNames`)."""
     view = None if router is None else router.contacts.get(contact.id)
     state = view.state.value if view is not None else "closed"
     return {
@@ -78,7 +82,7 @@ def contact_json(contact: Contact, router: RoutingEngine | None = None) -> dict[
         "channel": contact.channel,
         "kind": contact.channel_kind,
         "subject": contact.subject,
-        "customer": {"id": contact.customer_id, "address": str(contact.address)},
+        "customer": {"id": contact.customer_id, "name": name, "address": str(contact.address)},
         "agent_id": view.agent_id if view is not None else None,
         "created_at": contact.created_at,
         "attributes": dict(contact.attributes),
@@ -175,7 +179,7 @@ async def contact_detail(
     for other in await store.contacts_of(workspace, contact.customer_id, limit=20):
         if other.id == contact.id:
             continue
-        entry = contact_json(other, router)
+        entry = contact_json(other, router, detail["customer"]["name"])
         entry["messages"] = [message_json(m) for m in await store.messages(workspace, other.id)]
         entry["notes"] = (await _timeline(runtime, workspace, other.id))["notes"]
         history.append(entry)

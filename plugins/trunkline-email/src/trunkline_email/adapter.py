@@ -272,6 +272,7 @@ class EmailChannel:
         message = InboundMessage(
             channel=self.instance,
             sender=Address(ADDRESS_KIND, sender),
+            sender_name=mail.sender_name,
             body=body,
             subject=subject,
             provider_id=mail.message_id,

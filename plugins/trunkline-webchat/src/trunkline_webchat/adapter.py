@@ -23,6 +23,7 @@ import anyio
 import anyio.abc
 import attrs
 
+import trunkline
 from trunkline import (
     Ack,
     Address,
@@ -32,6 +33,7 @@ from trunkline import (
     OutboundMessage,
     PermanentSendError,
     Receipt,
+    Secret,
     Signal,
     TemporaryFailure,
 )
@@ -144,6 +146,10 @@ class WebChatSettings:
     chat starts (``"off"``, ``"optional"`` or ``"required"``). With ``offline_form``, a visitor
     with no conversation open gets a form (name, email, message; ``offline_message`` above it)
     instead of the chat while the channel's queue is closed or none of its agents is available.
+
+    ``identity_secret`` (a secret, ``{ env = "VAR" }``) turns on identity verification: the
+    host site signs its user's id with it (hex of HMAC-SHA256), and a visitor whose ``hello``
+    carries the id and that hash is known by the id, with one conversation on every device.
     """
 
     title: str = attrs.field(default="Chat with us", validator=_title)
@@ -172,6 +178,7 @@ class WebChatSettings:
         default="We are away right now. Leave a message and your email, and we will answer you.",
         validator=_text_of(500, empty=False),
     )
+    identity_secret: Secret | None = trunkline.secret()
 
 
 # Pieces the routes use ----------------------------------------------------------------------

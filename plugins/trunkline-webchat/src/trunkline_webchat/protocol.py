@@ -1,6 +1,7 @@
 """The customer WebSocket's frames, both ways: parsing what a widget sends, building answers.
 
-Every frame is one JSON object with a ``"type"``. A widget sends ``hello`` first, then
+Every frame is one JSON object with a ``"type"``. A widget sends ``hello`` first (with the
+``token`` an earlier ``welcome`` gave it, or a signed-in visitor's ``identity``), then
 ``message``, ``typing`` and ``details`` (the pre-chat or offline form's name and email); the
 server answers ``welcome``, ``ack``, ``retry``, ``error`` and pushes ``message``, ``typing``,
 ``position`` (the place in line), ``agent`` (who took the chat) and ``availability``.
@@ -24,13 +25,16 @@ __all__ = [
     "ADDRESS_KIND",
     "CLIENT_ID",
     "EMAIL",
+    "HMAC_HEX",
     "MAX_ATTACHMENTS",
     "MAX_EMAIL_LENGTH",
     "MAX_NAME_LENGTH",
+    "MAX_USER_ID_LENGTH",
     "SHA256",
-    "VISITOR_ID",
+    "TOKEN",
     "Details",
     "Hello",
+    "Identity",
     "ProtocolError",
     "Send",
     "Typing",
@@ -41,17 +45,22 @@ __all__ = [
     "error",
     "message_json",
     "parse",
+    "parse_identity",
     "position",
     "retry",
     "typing",
     "welcome",
 ]
 
-ADDRESS_KIND = "webchat"  # a visitor is Address("webchat", <visitor id>)
+ADDRESS_KIND = "webchat"  # a visitor is Address("webchat", <hash>): see session.visitor_address
 
-# A visitor id is the visitor's only key to their conversation: long and random (the widget
-# makes a UUID), and limited to characters that are safe in a thread key and a log line.
-VISITOR_ID = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# The visitor's credential, which the server issues (secrets.token_urlsafe(32): 256 random
+# bits) and stores only hashed. Another string of these characters is a token of an unknown
+# format, such as a visitor id of an older widget: it is replaced by a new one, not refused.
+TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+HMAC_HEX = re.compile(r"[0-9a-fA-F]{64}")  # hex(HMAC-SHA256(identity_secret, user id))
+MAX_USER_ID_LENGTH = 255  # characters of a signed-in visitor's user id on the host site
 CLIENT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_ATTACHMENTS = 10  # files in one message
@@ -61,7 +70,7 @@ MAX_EMAIL_LENGTH = 254  # characters of an email address (RFC 5321's path limit)
 EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 
 _FIELDS: dict[str, tuple[set[str], set[str]]] = {  # type -> (required, optional) fields
-    "hello": ({"visitor"}, {"resume_after", "name"}),
+    "hello": (set(), {"token", "identity", "resume_after", "name"}),
     "message": ({"id"}, {"text", "attachments", "offline"}),
     "typing": (set(), set()),
     "details": (set(), {"name", "email"}),
@@ -81,13 +90,28 @@ class ProtocolError(ValueError):
 
 
 @attrs.frozen
-class Hello:
-    """``{"type": "hello", "visitor", "resume_after"?, "name"?}``: who is there, and from where
-    to resume (the id of the last message the widget has in order; ``None`` for all)."""
+class Identity:
+    """A visitor signed in to the host site, as the site vouches for them: their user ``id``
+    there and ``hash``, hex(HMAC-SHA256(identity_secret, id)), which only the site can compute;
+    and, if the site says, their ``name`` and ``email``."""
 
-    visitor: str
+    id: str
+    hash: str = attrs.field(repr=False)  # a credential: never in a log line
+    name: str | None = None
+    email: str | None = None
+
+
+@attrs.frozen
+class Hello:
+    """``{"type": "hello", "token"?, "identity"?, "resume_after"?, "name"?}``: who is there,
+    and from where to resume (the id of the last message the widget has in order; ``None`` for
+    all). ``token`` is the credential a ``welcome`` issued (``None``: issue one); ``identity``
+    a signed-in visitor's, instead of a token."""
+
+    token: str | None = attrs.field(default=None, repr=False)  # a credential: never logged
     resume_after: str | None = None
     name: str | None = None
+    identity: Identity | None = None
 
 
 @attrs.frozen
@@ -151,6 +175,11 @@ def parse(text: str) -> Frame:
         said = "no type" if kind is None else f"type {json.dumps(kind)[:40]}"
         raise ProtocolError(f"unknown frame: {said} (known types: {known})", id=client_id)
     required, optional = _FIELDS[kind]
+    if kind == "hello" and "visitor" in data:
+        raise ProtocolError(
+            '"hello" no longer takes a "visitor" id: send the "token" the last welcome gave you, '
+            "or none to be given one (a visitor id from before starts a new conversation)"
+        )
     missing = sorted(required - data.keys())
     if missing:
         raise ProtocolError(f'"{kind}" needs the field "{missing[0]}"', id=client_id)
@@ -174,25 +203,72 @@ def parse(text: str) -> Frame:
 
 
 def _hello(data: Mapping[str, Any]) -> Hello:
-    visitor = data["visitor"]
-    if not isinstance(visitor, str) or not VISITOR_ID.fullmatch(visitor):
+    token = data.get("token")
+    if token is not None and (not isinstance(token, str) or not _TOKEN_LIKE.fullmatch(token)):
         raise ProtocolError(
-            '"visitor" must be 16 to 64 letters, digits, "-" or "_" (the widget makes a UUID '
-            "with crypto.randomUUID() and keeps it)"
+            '"token" must be the token the last welcome gave you (43 letters, digits, "-" or '
+            '"_"), or null to be given one'
+        )
+    identity = data.get("identity")
+    if identity is not None and token is not None:
+        raise ProtocolError(
+            'send "token" or "identity", not both: a signed-in visitor is known by the identity'
         )
     after = data.get("resume_after")
     if after is not None and (not isinstance(after, str) or len(after) > 64):
         raise ProtocolError('"resume_after" must be a message id or null')
-    name = data.get("name")
-    if name is not None:
-        if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
-            raise ProtocolError(f'"name" must be a string of at most {MAX_NAME_LENGTH} characters')
-        try:  # refused now, not on every message the name would go with
-            check_text(name, '"name"')
-        except InboundMalformed as exc:
-            raise ProtocolError(str(exc)) from None
-        name = " ".join(name.split()) or None
-    return Hello(visitor=visitor, resume_after=after, name=name)
+    return Hello(
+        token=token if token is not None and TOKEN.fullmatch(token) else None,
+        resume_after=after,
+        name=_name(data.get("name"), '"name"'),
+        identity=None if identity is None else parse_identity(identity),
+    )
+
+
+def parse_identity(data: Any) -> Identity:
+    """A signed-in visitor's ``identity`` (``{"id", "hash", "name"?, "email"?}``), checked;
+    raises :class:`ProtocolError`. Whether the hash is right is the session's to check."""
+    fields = {"id", "hash", "name", "email"}
+    if not isinstance(data, dict) or not {"id", "hash"} <= data.keys() or data.keys() - fields:
+        raise ProtocolError(
+            '"identity" must be {"id": "<the user id on your site>", "hash": "<hex of '
+            'HMAC-SHA256(identity_secret, id)>"}, with "name" and "email" if you like'
+        )
+    user = data["id"]
+    if not isinstance(user, str) or not 1 <= len(user) <= MAX_USER_ID_LENGTH:
+        raise ProtocolError(
+            f'"identity.id" must be a string of 1 to {MAX_USER_ID_LENGTH} characters: the '
+            "user's id on your site"
+        )
+    try:
+        check_text(user, '"identity.id"', key=True)
+    except InboundMalformed as exc:
+        raise ProtocolError(str(exc)) from None
+    signature = data["hash"]
+    if not isinstance(signature, str) or not HMAC_HEX.fullmatch(signature):
+        raise ProtocolError(
+            '"identity.hash" must be 64 hex digits: hex(HMAC-SHA256(identity_secret, id)), '
+            "computed on your site's server"
+        )
+    return Identity(
+        id=user,
+        hash=signature.lower(),
+        name=_name(data.get("name"), '"identity.name"'),
+        email=_email(data.get("email"), '"identity.email"'),
+    )
+
+
+def _name(name: Any, field: str) -> str | None:
+    """A name the visitor (or the site) gave, its spaces tidied; None when blank."""
+    if name is None:
+        return None
+    if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+        raise ProtocolError(f"{field} must be a string of at most {MAX_NAME_LENGTH} characters")
+    try:  # refused now, not on every message the name would go with
+        check_text(name, field)
+    except InboundMalformed as exc:
+        raise ProtocolError(str(exc)) from None
+    return " ".join(name.split()) or None
 
 
 def _send(data: Mapping[str, Any]) -> Send:
@@ -225,23 +301,24 @@ def _send(data: Mapping[str, Any]) -> Send:
 
 
 def _details(data: Mapping[str, Any]) -> Details:
-    name = data.get("name")
-    if name is not None:
-        if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
-            raise ProtocolError(f'"name" must be a string of at most {MAX_NAME_LENGTH} characters')
-        name = " ".join(name.split()) or None
-    email = data.get("email")
-    if email is not None:
-        if not isinstance(email, str):
-            raise ProtocolError('"email" must be a string, such as "ana@example.com"')
-        email = email.strip() or None
-        if email is not None and (len(email) > MAX_EMAIL_LENGTH or not EMAIL.fullmatch(email)):
-            shown = json.dumps(email[:60], ensure_ascii=False)
-            raise ProtocolError(
-                f'"email" {shown} is not an email address; write it as name@example.com '
-                f"(at most {MAX_EMAIL_LENGTH} characters)"
-            )
-    return Details(name=name, email=email)
+    return Details(name=_name(data.get("name"), '"name"'), email=_email(data.get("email")))
+
+
+def _email(email: Any, field: str = '"email"') -> str | None:
+    if email is None:
+        return None
+    if not isinstance(email, str):
+        raise ProtocolError(f'{field} must be a string, such as "ana@example.com"')
+    address: str = email.strip()
+    if not address:
+        return None
+    if len(address) > MAX_EMAIL_LENGTH or not EMAIL.fullmatch(address):
+        shown = json.dumps(address[:60], ensure_ascii=False)
+        raise ProtocolError(
+            f"{field} {shown} is not an email address; write it as name@example.com "
+            f"(at most {MAX_EMAIL_LENGTH} characters)"
+        )
+    return address
 
 
 def _json_kind(value: Any) -> str:
@@ -290,14 +367,18 @@ def message_json(message: Message, visitor: str | None = None) -> dict[str, Any]
     return data
 
 
-def welcome(visitor: str, messages: Iterable[Message], *, is_open: bool) -> dict[str, Any]:
-    """``is_open``: whether the visitor has an open contact (files are uploaded only then)."""
-    return {
-        "type": "welcome",
-        "visitor": visitor,
-        "messages": [message_json(m, visitor) for m in messages],
-        "open": is_open,
-    }
+def welcome(
+    visitor: str, messages: Iterable[Message], *, is_open: bool, token: str | None = None
+) -> dict[str, Any]:
+    """The answer to ``hello``: the visitor's address value (what agents see, no credential),
+    the conversation, ``open`` (whether the visitor has an open contact: files are uploaded
+    only then) and ``token`` when the server has just issued the visitor one."""
+    frame: dict[str, Any] = {"type": "welcome", "visitor": visitor}
+    if token is not None:
+        frame["token"] = token
+    frame["messages"] = [message_json(m, visitor) for m in messages]
+    frame["open"] = is_open
+    return frame
 
 
 def ack(client_id: str, message_id: str, *, duplicate: bool) -> dict[str, Any]:

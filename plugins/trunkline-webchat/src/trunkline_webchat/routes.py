@@ -46,15 +46,15 @@ from . import protocol
 from .adapter import RATE_WINDOW, WebChatChannel, WebChatSettings, retry_after
 from .caps import caps_of, workspace_directories
 from .files import FileRefused, check_type
-from .protocol import VISITOR_ID
-from .session import ChatSession, open_contact
+from .protocol import TOKEN, ProtocolError
+from .session import ChatSession, IdentityRefused, open_contact, visitor_address
 
 __all__ = ["PREFIX", "chat_routes", "origin_allowed"]
 
 log = logging.getLogger("trunkline_webchat")
 
 PREFIX = "/chat"
-FORM_OVERHEAD = 16 * 1024  # bytes of multipart framing and the visitor field around a file
+FORM_OVERHEAD = 16 * 1024  # bytes of multipart framing and the token field around a file
 DRAIN_FACTOR = 4  # an oversized upload up to this many times the limit is read to the end,
 # so the browser gets its 413 instead of a reset connection
 SOCKET_BUFFER = 256  # frames queued for a visitor's socket before it counts as not keeping up
@@ -108,6 +108,8 @@ def chat_routes(runtime: Runtime) -> list[BaseRoute]:
             "max_text_length": settings.max_text_length,
             "max_attachment_bytes": settings.max_attachment_bytes,
             "attachment_types": list(settings.attachment_types),
+            # Whose page may hand the chat a signed-in visitor's identity (as frame-ancestors).
+            "embed_origins": list(settings.allowed_origins),
         }
         page_title = settings.title
         if runtime.pm.distro is not None:  # a vendor distribution's name shows here too
@@ -373,9 +375,7 @@ async def _upload(runtime: Runtime, channel: WebChatChannel, request: Request) -
     limit = settings.max_attachment_bytes
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
-        return _error(
-            400, 'send multipart/form-data with the fields "file" (one file) and "visitor"'
-        )
+        return _error(400, 'send multipart/form-data with the fields "file" (one file) and "token"')
     cap = limit + FORM_OVERHEAD
     body = await _read_capped(request, cap, max(cap, DRAIN_FACTOR * limit))
     wait = channel.address_uploads.take(client_address(request))  # read first: see _read_capped
@@ -400,9 +400,10 @@ async def _upload(runtime: Runtime, channel: WebChatChannel, request: Request) -
     except MultiPartException as exc:
         return _error(400, f"the form could not be read: {exc.message}")
     try:
-        visitor = form.get("visitor")
-        if not isinstance(visitor, str) or not VISITOR_ID.fullmatch(visitor):
-            return _error(400, 'the field "visitor" must be your visitor id')
+        try:
+            visitor = _uploader(channel, form.get("token"), form.get("identity"))
+        except ProtocolError as refused:
+            return _error(403 if isinstance(refused, IdentityRefused) else 400, str(refused))
         if await open_contact(runtime, channel, visitor) is None:
             return _error(
                 409,
@@ -458,6 +459,23 @@ async def _keep(
     except BaseException:
         caps.release(len(data))
         raise
+
+
+def _uploader(channel: WebChatChannel, token: object, identity: object) -> str:
+    """Who uploads: the address of the form's ``token``, or of a signed-in visitor's
+    ``identity`` (the JSON the hello carries); raises ProtocolError (IdentityRefused)."""
+    if isinstance(token, str) and TOKEN.fullmatch(token):
+        return visitor_address(channel, token=token)
+    if isinstance(identity, str):
+        try:
+            data = json.loads(identity)
+        except ValueError:
+            data = None
+        return visitor_address(channel, identity=protocol.parse_identity(data))
+    raise ProtocolError(
+        'the field "token" must be the token the chat\'s welcome gave (or, for a signed-in '
+        'visitor, the field "identity" the JSON of the hello\'s identity)'
+    )
 
 
 def _too_big(limit: int) -> str:

@@ -1,11 +1,17 @@
-"""One visitor's socket, frame by frame: hello and history, messages acknowledged once stored.
+"""One visitor's socket, frame by frame: who they are, hello and history, messages acknowledged
+once stored.
 
 :class:`ChatSession` holds what the protocol needs and no web framework: the routes feed it the
 text of each frame and give it a :class:`~trunkline_webchat.adapter.Connection` to answer on.
 A message is acknowledged only after the runtime returned its Ack, that is, once it is durably
-stored; the widget's own id for it travels as the provider id (prefixed with the visitor id, so
-one visitor's ids can never collide with another's), so a resend after a reconnect is
-recognised as a redelivery and acknowledged with the same message id.
+stored; the widget's own id for it travels as the provider id (prefixed with the visitor's
+address, so one visitor's ids can never collide with another's), so a resend after a reconnect
+is recognised as a redelivery and acknowledged with the same message id.
+
+Who a visitor is, :func:`visitor_address`, is decided here alone (the upload route asks it
+too). A visitor's credential is a token the server issued, and only its hash is their address,
+the one agents see; a visitor signed in to the host site is known by the site's HMAC of their
+user id instead (identity verification), on every device.
 
 A message counts towards the visitor's ``rate_limit`` and their address's
 ``address_messages_per_minute``; one that would start a new contact also towards the
@@ -15,7 +21,10 @@ whose contact is open never meets.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 import time
 from collections.abc import Sequence
 
@@ -35,9 +44,19 @@ from trunkline import (
 from . import protocol
 from .adapter import Connection, WebChatChannel, retry_after
 from .caps import caps_of
-from .protocol import ADDRESS_KIND, Details, Hello, ProtocolError, Send, Typing
+from .protocol import ADDRESS_KIND, Details, Hello, Identity, ProtocolError, Send, Typing
 
-__all__ = ["HISTORY_CONTACTS", "HISTORY_MESSAGES", "ChatSession", "conversation", "open_contact"]
+__all__ = [
+    "HISTORY_CONTACTS",
+    "HISTORY_MESSAGES",
+    "ChatSession",
+    "IdentityRefused",
+    "conversation",
+    "new_token",
+    "open_contact",
+    "visitor_address",
+    "visitor_name",
+]
 
 log = logging.getLogger("trunkline_webchat")
 
@@ -46,6 +65,64 @@ HISTORY_MESSAGES = 200  # and at most this many of their latest messages
 RETRY_AFTER = 1.0  # seconds a widget waits before resending a message not stored
 TYPING_EVERY = 1.0  # seconds: more frequent typing frames are dropped
 OFFLINE_SUBJECT = "Message left while the chat was offline"
+
+
+# Who the visitor is -------------------------------------------------------------------------
+
+
+class IdentityRefused(ProtocolError):
+    """A signed-in visitor's identity that cannot be trusted: a hash that does not match, or a
+    channel with no ``identity_secret`` to check it with. Nothing is stored for it."""
+
+
+def new_token() -> str:
+    """A new visitor credential: 256 random bits, URL-safe (the format of protocol.TOKEN)."""
+    return secrets.token_urlsafe(32)
+
+
+def visitor_address(
+    channel: WebChatChannel, *, token: str | None = None, identity: Identity | None = None
+) -> str:
+    """The value of the visitor's address (``Address("webchat", value)``), which agents see,
+    from their credential: a ``token`` or a signed-in visitor's ``identity`` (one of them).
+
+    A token's address is its SHA-256 in hex: nothing is stored, so the same token finds the
+    same conversation on every node and after a restart, and the address, shown to agents,
+    cannot be turned back into the token. A verified identity's address is ``u-`` and 40 hex
+    digits of the SHA-256 of the user id alone, the same on every device; it is no credential,
+    as only the site can compute the hash that proves the id. Raises :class:`IdentityRefused`.
+    """
+    if identity is None:
+        if token is None:
+            raise ValueError("visitor_address needs a token or an identity")
+        return hashlib.sha256(token.encode("ascii")).hexdigest()
+    setting = channel.settings.identity_secret
+    if setting is None:
+        raise IdentityRefused(
+            'this chat does not verify identities: leave "identity" out (or set the channel\'s '
+            "identity_secret, the key your site signs user ids with)"
+        )
+    expected = hmac.new(
+        setting.get().encode("utf-8"), identity.id.encode("utf-8"), hashlib.sha256
+    ).hexdigest()
+    if not hmac.compare_digest(expected, identity.hash):
+        log.warning(
+            "%s: refused a signed-in visitor whose hash does not match their user id (is the "
+            "site's key the channel's identity_secret?)",
+            channel.what,
+        )
+        raise IdentityRefused(
+            '"identity.hash" does not match "identity.id": your site must send hex(HMAC-SHA256('
+            "identity_secret, id)), computed on its server with the chat's identity_secret"
+        )
+    return "u-" + hashlib.sha256(identity.id.encode("utf-8")).hexdigest()[:40]
+
+
+def visitor_name(visitor: str) -> str:
+    """The name agents see for a visitor who gave none: "Visitor" and four digits derived from
+    their address, the same every time (never the address itself, nor the token)."""
+    number = int(hashlib.sha256(visitor.encode("utf-8")).hexdigest()[:8], 16)
+    return f"Visitor {1000 + number % 9000}"
 
 
 class ChatSession:
@@ -66,6 +143,7 @@ class ChatSession:
         self.visitor: str | None = None
         self.name: str | None = None
         self.email: str | None = None
+        self.user_id: str | None = None  # the host site's id of a signed-in visitor
         self._typed_at = -TYPING_EVERY
         self._acked = False  # a message of this socket was stored (so its chat was open)
 
@@ -77,7 +155,8 @@ class ChatSession:
                 await self._hello(frame)
             elif self.visitor is None:
                 raise ProtocolError(
-                    'say hello first: {"type": "hello", "visitor": "<your visitor id>"}',
+                    'say hello first: {"type": "hello", "token": "<the token your last welcome '
+                    'gave>"}, or with no token to be given one',
                     id=getattr(frame, "id", None),
                 )
             elif isinstance(frame, Send):
@@ -97,19 +176,33 @@ class ChatSession:
     # The frames ---------------------------------------------------------------------------
 
     async def _hello(self, hello: Hello) -> None:
-        if self.visitor is not None and hello.visitor != self.visitor:
+        issued = None  # a token given to this visitor now, to keep for the next hello
+        if hello.identity is not None:
+            visitor = visitor_address(self.channel, identity=hello.identity)
+        elif hello.token is not None:
+            visitor = visitor_address(self.channel, token=hello.token)
+        elif self.visitor is None:
+            issued = new_token()
+            visitor = visitor_address(self.channel, token=issued)
+        else:
+            visitor = ""  # no credential: not the visitor this socket belongs to
+        if self.visitor is not None and visitor != self.visitor:
             raise ProtocolError("this socket already belongs to another visitor; open a new one")
         if self.visitor is None:
-            if not self.channel.connect(hello.visitor, self.connection):
+            if not self.channel.connect(visitor, self.connection):
                 self.connection.close(1008, "too many open chats for this visitor")
                 return
-            self.visitor = hello.visitor
+            self.visitor = visitor
+        if hello.identity is not None:
+            self.user_id = hello.identity.id
+            self.name = hello.identity.name or self.name
+            self.email = hello.identity.email or self.email
         self.name = hello.name or self.name
-        messages = await conversation(self.runtime, self.channel, hello.visitor)
+        messages = await conversation(self.runtime, self.channel, visitor)
         after = _after(messages, hello.resume_after)
-        contact = await open_contact(self.runtime, self.channel, hello.visitor)
-        welcome = protocol.welcome(hello.visitor, after, is_open=contact is not None)
-        welcome.update(self.channel.progress.welcome(self.runtime, hello.visitor, contact))
+        contact = await open_contact(self.runtime, self.channel, visitor)
+        welcome = protocol.welcome(visitor, after, is_open=contact is not None, token=issued)
+        welcome.update(self.channel.progress.welcome(self.runtime, visitor, contact))
         self.connection.push(welcome)
 
     async def _message(self, visitor: str, send: Send) -> None:
@@ -159,6 +252,7 @@ class ChatSession:
             thread_hint=visitor,
             attachments=attachments,
             attributes=self._attributes(send),
+            sender_name=self.name or visitor_name(visitor),
         )
         try:
             with caps.starting(maybe_new=not self._acked):
@@ -187,9 +281,11 @@ class ChatSession:
         self.channel.progress.track(ack.contact_id, visitor)  # its place in line, after the ack
 
     def _attributes(self, send: Send) -> dict[str, object]:
-        """What a new contact is told of the visitor: the name and email they gave, and
-        whether they wrote in the offline form."""
+        """What a new contact is told of the visitor: the name and email they gave, the site's
+        user id of a signed-in visitor, and whether they wrote in the offline form."""
         attributes: dict[str, object] = {}
+        if self.user_id is not None:
+            attributes["user_id"] = self.user_id
         if self.name:
             attributes["name"] = self.name
         if self.email:

@@ -422,12 +422,17 @@ class Conversation {
   renderMessages() {
     const list = this.part(".messages");
     const items = [
-      ...this.thread.messages.map((m) => ({ at: m.created_at, node: () => deskMessage(m) })),
+      ...this.thread.messages.map((m) => ({ at: m.created_at, node: () => deskMessage(m, this.customerLabel) })),
       ...[...this.notes.values()].map((n) => ({ at: n.created_at, node: () => noteItem(n) })),
     ];
     items.sort((a, b) => a.at - b.at); // stable: a message and a note at one instant keep order
     list.replaceChildren(...items.map((item) => item.node()));
     list.scrollTop = list.scrollHeight;
+  }
+
+  /** The customer's name, for their messages; empty when they gave none. */
+  get customerLabel() {
+    return ((this.contact && this.contact.customer) || {}).name || "";
   }
 
   renderProfile(contact) {
@@ -453,7 +458,7 @@ class Conversation {
     const list = this.part(".history-list");
     list.replaceChildren();
     history.forEach((other, index) => {
-      const items = [...other.messages.map(deskMessage), ...(other.notes || []).map(noteItem)];
+      const items = [...other.messages.map((m) => deskMessage(m, this.customerLabel)), ...(other.notes || []).map(noteItem)];
       const details = el(
         "details",
         { open: index === 0 },
@@ -477,7 +482,7 @@ class Conversation {
     if (!this.thread.add(message)) return;
     if (message.direction === "inbound") this.typing(false);
     if (!this.loaded) return; // shown when the contact's details arrive
-    this.append(deskMessage(message), message.direction !== "inbound");
+    this.append(deskMessage(message, this.customerLabel), message.direction !== "inbound");
     if (desk.selected !== this.id) this.tab.querySelector(".unread").hidden = false;
   }
 
@@ -661,8 +666,8 @@ class Conversation {
 }
 
 /** A message as the desk shows it: its attachments can be opened, images are previewed. */
-function deskMessage(message) {
-  const item = messageItem(message);
+function deskMessage(message, customer) {
+  const item = messageItem(message, customer);
   const files = message.attachments || [];
   item.querySelectorAll(".attachment").forEach((node, index) => {
     const file = files[index];

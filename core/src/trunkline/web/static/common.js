@@ -303,10 +303,14 @@ export function customerName(contact) {
   return customer.name || addressName(customer.address) || "customer";
 }
 
-/** A message as a list item: who, when, the body (as text), attachments by name. */
-export function messageItem(message) {
+/**
+ * A message as a list item: who, when, the body (as text), attachments by name. A customer's
+ * message is shown as from ``customer``, their name, when they gave one; else from the address
+ * it came by (a web-chat address is a hash, so say the name whenever there is one).
+ */
+export function messageItem(message, customer = "") {
   const inbound = message.direction === "inbound";
-  const who = inbound ? addressName(message.sender) || "Customer" : "Agent";
+  const who = inbound ? customer || addressName(message.sender) || "Customer" : "Agent";
   const item = el(
     "li",
     { class: `message ${inbound ? "inbound" : "outbound"}`, dataset: { messageId: message.id } },

@@ -678,6 +678,12 @@ function showMonitored(contact) {
   setText($("monitor-state"), label(contact.state));
 }
 
+/** The monitored customer's name, for their messages; empty when they gave none. */
+function monitoredName() {
+  const contact = (wall.monitoring && wall.monitoring.contact) || {};
+  return (contact.customer || {}).name || "";
+}
+
 async function startMonitoring(contactId) {
   const before = wall.monitoring;
   if (before && before.id !== contactId) wall.live.send({ type: "unmonitor", contact_id: before.id });
@@ -696,7 +702,7 @@ async function startMonitoring(contactId) {
     wall.monitoring.thread.load(detail.messages);
     wall.monitoring.loaded = true;
     const list = $("monitor-messages");
-    list.replaceChildren(...wall.monitoring.thread.messages.map(messageItem));
+    list.replaceChildren(...wall.monitoring.thread.messages.map((m) => messageItem(m, monitoredName())));
     list.scrollTop = list.scrollHeight;
     panel.scrollIntoView({ block: "nearest" });
   } catch (error) {
@@ -719,7 +725,7 @@ function monitored(contactId, message) {
   const watch = wall.monitoring;
   if (!watch || watch.id !== contactId || !watch.thread.add(message) || !watch.loaded) return;
   const list = $("monitor-messages");
-  list.append(messageItem(message));
+  list.append(messageItem(message, monitoredName()));
   list.scrollTop = list.scrollHeight;
 }
 

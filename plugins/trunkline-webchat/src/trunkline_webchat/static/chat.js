@@ -1,9 +1,12 @@
 // The customer's chat page: one WebSocket to Trunkline, messages kept until acknowledged.
 //
-// The visitor id (a random UUID) and the messages not yet acknowledged live in localStorage,
-// so a reload or a lost connection loses nothing: on every (re)connection the page says hello
-// with the id of the last message it has in order, shows what it missed, and sends again what
-// was never acknowledged, under the same ids (the server recognises repeats).
+// The visitor's token (the credential the server issued in its first welcome) and the messages
+// not yet acknowledged live in localStorage, so a reload or a lost connection loses nothing: on
+// every (re)connection the page says hello with the token and the id of the last message it has
+// in order, shows what it missed, and sends again what was never acknowledged, under the same
+// ids (the server recognises repeats). Framed by widget.js (the page's address ends in
+// #widget), it first asks the site for a signed-in visitor's identity, by postMessage, and says
+// hello with that instead of the token; the identity is kept in memory only.
 // Every text from the customer or an agent is inserted with textContent, never as HTML.
 //
 // Around the conversation (the channel's settings, in data-features): the greeting; while the
@@ -57,21 +60,33 @@
     return [h.slice(0, 8), h.slice(8, 12), h.slice(12, 16), h.slice(16, 20), h.slice(20)].join("-");
   }
 
-  let visitor = storage.get("visitor");
-  if (!visitor || !/^[A-Za-z0-9_-]{16,64}$/.test(visitor)) {
-    visitor = uuid();
-    storage.set("visitor", visitor);
+  const TOKEN = /^[A-Za-z0-9_-]{43}$/; // as the server issues them
+  let token = storage.get("token"); // null until the first welcome gives one
+  if (token !== null && !TOKEN.test(token)) token = null;
+  try {
+    window.localStorage.removeItem(prefix + "visitor"); // an older page's id: no longer a key
+  } catch (e) {
+    /* storage may be blocked */
   }
 
-  // Messages not yet acknowledged: [{id, text, attachments: [{sha256, filename, …}]}].
+  // A signed-in visitor's identity, from the site that frames the page: {id, hash, name?, email?}.
+  const byWidget = window.parent !== window && window.location.hash === "#widget";
+  let identity = null;
+
+  // Messages not yet acknowledged: [{id, text, attachments: [{sha256, filename, …}]}], kept
+  // apart for each signed-in visitor, so another one on the same browser never sends them.
   let pending = [];
-  try {
-    pending = JSON.parse(storage.get("pending") || "[]");
-    if (!Array.isArray(pending)) pending = [];
-  } catch (e) {
-    pending = [];
+  const pendingKey = () => (identity ? "pending:" + identity.id : "pending");
+  function loadPending() {
+    try {
+      pending = JSON.parse(storage.get(pendingKey()) || "[]");
+      if (!Array.isArray(pending)) pending = [];
+    } catch (e) {
+      pending = [];
+    }
   }
-  const savePending = () => storage.set("pending", JSON.stringify(pending));
+  loadPending();
+  const savePending = () => storage.set(pendingKey(), JSON.stringify(pending));
 
   const shown = new Map(); // message id (server's) -> its element
   const pendingItems = new Map(); // client id -> its element
@@ -256,7 +271,9 @@
     ready = false;
     sentHere = new Set();
     ws.addEventListener("open", () => {
-      const hello = { type: "hello", visitor: visitor, resume_after: resumeAfter };
+      const hello = { type: "hello", resume_after: resumeAfter };
+      if (identity) hello.identity = identity;
+      else if (token) hello.token = token;
       ws.send(JSON.stringify(hello));
     });
     ws.addEventListener("message", (event) => {
@@ -286,6 +303,10 @@
   function receive(frame) {
     switch (frame.type) {
       case "welcome": {
+        if (typeof frame.token === "string" && TOKEN.test(frame.token) && !identity) {
+          token = frame.token; // issued now: the key to this conversation from here on
+          storage.set("token", token);
+        }
         ready = true;
         backoff = 1000;
         status.textContent = "Connected";
@@ -419,7 +440,8 @@
       return;
     }
     const form = new FormData();
-    form.append("visitor", visitor);
+    if (identity) form.append("identity", JSON.stringify({ id: identity.id, hash: identity.hash }));
+    else form.append("token", token || "");
     form.append("file", file, file.name);
     say("Uploading " + file.name + "…");
     try {
@@ -605,6 +627,47 @@
     views.chat.hidden = true;
   }
 
-  for (const p of pending) showPending(p);
-  connect();
+  // The identity from the site ----------------------------------------------------------------
+
+  const origins = config.embed_origins || [];
+  const trusted = (origin) => origin === window.location.origin || origins.includes("*") || origins.includes(origin);
+
+  function validIdentity(value) {
+    if (!value || typeof value !== "object") return null;
+    if (typeof value.id !== "string" || !value.id || typeof value.hash !== "string") return null;
+    const checked = { id: value.id, hash: value.hash };
+    if (typeof value.name === "string" && value.name.trim()) checked.name = value.name;
+    if (typeof value.email === "string" && value.email.trim()) checked.email = value.email;
+    return checked;
+  }
+
+  let started = false;
+  function start() {
+    if (started) return;
+    started = true;
+    loadPending(); // the signed-in visitor's own, if there is one
+    for (const p of pending) showPending(p);
+    connect();
+  }
+
+  if (byWidget) {
+    window.addEventListener("message", (event) => {
+      // Only the page that frames this one, of an origin allowed to embed the chat.
+      if (event.source !== window.parent || !trusted(event.origin)) return;
+      const data = event.data;
+      if (!data || data.source !== "trunkline-webchat" || data.type !== "identity") return;
+      const next = validIdentity(data.identity);
+      if (!started) {
+        identity = next;
+        start();
+      } else if (JSON.stringify(next) !== JSON.stringify(identity)) {
+        window.location.reload(); // another visitor now: start again, asking the site anew
+      }
+    });
+    // Ask the site; a site that does not answer within 3 seconds has no identity to give.
+    window.parent.postMessage({ source: "trunkline-webchat", type: "ready" }, "*");
+    window.setTimeout(start, 3000);
+  } else {
+    start();
+  }
 })();

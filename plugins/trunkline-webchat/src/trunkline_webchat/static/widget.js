@@ -6,6 +6,13 @@
 // styled through element.style, so a strict Content-Security-Policy on the site is no obstacle.
 // The button's icons are inline SVG (no emoji font needed); on a narrow screen the open panel
 // takes the whole screen, and the chat page's own close button (or Escape) closes it.
+//
+// A site whose visitor is signed in may say who they are, signed with the channel's
+// identity_secret on the site's server: window.TrunklineChat = {identity: {id, hash, name?,
+// email?}} before this script, or TrunklineChat.identify({…}) (identify(null) on signing out)
+// after it. The identity goes to the framed chat page only, by postMessage to its origin, when
+// the page asks for it; never in its address, where server logs and Referer headers would keep
+// it.
 (function () {
   "use strict";
   var CONFIG = __CONFIG__;
@@ -22,6 +29,27 @@
   var registry = (window.__trunklineWebchat = window.__trunklineWebchat || {});
   if (registry[base.href]) return; // the script is on the page twice
   registry[base.href] = true;
+
+  // The signed-in visitor, if the site says; every widget on the page hears identify().
+  var api = (window.TrunklineChat = window.TrunklineChat || {});
+  var listeners = (api.__listeners = api.__listeners || []);
+  var identity = api.identity || null;
+  var frameReady = false; // the chat page asked for the identity
+  function tellIdentity() {
+    if (!frame || !frameReady) return; // sent when it asks
+    frame.contentWindow.postMessage(
+      { source: "trunkline-webchat", type: "identity", identity: identity },
+      base.origin // to the chat page's origin alone: the hash is the visitor's key
+    );
+  }
+  listeners.push(function (next) {
+    identity = next || null;
+    tellIdentity();
+  });
+  api.identify = function (next) {
+    api.identity = next || null;
+    for (var n = 0; n < listeners.length; n++) listeners[n](api.identity);
+  };
 
   var storeKey = "trunkline-webchat:" + base.href;
   function remembered() {
@@ -166,7 +194,7 @@
       display: "block",
     });
     frame.title = CONFIG.title;
-    frame.src = base.href;
+    frame.src = base.href + "#widget"; // the page asks for the identity before it connects
     panel.appendChild(frame);
   }
 
@@ -192,6 +220,10 @@
   window.addEventListener("message", function (event) {
     if (!frame || event.source !== frame.contentWindow || event.origin !== base.origin) return;
     var data = event.data;
+    if (data && data.source === "trunkline-webchat" && data.type === "ready") {
+      frameReady = true;
+      tellIdentity();
+    }
     if (data && data.source === "trunkline-webchat" && data.type === "message") {
       if (panel.style.getPropertyValue("display") === "none") {
         dot.style.setProperty("display", "block");
