@@ -185,14 +185,16 @@ async def test_the_token_never_reaches_an_api_answer_an_event_or_a_log_line(
         ):
             await ws.send(json.dumps({"type": "hello"}))
             token = (await next_frame(ws, "welcome"))["token"]
+            await ws.send(json.dumps({"type": "message", "id": "c-0", "text": "hello"}))
+            assert (await next_frame(ws, "ack"))["id"] == "c-0"  # files come within a chat
+            await next_frame(ws, "position")  # queued
             files = {"file": ("receipt.pdf", PDF, "application/pdf")}
             upload = await http.post(f"/chat/{CHANNEL}/files", data={"token": token}, files=files)
             assert upload.status_code == 200
-            message = {"type": "message", "id": "c-1", "text": "hello", "attachments": []}
+            message = {"type": "message", "id": "c-1", "text": "the receipt", "attachments": []}
             message["attachments"] = [upload.json()["sha256"]]
             await ws.send(json.dumps(message))
             assert (await next_frame(ws, "ack"))["id"] == "c-1"
-            await next_frame(ws, "position")  # queued
             await ws.send(json.dumps({"type": "typing"}))
 
             await runtime.set_agent_status(WORKSPACE, "alice", "available")
