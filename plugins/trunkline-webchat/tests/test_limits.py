@@ -179,7 +179,7 @@ async def test_an_upload_without_an_open_chat_gets_409_and_keeps_nothing(
         assert (await visitor.say("hello"))["type"] == "ack"
         kept = await chat.upload(b"now\n", token=visitor.token, content_type="text/plain")
         assert kept.status_code == 200
-        again = await chat.connect(visitor.id)
+        again = await chat.connect(visitor.token)
         assert (await again.hello())["open"] is True
 
         # A closed chat takes no more files; the one kept is still served.

@@ -135,7 +135,9 @@ def test_the_configuration_in_the_documentation_passes_check_config(tmp_path: Pa
     [block] = re.findall(r"```toml\n(\[web\].*?)```", page.read_text(encoding="utf-8"), re.S)
     config = tmp_path / "trunkline.toml"
     config.write_text(block, encoding="utf-8")
-    result = run([*TRUNKLINE, "check-config", str(config)])
+    # The example reads its identity secret from the environment, as secrets always are.
+    env = {**clean_env(), "ACME_CHAT_IDENTITY_SECRET": "the-site-and-the-chat-share-this"}
+    result = run([*TRUNKLINE, "check-config", str(config)], env=env)
     assert result.returncode == 0, result.stderr
     assert ": OK: acme (1 queues, 1 agents, 1 channels)" in result.stdout
 
