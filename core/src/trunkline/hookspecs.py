@@ -47,6 +47,7 @@ __all__ = [
     "HookSpecInfo",
     "hookimpl",
     "hookspec",
+    "marked_info",
     "spec",
     "spec_info",
 ]
@@ -109,11 +110,16 @@ def spec(
     return mark
 
 
+def marked_info(function: Callable[..., Any]) -> HookSpecInfo | None:
+    """What :func:`spec` recorded on ``function``; None for a spec declared without it."""
+    info = getattr(function, _INFO, None)
+    return info if isinstance(info, HookSpecInfo) else None
+
+
 def spec_info(function: Callable[..., Any]) -> HookSpecInfo:
     """How the hook specified by ``function`` is called; a spec declared with pluggy's plain
     ``hookspec`` is a synchronous hook whose every result counts."""
-    info = getattr(function, _INFO, None)
-    return info if isinstance(info, HookSpecInfo) else HookSpecInfo(name=function.__name__)
+    return marked_info(function) or HookSpecInfo(name=function.__name__)
 
 
 # Setup ------------------------------------------------------------------------------------

@@ -136,6 +136,7 @@ class PluginManager(pluggy.PluginManager):
         #: Installed plugins that were not loaded -> why, as a phrase ("disabled by ...").
         self.not_loaded: dict[str, str] = {}
         self._unloaded: dict[str, Callable[[], object]] = {}
+        self._first_results: set[str] = set()  # hooks checked to be first-result ones
         #: The routing hooks as the engine calls them: ``Router(..., hooks=pm.routing_hooks)``.
         self.routing_hooks = PluginRoutingHooks(self)
         # Historic: every plugin registered from now on gets this call as it arrives.
@@ -204,13 +205,17 @@ class PluginManager(pluggy.PluginManager):
         return impls
 
     def _first(self, hook: Hook) -> str:
-        """The hook's name, once checked that its spec lets a first result win."""
+        """The hook's name, once checked that its spec lets a first result win (checked once
+        per hook: the inbound path asks three times a message)."""
         name = _name(hook)
+        if name in self._first_results:
+            return name
         caller = getattr(self.hook, name)
         function = hook if callable(hook) else caller.spec.function if caller.spec else None
-        info = getattr(function, "trunkline_hook_info", None)
-        if isinstance(info, hookspecs.HookSpecInfo) and not info.first_result:
+        info = None if function is None else hookspecs.marked_info(function)
+        if info is not None and not info.first_result:
             raise TypeError(f"{name} is not a first-result hook: call every implementation")
+        self._first_results.add(name)
         return name
 
     def has_impls(self, hook: Hook, /) -> bool:
