@@ -81,6 +81,9 @@ if TYPE_CHECKING:  # for type checkers only; test_facade checks it names _EXPORT
         SettingsRegistry as SettingsRegistry,
     )
     from .config import (
+        SettingsTable as SettingsTable,
+    )
+    from .config import (
         WorkspaceConfig as WorkspaceConfig,
     )
     from .config import (
@@ -91,6 +94,9 @@ if TYPE_CHECKING:  # for type checkers only; test_facade checks it names _EXPORT
     )
     from .errors import (
         ConfigError as ConfigError,
+    )
+    from .errors import (
+        NestedValueError as NestedValueError,
     )
     from .errors import (
         PluginError as PluginError,
@@ -203,6 +209,8 @@ _EXPORTS = {
     "Classification": ".routing",
     "Clock": ".clock",
     "Config": ".config",
+    "NestedValueError": ".errors",
+    "SettingsTable": ".config",
     "config_from_dict": ".config",
     "ConfigError": ".errors",
     "Contact": ".model",

@@ -1,4 +1,4 @@
-"""The ``trunkline`` command line: demo, serve, check-config, show-config, plugins, and more.
+"""The ``trunkline`` command line: serve, check-config, show-config, explain, plugins, and more.
 
 Plugins are loaded only when a command needs them (or to list plugin commands in
 ``--help``); plugin modules must keep their channel SDK imports out of module level.
@@ -21,18 +21,24 @@ if TYPE_CHECKING:
     from .plugins import PluginManager
     from .store import Store
 
-__all__ = ["build", "config_sources", "fail", "main", "plugin_manager", "with_store"]
+__all__ = [
+    "build",
+    "config_sources",
+    "fail",
+    "main",
+    "plugin_manager",
+    "startup_error",
+    "with_store",
+]
 
 T = TypeVar("T")
 
 BUILTIN_COMMANDS = (
-    "demo",
     "serve",
     "check-config",
     "explain",
     "db",
     "report",
-    "hash-secret",
     "plugins",
     "show-config",
 )
@@ -41,7 +47,18 @@ BUILTIN_COMMANDS = (
 #: without the plugin, ``trunkline <command>`` says what to install instead of "No such command".
 #: A name only, never an import: core imports no plugin distribution.
 _WORKFORCE = ("trunkline-workforce", "workforce", "pip install 'trunkline-workforce[plots]'")
-PLUGIN_COMMANDS = {"erlang": _WORKFORCE, "simulate": _WORKFORCE, "replay": _WORKFORCE}
+_WEB = ("trunkline-web", "web", "pip install trunkline-web")
+PLUGIN_COMMANDS = {
+    "erlang": _WORKFORCE,
+    "simulate": _WORKFORCE,
+    "replay": _WORKFORCE,
+    "demo": _WEB,
+    "hash-secret": _WEB,
+}
+#: Tables of the configuration file that other distributions declare, likewise: without the
+#: plugin, the error names what to install instead of "unknown key". Workspace tables are
+#: written ``workspaces.*.<key>``.
+PLUGIN_TABLES = {"web": _WEB, "workspaces.*.users": _WEB, "workspaces.*.canned": _WEB}
 
 
 class _State:
@@ -65,7 +82,7 @@ def _fail(error: Exception) -> NoReturn:
     sys.exit(2)
 
 
-def _startup_error(error: BaseException) -> Exception | None:
+def startup_error(error: BaseException) -> Exception | None:
     """The one error a failure to start comes down to, or None when it is not one.
 
     The runtime starts in a task group, so what fails comes wrapped in ``ExceptionGroup``s:
@@ -78,7 +95,7 @@ def _startup_error(error: BaseException) -> Exception | None:
 
     if isinstance(error, BaseExceptionGroup):
         for inner in error.exceptions:
-            found = _startup_error(inner)
+            found = startup_error(inner)
             if found is not None:
                 return found
         return None
@@ -96,7 +113,7 @@ def _run_or_fail(main: Any, *args: Any) -> Any:
     except KeyboardInterrupt:
         raise
     except Exception as exc:
-        found = _startup_error(exc)
+        found = startup_error(exc)
         if found is None:
             raise
         _fail(found)
@@ -212,9 +229,29 @@ def config_sources(pm: Any, env: Mapping[str, str] | None = None) -> dict[str, A
         "adapters": {a.name: a for a in pm.collect(hookspecs.trunkline_register_channels)},
         "strategies": {s.name for s in pm.collect(hookspecs.trunkline_register_strategies)},
         "plugin_sections": registry.sections,
+        "tables": registry.tables,
+        "workspace_tables": registry.workspace_tables,
+        "unavailable_tables": _unavailable_tables(pm, registry),
         "stores": {f.name: f.Settings for f in pm.collect(hookspecs.trunkline_register_stores)},
         "env": os.environ if env is None else env,
     }
+
+
+def _unavailable_tables(pm: Any, registry: Any) -> dict[str, str]:
+    """Tables of the file that another distribution's plugin declares, and that no loaded
+    plugin does -> why (not installed: what to install; installed: why it is not loaded)."""
+    found = {}
+    for table, (distribution, plugin, install) in PLUGIN_TABLES.items():
+        declared = registry.workspace_tables if "." in table else registry.tables
+        if table.rpartition(".")[2] in declared:
+            continue
+        why = pm.not_loaded.get(plugin)
+        found[table] = (
+            f"it comes with the {distribution} distribution, which is not installed: {install}"
+            if why is None
+            else f'it comes with plugin "{plugin}" ({distribution}), which is {why}'
+        )
+    return found
 
 
 @cli.command("check-config")
@@ -269,24 +306,24 @@ def serve(state: _State, config_file: str, duration: float | None) -> None:
     try:
         config = build(config_file, pm=state.pm)
         runtime = Runtime(
-            config, state.pm, store=default_store(config, config_file, state.pm), web=True
+            config, state.pm, store=default_store(config, config_file, state.pm), serve=True
         )
     except TrunklineError as exc:
         _fail(exc)
 
     async def run() -> None:
         async with runtime.running():
-            web = (
-                f", web on http://{config.web.host}:{runtime.web_port}/"
-                if runtime.web_port is not None
-                else ""
+            served = "".join(
+                f", {name} on {address}" for name, address in runtime.addresses.items()
             )
             click.echo(
                 f"{_speaker(state.pm)}: serving {config_file} ({len(runtime.channels)} "
-                f"channels{web}); Ctrl-C stops"
+                f"channels{served}); Ctrl-C stops"
             )
+            if not runtime.addresses and "web" not in state.pm.infos:
+                click.echo(f"{_speaker(state.pm)}: {_headless(state.pm)}")
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_users_on_hangup, runtime, config_file, state.pm)
+                tg.start_soon(_reload_on_hangup, runtime, config_file, state.pm)
                 if duration is None:
                     await anyio.sleep_forever()
                 else:
@@ -299,9 +336,19 @@ def serve(state: _State, config_file: str, duration: float | None) -> None:
         click.echo(f"{_speaker(state.pm)}: stopped")
 
 
-async def _users_on_hangup(runtime: Any, config_file: str, pm: Any) -> None:
-    """On SIGHUP, read the file again and take its users (``Runtime.update_users``): a
-    changed password or a removed user takes effect without a restart. POSIX only."""
+def _headless(pm: Any) -> str:
+    """The line of a ``serve`` without the web: why, and how to add it."""
+    distribution, plugin, install = _WEB
+    why = pm.not_loaded.get(plugin)
+    if why is None:
+        return f"no web server: install {distribution} to serve the API and the pages ({install})"
+    return f'no web server: its plugin "{plugin}" ({distribution}) is {why}'
+
+
+async def _reload_on_hangup(runtime: Any, config_file: str, pm: Any) -> None:
+    """On SIGHUP, read the file again and take the plugins' tables (``Runtime.reload``): with
+    trunkline-web, a changed password or a removed user takes effect without a restart.
+    POSIX only."""
     import signal
 
     import anyio
@@ -314,108 +361,10 @@ async def _users_on_hangup(runtime: Any, config_file: str, pm: Any) -> None:
             try:
                 config = build(config_file, pm=pm)
             except TrunklineError as exc:
-                click.echo(f"{_speaker(pm)}: users not reloaded, the file has an error: {exc}")
+                click.echo(f"{_speaker(pm)}: not reloaded, the file has an error: {exc}")
                 continue
-            runtime.update_users(config)
-            click.echo(f"{_speaker(pm)}: users reloaded from {config_file}")
-
-
-@cli.command()
-@click.option(
-    "--duration",
-    type=float,
-    default=None,
-    help="Stop after this many seconds (default: until Ctrl-C).",
-)
-@click.option(
-    "--agents", type=click.IntRange(1, 500), default=8, show_default=True, help="Simulated agents."
-)
-@click.option(
-    "--rate",
-    type=click.FloatRange(0.01, 500),
-    default=1.5,
-    show_default=True,
-    help="Contacts per second.",
-)
-@click.option("--seed", type=int, default=None, help="Seed for a repeatable run.")
-@click.option(
-    "--events",
-    "events_file",
-    type=click.File("w", encoding="utf-8"),
-    default=None,
-    help="Write every event to this file as JSON lines (for `trunkline explain`).",
-)
-@click.option(
-    "--db",
-    "database",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Keep the event log in this SQLite file (default: a temporary one).",
-)
-@click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Address of the web pages and API."
-)
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8000,
-    show_default=True,
-    help="Port of the web pages and API (0: any free port).",
-)
-@click.option("--no-web", is_flag=True, help="Do not serve the web pages and API.")
-@click.option(
-    "--smtp-port",
-    type=click.IntRange(-1, 65535),
-    default=2525,
-    show_default=True,
-    help="Port that receives mail when the email plugin is installed (0: any free port; -1: none).",
-)
-@click.option(
-    "--interval",
-    type=click.FloatRange(0.1),
-    default=2.0,
-    show_default=True,
-    help="Seconds between summary lines when stdout is not a terminal.",
-)
-@click.pass_obj
-def demo(
-    state: _State,
-    duration: float | None,
-    agents: int,
-    rate: float,
-    seed: int | None,
-    events_file: TextIO | None,
-    database: str | None,
-    host: str,
-    port: int,
-    no_web: bool,
-    smtp_port: int,
-    interval: float,
-) -> None:
-    """Run an embedded contact centre with simulated customers and agents."""
-    from .demo import DemoOptions, run_demo
-
-    options = DemoOptions(
-        agents=agents,
-        rate=rate,
-        seed=seed,
-        duration=duration,
-        interval=interval,
-        database=database,
-        web=not no_web,
-        host=host,
-        port=port,
-        smtp_port=None if smtp_port < 0 else smtp_port,
-    )
-    try:
-        run_demo(options, pm=state.pm, events=events_file)
-    except KeyboardInterrupt:
-        click.echo("trunkline: demo stopped")
-    except Exception as exc:
-        found = _startup_error(exc)
-        if found is None:
-            raise
-        _fail(found)
+            runtime.reload(config)
+            click.echo(f"{_speaker(pm)}: reloaded from {config_file}")
 
 
 @cli.command()
@@ -432,7 +381,8 @@ def demo(
     "config_file",
     type=click.Path(dir_okay=False),
     default=None,
-    help="The configuration the log was made with (default: the demo's).",
+    help="The configuration the log was made with (default: the one the log names, as "
+    "`trunkline demo --events` writes it).",
 )
 @click.option("--workspace", default=None, help="The contact's workspace (default: the only one).")
 @click.option("--agent", "agents", multiple=True, help="Also say why not this agent (repeatable).")
@@ -464,7 +414,6 @@ def _explain(
     workspace: str | None,
     agents: tuple[str, ...],
 ) -> str:
-    from . import events as ev
     from .codec import read_events
     from .routing import explain_from_log
     from .runtime import default_engine
@@ -478,11 +427,12 @@ def _explain(
     if config_file is not None:
         config = build(config_file, pm=pm)
     else:
-        from .demo import HUMAN, DemoOptions, demo_config, demo_workspace
-
-        seen = {e.agent_id for e in log if isinstance(e, ev.AgentStatusChanged)} - {HUMAN}
-        config = demo_config(DemoOptions(agents=max(1, len(seen))), pm)
-        workspace = workspace or demo_workspace(pm)
+        config = pm.call_first(hookspecs.trunkline_log_config, events=log, pluginmanager=pm)
+        if config is None:
+            raise TrunklineError(
+                "give the configuration the log was made with: --config FILE (no plugin "
+                "knows the configuration of this log)"
+            )
     from .config import choose_workspace
 
     workspace = choose_workspace(config.workspaces, workspace)
@@ -629,24 +579,6 @@ def report(
     else:
         with open(output, "w", encoding="utf-8", newline="") as out:
             out.write(text)
-
-
-@cli.command("hash-secret")
-@click.option("--token", is_flag=True, help="Make a new API token and print it with its hash.")
-def hash_secret(token: bool) -> None:
-    """Print the hash of a login password (asked for) or of a new API token, for the
-    password_hash and token_hash keys of a user in the configuration."""
-    from .users import hash_password, hash_token, new_token
-
-    if token:
-        fresh = new_token()
-        click.echo(f"token: {fresh}")
-        click.echo(f'token_hash = "{hash_token(fresh)}"')
-        return
-    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if len(password) < 8:
-        _fail(TrunklineError("the password is shorter than 8 characters"))
-    click.echo(f'password_hash = "{hash_password(password)}"')
 
 
 @cli.command()

@@ -9,28 +9,25 @@ Secrets are never written in the file: a secret field takes ``{ env = "VARIABLE"
 from __future__ import annotations
 
 import bisect
-import ipaddress
 import itertools
 import os
 import re
 import tomllib
 import types
 import typing
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from .canned import CannedResponse
 from .channels import ChannelAdapter, Secret, is_secret
-from .errors import ConfigError, TrunklineError
+from .errors import ConfigError, NestedValueError, TrunklineError
 from .hours import Schedule
 from .model import Agent, Queue, RoutingSettings, Workspace
 from .requirements import RequirementError, parse_requirement
 from .retention import RetentionSettings
 from .survey import SurveySettings
-from .users import UserSettings
 
 __all__ = [
     "ChannelConfig",
@@ -38,8 +35,8 @@ __all__ = [
     "LoadedConfig",
     "OutboxSettings",
     "SettingsRegistry",
+    "SettingsTable",
     "StoreSettings",
-    "WebSettings",
     "WorkspaceConfig",
     "config_from_dict",
     "load_config",
@@ -48,13 +45,21 @@ __all__ = [
 
 KeyPath = tuple[str, ...]
 
-#: Keys a release removed, with what to write instead: an old file gets this, not "unknown key".
-_RETIRED: dict[KeyPath, str] = {
-    ("web", "login_attempts_per_minute"): (
-        "successful sign-ins no longer count; failures are limited by "
-        "login_failures_before_backoff, login_backoff_max and login_failures_per_address"
-    ),
-}
+#: The top-level tables core checks itself; plugins add theirs (``SettingsRegistry.add_table``).
+_CORE_TABLES = ("store", "outbox", "plugins", "workspaces")
+#: The keys of a ``[workspaces.<id>]`` table core checks itself.
+_WORKSPACE_KEYS = (
+    "name",
+    "skills",
+    "routing",
+    "hours",
+    "retention",
+    "dispositions",
+    "survey",
+    "queues",
+    "agents",
+    "channels",
+)
 
 
 @attrs.frozen
@@ -76,13 +81,14 @@ class WorkspaceConfig:
     routing: RoutingSettings = RoutingSettings()
     hours: Mapping[str, Schedule] = attrs.field(factory=dict)
     retention: RetentionSettings = RetentionSettings()
-    users: Mapping[str, UserSettings] = attrs.field(factory=dict)
     dispositions: tuple[str, ...] = ("resolved", "follow-up", "no-answer")
     survey: SurveySettings | None = None  # CSAT after close; None: off
-    canned: tuple[CannedResponse, ...] = ()  # ready-made replies the agent desktop offers
     queues: tuple[Queue, ...] = ()
     agents: tuple[Agent, ...] = ()
     channels: tuple[ChannelConfig, ...] = ()
+    #: The per-workspace tables plugins declare (``SettingsRegistry.add_workspace_table``), by
+    #: name; a table the file leaves out holds its declared default.
+    tables: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -112,59 +118,6 @@ class StoreSettings:
     lease_ttl: float = 5.0  # shared stores: seconds a node's hold on a workspace lasts
 
 
-def _at_least(minimum: float) -> Any:
-    def check(instance: Any, attribute: attrs.Attribute[Any], value: float) -> None:
-        if value < minimum:
-            raise ValueError(f"{attribute.name}: must be at least {minimum:g}, not {value!r}")
-
-    return check
-
-
-def _port(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if not 0 <= value <= 65535:
-        raise ValueError(
-            f"{attribute.name}: {value} is not from 0 to 65535 (0 picks any free port)"
-        )
-
-
-def _trusted_proxies(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    for item in value.split(","):
-        item = item.strip()
-        if item == "*":
-            continue
-        try:
-            ipaddress.ip_network(item, strict=False)
-        except ValueError:
-            raise ValueError(
-                f"{attribute.name}: {item[:80]!r} is not an IP address or network; write the "
-                'addresses of your reverse proxies, comma-separated, e.g. "127.0.0.1, '
-                '10.0.0.0/8", or "*" to trust any peer'
-            ) from None
-
-
-@attrs.frozen
-class WebSettings:
-    """The HTTP server of ``serve`` and ``demo``: the API, the pages, plugins' routes."""
-
-    enabled: bool = True
-    host: str = "127.0.0.1"
-    port: int = attrs.field(default=8000, validator=_port)
-    public_url: str = ""  # how browsers reach it, when behind a proxy (for links and Origin)
-    cors_origins: tuple[str, ...] = ()  # other sites allowed to call the API from browsers
-    secure_cookies: bool = False  # set on when served over HTTPS
-    session_hours: float = 12.0
-    # Failed sign-ins (trunkline.web.auth.LoginThrottle): an account backs off after this many
-    # in a row, its wait doubling from 1 s up to login_backoff_max, except for browsers that
-    # signed in as it before; one address may fail this many times in 10 minutes.
-    login_failures_before_backoff: int = attrs.field(default=3, validator=_at_least(1))
-    login_backoff_max: float = attrs.field(default=600.0, validator=_at_least(1))
-    login_failures_per_address: int = attrs.field(default=20, validator=_at_least(1))
-    # Behind a reverse proxy: take the client's address (and scheme) from X-Forwarded-For (and
-    # X-Forwarded-Proto) when the peer is one of forwarded_allow_ips; uvicorn's own options.
-    proxy_headers: bool = False
-    forwarded_allow_ips: str = attrs.field(default="127.0.0.1", validator=_trusted_proxies)
-
-
 @attrs.frozen
 class Config:
     """The whole checked configuration."""
@@ -172,9 +125,32 @@ class Config:
     workspaces: Mapping[str, WorkspaceConfig]
     store: StoreSettings = StoreSettings()
     outbox: OutboxSettings = OutboxSettings()
-    web: WebSettings = WebSettings()
     plugin_settings: Mapping[str, Any] = attrs.field(factory=dict)
+    #: The top-level tables plugins declare (``SettingsRegistry.add_table``), by name; a table
+    #: the file leaves out holds its declared default.
+    tables: Mapping[str, Any] = attrs.field(factory=dict)
     source: str = "<config>"
+
+
+@attrs.frozen
+class SettingsTable:
+    """A table of the configuration file that a plugin declares (see :class:`SettingsRegistry`).
+
+    ``hint`` is what the table holds, as a type the checker knows: an attrs class, a
+    ``Mapping[str, X]`` (a table of tables) or a ``tuple[X, ...]`` (an array of tables).
+    ``default`` makes the value of a table the file leaves out. ``validate(value, workspace)``
+    (per-workspace tables only) checks what a type cannot, such as a name that must be one of
+    the workspace's agents: it raises :class:`~trunkline.errors.NestedValueError` whose ``at``
+    is the key path inside the table, so the error points at that key in the file.
+    ``retired`` maps a key path inside the table (``("login_attempts_per_minute",)``) to what
+    to write instead: an old file gets that, not "unknown key".
+    """
+
+    name: str
+    hint: Any
+    default: Callable[[], Any]
+    validate: Callable[[Any, WorkspaceConfig], None] | None = None
+    retired: Mapping[tuple[str, ...], str] = attrs.field(factory=dict)
 
 
 class SettingsRegistry:
@@ -182,12 +158,48 @@ class SettingsRegistry:
 
     def __init__(self) -> None:
         self.sections: dict[str, type[Any]] = {}
+        self.tables: dict[str, SettingsTable] = {}
+        self.workspace_tables: dict[str, SettingsTable] = {}
 
     def add(self, name: str, settings_class: type[Any]) -> None:
         """Declare that ``[plugins.<name>]`` is checked against the attrs class given."""
         if not attrs.has(settings_class):
             raise TypeError(f"settings section {name!r}: {settings_class!r} is not an attrs class")
         self.sections[name] = settings_class
+
+    def add_table(
+        self,
+        name: str,
+        settings_class: type[Any],
+        *,
+        retired: Mapping[tuple[str, ...], str] | None = None,
+    ) -> None:
+        """Declare a top-level ``[name]`` table checked against the attrs class given; the
+        checked instance (the class's defaults when the file has no such table) is in
+        ``config.tables[name]``."""
+        if not attrs.has(settings_class):
+            raise TypeError(f"table {name!r}: {settings_class!r} is not an attrs class")
+        if name in _CORE_TABLES or name in self.tables:
+            raise ValueError(f"table {name!r} is declared already")
+        self.tables[name] = SettingsTable(
+            name=name, hint=settings_class, default=settings_class, retired=retired or {}
+        )
+
+    def add_workspace_table(
+        self,
+        name: str,
+        hint: Any,
+        *,
+        default: Callable[[], Any],
+        validate: Callable[[Any, WorkspaceConfig], None] | None = None,
+    ) -> None:
+        """Declare a key of every ``[workspaces.<id>]`` table (see :class:`SettingsTable`):
+        ``workspace.tables[name]`` holds its checked value, ``default()`` when absent."""
+        if name in _WORKSPACE_KEYS or name in self.workspace_tables:
+            raise ValueError(f"workspace table {name!r} is declared already")
+        self.workspace_tables[name] = SettingsTable(
+            name=name, hint=hint, default=default, validate=validate
+        )
 
 
 # Positions ----------------------------------------------------------------------------------
@@ -374,6 +386,9 @@ class _Checker:
         self.file_data: Mapping[str, Any] = {}
         self.defaults: Mapping[str, Any] = {}
         self.defaults_source = "defaults"
+        self.retired: dict[KeyPath, str] = {}  # keys a release removed -> what to write instead
+        #: Tables no loaded plugin declares but an installed or known one would -> why missing.
+        self.unavailable_tables: Mapping[str, str] = {}
 
     def error(self, path: KeyPath, message: str) -> ConfigError:
         if path and _holds(self.defaults, path) and not _holds(self.file_data, path):
@@ -396,8 +411,15 @@ class _Checker:
         allowed = sorted(allowed)
         for key in data:
             if key not in allowed:
-                if (retired := _RETIRED.get((*path, key))) is not None:
+                if (retired := self.retired.get((*path, key))) is not None:
                     raise self.error((*path, key), f"no longer a setting: {retired}")
+                where = ("workspaces", "*") if path[:1] == ("workspaces",) else path
+                if (why := self.unavailable_tables.get(".".join((*where, key)))) is not None:
+                    raise self.error(
+                        (*path, key),
+                        f"no loaded plugin declares this table: {why} "
+                        f"(allowed here: {', '.join(allowed)})",
+                    )
                 raise self.error((*path, key), f"unknown key (allowed: {', '.join(allowed)})")
 
     def attrs_instance(
@@ -575,6 +597,9 @@ def read_config(
     adapters: Mapping[str, type[ChannelAdapter]],
     strategies: typing.Collection[str],
     plugin_sections: Mapping[str, type[Any]] | None = None,
+    tables: Mapping[str, SettingsTable] | None = None,
+    workspace_tables: Mapping[str, SettingsTable] | None = None,
+    unavailable_tables: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
     defaults: Mapping[str, Any] | None = None,
     stores: Mapping[str, type[Any]] | None = None,
@@ -606,6 +631,7 @@ def read_config(
     merged = _merge(defaults or {}, data)
     check = _Checker(source, locate_keys(text), os.environ if env is None else env)
     check.unloaded_adapters = unloaded_adapters or {}
+    check.unavailable_tables = unavailable_tables or {}
     check.file_data, check.defaults, check.defaults_source = data, defaults or {}, defaults_source
     config = _check_config(
         check,
@@ -613,6 +639,8 @@ def read_config(
         adapters=adapters,
         strategies=strategies,
         plugin_sections=plugin_sections,
+        tables=tables,
+        workspace_tables=workspace_tables,
         stores=stores,
     )
     return LoadedConfig(
@@ -630,6 +658,9 @@ def load_config(
     adapters: Mapping[str, type[ChannelAdapter]],
     strategies: typing.Collection[str],
     plugin_sections: Mapping[str, type[Any]] | None = None,
+    tables: Mapping[str, SettingsTable] | None = None,
+    workspace_tables: Mapping[str, SettingsTable] | None = None,
+    unavailable_tables: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
     defaults: Mapping[str, Any] | None = None,
     stores: Mapping[str, type[Any]] | None = None,
@@ -643,6 +674,9 @@ def load_config(
         adapters=adapters,
         strategies=strategies,
         plugin_sections=plugin_sections,
+        tables=tables,
+        workspace_tables=workspace_tables,
+        unavailable_tables=unavailable_tables,
         env=env,
         defaults=defaults,
         stores=stores,
@@ -687,6 +721,9 @@ def config_from_dict(
     adapters: Mapping[str, type[ChannelAdapter]],
     strategies: typing.Collection[str],
     plugin_sections: Mapping[str, type[Any]] | None = None,
+    tables: Mapping[str, SettingsTable] | None = None,
+    workspace_tables: Mapping[str, SettingsTable] | None = None,
+    unavailable_tables: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
     source: str = "<config>",
     positions: Mapping[KeyPath, tuple[int, int]] | None = None,
@@ -703,6 +740,7 @@ def config_from_dict(
     """
     check = _Checker(source, positions or {}, os.environ if env is None else env)
     check.unloaded_adapters = unloaded_adapters or {}
+    check.unavailable_tables = unavailable_tables or {}
     check.file_data, check.defaults, check.defaults_source = data, defaults or {}, defaults_source
     return _check_config(
         check,
@@ -710,6 +748,8 @@ def config_from_dict(
         adapters=adapters,
         strategies=strategies,
         plugin_sections=plugin_sections,
+        tables=tables,
+        workspace_tables=workspace_tables,
         stores=stores,
     )
 
@@ -721,16 +761,25 @@ def _check_config(
     adapters: Mapping[str, type[ChannelAdapter]],
     strategies: typing.Collection[str],
     plugin_sections: Mapping[str, type[Any]] | None,
+    tables: Mapping[str, SettingsTable] | None,
+    workspace_tables: Mapping[str, SettingsTable] | None,
     stores: Mapping[str, type[Any]] | None,
 ) -> Config:
+    tables = dict(tables or {})
+    workspace_tables = dict(workspace_tables or {})
+    for table in tables.values():
+        check.retired.update({(table.name, *key): text for key, text in table.retired.items()})
     top = check.table(dict(data), ())
-    check.only(top, ("store", "outbox", "web", "plugins", "workspaces"), ())
+    check.only(top, (*_CORE_TABLES, *tables), ())
 
     store = _store(check, check.table(top.get("store", {}), ("store",)), stores)
     outbox = check.attrs_instance(
         OutboxSettings, check.table(top.get("outbox", {}), ("outbox",)), ("outbox",)
     )
-    web = check.attrs_instance(WebSettings, check.table(top.get("web", {}), ("web",)), ("web",))
+    plugin_tables = {
+        name: (check.value(top[name], table.hint, (name,)) if name in top else table.default())
+        for name, table in tables.items()
+    }
 
     sections = dict(plugin_sections or {})
     plugins_data = check.table(top.get("plugins", {}), ("plugins",))
@@ -744,15 +793,22 @@ def _check_config(
 
     workspaces_data = check.table(top.get("workspaces", {}), ("workspaces",))
     workspaces = {
-        wid: _workspace(check, wid, check.table(value, ("workspaces", wid)), adapters, strategies)
+        wid: _workspace(
+            check,
+            wid,
+            check.table(value, ("workspaces", wid)),
+            adapters,
+            strategies,
+            workspace_tables,
+        )
         for wid, value in workspaces_data.items()
     }
     return Config(
         workspaces=workspaces,
         store=store,
         outbox=outbox,
-        web=web,
         plugin_settings=plugin_settings,
+        tables=plugin_tables,
         source=check.source,
     )
 
@@ -792,26 +848,10 @@ def _workspace(
     data: Mapping[str, Any],
     adapters: Mapping[str, type[ChannelAdapter]],
     strategies: typing.Collection[str],
+    workspace_tables: Mapping[str, SettingsTable],
 ) -> WorkspaceConfig:
     base: KeyPath = ("workspaces", wid)
-    check.only(
-        data,
-        (
-            "name",
-            "skills",
-            "routing",
-            "hours",
-            "retention",
-            "users",
-            "dispositions",
-            "survey",
-            "canned",
-            "queues",
-            "agents",
-            "channels",
-        ),
-        base,
-    )
+    check.only(data, (*_WORKSPACE_KEYS, *workspace_tables), base)
     name = check.value(data.get("name", wid), str, (*base, "name"))
     skills: tuple[str, ...] = check.value(
         data.get("skills", []), tuple[str, ...], (*base, "skills")
@@ -953,31 +993,6 @@ def _workspace(
                     f"{', '.join(channel_names) or 'none'})",
                 )
 
-    canned: tuple[CannedResponse, ...] = check.value(
-        data.get("canned", []), tuple[CannedResponse, ...], (*base, "canned")
-    )
-    shortcuts: dict[str, int] = {}
-    for number, response in enumerate(canned):
-        if response.shortcut in shortcuts:
-            raise check.error(
-                (*base, "canned", str(number), "shortcut"),
-                f'shortcut "{response.shortcut}" is taken by canned.{shortcuts[response.shortcut]} '
-                "already; give each canned response a shortcut of its own",
-            )
-        shortcuts[response.shortcut] = number
-
-    agent_ids = {agent.id for agent in agents}
-    users = {}
-    for uname, raw in check.table(data.get("users", {}), (*base, "users")).items():
-        path = (*base, "users", uname)
-        user: UserSettings = check.attrs_instance(UserSettings, check.table(raw, path), path)
-        if user.agent and user.agent not in agent_ids:
-            raise check.error(
-                (*path, "agent"),
-                f'unknown agent "{user.agent}" (known: {", ".join(sorted(agent_ids)) or "none"})',
-            )
-        users[uname] = user
-
     groups = {g for agent in agents for g in agent.groups}
     for queue in queues:
         for number, step in enumerate(queue.escalation):
@@ -989,21 +1004,31 @@ def _workspace(
                         f"{', '.join(sorted(groups)) or 'none: give agents groups = [...]'})",
                     )
 
-    return WorkspaceConfig(
+    workspace = WorkspaceConfig(
         workspace=Workspace(id=wid, name=name),
         skills=skills,
         routing=routing,
         hours=hours,
         retention=retention,
-        users=users,
         dispositions=check.value(
             data.get("dispositions", ["resolved", "follow-up", "no-answer"]),
             tuple[str, ...],
             (*base, "dispositions"),
         ),
         survey=survey,
-        canned=canned,
         queues=tuple(queues),
         agents=tuple(agents),
         channels=tuple(channels),
     )
+    if not workspace_tables:
+        return workspace
+    values = {}
+    for key, table in workspace_tables.items():
+        path = (*base, key)
+        values[key] = check.value(data[key], table.hint, path) if key in data else table.default()
+        if table.validate is not None:
+            try:
+                table.validate(values[key], workspace)
+            except NestedValueError as exc:
+                raise check.error((*path, *exc.at), str(exc)) from None
+    return attrs.evolve(workspace, tables=values)

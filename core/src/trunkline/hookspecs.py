@@ -29,7 +29,6 @@ import pluggy
 
 if TYPE_CHECKING:
     import click
-    from starlette.routing import BaseRoute
 
     from .channels import Capabilities, ChannelAdapter, InboundMessage, OutboundMessage
     from .config import Config, SettingsRegistry
@@ -175,27 +174,16 @@ def trunkline_register_stores() -> Sequence[StoreFactory]:
 
 
 @spec()
-def trunkline_register_routes(runtime: Runtime) -> Sequence[BaseRoute]:
-    """Return Starlette routes (``Route``, ``WebSocketRoute``, ``Mount``) to serve on the HTTP
-    server of ``serve`` and ``demo``, beside the API and the pages.
-
-    Called once when the server starts, with the running ``runtime``: a channel plugin serves
-    its widget and its customers' WebSocket this way and hands what arrives to
-    ``runtime.receive``. A path under one of core's prefixes (``trunkline.web.app.RESERVED``:
-    ``/api/``, ``/ws/``, ``/static/``, the pages, ``/metrics``) stops the start-up with a
-    ``PluginError`` naming it; prefix yours with the plugin's name. Import Starlette inside.
-    """
-    return []
-
-
-@spec()
 def trunkline_register_services(runtime: Runtime) -> Sequence[Service]:
     """Return long-running services to run beside the channels (``trunkline.services.Service``).
 
     Called once when the runtime starts, after its channels are up. Each service's
     ``run(*, task_status)`` is started in the runtime's task group: it calls
-    ``task_status.started()`` when ready and runs until cancelled. The web server and the
-    coordinator of several nodes on one store are services of built-in plugins.
+    ``task_status.started()`` when ready and runs until cancelled. A service that listens on
+    the network (``Service(..., listens=True)``, such as trunkline-web's HTTP server) starts
+    only when the runtime serves (``trunkline serve``, ``trunkline demo``), and may announce
+    its address with ``task_status.started("http://…/")``. The coordinator of several nodes
+    on one store is a service of a built-in plugin.
     """
     return []
 
@@ -208,6 +196,15 @@ def trunkline_register_commands() -> Sequence[click.Command]:
     every plugin module to list the commands, and must stay fast.
     """
     return []
+
+
+@spec(first_result=True)
+def trunkline_log_config(events: Sequence[Event], pluginmanager: PluginManager) -> Config | None:
+    """The configuration an event log was made with, when ``trunkline explain`` is given none.
+
+    Return it for a log your plugin wrote (trunkline-web returns the demo's configuration for
+    a log of ``trunkline demo --events``), or ``None``. The first configuration returned wins.
+    """
 
 
 # Inbound ----------------------------------------------------------------------------------

@@ -65,7 +65,6 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
     "sqlite-store": "trunkline.builtin.sqlite_store",
     "strategies": "trunkline.builtin.strategies",
     "cluster": "trunkline.builtin.cluster",
-    "web": "trunkline.builtin.web",
 }
 
 
@@ -170,12 +169,20 @@ class PluginManager(pluggy.PluginManager):
         self.infos[name] = info or PluginInfo(name=name, module=module, source="code")
 
     def check(self) -> None:
-        """Refuse misspelled hooks and ``async def`` implementations of synchronous hooks."""
+        """Refuse misspelled hooks and ``async def`` implementations of synchronous hooks.
+
+        A hook no loaded plugin specifies is a misspelling, unless its implementation is
+        marked ``@hookimpl(optionalhook=True)``: then it is a hook another plugin adds
+        (``trunkline_addhooks``), such as trunkline-web's ``trunkline_register_routes``, and
+        is simply never called while that plugin is not installed or not loaded."""
         try:
             self.check_pending()
         except pluggy.PluginValidationError as exc:
             name = exc.plugin if isinstance(exc.plugin, str) else self.get_name(exc.plugin)
-            raise PluginError(f'plugin "{name}": {exc}') from None
+            raise PluginError(
+                f'plugin "{name}": {exc}; if another plugin adds that hook, mark the '
+                "implementation @hookimpl(optionalhook=True)"
+            ) from None
         for hook_name in dir(self.hook):
             caller = getattr(self.hook, hook_name)
             if not isinstance(caller, pluggy.HookCaller) or caller.spec is None:

@@ -150,13 +150,18 @@ class Runtime:
         store: Store | None = None,
         clock: Clock | None = None,
         engine_factory: EngineFactory = default_engine,
-        web: bool = False,
+        serve: bool = False,
     ) -> None:
         self.config = config
         self.pm = pm
-        self.serve_web = web and config.web.enabled  # the HTTP server (serve and demo)
-        self.web_port: int | None = None  # the port it listens on, once it does
-        self._user_listeners: list[Callable[[Config], None]] = []  # the web server's sign-ins
+        #: Start the services that listen on the network (``Service.listens``: the HTTP server
+        #: of trunkline-web, …), as ``trunkline serve`` and ``demo`` do; an embedding app
+        #: leaves it off and runs only the rest.
+        self.serve = serve
+        #: Where each started service can be reached, by service name, as it announced it
+        #: with ``task_status.started("http://host:port/")``.
+        self.addresses: dict[str, str] = {}
+        self._reload_listeners: list[Callable[[Config], None]] = []
         self.clock: Clock = clock or SystemClock()
         self.strategies: dict[str, Strategy] = {
             s.name: s for s in pm.collect(hookspecs.trunkline_register_strategies)
@@ -268,7 +273,11 @@ class Runtime:
                     for desk in self.desks.values():
                         self.start_routing(desk)
                 for service in self._services():
-                    await tg.start(service.run)
+                    if service.listens and not self.serve:
+                        continue
+                    address = await tg.start(service.run)
+                    if isinstance(address, str):
+                        self.addresses[service.name] = address
                 tg.start_soon(self._outbox_worker)
                 for name, adapter in self.channels.items():
                     await tg.start(self._supervise_channel, name, adapter)
@@ -603,31 +612,31 @@ class Runtime:
         self._subscribers.append(send)
         return receive
 
-    # Users of the web pages and the API -------------------------------------------------------
+    # Reloading the plugins' settings while running ------------------------------------------
 
-    def update_users(self, config: Config) -> None:
-        """Take the users of ``config`` (its ``[workspaces.<id>.users]`` tables) while running,
-        as ``trunkline serve`` does on ``SIGHUP``. A user whose entry changed in any way (a new
-        password, token or role) or who is gone is signed out at once: their sessions end and
-        their sockets close. Nothing else of ``config`` is taken (a restart does); a workspace
-        it lacks keeps no users."""
+    def reload(self, config: Config) -> None:
+        """Take the plugins' tables of ``config`` (``config.tables`` and each workspace's
+        ``tables``, such as trunkline-web's users) while running, as ``trunkline serve`` does on
+        ``SIGHUP``, then tell the listeners (:meth:`on_reload`). Nothing else of ``config`` is
+        taken (a restart does); a workspace ``config`` lacks keeps its tables' defaults."""
         self.config = attrs.evolve(
             self.config,
+            tables=config.tables,
             workspaces={
                 wid: attrs.evolve(
                     workspace,
-                    users=config.workspaces[wid].users if wid in config.workspaces else {},
+                    tables=config.workspaces[wid].tables if wid in config.workspaces else {},
                 )
                 for wid, workspace in self.config.workspaces.items()
             },
         )
-        for listener in list(self._user_listeners):
+        for listener in list(self._reload_listeners):
             listener(self.config)
 
-    def on_update_users(self, listener: Callable[[Config], None]) -> Callable[[], None]:
-        """Call ``listener(config)`` after each :meth:`update_users`; returns the way to stop."""
-        self._user_listeners.append(listener)
-        return lambda: self._user_listeners.remove(listener)
+    def on_reload(self, listener: Callable[[Config], None]) -> Callable[[], None]:
+        """Call ``listener(config)`` after each :meth:`reload`; returns the way to stop."""
+        self._reload_listeners.append(listener)
+        return lambda: self._reload_listeners.remove(listener)
 
     # Signals (typing indicators): passed on, never stored -----------------------------------
 

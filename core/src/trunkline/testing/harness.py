@@ -11,7 +11,7 @@ import pluggy
 
 from .. import hookspecs
 from ..clock import Clock
-from ..config import config_from_dict
+from ..config import SettingsRegistry, config_from_dict
 from ..events import Event
 from ..plugins import PluginManager
 from ..runtime import EngineFactory, Runtime
@@ -83,20 +83,31 @@ def build_runtime(
     clock: Clock | None = None,
     env: Mapping[str, str] | None = None,
     store: Store | None = None,
-    web: bool = False,
+    serve: bool = False,
     engine_factory: EngineFactory | None = None,
 ) -> Runtime:
-    """A runtime from configuration data (as a TOML file would hold it), checked first.
+    """A runtime from configuration data (as a TOML file would hold it), checked first with
+    the settings the plugins of ``pm`` declare (such as trunkline-web's ``[web]`` and users).
 
-    ``store``, ``web`` and ``engine_factory`` are passed to :class:`~trunkline.Runtime`
-    (``web=True`` serves the HTTP API and pages, on the configured port; ``port = 0`` picks a
-    free one)."""
+    ``store``, ``serve`` and ``engine_factory`` are passed to :class:`~trunkline.Runtime`
+    (``serve=True`` starts the services that listen, such as trunkline-web's HTTP server on
+    its configured port; ``port = 0`` picks a free one)."""
     adapters = {a.name: a for a in pm.collect(hookspecs.trunkline_register_channels)}
     strategies = {s.name for s in pm.collect(hookspecs.trunkline_register_strategies)}
-    config = config_from_dict(data, adapters=adapters, strategies=strategies, env=env or {})
+    registry = SettingsRegistry()
+    pm.hook.trunkline_add_settings.call_historic(kwargs={"registry": registry})
+    config = config_from_dict(
+        data,
+        adapters=adapters,
+        strategies=strategies,
+        plugin_sections=registry.sections,
+        tables=registry.tables,
+        workspace_tables=registry.workspace_tables,
+        env=env or {},
+    )
     if engine_factory is None:
-        return Runtime(config, pm, clock=clock, store=store, web=web)
-    return Runtime(config, pm, clock=clock, store=store, web=web, engine_factory=engine_factory)
+        return Runtime(config, pm, clock=clock, store=store, serve=serve)
+    return Runtime(config, pm, clock=clock, store=store, serve=serve, engine_factory=engine_factory)
 
 
 async def wait_for_event(

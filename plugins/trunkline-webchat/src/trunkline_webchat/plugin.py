@@ -25,7 +25,7 @@ def trunkline_register_channels() -> list[type[ChannelAdapter]]:
     return [WebChatChannel]
 
 
-@hookimpl
+@hookimpl(optionalhook=True)  # trunkline-web's hook (its ``trunkline_addhooks``)
 def trunkline_register_routes(runtime: Runtime) -> list[BaseRoute]:
     """``/chat/<channel>/…`` for the runtime's web-chat channels; nothing when it has none."""
     from .adapter import WebChatChannel

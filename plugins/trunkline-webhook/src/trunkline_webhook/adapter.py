@@ -1,6 +1,6 @@
 """The webhook channel adapter: messages POSTed as JSON, answered only once they are stored.
 
-``run`` serves a small Starlette app with uvicorn (see :mod:`trunkline.web.server`):
+``run`` serves a small Starlette app with uvicorn (see :mod:`trunkline_web.server`):
 ``POST /v1/messages`` turns a JSON body into an :class:`~trunkline.InboundMessage` from
 ``Address("webhook", <sender>)`` and answers **202 only after the runtime's handler returned
 an Ack**, that is, once the message is durably stored; a store that cannot take it now gives
@@ -45,7 +45,7 @@ from trunkline import (
     Secret,
     TemporaryFailure,
 )
-from trunkline.web import server
+from trunkline_web import server
 
 from . import wire
 from .wire import ADDRESS_KIND

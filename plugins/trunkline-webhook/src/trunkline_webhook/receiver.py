@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from trunkline import Address, OutboundMessage
-from trunkline.web import server
+from trunkline_web import server
 
 from . import wire
 

@@ -12,6 +12,7 @@ from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import anyio
 import anyio.abc
@@ -29,32 +30,20 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import hookspecs
-from ..config import Config
-from ..errors import PluginError
-from ..plugins import PRODUCT
-from ..runtime import Runtime
-from . import server
-from .api import ApiError, api_routes, error_response
-from .auth import DEVICE_DAYS, SESSION_COOKIE, Auth, Held, client_address
-from .hub import Hub
-from .openapi import openapi_document
+from trunkline import Config, PluginError, Runtime
+from trunkline_web import server
+from trunkline_web.api import ApiError, api_routes, error_response
+from trunkline_web.auth import DEVICE_DAYS, SESSION_COOKIE, Auth, Held, client_address
+from trunkline_web.hookspecs import RESERVED, trunkline_register_routes
+from trunkline_web.hub import Hub
+from trunkline_web.openapi import openapi_document
+from trunkline_web.settings import web_settings
 
-__all__ = ["RESERVED", "SecureHeaders", "create_app", "run_web"]
+__all__ = ["RESERVED", "SecureHeaders", "create_app", "run_web", "web_port"]
 
 log = logging.getLogger("trunkline.web")
 
-STATIC = Path(str(resources.files("trunkline.web") / "static"))
-RESERVED = (
-    "/api/",
-    "/ws/",
-    "/static/",
-    "/login",
-    "/logout",
-    "/agent",
-    "/wallboard",
-    "/metrics",
-)
+STATIC = Path(str(resources.files("trunkline_web") / "static"))
 
 PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -106,7 +95,7 @@ class SecureHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def _page(name: str, product: str = PRODUCT) -> str:
+def _page(name: str, product: str) -> str:
     """A page, with ``{{product}}`` (its title and brand) filled in: ``product_title``."""
     text = (STATIC / name).read_text(encoding="utf-8")
     return text.replace("{{product}}", html.escape(product))
@@ -116,7 +105,7 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
     """The app for a running ``runtime``. ``hub.run()`` must run beside it (run_web does)."""
     auth = Auth(runtime.config, throttle_clock=runtime.clock.now)
     hub = hub or Hub(runtime)
-    web = runtime.config.web
+    web = web_settings(runtime.config)
     product = runtime.pm.product_title  # a distribution's title on every page
 
     def page_for(request: Request, role: str) -> Response:
@@ -255,7 +244,7 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
             )
         )
     app = Starlette(routes=routes, middleware=middleware)
-    app.state.update_users = update_users  # run_web passes Runtime.update_users on to it
+    app.state.update_users = update_users  # run_web passes Runtime.reload on to it
     return app
 
 
@@ -263,13 +252,13 @@ def _plugin_routes(runtime: Runtime) -> list[BaseRoute]:
     """The routes plugins add (``trunkline_register_routes``); one under a prefix of
     :data:`RESERVED` stops the start with a :class:`~trunkline.PluginError` naming it."""
     found: list[BaseRoute] = []
-    routes = runtime.pm.collect_by_plugin(hookspecs.trunkline_register_routes, runtime=runtime)
+    routes = runtime.pm.collect_by_plugin(trunkline_register_routes, runtime=runtime)
     for plugin, route in routes:
         path = getattr(route, "path", "")
         clash = next((p for p in RESERVED if path.startswith(p.rstrip("/"))), None)
         if clash is not None:
             raise PluginError(
-                f'plugin "{plugin}": route {path} is under {clash}, which core keeps '
+                f'plugin "{plugin}": route {path} is under {clash}, which trunkline-web keeps '
                 f"(reserved: {', '.join(RESERVED)}); prefix it with the plugin's name"
             )
         found.append(route)
@@ -279,14 +268,15 @@ def _plugin_routes(runtime: Runtime) -> list[BaseRoute]:
 async def run_web(
     runtime: Runtime, *, task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED
 ) -> None:
-    """Serve the app on ``[web] host:port`` until cancelled; ``started`` gives the port."""
-    web = runtime.config.web
+    """Serve the app on ``[web] host:port`` until cancelled; ``started`` gives its address,
+    ``http://host:port/`` (``runtime.addresses["web"]``, read back by :func:`web_port`)."""
+    web = web_settings(runtime.config)
     what = "the web server"
     sock = await server.listen(web.host, web.port, what=what)
-    runtime.web_port = sock.getsockname()[1]
+    port = sock.getsockname()[1]
     hub = Hub(runtime)
     app = create_app(runtime, hub)
-    stop_listening = runtime.on_update_users(app.state.update_users)
+    stop_listening = runtime.on_reload(app.state.update_users)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(hub.run)
@@ -300,6 +290,14 @@ async def run_web(
                 forwarded_allow_ips=web.forwarded_allow_ips,
             )
             await tg.start(serving)
-            task_status.started(runtime.web_port)
+            task_status.started(f"http://{web.host}:{port}/")
     finally:
         stop_listening()
+
+
+def web_port(runtime: Runtime) -> int | None:
+    """The port the runtime's web server listens on, once it does; None when it serves none."""
+    address = runtime.addresses.get("web")
+    if address is None:
+        return None
+    return urlsplit(address).port

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from ..metrics import Metrics
+from trunkline.metrics import Metrics
 
 __all__ = ["CONTENT_TYPE_LATEST", "MetricsCollector", "exposition"]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable
 
-from ..model import Contact, Customer
-from ..store import Store
+from trunkline import Contact, Customer
+from trunkline.store import Store
 
 __all__ = ["CustomerNames"]
 

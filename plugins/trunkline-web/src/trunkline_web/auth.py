@@ -15,9 +15,10 @@ import anyio.to_thread
 import attrs
 from starlette.requests import HTTPConnection
 
-from ..config import Config, WebSettings
-from ..ratelimit import FORGET_AFTER_KEYS, RateLimiter
-from ..users import UserSettings, check_password, hash_token
+from trunkline import Config
+from trunkline.ratelimit import FORGET_AFTER_KEYS, RateLimiter
+from trunkline_web.settings import WebSettings, web_settings, workspace_users
+from trunkline_web.users import UserSettings, check_password, hash_token
 
 __all__ = [
     "DEVICE_COOKIE",
@@ -187,16 +188,18 @@ class Auth:
         throttle_clock: Callable[[], float] | None = None,
     ) -> None:
         self.clock = clock
-        self.session_seconds = config.web.session_hours * 3600
+        self.session_seconds = web_settings(config).session_hours * 3600
         self._settings: dict[tuple[str, str], UserSettings] = {}
         self._users: dict[tuple[str, str], tuple[User, str]] = {}  # -> (user, password hash)
         self._tokens: dict[str, User] = {}  # token hash -> user
         self._load_users(config)
         self._sessions: dict[str, tuple[User, float]] = {}
         self.logins = LoginThrottle(
-            config.web, throttle_clock or time.monotonic, lambda account: account in self._users
+            web_settings(config),
+            throttle_clock or time.monotonic,
+            lambda account: account in self._users,
         )
-        public = urllib.parse.urlsplit(config.web.public_url)
+        public = urllib.parse.urlsplit(web_settings(config).public_url)
         # The origin of [web] public_url (a path after it is not part of an origin).
         self.public_origin = f"{public.scheme}://{public.netloc}" if public.netloc else None
 
@@ -246,7 +249,7 @@ class Auth:
         self._settings = {
             (wid, username): settings
             for wid, workspace in config.workspaces.items()
-            for username, settings in workspace.users.items()
+            for username, settings in workspace_users(workspace).items()
         }
         self._users, self._tokens = {}, {}
         for (wid, username), settings in self._settings.items():

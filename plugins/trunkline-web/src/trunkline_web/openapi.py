@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import CONTACT_FILTERS, MAX_DISPOSITION, MAX_REASON
+from trunkline_web.api import CONTACT_FILTERS, MAX_DISPOSITION, MAX_REASON
 
 __all__ = ["openapi_document"]
 

@@ -20,13 +20,12 @@ import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from .. import events as ev
-from ..channels import Signal
-from ..metrics import Metrics
-from ..runtime import Runtime
-from .auth import User
-from .names import CustomerNames
-from .views import (
+from trunkline import Runtime, Signal
+from trunkline import events as ev
+from trunkline.metrics import Metrics
+from trunkline_web.auth import User
+from trunkline_web.names import CustomerNames
+from trunkline_web.views import (
     agent_json,
     author_name,
     contact_json,
@@ -65,7 +64,7 @@ class Connection:
     receive: MemoryObjectReceiveStream[dict[str, Any]]
     monitoring: set[str] = attrs.field(factory=set)  # contact ids (supervisors)
     dropped: bool = False
-    # How it signed in: "session:<id>" or "token:<hash>" (trunkline.web.auth.Auth.by_credential).
+    # How it signed in: "session:<id>" or "token:<hash>" (trunkline_web.auth.Auth.by_credential).
     credential: str = ""
     closing: tuple[int, str] | None = None  # the close code and reason, once it is ended
 

@@ -8,14 +8,18 @@ figures folded from events (:mod:`trunkline.metrics`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .. import events as ev
-from ..metrics import Metrics
-from ..model import AgentStatus, Contact, ContactState, Customer, Message, Offer, Queue
-from ..routing import RoutingEngine
-from ..runtime import Desk, Runtime
+from trunkline import AgentStatus, Contact, ContactState, Customer, Message, Offer, Queue
+from trunkline import events as ev
+from trunkline.metrics import Metrics
+from trunkline.routing import RoutingEngine
+from trunkline_web.settings import workspace_users
+
+if TYPE_CHECKING:
+    from trunkline.runtime import Desk
+from trunkline import Runtime
 
 __all__ = [
     "ALERT_KINDS",
@@ -72,7 +76,7 @@ def contact_json(
     contact: Contact, router: RoutingEngine | None = None, name: str = ""
 ) -> dict[str, Any]:
     """A contact as the API lists it; ``name`` is its customer's (``""``: none given, or not
-    looked up: see :class:`~trunkline.web.names.CustomerNames`)."""
+    looked up: see :class:`~trunkline_web.names.CustomerNames`)."""
     view = None if router is None else router.contacts.get(contact.id)
     state = view.state.value if view is not None else "closed"
     return {
@@ -144,7 +148,7 @@ def customer_profile(customer: Customer) -> dict[str, Any]:
 def author_name(runtime: Runtime, workspace: str, username: str, agent_id: str | None) -> str:
     """The name people read for a note's author: the user's, the agent's, or the user name."""
     config = runtime.config.workspaces.get(workspace)
-    user = None if config is None else config.users.get(username)
+    user = None if config is None else workspace_users(config).get(username)
     if user is not None and user.name:
         return user.name
     agent = None if config is None else next((a for a in config.agents if a.id == agent_id), None)

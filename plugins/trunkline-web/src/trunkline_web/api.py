@@ -16,17 +16,22 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .. import events as ev
-from ..canned import render
-from ..channels import ReadsAttachments, TemporaryFailure
-from ..errors import TrunklineError
-from ..model import AgentStatus, Contact
-from ..routing import RoutingEngine, RoutingError
-from ..runtime import Runtime
-from ..users import hash_token
-from .auth import SESSION_COOKIE, Auth, User
-from .hub import SIGNED_OUT, Connection, Hub
-from .views import (
+from trunkline import (
+    AgentStatus,
+    Contact,
+    ReadsAttachments,
+    Runtime,
+    TemporaryFailure,
+    TrunklineError,
+)
+from trunkline import events as ev
+from trunkline.routing import RoutingEngine, RoutingError
+from trunkline_web.auth import SESSION_COOKIE, Auth, User
+from trunkline_web.canned import render
+from trunkline_web.hub import SIGNED_OUT, Connection, Hub
+from trunkline_web.settings import workspace_canned
+from trunkline_web.users import hash_token
+from trunkline_web.views import (
     agent_json,
     author_name,
     contact_detail,
@@ -246,7 +251,7 @@ class Api:
         desk = self.runtime.desks.get(user.workspace)
         if desk is None or not desk.owned:
             raise ApiError(503, "this node does not route the workspace; ask the one that does")
-        from .prometheus import CONTENT_TYPE_LATEST, exposition
+        from trunkline_web.prometheus import CONTENT_TYPE_LATEST, exposition
 
         metrics = {user.workspace: self.hub.metrics[user.workspace]}
         router = router_of(desk)
@@ -394,7 +399,7 @@ class Api:
         """``GET …/canned``: the workspace's canned responses as configured."""
         user, _ = self.workspace(request)
         config = self.runtime.config.workspaces[user.workspace]
-        return JSONResponse([response.json() for response in config.canned])
+        return JSONResponse([response.json() for response in workspace_canned(config)])
 
     async def contact_canned(self, request: Request) -> JSONResponse:
         """``GET …/contacts/{contact}/canned``: the canned responses with the contact's
@@ -416,7 +421,7 @@ class Api:
             "workspace.name": config.workspace.name or user.workspace,
         }
         answer = []
-        for response in config.canned:
+        for response in workspace_canned(config):
             rendered = render(response.text, values)
             answer.append({**response.json(), "text": rendered.text, "missing": rendered.missing})
         return JSONResponse(answer)
@@ -690,7 +695,7 @@ class Api:
         await self.act(self.runtime.close_contact(user.workspace, cid, disposition))
 
     async def _ws_typing(self, user: User, message: dict[str, Any], _: Connection) -> None:
-        from ..channels import Signal
+        from trunkline import Signal
 
         cid = _field(message, "contact_id")
         self._handling(user, self._ws_router(user), cid)

@@ -10,6 +10,7 @@ computed from the event stream, the way any wallboard would compute them.
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import random
 import secrets
@@ -29,18 +30,25 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from . import events as ev
-from . import hookspecs
-from .channels import InboundRejected, TemporaryFailure
-from .codec import write_event
-from .config import Config, _merge, config_from_dict
-from .errors import TrunklineError
-from .metrics import Metrics
-from .model import AgentStatus, Offer
-from .plugins import PluginManager
-from .routing import CloseContact, EndContact, RoutingError
-from .runtime import Runtime
-from .users import hash_password
+from trunkline import (
+    AgentStatus,
+    Config,
+    InboundRejected,
+    Offer,
+    PluginManager,
+    Runtime,
+    TemporaryFailure,
+    TrunklineError,
+    config_from_dict,
+    hookspecs,
+)
+from trunkline import events as ev
+from trunkline.cli import config_sources
+from trunkline.codec import write_event
+from trunkline.metrics import Metrics
+from trunkline.routing import CloseContact, EndContact, RoutingError
+from trunkline_web.app import web_port
+from trunkline_web.users import hash_password
 
 __all__ = [
     "DemoOptions",
@@ -345,10 +353,14 @@ def demo_config(
             raise _missing(pm, "sqlite-store", "the demo keeps its log in SQLite")
         data["store"] = {"backend": "sqlite", "path": database}
     distro = pm.distro
+    sources = config_sources(pm, env={})
     return config_from_dict(
         data,
         adapters=adapters,
         strategies=strategies,
+        plugin_sections=sources["plugin_sections"],
+        tables=sources["tables"],
+        workspace_tables=sources["workspace_tables"],
         env={},
         source="<trunkline demo>",
         stores=stores,
@@ -375,7 +387,7 @@ def _demo_defaults(pm: PluginManager, workspace_id: str) -> dict[str, Any]:
             )
             for wid, table in workspaces.items()
         }
-    return _merge({}, defaults)
+    return copy.deepcopy(defaults)
 
 
 # Statistics -----------------------------------------------------------------------------------
@@ -663,7 +675,7 @@ def run_demo(
         database = str(Path(scratch.name) / "demo.db")
     logins = demo_logins() if options.web else []
     config = demo_config(options, pm, database, logins)
-    runtime = Runtime(config, pm, web=options.web)
+    runtime = Runtime(config, pm, serve=options.web)
     workspace_id = demo_workspace(pm)
     workspace = config.workspaces[workspace_id]
     stats = DemoStats(workspace.queues, workspace.agents)
@@ -683,9 +695,10 @@ def run_demo(
                 "--to support@demo.test --from you@example.com --header 'Subject: Hello' "
                 "--body 'my invoice is wrong'); replies go to a relay on 127.0.0.1:25, if any"
             )
-        if runtime.web_port is None:
+        port = web_port(runtime)
+        if port is None:
             return
-        base = f"http://{options.host}:{runtime.web_port}"
+        base = f"http://{options.host}:{port}"
         say(f"web: {base}/  (agent desktop {base}/agent, wallboard {base}/wallboard)")
         if any(c.name == WEBCHAT for c in workspace.channels):
             say(
