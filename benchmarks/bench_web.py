@@ -35,7 +35,7 @@ import anyio
 import httpx
 import websockets
 
-from trunkline.users import hash_token
+from trunkline_web.users import hash_token
 
 ECHO_APP = """
 from starlette.applications import Starlette

@@ -25,7 +25,6 @@ import pytest
 
 from trunkline import Capabilities, Distro, Switchboard, hookspecs
 from trunkline.builtin.memory_channel import MemorySettings
-from trunkline.canned import CannedResponse
 from trunkline.cli import cli
 from trunkline.config import OutboxSettings, WebSettings
 from trunkline.hours import Schedule
@@ -34,7 +33,8 @@ from trunkline.retention import RetentionSettings
 from trunkline.routing import Command
 from trunkline.survey import SurveySettings
 from trunkline.testing.suite import Sample
-from trunkline.users import UserSettings
+from trunkline_web.canned import CannedResponse
+from trunkline_web.users import UserSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

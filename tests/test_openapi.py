@@ -20,8 +20,9 @@ from hypothesis import HealthCheck, settings
 
 from trunkline import load_plugins
 from trunkline.testing import build_runtime
-from trunkline.users import hash_password, hash_token
-from trunkline.web.openapi import openapi_document
+from trunkline_web.app import web_port
+from trunkline_web.openapi import openapi_document
+from trunkline_web.users import hash_password, hash_token
 
 TOKENS = {"sue": "token-of-sue", "ada": "token-of-ada"}
 
@@ -60,7 +61,7 @@ def config_data() -> dict[str, Any]:
 def live() -> Iterator[str]:
     """The base URL of a running server with a contact waiting, one offered, one active."""
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    runtime = build_runtime(pm, config_data(), web=True)
+    runtime = build_runtime(pm, config_data(), serve=True)
     with (
         start_blocking_portal(backend="asyncio") as portal,
         portal.wrap_async_context_manager(runtime.running()),
@@ -68,7 +69,7 @@ def live() -> Iterator[str]:
         deliver = partial(runtime.channel("web").deliver, subject="Question")
         for customer in ("carol", "dave", "erin"):
             portal.call(deliver, customer, "hello")
-        yield f"http://127.0.0.1:{runtime.web_port}"
+        yield f"http://127.0.0.1:{web_port(runtime)}"
 
 
 # The document the server serves (checked against /openapi.json below), read when collecting.

@@ -33,13 +33,12 @@ from playwright.async_api import (
     expect,
 )
 
-import trunkline.web
 from trunkline import FakeClock, Runtime, config_from_dict, load_plugins
 from trunkline import events as ev
 from trunkline.channels import Signal
 from trunkline.model import Address, AgentStatus, Attachment, ContactState, Customer, Offer
 from trunkline.testing.browser import chromium_path, launched_chromium
-from trunkline.users import hash_password
+from trunkline_web.users import hash_password
 from trunkline_webchat import plugin as webchat_plugin
 
 pytestmark = pytest.mark.anyio
@@ -59,7 +58,7 @@ DOCS_SCREENSHOTS = ROOT / "docs" / "screenshots"
 # server's 127.0.0.1, and on loopback, as chromium refuses a public site a loopback script.
 SHOP_PORT = free_port()
 SHOP = f"http://localhost:{SHOP_PORT}"
-STATIC = Path(trunkline.web.__file__).parent / "static"
+STATIC = Path(trunkline_web.__file__).parent / "static"
 VIEWPORT = {"width": 1280, "height": 800}
 PASSWORD = "correct horse"
 PASSWORD_HASH = hash_password(PASSWORD)
@@ -172,7 +171,7 @@ async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
     for agent, capacity in getattr(request, "param", {}).items():
         data["workspaces"]["acme"]["agents"][agent]["capacity"] = capacity
     config = config_from_dict(data, adapters=adapters, strategies=strategies, env={})
-    runtime = Runtime(config, pm, clock=FakeClock(), web=True)
+    runtime = Runtime(config, pm, clock=FakeClock(), serve=True)
     async with runtime.running():
         yield runtime
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from trunkline import ConfigError, Secret
-from trunkline.config import load_config, locate_keys
-from trunkline.plugins import PluginManager
+from trunkline.config import SettingsRegistry, load_config, locate_keys
+from trunkline.plugins import PluginManager, load_plugins
 
 GOOD = """\
 [store]
@@ -50,12 +50,23 @@ token = { env = "WEB_TOKEN" }
 def load(tmp_path: Path, pm: PluginManager, text: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     path = tmp_path / "trunkline.toml"
     path.write_text(textwrap.dedent(text))
+    registry = SettingsRegistry()
+    pm.hook.trunkline_add_settings.call_historic(kwargs={"registry": registry})
     return load_config(
         path,
         adapters={a.name: a for a in pm.collect("trunkline_register_channels")},
         strategies={s.name for s in pm.collect("trunkline_register_strategies")},
+        tables=registry.tables,
+        workspace_tables=registry.workspace_tables,
         env={"WEB_TOKEN": "t0ps3cret"} if env is None else env,
     )
+
+
+@pytest.fixture
+def trunkline_pm() -> PluginManager:
+    """Core's built-ins and trunkline-web, whose [web], users and canned tables the files
+    here hold (the mechanism is core's; the tables are the web's)."""
+    return load_plugins({"TRUNKLINE_PLUGINS": "web"})
 
 
 def error(tmp_path: Path, pm: PluginManager, text: str, env: dict[str, str] | None = None) -> str:

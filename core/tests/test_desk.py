@@ -11,7 +11,6 @@ import pytest
 from trunkline import FakeClock, Runtime, load_plugins
 from trunkline import events as ev
 from trunkline.builtin.strategies import LongestIdle
-from trunkline.canned import CannedResponse, render
 from trunkline.codec import dump_event, load_event
 from trunkline.errors import ConfigError, TrunklineError
 from trunkline.model import Agent, AgentStatus, Queue
@@ -19,6 +18,8 @@ from trunkline.retention import anonymise_event
 from trunkline.routing import Router, SetAgentStatus
 from trunkline.sqlite import SqliteStore
 from trunkline.testing import build_runtime
+from trunkline_web.canned import CannedResponse, render
+from trunkline_web.settings import workspace_canned
 
 pytestmark = pytest.mark.anyio
 
@@ -139,11 +140,11 @@ def test_a_workspace_lists_its_canned_responses_in_its_configuration() -> None:
             {"shortcut": "bye", "text": "Goodbye."},
         ]
     )
-    assert rt.config.workspaces["acme"].canned == (
+    assert workspace_canned(rt.config.workspaces["acme"]) == (
         CannedResponse(shortcut="hello", title="Greeting", text="Hello {{customer.name}}!"),
         CannedResponse(shortcut="bye", text="Goodbye."),
     )
-    assert rt.config.workspaces["acme"].canned[1].json()["title"] == "bye"
+    assert workspace_canned(rt.config.workspaces["acme"])[1].json()["title"] == "bye"
 
 
 @pytest.mark.parametrize(

@@ -22,12 +22,12 @@ import pytest
 
 from trunkline import ConfigError, PluginError
 from trunkline.cli import build
-from trunkline.demo import DemoOptions, demo_config, run_demo
 from trunkline.errors import TrunklineError
 from trunkline.plugins import PluginManager, load_plugins
 from trunkline.testing import build_runtime
 from trunkline.testing.cli import install
-from trunkline.users import hash_password
+from trunkline_web.demo import DemoOptions, demo_config, run_demo
+from trunkline_web.users import hash_password
 
 CHECKED_CONFIG = """\
 [workspaces.acme.queues.support]
@@ -55,6 +55,7 @@ def install_plugin(site: Path, name: str, source: str) -> None:
 
 ADAPTER_PLUGIN = """
 from trunkline import hookimpl
+from trunkline_web.app import web_port
 
 
 @hookimpl
@@ -441,9 +442,9 @@ PAGE_USERS = {
 async def page_titles(pm: PluginManager) -> dict[str, tuple[str, str]]:
     """The served ``<title>`` and brand (the heading or the top bar) of each page."""
     found = {}
-    runtime = build_runtime(pm, PAGE_USERS, web=True)
+    runtime = build_runtime(pm, PAGE_USERS, serve=True)
     async with runtime.running():
-        base = f"http://127.0.0.1:{runtime.web_port}"
+        base = f"http://127.0.0.1:{web_port(runtime)}"
         for user, path in (("", "/login"), ("ada", "/agent"), ("sue", "/wallboard")):
             async with httpx.AsyncClient(base_url=base, trust_env=False) as http:
                 if user:

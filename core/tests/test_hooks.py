@@ -45,6 +45,7 @@ from trunkline.plugins import PluginManager, load_plugins
 from trunkline.runtime import Runtime
 from trunkline.services import Service
 from trunkline.testing import build_runtime, wait_for_event
+from trunkline_web.app import web_port
 
 pytestmark = pytest.mark.anyio
 W = "acme"
@@ -306,7 +307,7 @@ async def test_every_hook_is_exercised(tmp_path: Any, anyio_backend: str) -> Non
         if serve_web:
             import httpx
 
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{runtime.web_port}") as http:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{web_port(runtime)}") as http:
                 assert (await http.get("/everything/hello")).text == "hello from everything"
         assert plugin.service_state == "running"  # started before running() returned
         events = runtime.subscribe()
@@ -471,7 +472,7 @@ async def test_a_plugin_route_under_a_prefix_core_keeps_stops_the_start_with_the
 
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"}, extra=[("thief", Thief())])
     data = {"web": {"port": 0}, "workspaces": {W: {"queues": {"q": {}}}}}
-    runtime = build_runtime(pm, data, clock=FakeClock(), web=True)
+    runtime = build_runtime(pm, data, clock=FakeClock(), serve=True)
     with pytest.raises(BaseExceptionGroup) as failed:
         async with runtime.running():
             pass

@@ -24,7 +24,8 @@ from trunkline.metrics import Metrics
 from trunkline.model import Agent, AgentStatus, EscalationStep, Offer, Queue
 from trunkline.reports import ReportOptions, report_from_events
 from trunkline.testing import build_runtime
-from trunkline.users import hash_password, hash_token
+from trunkline_web.app import web_port
+from trunkline_web.users import hash_password, hash_token
 
 W = "acme"
 
@@ -671,14 +672,14 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def server() -> AsyncIterator[Runtime]:
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    runtime = build_runtime(pm, web_config(), clock=FakeClock(), web=True)
+    runtime = build_runtime(pm, web_config(), clock=FakeClock(), serve=True)
     async with runtime.running():
         yield runtime
 
 
 def scrape_client(runtime: Runtime, who: str | None) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {TOKENS[who]}"} if who else {}
-    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{runtime.web_port}", headers=headers)
+    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{web_port(runtime)}", headers=headers)
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -812,11 +813,11 @@ async def test_after_a_restart_the_waiting_gauges_count_contacts_queued_before(
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
     data = {**web_config(), "store": {"backend": "sqlite", "path": str(tmp_path / "t.db")}}
     clock = FakeClock()
-    before = build_runtime(pm, data, clock=clock, web=True)
+    before = build_runtime(pm, data, clock=clock, serve=True)
     async with before.running():
         await before.channel("web").deliver("carol", "anyone there?")  # nobody is available
     clock.advance(40)
-    after = build_runtime(pm, data, clock=clock, web=True)
+    after = build_runtime(pm, data, clock=clock, serve=True)
     async with after.running(), scrape_client(after, "sue") as http:
         found = samples((await http.get("/metrics")).text)
     support = (("queue", "support"), ("workspace", "acme"))

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from trunkline.showconfig import MASK, toml_document
 from trunkline.testing.cli import install
-from trunkline.users import hash_password
+from trunkline_web.users import hash_password
 
 SECRET_VALUE = "s3cret-value-never-printed"
 PASSWORD_HASH = hash_password("correct horse")

@@ -13,15 +13,6 @@ import anyio
 import pytest
 
 from trunkline import events as ev
-from trunkline.demo import (
-    HUMAN,
-    DemoOptions,
-    DemoStats,
-    _Simulation,
-    demo_config,
-    demo_logins,
-    run_demo,
-)
 from trunkline.errors import TrunklineError
 from trunkline.model import (
     Address,
@@ -37,7 +28,17 @@ from trunkline.plugins import load_plugins
 from trunkline.routing import Router
 from trunkline.runtime import Runtime
 from trunkline.testing import wait_for_event
-from trunkline.users import check_password
+from trunkline_web.demo import (
+    HUMAN,
+    DemoOptions,
+    DemoStats,
+    _Simulation,
+    demo_config,
+    demo_logins,
+    run_demo,
+)
+from trunkline_web.settings import workspace_users
+from trunkline_web.users import check_password
 
 W = "demo"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -158,12 +159,12 @@ def test_the_demo_adds_an_agent_for_you_and_web_logins_with_hashed_passwords() -
     workspace = config.workspaces["demo"]
     you = next(a for a in workspace.agents if a.id == HUMAN)
     assert set(you.queues) == {q.id for q in workspace.queues}
-    assert {name: user.role for name, user in workspace.users.items()} == {
+    assert {name: user.role for name, user in workspace_users(workspace).items()} == {
         "you": "agent",
         "sam": "supervisor",
     }
     for name, _, _, password in logins:
-        stored = workspace.users[name].password_hash
+        stored = workspace_users(workspace)[name].password_hash
         assert password not in stored
         assert check_password(password, stored)
 

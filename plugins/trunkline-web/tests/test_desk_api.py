@@ -15,7 +15,8 @@ import websockets
 from trunkline import Address, Customer, FakeClock, Runtime, load_plugins
 from trunkline import events as ev
 from trunkline.testing import build_runtime
-from trunkline.users import hash_password, hash_token
+from trunkline_web.app import web_port
+from trunkline_web.users import hash_password, hash_token
 
 pytestmark = pytest.mark.anyio
 
@@ -90,14 +91,14 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def server() -> AsyncIterator[Runtime]:
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    runtime = build_runtime(pm, config_data(), clock=FakeClock(), web=True)
+    runtime = build_runtime(pm, config_data(), clock=FakeClock(), serve=True)
     async with runtime.running():
         yield runtime
 
 
 def client(runtime: Runtime, token: str) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{runtime.web_port}",
+        base_url=f"http://127.0.0.1:{web_port(runtime)}",
         headers={"Authorization": f"Bearer {TOKENS[token]}"},
     )
 

@@ -20,8 +20,9 @@ from trunkline import ConfigError, FakeClock, Runtime, config_from_dict, load_pl
 from trunkline.metrics import TREND_INTERVAL, TREND_INTERVALS
 from trunkline.model import AgentStatus, Queue
 from trunkline.testing import build_runtime
-from trunkline.users import hash_token
-from trunkline.web.views import queue_alerts
+from trunkline_web.app import web_port
+from trunkline_web.users import hash_token
+from trunkline_web.views import queue_alerts
 
 pytestmark = pytest.mark.anyio
 
@@ -61,7 +62,7 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def server() -> AsyncIterator[Runtime]:
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    runtime = build_runtime(pm, config_data(), clock=FakeClock(start=3600.0), web=True)
+    runtime = build_runtime(pm, config_data(), clock=FakeClock(start=3600.0), serve=True)
     async with runtime.running():
         yield runtime
 
@@ -83,7 +84,7 @@ async def next_of(
 
 def supervisor(runtime: Runtime) -> Any:
     return websockets.connect(
-        f"ws://127.0.0.1:{runtime.web_port}/ws/supervisor",
+        f"ws://127.0.0.1:{web_port(runtime)}/ws/supervisor",
         additional_headers={"Authorization": f"Bearer {TOKEN}"},
     )
 

@@ -20,8 +20,9 @@ import websockets
 from trunkline import Address, FakeClock, InboundMessage, Router, Runtime, load_plugins
 from trunkline.runtime import default_engine
 from trunkline.testing import build_runtime
-from trunkline.users import hash_password, hash_token
-from trunkline.web.openapi import openapi_document
+from trunkline_web.app import web_port
+from trunkline_web.openapi import openapi_document
+from trunkline_web.users import hash_password, hash_token
 
 pytestmark = pytest.mark.anyio
 
@@ -71,7 +72,7 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def server() -> AsyncIterator[Runtime]:
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    runtime = build_runtime(pm, config_data(), clock=FakeClock(), web=True)
+    runtime = build_runtime(pm, config_data(), clock=FakeClock(), serve=True)
     async with runtime.running():
         yield runtime
 
@@ -134,7 +135,9 @@ async def test_an_engine_of_the_apps_own_serves_the_api_through_the_engine_proto
         return engines[-1]
 
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    runtime = build_runtime(pm, config_data(), clock=FakeClock(), web=True, engine_factory=factory)
+    runtime = build_runtime(
+        pm, config_data(), clock=FakeClock(), serve=True, engine_factory=factory
+    )
     async with runtime.running(), client(runtime, "sue") as sue:
         ack = await runtime.channel("web").deliver("kim", "hello")
         queues = (await sue.get("/api/v1/workspaces/acme/queues")).json()
@@ -149,11 +152,11 @@ async def test_an_engine_of_the_apps_own_serves_the_api_through_the_engine_proto
 
 def client(runtime: Runtime, token: str | None = None) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {TOKENS[token]}"} if token else {}
-    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{runtime.web_port}", headers=headers)
+    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{web_port(runtime)}", headers=headers)
 
 
 def ws_url(runtime: Runtime, kind: str) -> str:
-    return f"ws://127.0.0.1:{runtime.web_port}/ws/{kind}"
+    return f"ws://127.0.0.1:{web_port(runtime)}/ws/{kind}"
 
 
 async def next_of(socket: Any, kind: str, within: float = 5.0) -> dict[str, Any]:
@@ -309,7 +312,7 @@ async def test_the_login_refusal_says_which_origin_and_how_to_allow_a_proxy(
 async def test_the_public_url_origin_may_sign_in(server: Runtime) -> None:
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
     proxied = build_runtime(
-        pm, config_data(public_url="https://cc.example/"), clock=FakeClock(), web=True
+        pm, config_data(public_url="https://cc.example/"), clock=FakeClock(), serve=True
     )
     async with proxied.running(), client(proxied) as http:
         answer = await http.post(
@@ -637,7 +640,7 @@ async def test_the_openapi_document_describes_every_api_route(server: Runtime) -
     async with client(server) as http:
         document = (await http.get("/openapi.json")).json()
     assert document["openapi"].startswith("3.")
-    from trunkline.web.app import create_app
+    from trunkline_web.app import create_app
 
     app = create_app(server)
     api = {
@@ -659,8 +662,8 @@ def browser(runtime: Runtime, address: str = "127.0.0.1") -> httpx.AsyncClient:
     """A client that behaves like one browser: its own cookies, the Origin a page sends, and
     connecting from ``address`` (any 127.x.y.z reaches the server: another client address)."""
     return httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{runtime.web_port}",
-        headers={"Origin": f"http://127.0.0.1:{runtime.web_port}", "Accept": "application/json"},
+        base_url=f"http://127.0.0.1:{web_port(runtime)}",
+        headers={"Origin": f"http://127.0.0.1:{web_port(runtime)}", "Accept": "application/json"},
         transport=httpx.AsyncHTTPTransport(local_address=address),
     )
 
@@ -803,7 +806,7 @@ async def signed_in_socket(runtime: Runtime, http: httpx.AsyncClient, kind: str)
     return websockets.connect(
         ws_url(runtime, kind),
         additional_headers={"Cookie": f"trunkline_session={session}"},
-        origin=f"http://127.0.0.1:{runtime.web_port}",  # type: ignore[arg-type]
+        origin=f"http://127.0.0.1:{web_port(runtime)}",  # type: ignore[arg-type]
     )
 
 
@@ -846,7 +849,7 @@ async def test_a_changed_password_or_a_removed_user_closes_their_sockets(server:
         ):
             for ws in (sue_ws, ada_ws, bob_ws):
                 await next_of(ws, "hello")
-            server.update_users(new_config)
+            server.reload(new_config)
             command = {"type": "status", "agent_id": "ada", "status": "available", "ref": 1}
             for ws in (sue_ws, ada_ws):
                 with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
@@ -869,7 +872,7 @@ async def test_a_changed_password_or_a_removed_user_closes_their_sockets(server:
 
 async def test_a_sessions_socket_closes_when_the_session_expires() -> None:
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    brief = build_runtime(pm, config_data(session_hours=2 / 3600), clock=FakeClock(), web=True)
+    brief = build_runtime(pm, config_data(session_hours=2 / 3600), clock=FakeClock(), serve=True)
     async with brief.running(), browser(brief) as http:
         assert (await http.post("/login", data=as_user("sue"))).status_code == 200
         async with await signed_in_socket(brief, http, "supervisor") as ws:
@@ -1054,7 +1057,7 @@ async def wrapping() -> AsyncIterator[Runtime]:
     data = config_data()
     data["workspaces"]["acme"]["queues"]["support"]["wrap_up"] = 60
     pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
-    runtime = build_runtime(pm, data, clock=FakeClock(), web=True)
+    runtime = build_runtime(pm, data, clock=FakeClock(), serve=True)
     async with runtime.running():
         yield runtime
 

@@ -1,7 +1,7 @@
 """Fixtures for the web-chat plugin's tests: a runtime with a web-chat channel, served for real.
 
 The plugin's routes (from its ``trunkline_register_routes`` hook) are mounted in a Starlette
-app and served by core's ``trunkline.web.server`` on a loopback port, WebSockets on; visitors
+app and served by core's ``trunkline_web.server`` on a loopback port, WebSockets on; visitors
 are ``websockets`` clients, uploads go over httpx. uvicorn serves on asyncio only, so these
 tests (unlike echo's) do not run on trio.
 """
@@ -29,7 +29,7 @@ from websockets.exceptions import ConnectionClosed
 
 from trunkline import Runtime, load_plugins
 from trunkline.testing import build_runtime
-from trunkline.web import server
+from trunkline_web import server
 from trunkline_webchat import plugin
 from trunkline_webchat.adapter import WebChatChannel
 
@@ -95,7 +95,7 @@ def webchat_config(
 async def serving_web(runtime: Runtime) -> AsyncIterator[str]:
     """Serve core's whole app with ``trunkline serve``'s server and its ``[web]`` settings
     (``run_web``); yield the base URL."""
-    from trunkline.web.app import run_web
+    from trunkline_web.app import run_web
 
     async with anyio.create_task_group() as tg:
         port = await tg.start(run_web, runtime)

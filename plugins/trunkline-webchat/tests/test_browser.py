@@ -25,11 +25,11 @@ from starlette.routing import Route
 
 from trunkline import TemporaryFailure
 from trunkline import events as ev
-from trunkline.demo import WEBCHAT, DemoOptions, demo_config, demo_workspace
 from trunkline.plugins import load_plugins
 from trunkline.testing import wait_for_event
 from trunkline.testing.browser import chromium_path, launched_chromium
-from trunkline.web import server
+from trunkline_web import server
+from trunkline_web.demo import WEBCHAT, DemoOptions, demo_config, demo_workspace
 
 from .conftest import CHANNEL, WORKSPACE, Chat, RunChat
 

@@ -26,7 +26,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from trunkline import Address, InboundMessage, Router, Runtime, load_plugins
 from trunkline import events as ev
 from trunkline.testing import build_runtime
-from trunkline.users import hash_token
+from trunkline_web.app import web_port
+from trunkline_web.users import hash_token
 from trunkline_webchat.protocol import TOKEN
 from trunkline_webchat.session import visitor_name
 
@@ -159,7 +160,7 @@ async def desk_server(tmp_path: Path) -> AsyncIterator[Runtime]:
     data["workspaces"][WORKSPACE]["users"] = {
         "sue": {"role": "supervisor", "token_hash": hash_token(API_TOKEN)}
     }
-    runtime = build_runtime(pm, data, web=True)
+    runtime = build_runtime(pm, data, serve=True)
     async with runtime.running():
         yield runtime
 
@@ -177,7 +178,7 @@ async def test_the_token_never_reaches_an_api_answer_an_event_or_a_log_line(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     async with desk_server(tmp_path) as runtime:
-        base = f"http://127.0.0.1:{runtime.web_port}"
+        base = f"http://127.0.0.1:{web_port(runtime)}"
         chat_ws = base.replace("http://", "ws://") + f"/chat/{CHANNEL}/ws"
         async with (
             httpx.AsyncClient(base_url=base, timeout=10, trust_env=False) as http,

@@ -1,7 +1,7 @@
 """The customer's WebSocket inside a runtime: acknowledged once stored, nothing lost on resume.
 
 Every socket here is a real ``websockets`` client over loopback, talking to the plugin's routes
-served by core's ``trunkline.web.server``. Every refusal is checked twice: the visitor is told
+served by core's ``trunkline_web.server``. Every refusal is checked twice: the visitor is told
 what was wrong, and nothing new is in the store while what was accepted before is still there.
 """
 
