@@ -39,7 +39,7 @@ from trunkline import (
 from trunkline import events as ev
 from trunkline.builtin.memory_channel import MemoryChannel
 from trunkline.builtin.memory_store import MemoryStore
-from trunkline.cli import _startup_error, _State, build, cli
+from trunkline.cli import startup_error, _State, build, cli
 from trunkline.errors import PluginError
 from trunkline.plugins import PluginManager, load_plugins
 from trunkline.runtime import Runtime
@@ -476,7 +476,7 @@ async def test_a_plugin_route_under_a_prefix_core_keeps_stops_the_start_with_the
     with pytest.raises(BaseExceptionGroup) as failed:
         async with runtime.running():
             pass
-    error = _startup_error(failed.value)  # what `trunkline serve` prints, on one line
+    error = startup_error(failed.value)  # what `trunkline serve` prints, on one line
     assert isinstance(error, PluginError)
     assert 'plugin "thief": route /api/v1/stolen is under /api/, which core keeps' in str(error)
 
