@@ -60,7 +60,7 @@ def config_data() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def live() -> Iterator[str]:
     """The base URL of a running server with a contact waiting, one offered, one active."""
-    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "web"})
     runtime = build_runtime(pm, config_data(), serve=True)
     with (
         start_blocking_portal(backend="asyncio") as portal,

@@ -163,7 +163,7 @@ async def browser() -> AsyncIterator[Browser]:
 async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Runtime]:
     """The server; a test may give acme's agents other capacities with
     ``@pytest.mark.parametrize("server", [{"ada": {"chat": 30}}], indirect=True)``."""
-    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "web"})
     pm.register(webchat_plugin, "webchat")
     adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
     strategies = {s.name for s in pm.collect("trunkline_register_strategies")}

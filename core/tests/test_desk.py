@@ -1,5 +1,6 @@
-"""What the agent desktop stands on, below the web: private notes, canned responses, status
-timers. (The endpoints are in ``test_desk_api.py``, the pages in ``tests/test_pages.py``.)"""
+"""What the agent desktop stands on, below the web: private notes and status timers. (Canned
+responses are trunkline-web's, in its ``tests/test_canned.py``; the endpoints in its
+``test_desk_api.py``, the pages in ``tests/test_pages.py``.)"""
 
 from __future__ import annotations
 
@@ -12,14 +13,12 @@ from trunkline import FakeClock, Runtime, load_plugins
 from trunkline import events as ev
 from trunkline.builtin.strategies import LongestIdle
 from trunkline.codec import dump_event, load_event
-from trunkline.errors import ConfigError, TrunklineError
+from trunkline.errors import TrunklineError
 from trunkline.model import Agent, AgentStatus, Queue
 from trunkline.retention import anonymise_event
 from trunkline.routing import Router, SetAgentStatus
 from trunkline.sqlite import SqliteStore
 from trunkline.testing import build_runtime
-from trunkline_web.canned import CannedResponse, render
-from trunkline_web.settings import workspace_canned
 
 pytestmark = pytest.mark.anyio
 
@@ -117,59 +116,6 @@ def test_a_note_round_trips_through_the_codec_and_retention_blanks_its_text() ->
 
 
 # Canned responses -------------------------------------------------------------------------
-
-
-def test_placeholders_are_filled_with_plain_text_and_unknown_ones_are_left_and_listed() -> None:
-    values = {"customer.name": "Zoë {{agent.name}}", "agent.name": "Ada", "contact.id": "ct_9"}
-    rendered = render(
-        "Hello {{ customer.name }}, {{agent.name}} here about {{contact.id}}. "
-        "Order {{order.id}} ({{order.id}}), {{contact.subject}}. {{not a placeholder}}",
-        values,
-    )
-    assert rendered.text == (
-        "Hello Zoë {{agent.name}}, Ada here about ct_9. "
-        "Order {{order.id}} ({{order.id}}), {{contact.subject}}. {{not a placeholder}}"
-    )
-    assert rendered.missing == ("order.id", "contact.subject")
-
-
-def test_a_workspace_lists_its_canned_responses_in_its_configuration() -> None:
-    rt = runtime(
-        canned=[
-            {"shortcut": "hello", "title": "Greeting", "text": "Hello {{customer.name}}!"},
-            {"shortcut": "bye", "text": "Goodbye."},
-        ]
-    )
-    assert workspace_canned(rt.config.workspaces["acme"]) == (
-        CannedResponse(shortcut="hello", title="Greeting", text="Hello {{customer.name}}!"),
-        CannedResponse(shortcut="bye", text="Goodbye."),
-    )
-    assert workspace_canned(rt.config.workspaces["acme"])[1].json()["title"] == "bye"
-
-
-@pytest.mark.parametrize(
-    ("canned", "error"),
-    [
-        (
-            [{"shortcut": "Hello World", "text": "x"}],
-            'workspaces.acme.canned.0.shortcut: shortcut "Hello World": use 1 to 40 lower-case letters',
-        ),
-        ([{"shortcut": "hi", "text": " "}], "workspaces.acme.canned.0.text: must not be empty"),
-        (
-            [{"shortcut": "hi", "text": "a"}, {"shortcut": "hi", "text": "b"}],
-            'workspaces.acme.canned.1.shortcut: shortcut "hi" is taken by canned.0 already',
-        ),
-        ([{"shortcut": "hi", "text": "a", "body": "b"}], "unknown key (allowed: shortcut"),
-        ({"shortcut": "hi"}, "workspaces.acme.canned: expected a list"),
-    ],
-)
-def test_a_bad_canned_response_is_refused_with_its_place_named(canned: Any, error: str) -> None:
-    with pytest.raises(ConfigError) as refused:
-        runtime(canned=canned)
-    assert error in str(refused.value)
-
-
-# Timers -----------------------------------------------------------------------------------
 
 
 def test_an_agents_status_since_changes_with_the_status_and_survives_a_snapshot() -> None:

@@ -39,13 +39,12 @@ from trunkline import (
 from trunkline import events as ev
 from trunkline.builtin.memory_channel import MemoryChannel
 from trunkline.builtin.memory_store import MemoryStore
-from trunkline.cli import startup_error, _State, build, cli
+from trunkline.cli import _State, build, cli
 from trunkline.errors import PluginError
 from trunkline.plugins import PluginManager, load_plugins
 from trunkline.runtime import Runtime
 from trunkline.services import Service
-from trunkline.testing import build_runtime, wait_for_event
-from trunkline_web.app import web_port
+from trunkline.testing import wait_for_event
 
 pytestmark = pytest.mark.anyio
 W = "acme"
@@ -158,16 +157,9 @@ class Everything:
         return [everything]
 
     @hookimpl
-    def trunkline_register_routes(self, runtime: Runtime) -> list[Any]:
-        from starlette.responses import PlainTextResponse
-        from starlette.routing import Route
-
-        self.note("trunkline_register_routes", channels=sorted(runtime.channels))
-
-        async def hello(request: Any) -> PlainTextResponse:
-            return PlainTextResponse("hello from everything")
-
-        return [Route("/everything/hello", hello)]
+    def trunkline_log_config(self, events: Any, pluginmanager: PluginManager) -> None:
+        self.note("trunkline_log_config", events=len(events))
+        return None  # not a log of this plugin's
 
     @hookimpl
     def trunkline_register_services(self, runtime: Runtime) -> list[Service]:
@@ -251,9 +243,6 @@ CONFIG = """
 backend = "counting"
 note = "from the file"
 
-[web]
-port = 0
-
 [plugins.everything]
 greeting = "hi from the file"
 
@@ -299,16 +288,10 @@ async def test_every_hook_is_exercised(tmp_path: Any, anyio_backend: str) -> Non
     path = tmp_path / "cc.toml"
     path.write_text(CONFIG)
     config = build(str(path), pm=pm, env={})
-    serve_web = anyio_backend == "asyncio"  # uvicorn serves on asyncio only
-    runtime = Runtime(config, pm, clock=FakeClock(), web=serve_web)
+    runtime = Runtime(config, pm, clock=FakeClock())
     assert isinstance(runtime.store, CountingStore)
 
     async with runtime.running():
-        if serve_web:
-            import httpx
-
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{web_port(runtime)}") as http:
-                assert (await http.get("/everything/hello")).text == "hello from everything"
         assert plugin.service_state == "running"  # started before running() returned
         events = runtime.subscribe()
         web = runtime.channel("web")
@@ -343,8 +326,11 @@ async def test_every_hook_is_exercised(tmp_path: Any, anyio_backend: str) -> Non
         "senior",
         "junior",
     ]
-    if not serve_web:
-        runtime.pm.call_each("trunkline_register_routes", runtime=runtime)  # no server on trio
+    log = tmp_path / "events.jsonl"
+    log.write_text("")
+    explained = CliRunner().invoke(cli, ["explain", "ct_1", "--events", str(log)], obj=state)
+    assert plugin.called["trunkline_log_config"] == [{"events": 0}]
+    assert "give the configuration the log was made with: --config FILE" in explained.output
     missing = ALL_HOOKS - set(plugin.called)
     assert not missing, f"hooks never exercised: {sorted(missing)}"
 
@@ -453,32 +439,6 @@ def test_mypy_checks_a_hook_calls_keywords_against_its_spec(tmp_path: Path) -> N
     assert 'call.py:3: error: No overload variant of "call_first"' in result.stdout, result.stdout
     assert "call.py:4: error: Incompatible types in assignment" in result.stdout, result.stdout
     assert '(expression has type "str | None"' in result.stdout, result.stdout
-
-
-@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # uvicorn serves on asyncio only
-async def test_a_plugin_route_under_a_prefix_core_keeps_stops_the_start_with_the_path_named(
-    anyio_backend: str,
-) -> None:
-    from starlette.responses import PlainTextResponse
-    from starlette.routing import Route
-
-    class Thief:
-        @hookimpl
-        def trunkline_register_routes(self) -> list[Any]:
-            async def page(request: Any) -> PlainTextResponse:
-                return PlainTextResponse("mine")
-
-            return [Route("/api/v1/stolen", page)]
-
-    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"}, extra=[("thief", Thief())])
-    data = {"web": {"port": 0}, "workspaces": {W: {"queues": {"q": {}}}}}
-    runtime = build_runtime(pm, data, clock=FakeClock(), serve=True)
-    with pytest.raises(BaseExceptionGroup) as failed:
-        async with runtime.running():
-            pass
-    error = startup_error(failed.value)  # what `trunkline serve` prints, on one line
-    assert isinstance(error, PluginError)
-    assert 'plugin "thief": route /api/v1/stolen is under /api/, which core keeps' in str(error)
 
 
 def test_a_router_given_the_plugin_manager_as_before_still_routes_by_the_hooks_with_a_warning() -> (

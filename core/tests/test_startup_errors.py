@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from trunkline.testing.cli import TRUNKLINE, run
+from trunkline.testing.cli import TRUNKLINE, clean_env, run
+
+#: Core's commands as core alone runs them: without trunkline-web, so nothing is served.
+HEADLESS = clean_env(TRUNKLINE_DISABLE_PLUGINS="web")
 
 CONFIG = """
-[web]
-enabled = false
-
 [store]
 backend = "sqlite"
 path = "{path}"
@@ -84,17 +84,8 @@ def test_a_store_that_cannot_be_opened_is_one_line_with_exit_2(
     before = store.read_bytes() if store.exists() else None
     config = configured(tmp_path, store)
     args = [a.format(config=config) for a in COMMANDS[command]]
-    assert_one_line(run([*TRUNKLINE, *args]), expected)
+    assert_one_line(run([*TRUNKLINE, *args], HEADLESS), expected)
     assert (store.read_bytes() if store.exists() else None) == before  # left as it was
-
-
-@pytest.mark.parametrize("problem", PROBLEMS)
-def test_the_demo_with_a_store_that_cannot_be_opened_is_one_line_with_exit_2(
-    tmp_path: Path, problem: str
-) -> None:
-    store, expected = PROBLEMS[problem](tmp_path)
-    result = run([*TRUNKLINE, "demo", "--db", str(store), "--duration", "5", "--no-web"])
-    assert_one_line(result, expected)
 
 
 def test_serve_with_the_default_store_names_it_beside_the_file(tmp_path: Path) -> None:
@@ -102,7 +93,7 @@ def test_serve_with_the_default_store_names_it_beside_the_file(tmp_path: Path) -
     text = config.read_text(encoding="utf-8")
     config.write_text(text.split("[store]")[0] + text.split('"unused"\n')[1], encoding="utf-8")
     (tmp_path / "trunkline.db").write_bytes(GARBAGE)
-    result = run([*TRUNKLINE, "serve", str(config), "--duration", "5"])
+    result = run([*TRUNKLINE, "serve", str(config), "--duration", "5"], HEADLESS)
     assert result.returncode == 2, result.stderr
     assert result.stderr.startswith(f'trunkline: error: store "{tmp_path / "trunkline.db"}": ')
     assert result.stderr.count("\n") == 1
@@ -113,7 +104,7 @@ def test_another_applications_database_is_named_with_what_to_do(tmp_path: Path) 
     with sqlite3.connect(store) as conn:
         conn.execute("CREATE TABLE invoices (id INTEGER)")
     conn.close()
-    result = run([*TRUNKLINE, "check-config", str(configured(tmp_path, store))])
+    result = run([*TRUNKLINE, "check-config", str(configured(tmp_path, store))], HEADLESS)
     expected = (
         f'trunkline: error: store "{store}": the file is an SQLite database, but not '
         "Trunkline's; point [store] path at another file (nothing in it was changed)"
@@ -122,7 +113,7 @@ def test_another_applications_database_is_named_with_what_to_do(tmp_path: Path) 
 
 
 def test_a_directory_as_the_store_path_is_named(tmp_path: Path) -> None:
-    result = run([*TRUNKLINE, "check-config", str(configured(tmp_path, tmp_path))])
+    result = run([*TRUNKLINE, "check-config", str(configured(tmp_path, tmp_path))], HEADLESS)
     expected = (
         f'trunkline: error: store "{tmp_path}": is a directory, not a database file: point '
         f'[store] path at a file, e.g. "{tmp_path / "trunkline.db"}"'
@@ -135,12 +126,12 @@ def test_check_config_creates_nothing_and_serve_creates_missing_directories(
 ) -> None:
     store = tmp_path / "data" / "2025" / "trunkline.db"
     config = configured(tmp_path, store)
-    checked = run([*TRUNKLINE, "check-config", str(config)])
+    checked = run([*TRUNKLINE, "check-config", str(config)], HEADLESS)
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout == f"{config}: OK: acme (1 queues, 1 agents, 0 channels)\n"
     assert not (tmp_path / "data").exists()  # checked, not made
-    served = run([*TRUNKLINE, "serve", str(config), "--duration", "0.5"])
+    served = run([*TRUNKLINE, "serve", str(config), "--duration", "0.5"], HEADLESS)
     assert served.returncode == 0, served.stderr
     assert store.is_file()  # the missing directories were created, as documented
-    again = run([*TRUNKLINE, "check-config", str(config)])  # an existing, healthy database
+    again = run([*TRUNKLINE, "check-config", str(config)], HEADLESS)  # an existing, healthy database
     assert again.returncode == 0, again.stderr

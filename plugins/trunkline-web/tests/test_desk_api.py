@@ -90,7 +90,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def server() -> AsyncIterator[Runtime]:
-    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "web"})
     runtime = build_runtime(pm, config_data(), clock=FakeClock(), serve=True)
     async with runtime.running():
         yield runtime

@@ -61,7 +61,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def server() -> AsyncIterator[Runtime]:
-    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "web"})
     runtime = build_runtime(pm, config_data(), clock=FakeClock(start=3600.0), serve=True)
     async with runtime.running():
         yield runtime

@@ -71,7 +71,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def server() -> AsyncIterator[Runtime]:
-    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "web"})
     runtime = build_runtime(pm, config_data(), clock=FakeClock(), serve=True)
     async with runtime.running():
         yield runtime
@@ -134,7 +134,7 @@ async def test_an_engine_of_the_apps_own_serves_the_api_through_the_engine_proto
         engines.append(WrappedEngine(default_engine(workspace, strategies, pm)))
         return engines[-1]
 
-    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "web"})
     runtime = build_runtime(
         pm, config_data(), clock=FakeClock(), serve=True, engine_factory=factory
     )
@@ -310,7 +310,7 @@ async def test_the_login_refusal_says_which_origin_and_how_to_allow_a_proxy(
 
 
 async def test_the_public_url_origin_may_sign_in(server: Runtime) -> None:
-    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "web"})
     proxied = build_runtime(
         pm, config_data(public_url="https://cc.example/"), clock=FakeClock(), serve=True
     )
@@ -837,7 +837,7 @@ async def test_a_changed_password_or_a_removed_user_closes_their_sockets(server:
     users = changed["workspaces"]["acme"]["users"]
     users["sue"]["password_hash"] = hash_password("battery staple")
     del users["ada"]
-    new_config = rebuild(load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"}), changed).config
+    new_config = rebuild(load_plugins({"TRUNKLINE_PLUGINS": "web"}), changed).config
     async with browser(server) as http:
         assert (await http.post("/login", data=as_user("sue"))).status_code == 200
         ada_token = {"Authorization": f"Bearer {TOKENS['ada']}"}
@@ -871,7 +871,7 @@ async def test_a_changed_password_or_a_removed_user_closes_their_sockets(server:
 
 
 async def test_a_sessions_socket_closes_when_the_session_expires() -> None:
-    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "web"})
     brief = build_runtime(pm, config_data(session_hours=2 / 3600), clock=FakeClock(), serve=True)
     async with brief.running(), browser(brief) as http:
         assert (await http.post("/login", data=as_user("sue"))).status_code == 200
@@ -923,7 +923,7 @@ async def test_serve_takes_a_changed_password_on_sighup_and_closes_the_old_socke
             [sys.executable, "-c", "from trunkline.cli import main; main()", "serve", str(config)],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"},
+            env={**os.environ, "TRUNKLINE_PLUGINS": "web"},
         )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -1056,7 +1056,7 @@ async def wrapping() -> AsyncIterator[Runtime]:
     """The server, with a minute of wrap-up after each contact of "support"."""
     data = config_data()
     data["workspaces"]["acme"]["queues"]["support"]["wrap_up"] = 60
-    pm = load_plugins({"TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD": "1"})
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "web"})
     runtime = build_runtime(pm, data, clock=FakeClock(), serve=True)
     async with runtime.running():
         yield runtime

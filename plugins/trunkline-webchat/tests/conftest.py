@@ -98,9 +98,9 @@ async def serving_web(runtime: Runtime) -> AsyncIterator[str]:
     from trunkline_web.app import run_web
 
     async with anyio.create_task_group() as tg:
-        port = await tg.start(run_web, runtime)
+        address = await tg.start(run_web, runtime)
         try:
-            yield f"http://127.0.0.1:{port}"
+            yield address.rstrip("/")
         finally:
             tg.cancel_scope.cancel()
 
@@ -364,7 +364,7 @@ def run_chat(tmp_path: Path) -> RunChat:
         web: Mapping[str, Any] | None = None,
         env: Mapping[str, str] | None = None,
     ) -> AsyncIterator[Chat]:
-        pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat"}, extra=plugins)
+        pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat,web"}, extra=plugins)
         files = {"files_dir": str(tmp_path / "files")}
         if config is None:
             data = webchat_config({**files, **(settings or {})}, queue, hours)

@@ -280,7 +280,7 @@ async def test_the_demos_widget_snippet_opens_the_chat_on_another_sites_page(
     """``trunkline demo`` prints a snippet to put "on any page": its chat settings let it."""
     from playwright.async_api import expect
 
-    pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat"})
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat,web"})
     workspace = demo_config(DemoOptions(), pm).workspaces[demo_workspace(pm)]
     (chat_channel,) = [c for c in workspace.channels if c.name == WEBCHAT]
     demo_settings = {"allowed_origins": list(chat_channel.settings.allowed_origins)}

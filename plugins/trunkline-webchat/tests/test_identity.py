@@ -154,7 +154,7 @@ API_TOKEN = "token-of-sue"
 @asynccontextmanager
 async def desk_server(tmp_path: Path) -> AsyncIterator[Runtime]:
     """The whole server, as ``serve`` runs it: the API and pages beside the web chat."""
-    pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat"})
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat,web"})
     data = webchat_config({"files_dir": str(tmp_path / "files")})
     data["web"] = {"port": 0}
     data["workspaces"][WORKSPACE]["users"] = {

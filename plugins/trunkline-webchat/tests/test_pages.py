@@ -108,7 +108,7 @@ async def test_an_unknown_channel_gets_404(run_chat: RunChat, path: str) -> None
 
 
 async def test_a_runtime_without_web_chat_channels_gets_no_routes() -> None:
-    pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat"})
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat,web"})
     data = webchat_config({})
     data["workspaces"]["acme"]["channels"] = {}
     runtime = build_runtime(pm, data)
@@ -151,7 +151,7 @@ async def test_the_chat_page_title_names_an_active_distribution(
     site.mkdir()
     install_distro(site, "helpline", "Helpline <Plus>")
     monkeypatch.syspath_prepend(str(site))
-    pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat"}, distro=distro)
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat,web"}, distro=distro)
     runtime = build_runtime(pm, webchat_config({"files_dir": str(tmp_path / "files")}))
     async with (
         runtime.running(),

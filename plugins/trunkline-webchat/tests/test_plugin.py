@@ -66,7 +66,7 @@ def test_the_adapter_describes_itself() -> None:
 
 
 def check(settings: Mapping[str, Any]) -> Any:
-    pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat"})
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat,web"})
     return config_from_dict(
         webchat_config(settings),
         adapters={a.name: a for a in pm.collect("trunkline_register_channels")},

@@ -227,7 +227,7 @@ async def test_the_pre_chat_details_go_on_the_contact(run_chat: RunChat) -> None
 def test_an_agent_is_named_by_their_display_name_and_by_id_only_without_one() -> None:
     data = webchat_config({})
     data["workspaces"][WORKSPACE]["agents"]["bo"] = {"queues": ["support"]}  # no name
-    pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat"})
+    pm = load_plugins({"TRUNKLINE_PLUGINS": "webchat,web"})
     config = config_from_dict(
         data,
         adapters={a.name: a for a in pm.collect("trunkline_register_channels")},
