@@ -14,6 +14,7 @@ from trunkline.cli import BUILTIN_COMMANDS, PLUGIN_COMMANDS, main
 from trunkline.testing.cli import TRUNKLINE, clean_env, install, run
 
 MOVED = ("erlang", "simulate", "replay")
+MOVED_TO_THE_WEB = ("demo", "hash-secret")
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
@@ -82,8 +83,30 @@ def test_an_unknown_command_is_still_refused_by_click_with_its_usage(
 
 def test_a_command_another_distribution_brings_is_not_a_built_in_one() -> None:
     # A built-in of that name would hide the plugin's command, which the hint then stands for.
-    assert set(PLUGIN_COMMANDS) == set(MOVED)
+    assert set(PLUGIN_COMMANDS) == {*MOVED, *MOVED_TO_THE_WEB}
     assert set(PLUGIN_COMMANDS).isdisjoint(BUILTIN_COMMANDS)
+
+
+@pytest.fixture
+def without_web(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The installed entry points as discovery sees them without trunkline-web."""
+    found = plugins._entry_points
+    monkeypatch.setattr(
+        plugins, "_entry_points", lambda group: [ep for ep in found(group) if ep.name != "web"]
+    )
+
+
+@pytest.mark.parametrize("name", MOVED_TO_THE_WEB)
+@pytest.mark.usefixtures("without_web")
+def test_without_trunkline_web_the_demo_and_hash_secret_say_what_to_install(
+    capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    code, out, err = trunkline(capsys, name, "--help")
+    assert (code, out) == (2, "")
+    assert err == (
+        f'trunkline: error: the command "{name}" comes with the trunkline-web distribution, '
+        "which is not installed: pip install trunkline-web\n"
+    )
 
 
 # What a plugin command reaches of trunkline.cli ---------------------------------------------

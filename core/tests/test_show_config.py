@@ -70,7 +70,7 @@ def show(tmp_path: Path, *args: str, distro: bool = True) -> subprocess.Complete
     if not site.exists():
         install_distro(site)
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUNKLINE_")}
-    env.update(PYTHONPATH=str(site), WEB_TOKEN=SECRET_VALUE, TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD="1")
+    env.update(PYTHONPATH=str(site), WEB_TOKEN=SECRET_VALUE, TRUNKLINE_PLUGINS="web")
     if distro:
         env["TRUNKLINE_DISTRO"] = "helpline"
     return subprocess.run(

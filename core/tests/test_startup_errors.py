@@ -133,5 +133,7 @@ def test_check_config_creates_nothing_and_serve_creates_missing_directories(
     served = run([*TRUNKLINE, "serve", str(config), "--duration", "0.5"], HEADLESS)
     assert served.returncode == 0, served.stderr
     assert store.is_file()  # the missing directories were created, as documented
-    again = run([*TRUNKLINE, "check-config", str(config)], HEADLESS)  # an existing, healthy database
+    again = run(
+        [*TRUNKLINE, "check-config", str(config)], HEADLESS
+    )  # an existing, healthy database
     assert again.returncode == 0, again.stderr

@@ -32,6 +32,7 @@ from .survey import SurveySettings
 __all__ = [
     "ChannelConfig",
     "Config",
+    "MASKED",
     "LoadedConfig",
     "OutboxSettings",
     "SettingsRegistry",
@@ -44,6 +45,11 @@ __all__ = [
 ]
 
 KeyPath = tuple[str, ...]
+
+#: Field metadata (``attrs.field(metadata={MASKED: True})``) for a value that is not a secret
+#: but helps nobody who reads a pasted configuration, such as a password's hash:
+#: ``trunkline show-config`` masks it as it masks secrets.
+MASKED = "trunkline.masked"
 
 #: The top-level tables core checks itself; plugins add theirs (``SettingsRegistry.add_table``).
 _CORE_TABLES = ("store", "outbox", "plugins", "workspaces")
@@ -381,6 +387,7 @@ class _Checker:
         self.positions = positions
         self.env = env
         self.secrets: list[KeyPath] = []  # where a value was read from the environment
+        self.masked: list[KeyPath] = []  # values of fields marked MASKED, hidden when shown
         self.unloaded_adapters: Mapping[str, str] = {}  # adapter -> why its plugin is not loaded
         # A value the file does not set but the defaults do is blamed on the defaults.
         self.file_data: Mapping[str, Any] = {}
@@ -442,6 +449,8 @@ class _Checker:
                 kwargs[name] = self.secret(value, (*path, name))
             else:
                 kwargs[name] = self.value(value, hints[name], (*path, name))
+                if field.metadata.get(MASKED) and value:
+                    self.masked.append((*path, name))
         try:
             return cls(**kwargs)
         except (TypeError, ValueError) as exc:
@@ -589,6 +598,7 @@ class LoadedConfig:
     file_data: Mapping[str, Any]
     defaults: Mapping[str, Any]
     secrets: tuple[KeyPath, ...] = ()
+    masked: tuple[KeyPath, ...] = ()  # values of fields marked MASKED (not secrets, not shown)
 
 
 def read_config(
@@ -649,6 +659,7 @@ def read_config(
         file_data=data,
         defaults=dict(defaults or {}),
         secrets=tuple(check.secrets),
+        masked=tuple(check.masked),
     )
 
 

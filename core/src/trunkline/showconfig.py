@@ -3,8 +3,9 @@
 What is shown is the file with the active distribution's defaults merged under it (the data
 the checker checked), as TOML, each value that only the defaults set marked with a comment,
 or as JSON. Masked as ``"***"``: every value read from the environment (the fields that
-settings classes mark secret, given as ``{ env = "VARIABLE" }``) and the users' password and
-token hashes, which are not secrets but help nobody who reads a pasted configuration.
+settings classes mark secret, given as ``{ env = "VARIABLE" }``) and the values of fields
+marked :data:`~trunkline.config.MASKED` (such as trunkline-web's password and token hashes),
+which are not secrets but help nobody who reads a pasted configuration.
 """
 
 from __future__ import annotations
@@ -21,13 +22,6 @@ from .config import KeyPath, LoadedConfig
 __all__ = ["MASK", "masked", "render_json", "render_toml", "toml_document"]
 
 MASK = "***"
-_HASHES = ("password_hash", "token_hash")
-
-
-def _is_hash(path: KeyPath) -> bool:
-    return (
-        len(path) == 5 and path[0] == "workspaces" and path[2] == "users" and (path[4] in _HASHES)
-    )
 
 
 def _at(data: Any, path: KeyPath) -> Any:
@@ -38,10 +32,10 @@ def _at(data: Any, path: KeyPath) -> Any:
 
 def masked(loaded: LoadedConfig) -> dict[str, Any]:
     """The merged data with every secret and hash replaced by :data:`MASK`."""
-    secrets = set(loaded.secrets)
+    hidden = set(loaded.secrets) | set(loaded.masked)
 
     def walk(value: Any, path: KeyPath) -> Any:
-        if path in secrets or (_is_hash(path) and value):
+        if path in hidden:
             return MASK
         if isinstance(value, Mapping):
             return {k: walk(v, (*path, k)) for k, v in value.items()}

@@ -14,6 +14,8 @@ from typing import Any
 
 import attrs
 
+from trunkline.config import MASKED
+
 __all__ = [
     "ROLES",
     "UserSettings",
@@ -50,8 +52,11 @@ class UserSettings:
 
     role: str = attrs.field(validator=_role)
     agent: str = attrs.field(default="")  # the agent an agent-user works as
-    password_hash: str = attrs.field(default="", validator=_hashed("scrypt"))
-    token_hash: str = attrs.field(default="", validator=_hashed("sha256"))
+    # Not secrets, but masked by `trunkline show-config` all the same.
+    password_hash: str = attrs.field(
+        default="", validator=_hashed("scrypt"), metadata={MASKED: True}
+    )
+    token_hash: str = attrs.field(default="", validator=_hashed("sha256"), metadata={MASKED: True})
     name: str = ""
 
     @agent.validator
