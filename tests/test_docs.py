@@ -26,7 +26,7 @@ import pytest
 from trunkline import Capabilities, Distro, Switchboard, hookspecs
 from trunkline.builtin.memory_channel import MemorySettings
 from trunkline.cli import cli
-from trunkline.config import OutboxSettings, WebSettings
+from trunkline.config import OutboxSettings
 from trunkline.hours import Schedule
 from trunkline.model import Agent, EscalationStep, Queue, RoutingSettings
 from trunkline.retention import RetentionSettings
@@ -34,6 +34,9 @@ from trunkline.routing import Command
 from trunkline.survey import SurveySettings
 from trunkline.testing.suite import Sample
 from trunkline_web.canned import CannedResponse
+from trunkline_web import commands as web_commands
+from trunkline_web import hookspecs as web_hookspecs
+from trunkline_web.settings import WebSettings
 from trunkline_web.users import UserSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -214,15 +217,42 @@ def test_each_hook_section_states_how_the_hook_is_called(hook: str) -> None:
     assert "```python" in text, f"{hook}: the section must show an example implementation"
 
 
+WEB_HOOKS = sorted(
+    name
+    for name, value in vars(web_hookspecs).items()
+    if name.startswith("trunkline_") and inspect.isfunction(value)
+)
+
+
+@pytest.mark.parametrize("hook", WEB_HOOKS)
+def test_every_hook_of_trunkline_web_has_a_section_on_its_page(hook: str) -> None:
+    titles = sections(read("plugins/trunkline-web.md"), 3)
+    assert hook in titles, f"docs/plugins/trunkline-web.md has no section '### {hook}'"
+    text = " ".join(titles[hook].split())
+    assert "**When:**" in text
+    assert "```python" in text
+    assert hook not in hook_sections(), "a hook of trunkline-web is documented as core's"
+
+
+def test_trunkline_webs_page_lists_its_public_modules() -> None:
+    page = read("plugins/trunkline-web.md")
+    listed = set(re.findall(r"^\| `(trunkline_web[\w.]*)` \|", page, re.MULTILINE))
+    assert listed == {"trunkline_web.hookspecs", "trunkline_web.server", "trunkline_web.settings"}
+
+
 # The command line and configuration references -------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(cli.commands))
+#: Core's commands and trunkline-web's (``demo``, ``hash-secret``), all on docs/cli.md.
+COMMANDS = {**cli.commands, "demo": web_commands.demo, "hash-secret": web_commands.hash_secret}
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_and_option_is_documented(name: str) -> None:
     documented = sections(read("cli.md"), 2)
     title = f"trunkline {name}"
     assert title in documented, f"docs/cli.md has no section '## {title}'"
-    for param in cli.commands[name].params:
+    for param in COMMANDS[name].params:
         for option in param.opts:
             if option.startswith("-"):
                 assert f"`{option}" in documented[title], f"{title}: option {option} is missing"
@@ -359,7 +389,7 @@ def test_the_guide_names_real_channels_for_both_ways_of_receiving_webhooks() -> 
         "Webhooks: a listener of your own, or routes on Trunkline's server"
     ]
     text = " ".join(section.split())
-    assert "(../hooks.md#trunkline_register_routes)" in text
+    assert "(trunkline-web.md#trunkline_register_routes)" in text
     # The examples it gives are true: the webhook channel listens on its own host and port,
     # the web chat has routes on Trunkline's server.
     fields = {f.name for f in attrs.fields(WebhookSettings)}

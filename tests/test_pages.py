@@ -33,10 +33,12 @@ from playwright.async_api import (
     expect,
 )
 
-from trunkline import FakeClock, Runtime, config_from_dict, load_plugins
+import trunkline_web
+from trunkline import FakeClock, Runtime, load_plugins
 from trunkline import events as ev
 from trunkline.channels import Signal
 from trunkline.model import Address, AgentStatus, Attachment, ContactState, Customer, Offer
+from trunkline.testing import build_runtime
 from trunkline.testing.browser import chromium_path, launched_chromium
 from trunkline_web.users import hash_password
 from trunkline_webchat import plugin as webchat_plugin
@@ -165,13 +167,10 @@ async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
     ``@pytest.mark.parametrize("server", [{"ada": {"chat": 30}}], indirect=True)``."""
     pm = load_plugins({"TRUNKLINE_PLUGINS": "web"})
     pm.register(webchat_plugin, "webchat")
-    adapters = {a.name: a for a in pm.collect("trunkline_register_channels")}
-    strategies = {s.name for s in pm.collect("trunkline_register_strategies")}
     data = config_data(str(tmp_path / "files"))
     for agent, capacity in getattr(request, "param", {}).items():
         data["workspaces"]["acme"]["agents"][agent]["capacity"] = capacity
-    config = config_from_dict(data, adapters=adapters, strategies=strategies, env={})
-    runtime = Runtime(config, pm, clock=FakeClock(), serve=True)
+    runtime = build_runtime(pm, data, clock=FakeClock(), serve=True)
     async with runtime.running():
         yield runtime
 

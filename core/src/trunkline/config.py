@@ -30,9 +30,9 @@ from .retention import RetentionSettings
 from .survey import SurveySettings
 
 __all__ = [
+    "MASKED",
     "ChannelConfig",
     "Config",
-    "MASKED",
     "LoadedConfig",
     "OutboxSettings",
     "SettingsRegistry",
