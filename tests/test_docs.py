@@ -33,9 +33,9 @@ from trunkline.retention import RetentionSettings
 from trunkline.routing import Command
 from trunkline.survey import SurveySettings
 from trunkline.testing.suite import Sample
-from trunkline_web.canned import CannedResponse
 from trunkline_web import commands as web_commands
 from trunkline_web import hookspecs as web_hookspecs
+from trunkline_web.canned import CannedResponse
 from trunkline_web.settings import WebSettings
 from trunkline_web.users import UserSettings
 
