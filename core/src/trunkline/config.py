@@ -1033,13 +1033,15 @@ def _workspace(
     )
     if not workspace_tables:
         return workspace
-    values = {}
-    for key, table in workspace_tables.items():
+    values: dict[str, Any] = {}
+    for key, declared in workspace_tables.items():
         path = (*base, key)
-        values[key] = check.value(data[key], table.hint, path) if key in data else table.default()
-        if table.validate is not None:
+        values[key] = (
+            check.value(data[key], declared.hint, path) if key in data else declared.default()
+        )
+        if declared.validate is not None:
             try:
-                table.validate(values[key], workspace)
+                declared.validate(values[key], workspace)
             except NestedValueError as exc:
                 raise check.error((*path, *exc.at), str(exc)) from None
     return attrs.evolve(workspace, tables=values)

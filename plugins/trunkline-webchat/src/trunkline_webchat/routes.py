@@ -41,6 +41,7 @@ from starlette.websockets import WebSocket
 
 from trunkline import Attachment, Runtime
 from trunkline.ratelimit import RateLimiter
+from trunkline_web.settings import web_settings
 
 from . import protocol
 from .adapter import RATE_WINDOW, WebChatChannel, WebChatSettings, retry_after
@@ -156,7 +157,7 @@ def chat_routes(runtime: Runtime) -> list[BaseRoute]:
             name = websocket.path_params.get("channel", "")[:80]
             await websocket.close(1008, f'no web-chat channel "{name}" here')
             return
-        if not origin_allowed(channel, websocket, runtime.config.web.public_url):
+        if not origin_allowed(channel, websocket, web_settings(runtime.config).public_url):
             origin = websocket.headers.get("origin", "")[:100]
             await websocket.close(1008, f"origin {origin} may not open this chat")
             return
@@ -180,7 +181,7 @@ def chat_routes(runtime: Runtime) -> list[BaseRoute]:
         channel = channel_of(request)
         if channel is None:
             return no_channel(request)
-        if not origin_allowed(channel, request, runtime.config.web.public_url):
+        if not origin_allowed(channel, request, web_settings(runtime.config).public_url):
             origin = request.headers.get("origin", "")[:100]
             return _error(403, f"origin {origin} may not upload to this chat")
         try:
