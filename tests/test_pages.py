@@ -40,6 +40,7 @@ from trunkline.channels import Signal
 from trunkline.model import Address, AgentStatus, Attachment, ContactState, Customer, Offer
 from trunkline.testing import build_runtime
 from trunkline.testing.browser import chromium_path, launched_chromium
+from trunkline_web.app import web_port
 from trunkline_web.users import hash_password
 from trunkline_webchat import plugin as webchat_plugin
 
@@ -178,7 +179,7 @@ async def server(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterato
 @pytest.fixture
 def shop_site(server: Runtime) -> Iterator[str]:
     """A customer's website embedding the chat widget with its one script tag."""
-    widget = f"http://127.0.0.1:{server.web_port}/chat/site/widget.js"
+    widget = f"http://127.0.0.1:{web_port(server)}/chat/site/widget.js"
     page = (
         f'<!doctype html><title>Shop</title><h1>Shop</h1><script src="{widget}" async></script>'
     ).encode()
@@ -220,7 +221,7 @@ async def new_page(browser: Browser, server: Runtime) -> AsyncIterator[Opener]:
 
     async def open_page() -> Page:
         context = await browser.new_context(
-            viewport=VIEWPORT, base_url=f"http://127.0.0.1:{server.web_port}"
+            viewport=VIEWPORT, base_url=f"http://127.0.0.1:{web_port(server)}"
         )
         contexts.append(context)
         context.on("weberror", lambda error: problems.append(str(error.error)))
@@ -1404,7 +1405,7 @@ async def guess_passwords(server: Runtime, username: str, times: int) -> None:
     import httpx
 
     async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{server.web_port}",
+        base_url=f"http://127.0.0.1:{web_port(server)}",
         transport=httpx.AsyncHTTPTransport(local_address="127.0.0.2"),
     ) as guesser:
         for n in range(times):

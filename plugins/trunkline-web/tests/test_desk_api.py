@@ -181,7 +181,7 @@ async def test_a_note_is_kept_with_the_contact_pushed_to_its_agent_and_never_sen
     ack = await web.deliver("gil", "refund please")
     await taken_by(server, "ada", ack.contact_id)
     headers = {"Authorization": f"Bearer {TOKENS['ada']}"}
-    url = f"ws://127.0.0.1:{server.web_port}/ws/agent"
+    url = f"ws://127.0.0.1:{web_port(server)}/ws/agent"
     async with (
         client(server, "ada") as ada,
         client(server, "sue") as sue,
@@ -215,7 +215,7 @@ async def test_a_supervisor_monitoring_a_contact_sees_its_notes_as_they_are_adde
     ack = await server.channel("web").deliver("ike", "hello")
     await taken_by(server, "ada", ack.contact_id)
     headers = {"Authorization": f"Bearer {TOKENS['sue']}"}
-    url = f"ws://127.0.0.1:{server.web_port}/ws/supervisor"
+    url = f"ws://127.0.0.1:{web_port(server)}/ws/supervisor"
     async with websockets.connect(url, additional_headers=headers) as socket:
         await socket.send(json.dumps({"type": "monitor", "contact_id": ack.contact_id, "ref": 1}))
         with anyio.fail_after(5):

@@ -177,7 +177,7 @@ async def test_the_supervisor_socket_says_when_an_alert_is_raised_and_cleared(
 
     # The REST API gives the same alerts, queue by queue.
     async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{server.web_port}",
+        base_url=f"http://127.0.0.1:{web_port(server)}",
         headers={"Authorization": f"Bearer {TOKEN}"},
     ) as http:
         queues = (await http.get("/api/v1/workspaces/acme/queues")).json()
@@ -217,7 +217,7 @@ async def test_the_board_and_the_queues_carry_the_service_level_trend(server: Ru
     assert (bob["status"], bob["state_since"], bob["time_in_state"]) == ("offline", None, None)
 
     async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{server.web_port}",
+        base_url=f"http://127.0.0.1:{web_port(server)}",
         headers={"Authorization": f"Bearer {TOKEN}"},
     ) as http:
         queues = (await http.get("/api/v1/workspaces/acme/queues")).json()

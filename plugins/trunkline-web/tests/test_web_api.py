@@ -289,7 +289,7 @@ async def test_a_login_posted_from_another_site_is_refused_and_signs_nobody_in(
         # Refused before the attempt counts: another site cannot lock the user out either.
         for _ in range(6):
             await http.post("/login", data=SUE, headers=headers)
-        own = f"http://127.0.0.1:{server.web_port}"
+        own = f"http://127.0.0.1:{web_port(server)}"
         signed_in = await http.post(
             "/login", data=SUE, headers={"Origin": own, "Sec-Fetch-Site": "same-origin"}
         )
@@ -305,7 +305,7 @@ async def test_the_login_refusal_says_which_origin_and_how_to_allow_a_proxy(
         refused = await http.post("/login", data=SUE, headers={"Origin": "https://cc.example"})
     error = refused.json()["error"]
     assert "https://cc.example" in error
-    assert f"http://127.0.0.1:{server.web_port}" in error
+    assert f"http://127.0.0.1:{web_port(server)}" in error
     assert "public_url" in error
 
 
@@ -332,7 +332,7 @@ async def test_a_logout_posted_from_another_site_keeps_the_session(server: Runti
         assert refused.status_code == 403
         assert "set-cookie" not in refused.headers
         assert (await http.get("/api/v1/me")).status_code == 200
-        own = f"http://127.0.0.1:{server.web_port}"
+        own = f"http://127.0.0.1:{web_port(server)}"
         out = await http.post("/logout", headers={"Origin": own})
         assert out.status_code == 303
         http.cookies.set("trunkline_session", answer.cookies["trunkline_session"])
@@ -951,13 +951,13 @@ async def test_serve_takes_a_changed_password_on_sighup_and_closes_the_old_socke
             # A file with a mistake is not taken: the users stay as they were.
             config.write_text(serve_config(port, "not a hash"))
             serve.send_signal(signal.SIGHUP)
-            await printed(b"users not reloaded")
+            await printed(b"not reloaded, the file has an error")
             assert (await http.get("/api/v1/me")).status_code == 200
     finally:
         serve.terminate()
         with anyio.fail_after(10):
             await serve.wait()
-    assert b"users reloaded from" in output.read_bytes()
+    assert b"trunkline: reloaded from" in output.read_bytes()
 
 
 # Smaller holes (issue 22) ------------------------------------------------------------------
@@ -987,7 +987,7 @@ async def test_every_api_write_refuses_a_body_that_is_not_json(
 
 
 async def test_a_cookie_write_must_come_from_the_page_and_be_json(server: Runtime) -> None:
-    own = f"http://127.0.0.1:{server.web_port}"
+    own = f"http://127.0.0.1:{web_port(server)}"
     path = "/api/v1/workspaces/acme/agents/ada/status"
     async with client(server) as http:
         answer = await http.post("/login", data=as_user("ada"))
