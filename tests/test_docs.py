@@ -166,9 +166,10 @@ def block_ids(blocks: list[Block]) -> list[str]:
 
 
 def example_env() -> dict[str, str]:
-    """The environment examples run in: core's built-ins and their own plugins only."""
+    """The environment examples run in: core's built-ins, trunkline-web (whose [web], users and
+    canned the configuration pages show) and their own plugins only."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRUNKLINE_")}
-    env["TRUNKLINE_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    env["TRUNKLINE_PLUGINS"] = "web"
     return env
 
 
