@@ -3,6 +3,7 @@ reload generically, hooks of absent plugins, tables of absent plugins, and a hea
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,14 @@ def test_the_demo_without_the_web_says_where_it_comes_from() -> None:
         'trunkline: error: the command "demo" comes with plugin "web" (trunkline-web), which '
         "is disabled by TRUNKLINE_DISABLE_PLUGINS (remove it from there to load it)\n"
     )
+
+
+def test_cores_distribution_requires_no_web_stack() -> None:
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    requires = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["dependencies"]
+    names = {re.split(r"[<>=!~\[ ;]", line, maxsplit=1)[0].lower() for line in requires}
+    web = {"starlette", "uvicorn", "python-multipart", "websockets", "prometheus-client", "rich"}
+    assert names & web == set()
+    assert names == {"attrs", "pluggy", "anyio", "click", "cattrs"}
