@@ -77,11 +77,11 @@ def test_the_distribution_is_found_by_its_entry_point() -> None:
     assert loaded is distro
 
 
-def test_acme_cc_plugins_names_the_distribution_and_loads_only_echo() -> None:
+def test_acme_cc_plugins_names_the_distribution_and_loads_only_echo_and_the_web() -> None:
     result = run([*ACME_CC, "plugins"])
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("distribution: acme Acme Contact Center\n")
-    assert entry_point_plugins(result.stdout) == {"echo"}
+    assert entry_point_plugins(result.stdout) == {"echo", "web"}
     assert re.search(r"^\s+echo\s+kind=chat\s+from plugin echo$", result.stdout, re.MULTILINE)
 
 

@@ -1,7 +1,7 @@
 """Acme Contact Center: a vendor distribution of Trunkline, described by one ``Distro`` value.
 
-It picks the plugins to load (the echo chat channel; core's built-ins always load), names
-the product, and pre-fills configuration. ``defaults`` are merged *under* the user's file,
+It picks the plugins to load (the echo chat channel and the web, trunkline-web; core's
+built-ins always load), names the product, and pre-fills configuration. ``defaults`` are merged *under* the user's file,
 table by table: a key the file sets wins, a key it leaves out comes from here.
 """
 
@@ -28,6 +28,6 @@ DEFAULTS: dict[str, Any] = {
 distro = Distro(
     name="acme",
     title="Acme Contact Center",
-    plugins=("echo",),  # entry-point plugins allowed; others installed alongside stay off
+    plugins=("echo", "web"),  # entry-point plugins allowed; others installed alongside stay off
     defaults=DEFAULTS,
 )
