@@ -1,8 +1,9 @@
 """Acme Contact Center: a vendor distribution of Trunkline, described by one ``Distro`` value.
 
 It picks the plugins to load (the echo chat channel and the web, trunkline-web; core's
-built-ins always load), names the product, and pre-fills configuration. ``defaults`` are merged *under* the user's file,
-table by table: a key the file sets wins, a key it leaves out comes from here.
+built-ins always load), names the product, and pre-fills configuration. ``defaults`` are
+merged *under* the user's file, table by table: a key the file sets wins, a key it leaves out
+comes from here.
 """
 
 from __future__ import annotations
