@@ -52,3 +52,9 @@ def test_every_module_of_core_is_public_or_forbidden_to_plugins_and_the_page_agr
     classified = public | private
     assert top <= classified, sorted(top - classified)
     assert classified <= graph.modules, sorted(classified - graph.modules)
+
+
+def test_the_web_is_a_plugin_core_never_imports_and_that_imports_only_the_public_api() -> None:
+    assert "trunkline_web" in _contract("Core imports no plugin")["forbidden_modules"]  # type: ignore[operator]
+    assert "trunkline_web" in _contract("Plugins import")["source_modules"]  # type: ignore[operator]
+    assert not any(m.startswith("trunkline.web") for m in _graph().modules)
