@@ -19,10 +19,11 @@ chart and time in state.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from . import events as ev
+from .fold import Fold, handles
 from .model import Agent, AgentState, AgentStatus, Queue
 from .servicelevel import ServiceLevel
 
@@ -438,7 +439,7 @@ class _Contact:
         self.talk = 0.0  # talk time so far, over every agent it was transferred between
 
 
-class Metrics:
+class Metrics(Fold):
     """Figures of one workspace, fed one event at a time with :meth:`apply`.
 
     A contact waits from ``ContactQueued`` until an agent accepts it or the customer
@@ -458,29 +459,6 @@ class Metrics:
         self._contacts: dict[str, _Contact] = {}
         # Open offer id -> (contact id, agent, queue).
         self._offers: dict[str, tuple[str, AgentMetrics, QueueMetrics | None]] = {}
-        self._handlers: dict[type[ev.Event], Callable[[Any], None]] = {
-            ev.ContactReceived: self._received,
-            ev.ContactQueued: self._queued,
-            ev.ContactOffered: self._offered,
-            ev.OfferAccepted: self._accepted,
-            ev.OfferRejected: self._rejected,
-            ev.OfferTimedOut: self._timed_out,
-            ev.OfferRescinded: self._rescinded,
-            ev.ContactTransferred: self._transferred,
-            ev.ContactEnded: self._ended,
-            ev.WrapUpEnded: self._wrapped,
-            ev.ContactAbandoned: self._abandoned,
-            ev.ContactClosed: self._gone,
-            ev.ContactRefused: self._gone,
-            ev.AgentStatusChanged: self._status,
-            ev.SurveyAnswered: self._survey,
-        }
-
-    def apply(self, event: ev.Event) -> None:
-        """Fold one event in. Events of other kinds are ignored."""
-        handler = self._handlers.get(type(event))
-        if handler is not None:
-            handler(event)
 
     # Contacts -------------------------------------------------------------------------------
 
@@ -496,9 +474,11 @@ class Metrics:
             found = self.agents[agent_id] = AgentMetrics()
         return found
 
+    @handles(ev.ContactReceived)
     def _received(self, event: ev.ContactReceived) -> None:
         self.received += 1
 
+    @handles(ev.ContactQueued)
     def _queued(self, event: ev.ContactQueued) -> None:
         cid = event.contact_id
         queue = self._queue(event.queue, event.workspace)
@@ -522,6 +502,7 @@ class Metrics:
         queue.offered += 1
         contact.queue = queue
 
+    @handles(ev.ContactOffered)
     def _offered(self, event: ev.ContactOffered) -> None:
         offer = event.offer
         agent = self._agent(offer.agent_id)
@@ -567,6 +548,7 @@ class Metrics:
             if contact.offers:
                 queue.ringing -= 1
 
+    @handles(ev.OfferAccepted)
     def _accepted(self, event: ev.OfferAccepted) -> None:
         cid, at = event.contact_id, event.at
         entry = self._close_offer(event.offer_id, at)
@@ -596,21 +578,25 @@ class Metrics:
         contact.accepted_at = at
         contact.ended_at = None
 
+    @handles(ev.OfferRejected)
     def _rejected(self, event: ev.OfferRejected) -> None:
         self._close_offer(event.offer_id, event.at)
         agent = self._agent(event.agent_id)
         agent.rejected += 1
         agent._settle(event.at)
 
+    @handles(ev.OfferTimedOut)
     def _timed_out(self, event: ev.OfferTimedOut) -> None:
         self._close_offer(event.offer_id, event.at)
         agent = self._agent(event.agent_id)
         agent.missed += 1
         agent._settle(event.at)
 
+    @handles(ev.OfferRescinded)
     def _rescinded(self, event: ev.OfferRescinded) -> None:
         self._close_offer(event.offer_id, event.at)
 
+    @handles(ev.ContactTransferred)
     def _transferred(self, event: ev.ContactTransferred) -> None:
         cid, at = event.contact_id, event.at
         agent = self._agent(event.from_agent)
@@ -626,6 +612,7 @@ class Metrics:
             contact.agent = None
             contact.accepted_at = None
 
+    @handles(ev.ContactEnded)
     def _ended(self, event: ev.ContactEnded) -> None:
         cid, at = event.contact_id, event.at
         agent = self._agent(event.agent_id)
@@ -645,6 +632,7 @@ class Metrics:
                 queue.talked += 1
                 queue.talk_time += contact.talk
 
+    @handles(ev.WrapUpEnded)
     def _wrapped(self, event: ev.WrapUpEnded) -> None:
         cid, at = event.contact_id, event.at
         agent = self._agent(event.agent_id)
@@ -665,6 +653,7 @@ class Metrics:
             queue.handle_time += contact.talk + wrap
         contact.ended_at = contact.accepted_at = None
 
+    @handles(ev.ContactAbandoned)
     def _abandoned(self, event: ev.ContactAbandoned) -> None:
         cid = event.contact_id
         contact = self._contacts.get(cid)
@@ -682,6 +671,7 @@ class Metrics:
                     queue.at_once += 1
         self._forget(cid, event.at)
 
+    @handles(ev.ContactClosed, ev.ContactRefused)
     def _gone(self, event: ev.ContactClosed | ev.ContactRefused) -> None:
         self._forget(event.contact_id, event.at)
 
@@ -700,12 +690,14 @@ class Metrics:
 
     # Agents and surveys -----------------------------------------------------------------------
 
+    @handles(ev.AgentStatusChanged)
     def _status(self, event: ev.AgentStatusChanged) -> None:
         agent = self._agent(event.agent_id)
         agent._mark(event.at)
         agent.status = event.status
         agent._settle(event.at)
 
+    @handles(ev.SurveyAnswered)
     def _survey(self, event: ev.SurveyAnswered) -> None:
         if event.scale <= 0:
             return

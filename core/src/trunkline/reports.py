@@ -32,7 +32,7 @@ from __future__ import annotations
 import bisect
 import csv
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -40,6 +40,7 @@ import attrs
 
 from . import events as ev
 from .errors import TrunklineError
+from .fold import Fold, handles
 from .metrics import contact_rates, count_survey, csat_rates, handling_rates, ratio
 from .model import AgentStatus, Queue
 from .servicelevel import ServiceLevel
@@ -306,7 +307,7 @@ class _Agent:
 # The fold -----------------------------------------------------------------------------------
 
 
-class ReportFold:
+class ReportFold(Fold):
     """Fold events in order with :meth:`apply`; :meth:`report` gives the rows."""
 
     def __init__(self, queues: Iterable[Queue], options: ReportOptions) -> None:
@@ -321,27 +322,15 @@ class ReportFold:
         self.agent_rows: dict[tuple[str, float | None], _AgentRow] = {}
         self.surveys: list[ev.SurveyAnswered] = []  # for contacts the log does not hold
         self.last_at: float | None = None
-        self._handlers: dict[type[ev.Event], Callable[[Any], None]] = {
-            ev.ContactReceived: self._received,
-            ev.ContactQueued: self._queued,
-            ev.ContactOffered: self._offered,
-            ev.OfferAccepted: self._accepted,
-            ev.OfferRejected: self._rejected,
-            ev.OfferTimedOut: self._timed_out,
-            ev.ContactTransferred: self._transferred,
-            ev.ContactEnded: self._ended,
-            ev.WrapUpEnded: self._wrapped,
-            ev.ContactClosed: self._closed,
-            ev.ContactAbandoned: self._abandoned,
-            ev.AgentStatusChanged: self._status,
-            ev.SurveyAnswered: self._survey,
-        }
+        self._handler = self.handlers.get
 
     def apply(self, event: ev.Event) -> None:
+        """Fold one event in; agents' time runs up to the latest event of any type."""
         self.last_at = event.at if self.last_at is None else max(self.last_at, event.at)
-        handler = self._handlers.get(type(event))
+        # Fold.apply, inlined: a call through super() would add a frame to every event.
+        handler = self._handler(type(event))
         if handler is not None:
-            handler(event)
+            handler(self, event)
 
     # Where things count -------------------------------------------------------------------
 
@@ -399,12 +388,14 @@ class ReportFold:
 
     # Events -------------------------------------------------------------------------------
 
+    @handles(ev.ContactReceived)
     def _received(self, event: ev.ContactReceived) -> None:
         contact = self._contact(event.contact.id)
         contact.customer = event.contact.customer_id
         contact.received_at = event.at
         self.received.setdefault(contact.customer, []).append(event.at)
 
+    @handles(ev.ContactQueued)
     def _queued(self, event: ev.ContactQueued) -> None:
         contact = self._contact(event.contact_id)
         if contact.queued_at is None:
@@ -412,6 +403,7 @@ class ReportFold:
         if contact.answered_at is None and contact.abandoned_at is None:
             contact.queue = event.queue
 
+    @handles(ev.ContactOffered)
     def _offered(self, event: ev.ContactOffered) -> None:
         offer = event.offer
         contact = self.contacts.get(offer.contact_id)
@@ -421,16 +413,19 @@ class ReportFold:
         if row is not None:
             row.offers += 1
 
+    @handles(ev.OfferRejected)
     def _rejected(self, event: ev.OfferRejected) -> None:
         row = self._contact_agent_row(event.agent_id, event.contact_id, event.at)
         if row is not None:
             row.rejected += 1
 
+    @handles(ev.OfferTimedOut)
     def _timed_out(self, event: ev.OfferTimedOut) -> None:
         row = self._contact_agent_row(event.agent_id, event.contact_id, event.at)
         if row is not None:
             row.missed += 1
 
+    @handles(ev.OfferAccepted)
     def _accepted(self, event: ev.OfferAccepted) -> None:
         self._agent(event.agent_id, event.at).held.add(event.contact_id)
         contact = self._contact(event.contact_id)
@@ -456,12 +451,14 @@ class ReportFold:
             row.talk_time += talk
         return contact
 
+    @handles(ev.ContactTransferred)
     def _transferred(self, event: ev.ContactTransferred) -> None:
         self._agent(event.from_agent, event.at).held.discard(event.contact_id)
         contact = self._talked(event.from_agent, event.contact_id, event.at)
         if contact is not None:
             contact.accepted_at = None
 
+    @handles(ev.ContactEnded)
     def _ended(self, event: ev.ContactEnded) -> None:
         self._agent(event.agent_id, event.at)  # still held: in wrap-up
         contact = self._talked(event.agent_id, event.contact_id, event.at)
@@ -469,6 +466,7 @@ class ReportFold:
             contact.ended = True
             contact.ended_at = event.at
 
+    @handles(ev.WrapUpEnded)
     def _wrapped(self, event: ev.WrapUpEnded) -> None:
         self._agent(event.agent_id, event.at).held.discard(event.contact_id)
         contact = self.contacts.get(event.contact_id)
@@ -484,9 +482,11 @@ class ReportFold:
             row.handle_time += contact.ended_at - contact.accepted_at + wrap
         contact.accepted_at = contact.ended_at = None
 
+    @handles(ev.ContactClosed)
     def _closed(self, event: ev.ContactClosed) -> None:
         self._contact(event.contact_id).closed_at = event.at
 
+    @handles(ev.ContactAbandoned)
     def _abandoned(self, event: ev.ContactAbandoned) -> None:
         contact = self._contact(event.contact_id)
         if contact.answered_at is None and contact.abandoned_at is None:
@@ -496,9 +496,11 @@ class ReportFold:
             if contact.queue is None:
                 contact.queue = event.queue
 
+    @handles(ev.AgentStatusChanged)
     def _status(self, event: ev.AgentStatusChanged) -> None:
         self._agent(event.agent_id, event.at).status = event.status
 
+    @handles(ev.SurveyAnswered)
     def _survey(self, event: ev.SurveyAnswered) -> None:
         if event.scale <= 0:
             return
@@ -671,8 +673,7 @@ def report_from_events(
 ) -> Report:
     """Fold ``events`` (one workspace's, in order) into a report."""
     fold = ReportFold(queues, options)
-    for event in events:
-        fold.apply(event)
+    fold.apply_all(events)
     return fold.report()
 
 
@@ -689,8 +690,7 @@ async def build_report(
     after = 0
     while True:
         chunk = await store.read(workspace, after, page)
-        for stored in chunk:
-            fold.apply(stored.event)
+        fold.apply_all(stored.event for stored in chunk)
         if len(chunk) < page:
             break
         after = chunk[-1].seq
