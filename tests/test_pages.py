@@ -38,8 +38,8 @@ from trunkline import FakeClock, Runtime, config_from_dict, load_plugins
 from trunkline import events as ev
 from trunkline.channels import Signal
 from trunkline.model import Address, AgentStatus, Attachment, ContactState, Customer, Offer
-from trunkline.testing.browser import chromium_path, launched_chromium
 from trunkline.users import hash_password
+from trunkline_testsupport.browser import chromium_path, launched_chromium
 from trunkline_webchat import plugin as webchat_plugin
 
 pytestmark = pytest.mark.anyio

@@ -28,8 +28,8 @@ from trunkline import events as ev
 from trunkline.demo import WEBCHAT, DemoOptions, demo_config, demo_workspace
 from trunkline.plugins import load_plugins
 from trunkline.testing import wait_for_event
-from trunkline.testing.browser import chromium_path, launched_chromium
 from trunkline.web import server
+from trunkline_testsupport.browser import chromium_path, launched_chromium
 
 from .conftest import CHANNEL, WORKSPACE, Chat, RunChat
 
