@@ -6,8 +6,6 @@ each one was actually called, so a new hook cannot be added without a test that 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +43,7 @@ from trunkline.plugins import PluginManager, load_plugins
 from trunkline.runtime import Runtime
 from trunkline.services import Service
 from trunkline.testing import build_runtime, wait_for_event
+from trunkline_testsupport.typecheck import mypy_strict
 
 pytestmark = pytest.mark.anyio
 W = "acme"
@@ -431,27 +430,18 @@ async def test_a_plugins_own_hook_marked_may_be_async_takes_async_implementation
 
 
 def test_mypy_checks_a_hook_calls_keywords_against_its_spec(tmp_path: Path) -> None:
-    pytest.importorskip("mypy")
-    program = tmp_path / "call.py"
-    program.write_text(
+    report = mypy_strict(
+        tmp_path / "call.py",
         "from trunkline import Contact, PluginManager, Queue, hookspecs\n"
         "def choose(pm: PluginManager, contact: Contact, queues: dict[str, Queue]) -> None:\n"
         "    pm.call_first(hookspecs.trunkline_select_queue, contact=contact, queus=queues)\n"
         "    n: int | None = pm.call_first(\n"
         "        hookspecs.trunkline_select_queue, contact=contact, queues=queues\n"
         "    )\n",
-        encoding="utf-8",
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(program)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert 'call.py:3: error: No overload variant of "call_first"' in result.stdout, result.stdout
-    assert "call.py:4: error: Incompatible types in assignment" in result.stdout, result.stdout
-    assert '(expression has type "str | None"' in result.stdout, result.stdout
+    assert 'call.py:3: error: No overload variant of "call_first"' in report, report
+    assert "call.py:4: error: Incompatible types in assignment" in report, report
+    assert '(expression has type "str | None"' in report, report
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # uvicorn serves on asyncio only

@@ -2,5 +2,6 @@
 
 A workspace member that is never published (``Private :: Do Not Upload``): what a plugin
 author tests with is in core's :mod:`trunkline.testing`. Here is what only this repository's
-tests need, such as :mod:`trunkline_testsupport.browser` (Debian's chromium for Playwright).
+tests need: :mod:`trunkline_testsupport.browser` (Debian's chromium for Playwright) and
+:mod:`trunkline_testsupport.typecheck` (``mypy --strict`` on a small program).
 """
