@@ -31,8 +31,10 @@ __all__ = [
     "SATISFIED",
     "TREND_INTERVAL",
     "TREND_INTERVALS",
+    "AgentCounters",
     "AgentMetrics",
     "Metrics",
+    "QueueCounters",
     "QueueMetrics",
     "contact_rates",
     "count_survey",
@@ -102,22 +104,9 @@ def count_survey(c: Any, score: int, scale: int) -> None:
         c.satisfied += 1
 
 
-class _Interval:
-    """Service level's counters for the contacts that started waiting in one interval."""
-
-    __slots__ = ("abandoned_within", "answered_within", "counted", "short_abandoned", "within")
-
-    def __init__(self) -> None:
-        self.within = 0
-        self.counted = 0
-        self.answered_within = 0
-        self.abandoned_within = 0
-        self.short_abandoned = 0
-
-
-class QueueMetrics:
-    """One queue's running totals. The workspace's are the sum of its queues' (see
-    :meth:`Metrics.figures`); every rate is derived from these counters when read."""
+class QueueCounters:
+    """The counters a queue's figures are derived from (:func:`contact_rates`,
+    :func:`csat_rates`): live in :class:`QueueMetrics`, per row in a historical report."""
 
     __slots__ = (
         "abandoned",
@@ -130,32 +119,18 @@ class QueueMetrics:
         "handle_time",
         "handled",
         "offered",
-        "offers",
-        "queue",
-        "ringing",
-        "rule",
         "satisfied",
         "score_total",
         "short_abandoned",
         "surveys",
         "talk_time",
         "talked",
-        "threshold",
-        "trend",
-        "unanswered",
         "within",
         "wrap_time",
     )
 
-    def __init__(self, queue: Queue) -> None:
-        self.queue = queue
-        self.threshold = queue.service_level_threshold
-        self.rule = ServiceLevel.of(queue)
-        # Contacts not answered yet (queued or ringing) -> the time they started waiting.
-        self.unanswered: dict[str, float] = {}
-        self.ringing = 0  # of those, the ones with an open offer
-        self.offered = 0  # contacts that entered the queue (overflow into it included)
-        self.offers = 0  # offers made to agents from this queue
+    def __init__(self) -> None:
+        self.offered = 0  # contacts that entered the queue
         self.answered = 0
         self.abandoned = 0
         self.within = 0  # contacts that meet service level (the queue's definition)
@@ -173,6 +148,75 @@ class QueueMetrics:
         self.surveys = 0
         self.satisfied = 0
         self.score_total = 0.0  # on a 5-point scale
+
+
+class AgentCounters:
+    """The counters an agent's figures are derived from (:func:`handling_rates`,
+    :func:`csat_rates`, occupancy): live in :class:`AgentMetrics`, per row in a report."""
+
+    __slots__ = (
+        "answered",
+        "available_time",
+        "busy_time",
+        "handle_time",
+        "handled",
+        "missed",
+        "offers",
+        "rejected",
+        "satisfied",
+        "score_total",
+        "surveys",
+        "talk_time",
+        "talked",
+        "wrap_time",
+    )
+
+    def __init__(self) -> None:
+        self.busy_time = 0.0
+        self.available_time = 0.0
+        self.offers = 0
+        self.answered = 0
+        self.rejected = 0
+        self.missed = 0
+        self.talked = 0  # conversations of its that ended or were transferred
+        self.talk_time = 0.0
+        self.handled = 0
+        self.wrap_time = 0.0
+        self.handle_time = 0.0
+        self.surveys = 0
+        self.satisfied = 0
+        self.score_total = 0.0  # on a 5-point scale
+
+
+class _Interval:
+    """Service level's counters for the contacts that started waiting in one interval."""
+
+    __slots__ = ("abandoned_within", "answered_within", "counted", "short_abandoned", "within")
+
+    def __init__(self) -> None:
+        self.within = 0
+        self.counted = 0
+        self.answered_within = 0
+        self.abandoned_within = 0
+        self.short_abandoned = 0
+
+
+class QueueMetrics(QueueCounters):
+    """One queue's running totals. The workspace's are the sum of its queues' (see
+    :meth:`Metrics.figures`); every rate is derived from these counters when read.
+    ``offered`` counts overflow into the queue too."""
+
+    __slots__ = ("offers", "queue", "ringing", "rule", "threshold", "trend", "unanswered")
+
+    def __init__(self, queue: Queue) -> None:
+        super().__init__()
+        self.queue = queue
+        self.threshold = queue.service_level_threshold
+        self.rule = ServiceLevel.of(queue)
+        # Contacts not answered yet (queued or ringing) -> the time they started waiting.
+        self.unanswered: dict[str, float] = {}
+        self.ringing = 0  # of those, the ones with an open offer
+        self.offers = 0  # offers made to agents from this queue
         # Interval start -> its service level counters, the latest TREND_INTERVALS only.
         self.trend: dict[float, _Interval] = {}
 
@@ -245,49 +289,11 @@ class QueueMetrics:
         }
 
 
-_COUNTERS = (
-    "ringing",
-    "offered",
-    "offers",
-    "answered",
-    "abandoned",
-    "within",
-    "counted",
-    "answered_within",
-    "abandoned_within",
-    "short_abandoned",
-    "at_once",
-    "answer_time",
-    "talked",
-    "talk_time",
-    "handled",
-    "wrap_time",
-    "handle_time",
-    "surveys",
-    "satisfied",
-    "score_total",
-)
+_COUNTERS = (*QueueCounters.__slots__, "ringing", "offers")
+_AGENT_COUNTERS = AgentCounters.__slots__
 
 
-_AGENT_COUNTERS = (
-    "offers",
-    "answered",
-    "rejected",
-    "missed",
-    "talked",
-    "talk_time",
-    "handled",
-    "wrap_time",
-    "handle_time",
-    "surveys",
-    "satisfied",
-    "score_total",
-    "busy_time",
-    "available_time",
-)
-
-
-class AgentMetrics:
+class AgentMetrics(AgentCounters):
     """One agent's status, what it holds, and its running totals.
 
     ``busy_time`` is time holding at least one contact (talking or in wrap-up);
@@ -296,52 +302,16 @@ class AgentMetrics:
     since.
     """
 
-    __slots__ = (
-        "active",
-        "answered",
-        "available_time",
-        "busy_time",
-        "handle_time",
-        "handled",
-        "last",
-        "missed",
-        "offers",
-        "open_offers",
-        "queues",
-        "rejected",
-        "satisfied",
-        "score_total",
-        "shown",
-        "since",
-        "status",
-        "surveys",
-        "talk_time",
-        "talked",
-        "wrap_time",
-        "wrap_up",
-    )
+    __slots__ = ("active", "last", "open_offers", "queues", "shown", "since", "status", "wrap_up")
 
     def __init__(self, queues: tuple[str, ...] = ()) -> None:
+        super().__init__()
         self.queues = queues
         self.status = AgentStatus.OFFLINE
         self.open_offers: set[str] = set()
         self.active: set[str] = set()
         self.wrap_up: set[str] = set()
         self.last: float | None = None
-        self.busy_time = 0.0
-        self.available_time = 0.0
-        self.offers = 0
-        self.answered = 0
-        self.rejected = 0
-        self.missed = 0
-        self.talked = 0  # conversations of its that ended or were transferred
-        self.talk_time = 0.0
-        self.handled = 0
-        self.wrap_time = 0.0
-        self.handle_time = 0.0
-        self.surveys = 0
-        self.satisfied = 0
-        self.score_total = 0.0
         # What a supervisor sees the agent doing (its state while available, else its status)
         # and since when; None until an event about the agent came.
         self.shown: AgentState | AgentStatus | None = None
@@ -596,36 +566,36 @@ class Metrics(Fold):
     def _rescinded(self, event: ev.OfferRescinded) -> None:
         self._close_offer(event.offer_id, event.at)
 
-    @handles(ev.ContactTransferred)
-    def _transferred(self, event: ev.ContactTransferred) -> None:
-        cid, at = event.contact_id, event.at
-        agent = self._agent(event.from_agent)
+    def _talked(self, agent_id: str, cid: str, at: float, *, wrap_up: bool) -> _Contact | None:
+        """The agent's conversation stopped at ``at``: ended (into wrap-up) or transferred.
+        The contact, when these figures followed its answer."""
+        agent = self._agent(agent_id)
         agent._mark(at)
         agent.active.discard(cid)
+        if wrap_up:
+            agent.wrap_up.add(cid)
         agent._settle(at)
         contact = self._contacts.get(cid)
-        if contact is not None and contact.accepted_at is not None:
-            talk = at - contact.accepted_at
-            agent.talked += 1
-            agent.talk_time += talk
-            contact.talk += talk
+        if contact is None or contact.accepted_at is None:
+            return None
+        talk = at - contact.accepted_at
+        agent.talked += 1
+        agent.talk_time += talk
+        contact.talk += talk
+        return contact
+
+    @handles(ev.ContactTransferred)
+    def _transferred(self, event: ev.ContactTransferred) -> None:
+        contact = self._talked(event.from_agent, event.contact_id, event.at, wrap_up=False)
+        if contact is not None:
             contact.agent = None
             contact.accepted_at = None
 
     @handles(ev.ContactEnded)
     def _ended(self, event: ev.ContactEnded) -> None:
-        cid, at = event.contact_id, event.at
-        agent = self._agent(event.agent_id)
-        agent._mark(at)
-        agent.active.discard(cid)
-        agent.wrap_up.add(cid)
-        agent._settle(at)
-        contact = self._contacts.get(cid)
-        if contact is not None and contact.accepted_at is not None:
-            talk = at - contact.accepted_at
-            agent.talked += 1
-            agent.talk_time += talk
-            contact.talk += talk
+        at = event.at
+        contact = self._talked(event.agent_id, event.contact_id, at, wrap_up=True)
+        if contact is not None:
             contact.ended_at = at
             queue = contact.queue
             if queue is not None:

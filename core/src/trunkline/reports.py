@@ -41,7 +41,15 @@ import attrs
 from . import events as ev
 from .errors import TrunklineError
 from .fold import Fold, handles
-from .metrics import contact_rates, count_survey, csat_rates, handling_rates, ratio
+from .metrics import (
+    AgentCounters,
+    QueueCounters,
+    contact_rates,
+    count_survey,
+    csat_rates,
+    handling_rates,
+    ratio,
+)
 from .model import AgentStatus, Queue
 from .servicelevel import ServiceLevel
 from .store import Store
@@ -124,20 +132,20 @@ class ReportOptions:
 # Accumulators ---------------------------------------------------------------------------------
 
 
-class _Figures:
-    """Counters shared by queue and agent rows: FCR and CSAT."""
+_FCR = ("fcr_contacts", "fcr_pending", "resolved")
 
-    __slots__ = ("fcr_contacts", "fcr_pending", "resolved", "satisfied", "score_total", "surveys")
+
+class _Row:
+    """What a report's queue and agent rows add to the live figures' counters: FCR, and how
+    rows add up and read. (No ``__slots__`` here: a row's are its counters' and ``_FCR``.)"""
 
     def __init__(self) -> None:
+        super().__init__()  # the counters
         self.resolved = 0
         self.fcr_contacts = 0  # closed, answered contacts whose window has passed
         self.fcr_pending = 0
-        self.surveys = 0
-        self.satisfied = 0
-        self.score_total = 0.0  # on a 5-point scale
 
-    def add(self, other: _Figures) -> None:
+    def add(self, other: _Row) -> None:
         for cls in type(self).__mro__:
             for name in getattr(cls, "__slots__", ()):
                 setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -154,42 +162,8 @@ class _Figures:
         }
 
 
-class _QueueRow(_Figures):
-    __slots__ = (
-        "abandoned",
-        "abandoned_within",
-        "answer_time",
-        "answered",
-        "answered_within",
-        "at_once",
-        "counted",
-        "handle_time",
-        "handled",
-        "offered",
-        "short_abandoned",
-        "talk_time",
-        "talked",
-        "within",
-        "wrap_time",
-    )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.offered = 0
-        self.answered = 0
-        self.abandoned = 0
-        self.within = 0  # service level's numerator and denominator, by the queue's definition
-        self.counted = 0
-        self.answered_within = 0
-        self.abandoned_within = 0
-        self.short_abandoned = 0
-        self.at_once = 0
-        self.answer_time = 0.0
-        self.talked = 0
-        self.talk_time = 0.0
-        self.handled = 0
-        self.wrap_time = 0.0
-        self.handle_time = 0.0
+class _QueueRow(_Row, QueueCounters):
+    __slots__ = _FCR
 
     def figures(self) -> dict[str, Any]:
         return {
@@ -202,34 +176,8 @@ class _QueueRow(_Figures):
         }
 
 
-class _AgentRow(_Figures):
-    __slots__ = (
-        "answered",
-        "available_time",
-        "busy_time",
-        "handle_time",
-        "handled",
-        "missed",
-        "offers",
-        "rejected",
-        "talk_time",
-        "talked",
-        "wrap_time",
-    )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.offers = 0
-        self.answered = 0
-        self.rejected = 0
-        self.missed = 0
-        self.talked = 0
-        self.talk_time = 0.0
-        self.handled = 0
-        self.wrap_time = 0.0
-        self.handle_time = 0.0
-        self.busy_time = 0.0
-        self.available_time = 0.0
+class _AgentRow(_Row, AgentCounters):
+    __slots__ = _FCR
 
     def figures(self) -> dict[str, Any]:
         return {
@@ -516,7 +464,7 @@ class ReportFold(Fold):
 
     # The rows -----------------------------------------------------------------------------
 
-    def _fcr(self, contact: _Contact, row: _Figures) -> None:
+    def _fcr(self, contact: _Contact, row: _Row) -> None:
         """Count the contact's first-contact resolution, if it is eligible."""
         if contact.answered_at is None or contact.closed_at is None or contact.customer is None:
             return
