@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 
-__all__ = ["TrunklineDeprecationWarning", "warn_deprecated"]
+__all__ = ["TrunklineDeprecationWarning", "warn_deprecated", "warn_deprecated_module"]
 
 
 class TrunklineDeprecationWarning(DeprecationWarning):
@@ -31,3 +31,13 @@ def warn_deprecated(what: str, *, instead: str, removal: str, stacklevel: int = 
         TrunklineDeprecationWarning,
         stacklevel=stacklevel + 1,
     )
+
+
+def warn_deprecated_module(module: str, *, instead: str, removal: str) -> None:
+    """Warn that importing ``module`` is deprecated; called at the top level of that module.
+
+    The warning points at the ``import`` statement that loaded the module (``warnings``
+    passes over the frames of Python's import machinery), so the default filters show it to
+    the code that imports.
+    """
+    warn_deprecated(f"the module {module}", instead=instead, removal=removal, stacklevel=3)
