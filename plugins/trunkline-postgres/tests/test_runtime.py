@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 import anyio
 import pytest
 
-from trunkline import Address, InboundMessage, Runtime
+from trunkline import Ack, Address, InboundMessage, Runtime
 from trunkline import events as ev
 from trunkline.testing import wait_for_event
 
+from .conftest import backends_waiting_for_the_lock, holding_the_append_lock
 from .conftest import node as running_node
 
 pytestmark = pytest.mark.anyio
@@ -56,3 +57,37 @@ async def test_a_message_taken_in_by_the_other_node_is_routed_by_the_lease_holde
             await anyio.sleep(0.5)  # time enough for a second offer, were there one
             log = [s.event for s in await b.store.read(W)]
             assert sum(isinstance(e, ev.ContactOffered) for e in log) == 1
+
+
+async def test_a_retry_on_the_other_node_racing_the_first_delivery_is_stored_once(
+    database: str, schema: str
+) -> None:
+    """A provider retries on node-b while node-a still stores the first delivery: both find
+    the provider id unseen, both append; the idempotency key lets one append in, and the
+    other node answers with the first one's ids as a duplicate. Both nodes run the channel
+    under one name, as a cluster runs one configuration: the key is the channel's name and
+    the provider's id."""
+    message = InboundMessage(
+        channel="web", sender=Address("memory", "cust-1"), body="hello", provider_id="m1"
+    )
+    async with node(database, schema, "node-a") as a, node(database, schema, "node-b") as b:
+        acks: list[Ack] = []
+
+        async def deliver(runtime: Runtime) -> None:
+            acks.append(await runtime.receive(message))
+
+        async with anyio.create_task_group() as tg:
+            with holding_the_append_lock(database, schema, W):  # neither may commit yet
+                tg.start_soon(deliver, a)
+                tg.start_soon(deliver, b)
+                with anyio.fail_after(10):
+                    while len(backends_waiting_for_the_lock(database)) < 2:  # noqa: ASYNC110 - another process signals nothing
+                        await anyio.sleep(0.05)
+        first, second = sorted(acks, key=lambda ack: ack.duplicate)
+        assert (first.duplicate, second.duplicate) == (False, True)
+        assert (second.contact_id, second.message_id) == (first.contact_id, first.message_id)
+        log = [s.event for s in await b.store.read(W)]
+        assert [e.message.id for e in log if isinstance(e, ev.MessageReceived)] == [
+            first.message_id
+        ]
+        assert sum(isinstance(e, ev.ContactReceived) for e in log) == 1
