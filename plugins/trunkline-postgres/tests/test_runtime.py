@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
+import anyio.abc
 import pytest
 
 from trunkline import Ack, Address, InboundMessage, Runtime
@@ -91,3 +92,55 @@ async def test_a_retry_on_the_other_node_racing_the_first_delivery_is_stored_onc
             first.message_id
         ]
         assert sum(isinstance(e, ev.ContactReceived) for e in log) == 1
+
+
+async def test_a_message_stored_while_its_node_takes_the_lease_over_is_routed(
+    database: str, schema: str
+) -> None:
+    """node-b takes in a message while node-a routes; its append is held until node-b has
+    taken the workspace over (node-a stopped), so the rebuilt engine has not seen it. The
+    append was decided by a node that did not route, so the new holder must still apply and
+    route it, not count it as applied."""
+    message = InboundMessage(
+        channel="web", sender=Address("memory", "cust-1"), body="hello", provider_id="m1"
+    )
+    stop_a, a_stopped = anyio.Event(), anyio.Event()
+
+    async def run_a(*, task_status: anyio.abc.TaskStatus[Runtime]) -> None:
+        async with node(database, schema, "node-a") as a:
+            task_status.started(a)
+            await stop_a.wait()
+        a_stopped.set()  # node-a released its lease
+
+    acks: list[Ack] = []
+    async with anyio.create_task_group() as nodes:
+        a = await nodes.start(run_a)
+        assert a.desks[W].owned
+        async with node(database, schema, "node-b") as b, anyio.create_task_group() as tg:
+
+            async def deliver() -> None:
+                acks.append(await b.receive(message))
+
+            with holding_the_append_lock(database, schema, W):
+                tg.start_soon(deliver)
+                with anyio.fail_after(10):
+                    while not backends_waiting_for_the_lock(database):  # noqa: ASYNC110 - another process signals nothing
+                        await anyio.sleep(0.05)
+                stop_a.set()
+                await a_stopped.wait()
+                with anyio.fail_after(10):
+                    while not b.desks[W].owned:  # noqa: ASYNC110 - the lease is a row
+                        await anyio.sleep(0.05)
+            with anyio.fail_after(5):
+                while not acks:  # noqa: ASYNC110 - the append returns when it returns
+                    await anyio.sleep(0.05)
+            (ack,) = acks
+            with anyio.fail_after(5):
+                while True:  # the log is polled
+                    log = [s.event for s in await b.store.read(W)]
+                    if any(
+                        isinstance(e, ev.ContactQueued) and e.contact_id == ack.contact_id
+                        for e in log
+                    ):
+                        break
+                    await anyio.sleep(0.1)
