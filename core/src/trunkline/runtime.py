@@ -97,10 +97,14 @@ def default_engine(
 class _Pending:
     """Events decided under a desk's lock, waiting for the committer to make them durable."""
 
-    __slots__ = ("done", "error", "events")
+    __slots__ = ("done", "engine", "error", "events")
 
-    def __init__(self, events: Sequence[ev.Event]) -> None:
+    def __init__(self, events: Sequence[ev.Event], engine: RoutingEngine | None = None) -> None:
         self.events = events
+        # The engine the events were applied to when decided; None when the desk did not
+        # route then. Only that engine has them: another (a takeover's rebuild) must still
+        # apply them from the log.
+        self.engine = engine
         self.done = anyio.Event()
         self.error: BaseException | None = None
 
@@ -468,7 +472,7 @@ class Runtime:
         append. So a busy workspace shares the cost of a durable commit among many contacts,
         and the order of the log is the order of the decisions.
         """
-        pending = _Pending(events)
+        pending = _Pending(events, desk.engine if desk.owned else None)
         if not events:
             pending.finish()
             return pending
@@ -524,10 +528,19 @@ class Runtime:
                 await self._recover(desk, batch, exc)
                 return
             if desk.owned:
-                if seq - len(events) == desk.applied:
-                    desk.applied = seq
-                else:  # another node appended in between: the tail applies its events later
-                    desk.own.append((seq - len(events) + 1, seq))
+                # The events of each decision are consecutive, in the batch's order. Those its
+                # engine applied are this desk's own; those decided while the desk did not
+                # route (the lease was taken over before the append returned) are left to the
+                # tail to apply, as another node's would be.
+                first = seq - len(events) + 1
+                for pending in batch:
+                    last = first + len(pending.events) - 1
+                    if pending.events and pending.engine is desk.engine:
+                        if first - 1 == desk.applied:
+                            desk.applied = last
+                        else:  # another node appended in between: the tail applies it later
+                            desk.own.append((first, last))
+                    first = last + 1
                 desk.unsnapshotted += len(events)
                 desk.poke()
             self._publish(events)
