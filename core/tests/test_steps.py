@@ -138,7 +138,8 @@ async def test_a_plugins_inbound_step_claims_a_message_for_a_closed_contact_and_
         other = await runtime.channel("web").deliver("carol", "something new")
         log = await log_of(runtime)
     assert (ack.contact_id, ack.new_contact) == (closed, False)  # joined, nothing opened
-    assert other.new_contact and other.contact_id != closed
+    assert other.new_contact
+    assert other.contact_id != closed
     [joined] = [e for e in of_type(log, ev.MessageReceived) if e.message.id == ack.message_id]
     assert joined.message.contact_id == closed
     notes = [n.text for n in of_type(log, ev.NoteAdded)]
@@ -146,7 +147,9 @@ async def test_a_plugins_inbound_step_claims_a_message_for_a_closed_contact_and_
     assert f"opened {other.contact_id} with {other.message_id}" in notes
     # The intake the step saw: a known customer, the thread, the workspace's configuration.
     last = step.seen[-1]
-    assert not last.new_customer and last.customer.id and last.workspace.workspace.id == W
+    assert not last.new_customer
+    assert last.customer.id
+    assert last.workspace.workspace.id == W
     assert last.thread_key == "web:memory:carol"
 
 
@@ -182,7 +185,8 @@ async def test_a_plugins_decision_step_adds_events_right_after_the_ones_it_follo
         async def follow(
             self, event: ev.Event, before: Sequence[ev.Event], desk: DeskView, runtime: Any
         ) -> Sequence[ev.Event]:
-            assert isinstance(event, ev.ContactClosed) and desk.owned
+            assert isinstance(event, ev.ContactClosed)
+            assert desk.owned
             return [
                 ev.NoteAdded(
                     workspace=W,
@@ -283,4 +287,3 @@ async def test_each_desk_has_what_the_desk_view_protocol_promises() -> None:
         assert {"config", "engine", "owned"} == _members(DeskView)
         assert (desk.config.workspace.id, desk.owned) == (W, True)
         assert desk.engine.queues.keys() == {"support"}
-

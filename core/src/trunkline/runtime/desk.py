@@ -145,12 +145,13 @@ class Desk:
 
     # Rebuilding ---------------------------------------------------------------------------
 
-    async def rebuild(self) -> None:
+    async def rebuild(self, *, fresh: bool = False) -> None:
         """A fresh engine: the latest snapshot if it fits, then the log after it, in chunks.
 
-        The caller holds the lock, or nothing runs yet (start-up)."""
+        The caller holds the lock, or nothing runs yet (start-up: ``fresh``, the desk's engine
+        was just built and has seen nothing, so it is used rather than built again)."""
         ledger, store = self.ledger, self.ledger.runtime.store
-        engine = ledger.new_engine(self.config)
+        engine = self.engine if fresh else ledger.new_engine(self.config)
         after = 0
         snapshot = await store.load_snapshot(self.id)
         if snapshot is not None and snapshot.fingerprint == ledger.fingerprint(self.config):

@@ -150,7 +150,7 @@ class Runtime:
                 if shared:  # routed only once this node holds the lease (see cluster.py)
                     desk.owned = False
                 else:
-                    await desk.rebuild()
+                    await desk.rebuild(fresh=True)
             self.pm.hook.trunkline_configure.call_historic(kwargs={"config": self.config})
             receive = self.bus.open()
             # The committers outlive the rest: channels finishing requests in flight while
