@@ -26,8 +26,10 @@ from trunkline import (
     Classification,
     Contact,
     Customer,
+    DecisionStep,
     Direction,
     FakeClock,
+    InboundStep,
     OutboundMessage,
     Queue,
     Router,
@@ -206,6 +208,33 @@ class Everything:
         self.note("trunkline_classify")
         return Classification(attributes={"seen_by": "everything"})
 
+    @hookimpl
+    def trunkline_register_inbound_steps(self) -> list[InboundStep]:
+        plugin = self
+
+        class Seen(InboundStep):
+            name = "everything-seen"
+
+            async def after(self, intake: Any, contact: Any, message: Any, **kw: Any) -> list[Any]:
+                plugin.note("trunkline_register_inbound_steps", body=message.body)
+                return []
+
+        return [Seen()]
+
+    @hookimpl
+    def trunkline_register_decision_steps(self) -> list[DecisionStep]:
+        plugin = self
+
+        class Offers(DecisionStep):
+            name = "everything-offers"
+            follows = (ev.ContactOffered,)
+
+            async def follow(self, event: Any, before: Any, desk: Any, runtime: Any) -> list[Any]:
+                plugin.note("trunkline_register_decision_steps", type=event.type)
+                return []
+
+        return [Offers()]
+
     # routing
     @hookimpl
     def trunkline_select_queue(self, contact: Contact, queues: Mapping[str, Queue]) -> str | None:
@@ -337,6 +366,8 @@ async def test_every_hook_is_exercised(tmp_path: Any, anyio_backend: str) -> Non
     assert plugin.service_state == "stopped"  # cancelled when the runtime stopped
     assert plugin.called["trunkline_configure"] == [{"greeting": "hi from the file"}]
     assert {"type": "MessageSent"} in plugin.called["trunkline_contact_event"]
+    assert {"body": "hello"} in plugin.called["trunkline_register_inbound_steps"]
+    assert {"type": "ContactOffered"} in plugin.called["trunkline_register_decision_steps"]
     assert [a for a in plugin.called["trunkline_filter_agents"][0]["agents"] if a != "trainee"] == [
         "senior",
         "junior",

@@ -22,7 +22,7 @@ from ..channels import ReadsAttachments, TemporaryFailure
 from ..errors import TrunklineError
 from ..model import AgentStatus, Contact
 from ..routing import RoutingEngine, RoutingError
-from ..runtime import Runtime
+from ..runtime import PluginRuntime
 from ..users import hash_token
 from .auth import SESSION_COOKIE, Auth, User
 from .hub import SIGNED_OUT, Connection, Hub
@@ -75,7 +75,7 @@ def error_response(exc: ApiError) -> JSONResponse:
 class Api:
     """The endpoints, bound to one runtime, its users and its hub."""
 
-    def __init__(self, runtime: Runtime, auth: Auth, hub: Hub) -> None:
+    def __init__(self, runtime: PluginRuntime, auth: Auth, hub: Hub) -> None:
         self.runtime = runtime
         self.auth = auth
         self.hub = hub
@@ -861,5 +861,5 @@ def _status(value: Any) -> AgentStatus:
         raise ApiError(400, f'"status" must be one of {allowed}') from None
 
 
-def api_routes(runtime: Runtime, auth: Auth, hub: Hub) -> list[BaseRoute]:
+def api_routes(runtime: PluginRuntime, auth: Auth, hub: Hub) -> list[BaseRoute]:
     return Api(runtime, auth, hub).routes()

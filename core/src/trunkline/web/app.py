@@ -33,7 +33,7 @@ from .. import hookspecs
 from ..config import Config
 from ..errors import PluginError
 from ..plugins import PRODUCT
-from ..runtime import Runtime
+from ..runtime import PluginRuntime, Runtime
 from . import server
 from .api import ApiError, api_routes, error_response
 from .auth import DEVICE_DAYS, SESSION_COOKIE, Auth, Held, client_address
@@ -259,7 +259,7 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
     return app
 
 
-def _plugin_routes(runtime: Runtime) -> list[BaseRoute]:
+def _plugin_routes(runtime: PluginRuntime) -> list[BaseRoute]:
     """The routes plugins add (``trunkline_register_routes``); one under a prefix of
     :data:`RESERVED` stops the start with a :class:`~trunkline.PluginError` naming it."""
     found: list[BaseRoute] = []

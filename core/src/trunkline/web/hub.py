@@ -23,7 +23,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from .. import events as ev
 from ..channels import Signal
 from ..metrics import Metrics
-from ..runtime import Runtime
+from ..runtime import PluginRuntime
 from .auth import User
 from .names import CustomerNames
 from .views import (
@@ -97,7 +97,7 @@ class Connection:
 class Hub:
     """Routes events to connections. ``run`` is a task of the web server."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: PluginRuntime) -> None:
         self.runtime = runtime
         self.agents: dict[tuple[str, str], set[Connection]] = {}
         self.supervisors: dict[str, set[Connection]] = {}

@@ -15,7 +15,7 @@ from .. import events as ev
 from ..metrics import Metrics
 from ..model import AgentStatus, Contact, ContactState, Customer, Message, Offer, Queue
 from ..routing import RoutingEngine
-from ..runtime import Desk, Runtime
+from ..runtime import DeskView, PluginRuntime
 
 __all__ = [
     "ALERT_KINDS",
@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 
-def router_of(desk: Desk) -> RoutingEngine:
+def router_of(desk: DeskView) -> RoutingEngine:
     """The desk's routing engine, read through the RoutingEngine protocol alone (so any
     ``engine_factory``'s engine serves the API)."""
     return desk.engine
@@ -141,7 +141,7 @@ def customer_profile(customer: Customer) -> dict[str, Any]:
     }
 
 
-def author_name(runtime: Runtime, workspace: str, username: str, agent_id: str | None) -> str:
+def author_name(runtime: PluginRuntime, workspace: str, username: str, agent_id: str | None) -> str:
     """The name people read for a note's author: the user's, the agent's, or the user name."""
     config = runtime.config.workspaces.get(workspace)
     user = None if config is None else config.users.get(username)
@@ -164,7 +164,7 @@ def note_json(note: ev.NoteAdded, author: str) -> dict[str, Any]:
 
 
 async def contact_detail(
-    runtime: Runtime, workspace: str, contact: Contact, router: RoutingEngine | None
+    runtime: PluginRuntime, workspace: str, contact: Contact, router: RoutingEngine | None
 ) -> dict[str, Any]:
     """The contact, its messages and notes, its customer's profile, and the customer's other
     contacts with their messages and notes (newest first)."""
@@ -187,7 +187,7 @@ async def contact_detail(
     return detail
 
 
-async def _timeline(runtime: Runtime, workspace: str, contact_id: str) -> dict[str, Any]:
+async def _timeline(runtime: PluginRuntime, workspace: str, contact_id: str) -> dict[str, Any]:
     """From the contact's events: its notes, and when its agent accepted it (the start of
     the handle time; None while nobody holds it)."""
     notes = []
