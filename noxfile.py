@@ -42,13 +42,18 @@ def lint(session: nox.Session) -> None:
     session.run("uv", "run", "ruff", "format", "--check", ".", external=True)
 
 
-#: Every distribution's sources: core's, each plugin's and each example's (CI checks the same).
-TYPED = ["core/src", *(f"{d}/src" for d in PLUGIN_DIRS if (ROOT / d / "src").is_dir())]
+#: Every distribution's sources: core's, each plugin's and each example's, and the repository's
+#: test support (``support/*``, never published); CI checks the same.
+TYPED = [
+    "core/src",
+    *(f"{d}/src" for d in PLUGIN_DIRS if (ROOT / d / "src").is_dir()),
+    *sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("support/*/src")),
+]
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over core, then each plugin and example, as CI runs it."""
+    """mypy --strict over core, then each plugin, example and test-support member, as CI does."""
     session.run("uv", "run", "mypy", "--strict", "core/src", external=True)
     session.run("uv", "run", "mypy", "--strict", *TYPED[1:], external=True)
 

@@ -31,7 +31,7 @@ from typing import Any
 import anyio
 
 from trunkline import Address, InboundMessage, Runtime, config_from_dict, load_plugins
-from trunkline.sqlite import SqliteStore
+from trunkline.sql import SqliteStore
 from trunkline.store import Store
 from trunkline.testing.store_suite import contact_events
 

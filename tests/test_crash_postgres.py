@@ -111,11 +111,14 @@ def write_node(tmp_path: Path, name: str, port: int) -> Path:
             [workspaces.{WORKSPACE}.queues.support]
             offer_timeout = 2.0
 
-            [workspaces.{WORKSPACE}.channels.intake-{name}]
+            # One channel name on both nodes, as a cluster runs one configuration: a retry
+            # is recognised by the channel's name and the provider's id, so one that lands
+            # on the other node is a redelivery there only under the same name.
+            [workspaces.{WORKSPACE}.channels.intake]
             adapter = "webhook"
             queue = "support"
 
-            [workspaces.{WORKSPACE}.channels.intake-{name}.settings]
+            [workspaces.{WORKSPACE}.channels.intake.settings]
             port = {port}
             """
         )

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from trunkline import events as ev
-from trunkline.sqlite import SqliteStore
+from trunkline.sql import SqliteStore
 
 KILLS = 20
 WORKSPACE = "crash"

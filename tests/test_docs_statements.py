@@ -22,6 +22,8 @@ REGISTRIES = (
     "trunkline_register_channels",
     "trunkline_register_strategies",
     "trunkline_register_stores",
+    "trunkline_register_inbound_steps",
+    "trunkline_register_decision_steps",
 )
 NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
 

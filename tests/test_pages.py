@@ -39,7 +39,7 @@ from trunkline import events as ev
 from trunkline.channels import Signal
 from trunkline.model import Address, AgentStatus, Attachment, ContactState, Customer, Offer
 from trunkline.testing import build_runtime
-from trunkline.testing.browser import chromium_path, launched_chromium
+from trunkline_testsupport.browser import chromium_path, launched_chromium
 from trunkline_web.app import web_port
 from trunkline_web.users import hash_password
 from trunkline_webchat import plugin as webchat_plugin

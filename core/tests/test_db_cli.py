@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 
 from trunkline import events as ev
-from trunkline.sqlite import SqliteStore
+from trunkline.sql import SqliteStore
 from trunkline.testing.store_suite import contact_events
 
 CONFIG = """

@@ -17,7 +17,7 @@ from trunkline.errors import TrunklineError
 from trunkline.model import Agent, AgentStatus, Queue
 from trunkline.retention import anonymise_event
 from trunkline.routing import Router, SetAgentStatus
-from trunkline.sqlite import SqliteStore
+from trunkline.sql import SqliteStore
 from trunkline.testing import build_runtime
 
 pytestmark = pytest.mark.anyio

@@ -6,8 +6,6 @@ each one was actually called, so a new hook cannot be added without a test that 
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,8 +26,10 @@ from trunkline import (
     Classification,
     Contact,
     Customer,
+    DecisionStep,
     Direction,
     FakeClock,
+    InboundStep,
     OutboundMessage,
     Queue,
     Router,
@@ -45,6 +45,7 @@ from trunkline.plugins import PluginManager, load_plugins
 from trunkline.runtime import Runtime
 from trunkline.services import Service
 from trunkline.testing import wait_for_event
+from trunkline_testsupport.typecheck import mypy_strict
 
 pytestmark = pytest.mark.anyio
 W = "acme"
@@ -200,6 +201,33 @@ class Everything:
         self.note("trunkline_classify")
         return Classification(attributes={"seen_by": "everything"})
 
+    @hookimpl
+    def trunkline_register_inbound_steps(self) -> list[InboundStep]:
+        plugin = self
+
+        class Seen(InboundStep):
+            name = "everything-seen"
+
+            async def after(self, intake: Any, contact: Any, message: Any, **kw: Any) -> list[Any]:
+                plugin.note("trunkline_register_inbound_steps", body=message.body)
+                return []
+
+        return [Seen()]
+
+    @hookimpl
+    def trunkline_register_decision_steps(self) -> list[DecisionStep]:
+        plugin = self
+
+        class Offers(DecisionStep):
+            name = "everything-offers"
+            follows = (ev.ContactOffered,)
+
+            async def follow(self, event: Any, before: Any, desk: Any, runtime: Any) -> list[Any]:
+                plugin.note("trunkline_register_decision_steps", type=event.type)
+                return []
+
+        return [Offers()]
+
     # routing
     @hookimpl
     def trunkline_select_queue(self, contact: Contact, queues: Mapping[str, Queue]) -> str | None:
@@ -322,6 +350,8 @@ async def test_every_hook_is_exercised(tmp_path: Any, anyio_backend: str) -> Non
     assert plugin.service_state == "stopped"  # cancelled when the runtime stopped
     assert plugin.called["trunkline_configure"] == [{"greeting": "hi from the file"}]
     assert {"type": "MessageSent"} in plugin.called["trunkline_contact_event"]
+    assert {"body": "hello"} in plugin.called["trunkline_register_inbound_steps"]
+    assert {"type": "ContactOffered"} in plugin.called["trunkline_register_decision_steps"]
     assert [a for a in plugin.called["trunkline_filter_agents"][0]["agents"] if a != "trainee"] == [
         "senior",
         "junior",
@@ -418,27 +448,18 @@ async def test_a_plugins_own_hook_marked_may_be_async_takes_async_implementation
 
 
 def test_mypy_checks_a_hook_calls_keywords_against_its_spec(tmp_path: Path) -> None:
-    pytest.importorskip("mypy")
-    program = tmp_path / "call.py"
-    program.write_text(
+    report = mypy_strict(
+        tmp_path / "call.py",
         "from trunkline import Contact, PluginManager, Queue, hookspecs\n"
         "def choose(pm: PluginManager, contact: Contact, queues: dict[str, Queue]) -> None:\n"
         "    pm.call_first(hookspecs.trunkline_select_queue, contact=contact, queus=queues)\n"
         "    n: int | None = pm.call_first(\n"
         "        hookspecs.trunkline_select_queue, contact=contact, queues=queues\n"
         "    )\n",
-        encoding="utf-8",
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(program)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert 'call.py:3: error: No overload variant of "call_first"' in result.stdout, result.stdout
-    assert "call.py:4: error: Incompatible types in assignment" in result.stdout, result.stdout
-    assert '(expression has type "str | None"' in result.stdout, result.stdout
+    assert 'call.py:3: error: No overload variant of "call_first"' in report, report
+    assert "call.py:4: error: Incompatible types in assignment" in report, report
+    assert '(expression has type "str | None"' in report, report
 
 
 def test_a_router_given_the_plugin_manager_as_before_still_routes_by_the_hooks_with_a_warning() -> (

@@ -25,7 +25,7 @@ from trunkline import events as ev
 from trunkline.errors import TrunklineError
 from trunkline.model import Queue
 from trunkline.reports import ReportOptions, report_from_events
-from trunkline.sqlite import SqliteStore
+from trunkline.sql import SqliteStore
 
 T0 = datetime(2024, 3, 4, 8, 0, tzinfo=UTC).timestamp()  # Monday 08:00 UTC
 DAY = 86_400.0

@@ -16,7 +16,7 @@ import pytest
 
 from trunkline import events as ev
 from trunkline.errors import TrunklineError
-from trunkline.sqlite import SqliteStore, StoreCorrupted
+from trunkline.sql import SqliteStore, StoreCorrupted
 from trunkline.testing.store_suite import W, contact_events
 
 pytestmark = pytest.mark.anyio
@@ -113,7 +113,7 @@ WRITER = textwrap.dedent(
     """
     import json, resource, signal, sys
     import anyio
-    from trunkline.sqlite import SqliteStore
+    from trunkline.sql import SqliteStore
     from trunkline.channels import TemporaryFailure
     from trunkline.testing.store_suite import contact_events
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from trunkline.builtin.memory_store import MemoryStore
-from trunkline.sqlite import SqliteStore
+from trunkline.sql import SqliteStore
 from trunkline.store import Store
 from trunkline.testing.store_suite import StoreConformance
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from trunkline import (
 )
 from trunkline import events as ev
 from trunkline.codec import dump_event, load_event
+from trunkline_testsupport.typecheck import mypy_strict
 
 
 def board() -> Switchboard:
@@ -425,26 +424,17 @@ def test_add_queue_and_add_agent_take_every_field_by_name_with_its_default(
 
 
 def test_mypy_rejects_a_misspelt_setting(tmp_path: Path) -> None:
-    pytest.importorskip("mypy")
-    program = tmp_path / "typo.py"
-    program.write_text(
+    report = mypy_strict(
+        tmp_path / "typo.py",
         "from trunkline import Switchboard\n"
         "sb = Switchboard()\n"
         'sb.add_queue("support", stiky=30)\n'
         'sb.add_queue("sales", order="random")\n',
-        encoding="utf-8",
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", str(program)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert 'typo.py:3: error: Unexpected keyword argument "stiky" for "add_queue"' in result.stdout
+    assert 'typo.py:3: error: Unexpected keyword argument "stiky" for "add_queue"' in report
     assert (
         'typo.py:4: error: Argument "order" to "add_queue" of "Switchboard" has incompatible type'
-        in result.stdout
+        in report
     )
 
 

@@ -180,6 +180,24 @@ if TYPE_CHECKING:  # for type checkers only; test_facade checks it names _EXPORT
         Strategy as Strategy,
     )
     from .runtime import (
+        Claim as Claim,
+    )
+    from .runtime import (
+        DecisionStep as DecisionStep,
+    )
+    from .runtime import (
+        DeskView as DeskView,
+    )
+    from .runtime import (
+        InboundStep as InboundStep,
+    )
+    from .runtime import (
+        Intake as Intake,
+    )
+    from .runtime import (
+        PluginRuntime as PluginRuntime,
+    )
+    from .runtime import (
         Runtime as Runtime,
     )
     from .store import (
@@ -241,6 +259,12 @@ _EXPORTS = {
     "RoutingError": ".routing",
     "RoutingSettings": ".model",
     "Runtime": ".runtime",
+    "Claim": ".runtime",
+    "DecisionStep": ".runtime",
+    "DeskView": ".runtime",
+    "InboundStep": ".runtime",
+    "Intake": ".runtime",
+    "PluginRuntime": ".runtime",
     "Schedule": ".hours",
     "Secret": ".channels",
     "secret": ".channels",

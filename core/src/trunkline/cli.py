@@ -477,7 +477,7 @@ def _with_store(state: _State, config_file: str, work: Any, *, upgrade: bool = F
 @click.pass_obj
 def db_upgrade(state: _State, config_file: str) -> None:
     """Bring the database of CONFIG_FILE to the schema this Trunkline needs."""
-    from .sqlstore import SCHEMA_VERSION
+    from .sql import SCHEMA_VERSION
 
     async def work(config: Any, store: Any) -> str:
         return str(store.name)

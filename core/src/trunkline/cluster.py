@@ -22,13 +22,11 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.abc
 
-from . import events as ev
-from .model import Contact
-from .routing import EnqueueContact
 from .store import SharedStore
 
 if TYPE_CHECKING:
-    from .runtime import Desk, Runtime, _Pending
+    from .model import Contact
+    from .runtime import Desk, Runtime
 
 __all__ = ["Coordinator", "node_name"]
 
@@ -66,7 +64,7 @@ class Coordinator:
             with anyio.CancelScope(shield=True):
                 for wid, desk in self.runtime.desks.items():
                     if desk.owned:
-                        self.runtime.stop_routing(desk)
+                        self.runtime.release(desk)
                         try:
                             await self.store.release_lease(wid, self.node)
                         except Exception:
@@ -86,19 +84,10 @@ class Coordinator:
                 held = False
             if held and not desk.owned:
                 log.info('node "%s" now routes workspace "%s"', self.node, wid)
-                await self._take_over(desk)
+                await self.runtime.take_over(desk)
             elif not held and desk.owned:
                 log.warning('node "%s" lost the lease of workspace "%s"', self.node, wid)
-                self.runtime.stop_routing(desk)
-
-    async def _take_over(self, desk: Desk) -> None:
-        async with desk.lock:
-            rebuilt = await self.runtime._rebuild(desk.config)
-            desk.engine, desk.unsnapshotted = rebuilt.engine, rebuilt.unsnapshotted
-            desk.applied, desk.own = rebuilt.applied, []
-            self.runtime.start_routing(desk)
-            pending = await self._route(desk, desk.engine.unrouted())
-        await pending.stored()
+                self.runtime.release(desk)
 
     async def _tail(self) -> None:
         while True:
@@ -126,25 +115,8 @@ class Coordinator:
             received: list[Contact] = []
             while True:
                 chunk = await self.store.read(wid, desk.applied, CATCH_UP_CHUNK)
-                for stored in chunk:
-                    if not any(first <= stored.seq <= last for first, last in desk.own):
-                        desk.engine.apply(stored.event)
-                        if isinstance(stored.event, ev.ContactReceived):
-                            received.append(stored.event.contact)
-                if chunk:
-                    desk.applied = chunk[-1].seq
-                    desk.own = [(a, b) for a, b in desk.own if b > desk.applied]
+                received += desk.catch_up(chunk)
                 if len(chunk) < CATCH_UP_CHUNK:
                     break
-            pending = await self._route(desk, received)
+            pending = await desk.route(received, self.runtime.clock.now())
         await pending.stored()
-
-    async def _route(self, desk: Desk, contacts: list[Contact]) -> _Pending:
-        """Queue contacts received elsewhere (the caller holds the desk's lock)."""
-        waiting = {c.id for c in desk.engine.unrouted()}
-        now = self.runtime.clock.now()
-        events: list[ev.Event] = []
-        for contact in contacts:
-            if contact.id in waiting:
-                events += await self.runtime.decide(desk, EnqueueContact(contact), now)
-        return self.runtime.submit(desk, events)

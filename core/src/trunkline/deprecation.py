@@ -10,9 +10,10 @@ removed no earlier than the release the warning names; the CHANGELOG says so und
 
 from __future__ import annotations
 
+import sys
 import warnings
 
-__all__ = ["TrunklineDeprecationWarning", "warn_deprecated"]
+__all__ = ["TrunklineDeprecationWarning", "warn_deprecated", "warn_deprecated_module"]
 
 
 class TrunklineDeprecationWarning(DeprecationWarning):
@@ -31,3 +32,25 @@ def warn_deprecated(what: str, *, instead: str, removal: str, stacklevel: int = 
         TrunklineDeprecationWarning,
         stacklevel=stacklevel + 1,
     )
+
+
+def warn_deprecated_module(module: str, *, instead: str, removal: str) -> None:
+    """Warn that importing ``module`` is deprecated; called at the top level of that module.
+
+    The warning points at the ``import`` statement that loaded the module, past the import
+    machinery: ``warnings`` passes over the frozen frames of ``importlib`` itself, and this
+    passes over a loader's ``exec_module`` (pytest's assertion rewriter loads the modules of
+    a pytest plugin's distribution, as Trunkline is one). So the default filters show it to
+    the code that imports.
+    """
+    level, frame = 2, sys._getframe(1).f_back  # 2: the deprecated module's own top level
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if "importlib" in name and "_bootstrap" in name:  # not counted by warnings either
+            frame = frame.f_back
+            continue
+        level += 1
+        if frame.f_code.co_name != "exec_module":
+            break
+        frame = frame.f_back
+    warn_deprecated(f"the module {module}", instead=instead, removal=removal, stacklevel=level)

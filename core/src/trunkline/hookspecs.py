@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from .model import Address, Agent, Contact, Customer, Queue
     from .plugins import PluginManager
     from .routing import Classification, Strategy
-    from .runtime import Runtime
+    from .runtime import DecisionStep, InboundStep, PluginRuntime
     from .services import Service
     from .store import Store, StoreFactory
 
@@ -174,7 +174,7 @@ def trunkline_register_stores() -> Sequence[StoreFactory]:
 
 
 @spec()
-def trunkline_register_services(runtime: Runtime) -> Sequence[Service]:
+def trunkline_register_services(runtime: PluginRuntime) -> Sequence[Service]:
     """Return long-running services to run beside the channels (``trunkline.services.Service``).
 
     Called once when the runtime starts, after its channels are up. Each service's
@@ -255,6 +255,35 @@ def trunkline_classify(
     """
 
 
+@spec()
+def trunkline_register_inbound_steps() -> Sequence[InboundStep]:
+    """Return steps of the inbound pipeline (``trunkline.InboundStep`` objects).
+
+    Called once when the runtime is built. Once the customer and the thread of a message are
+    known, each step's ``attach(intake)`` may claim a message that matches no open contact for
+    an existing contact (the first :class:`~trunkline.Claim` wins), and each step's
+    ``after(intake, contact, message, new_contact=...)`` may add events once its contact and
+    the stored message are known. Their events are appended with the message, in one batch.
+    Surveys (``surveys``) and delivery reports (``delivery-reports``) are built-in plugins'
+    steps. A step that raises is logged with its name and skipped; a ``TemporaryFailure``
+    reaches the sender, who retries.
+    """
+    return []
+
+
+@spec()
+def trunkline_register_decision_steps() -> Sequence[DecisionStep]:
+    """Return steps that add events to routing decisions (``trunkline.DecisionStep``).
+
+    Called once when the runtime is built. For each event of a decision whose type is in a
+    step's ``follows``, ``await step.follow(event, before, desk, runtime)`` returns events
+    appended right after it, in the same atomic batch (the built-in ``surveys`` plugin asks
+    its question after a close this way). Called under the workspace's lock: keep it short.
+    A step that raises is logged with its name and skipped.
+    """
+    return []
+
+
 # Routing (synchronous: called inside the pure routing engine) -----------------------------
 
 
@@ -314,7 +343,7 @@ def trunkline_render_outbound(
 
 
 @spec(may_be_async=True)
-def trunkline_contact_event(event: Event, runtime: Runtime) -> Awaitable[None] | None:
+def trunkline_contact_event(event: Event, runtime: PluginRuntime) -> Awaitable[None] | None:
     """Observe every event after it is durably stored: metrics, CRM sync, webhooks.
 
     *May be async.* Implementations run in order; an exception is logged and ignored.

@@ -19,10 +19,11 @@ chart and time in state.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from . import events as ev
+from .fold import Fold, handles
 from .model import Agent, AgentState, AgentStatus, Queue
 from .servicelevel import ServiceLevel
 
@@ -30,8 +31,10 @@ __all__ = [
     "SATISFIED",
     "TREND_INTERVAL",
     "TREND_INTERVALS",
+    "AgentCounters",
     "AgentMetrics",
     "Metrics",
+    "QueueCounters",
     "QueueMetrics",
     "contact_rates",
     "count_survey",
@@ -101,22 +104,9 @@ def count_survey(c: Any, score: int, scale: int) -> None:
         c.satisfied += 1
 
 
-class _Interval:
-    """Service level's counters for the contacts that started waiting in one interval."""
-
-    __slots__ = ("abandoned_within", "answered_within", "counted", "short_abandoned", "within")
-
-    def __init__(self) -> None:
-        self.within = 0
-        self.counted = 0
-        self.answered_within = 0
-        self.abandoned_within = 0
-        self.short_abandoned = 0
-
-
-class QueueMetrics:
-    """One queue's running totals. The workspace's are the sum of its queues' (see
-    :meth:`Metrics.figures`); every rate is derived from these counters when read."""
+class QueueCounters:
+    """The counters a queue's figures are derived from (:func:`contact_rates`,
+    :func:`csat_rates`): live in :class:`QueueMetrics`, per row in a historical report."""
 
     __slots__ = (
         "abandoned",
@@ -129,32 +119,18 @@ class QueueMetrics:
         "handle_time",
         "handled",
         "offered",
-        "offers",
-        "queue",
-        "ringing",
-        "rule",
         "satisfied",
         "score_total",
         "short_abandoned",
         "surveys",
         "talk_time",
         "talked",
-        "threshold",
-        "trend",
-        "unanswered",
         "within",
         "wrap_time",
     )
 
-    def __init__(self, queue: Queue) -> None:
-        self.queue = queue
-        self.threshold = queue.service_level_threshold
-        self.rule = ServiceLevel.of(queue)
-        # Contacts not answered yet (queued or ringing) -> the time they started waiting.
-        self.unanswered: dict[str, float] = {}
-        self.ringing = 0  # of those, the ones with an open offer
-        self.offered = 0  # contacts that entered the queue (overflow into it included)
-        self.offers = 0  # offers made to agents from this queue
+    def __init__(self) -> None:
+        self.offered = 0  # contacts that entered the queue
         self.answered = 0
         self.abandoned = 0
         self.within = 0  # contacts that meet service level (the queue's definition)
@@ -172,6 +148,75 @@ class QueueMetrics:
         self.surveys = 0
         self.satisfied = 0
         self.score_total = 0.0  # on a 5-point scale
+
+
+class AgentCounters:
+    """The counters an agent's figures are derived from (:func:`handling_rates`,
+    :func:`csat_rates`, occupancy): live in :class:`AgentMetrics`, per row in a report."""
+
+    __slots__ = (
+        "answered",
+        "available_time",
+        "busy_time",
+        "handle_time",
+        "handled",
+        "missed",
+        "offers",
+        "rejected",
+        "satisfied",
+        "score_total",
+        "surveys",
+        "talk_time",
+        "talked",
+        "wrap_time",
+    )
+
+    def __init__(self) -> None:
+        self.busy_time = 0.0
+        self.available_time = 0.0
+        self.offers = 0
+        self.answered = 0
+        self.rejected = 0
+        self.missed = 0
+        self.talked = 0  # conversations of its that ended or were transferred
+        self.talk_time = 0.0
+        self.handled = 0
+        self.wrap_time = 0.0
+        self.handle_time = 0.0
+        self.surveys = 0
+        self.satisfied = 0
+        self.score_total = 0.0  # on a 5-point scale
+
+
+class _Interval:
+    """Service level's counters for the contacts that started waiting in one interval."""
+
+    __slots__ = ("abandoned_within", "answered_within", "counted", "short_abandoned", "within")
+
+    def __init__(self) -> None:
+        self.within = 0
+        self.counted = 0
+        self.answered_within = 0
+        self.abandoned_within = 0
+        self.short_abandoned = 0
+
+
+class QueueMetrics(QueueCounters):
+    """One queue's running totals. The workspace's are the sum of its queues' (see
+    :meth:`Metrics.figures`); every rate is derived from these counters when read.
+    ``offered`` counts overflow into the queue too."""
+
+    __slots__ = ("offers", "queue", "ringing", "rule", "threshold", "trend", "unanswered")
+
+    def __init__(self, queue: Queue) -> None:
+        super().__init__()
+        self.queue = queue
+        self.threshold = queue.service_level_threshold
+        self.rule = ServiceLevel.of(queue)
+        # Contacts not answered yet (queued or ringing) -> the time they started waiting.
+        self.unanswered: dict[str, float] = {}
+        self.ringing = 0  # of those, the ones with an open offer
+        self.offers = 0  # offers made to agents from this queue
         # Interval start -> its service level counters, the latest TREND_INTERVALS only.
         self.trend: dict[float, _Interval] = {}
 
@@ -244,49 +289,11 @@ class QueueMetrics:
         }
 
 
-_COUNTERS = (
-    "ringing",
-    "offered",
-    "offers",
-    "answered",
-    "abandoned",
-    "within",
-    "counted",
-    "answered_within",
-    "abandoned_within",
-    "short_abandoned",
-    "at_once",
-    "answer_time",
-    "talked",
-    "talk_time",
-    "handled",
-    "wrap_time",
-    "handle_time",
-    "surveys",
-    "satisfied",
-    "score_total",
-)
+_COUNTERS = (*QueueCounters.__slots__, "ringing", "offers")
+_AGENT_COUNTERS = AgentCounters.__slots__
 
 
-_AGENT_COUNTERS = (
-    "offers",
-    "answered",
-    "rejected",
-    "missed",
-    "talked",
-    "talk_time",
-    "handled",
-    "wrap_time",
-    "handle_time",
-    "surveys",
-    "satisfied",
-    "score_total",
-    "busy_time",
-    "available_time",
-)
-
-
-class AgentMetrics:
+class AgentMetrics(AgentCounters):
     """One agent's status, what it holds, and its running totals.
 
     ``busy_time`` is time holding at least one contact (talking or in wrap-up);
@@ -295,52 +302,16 @@ class AgentMetrics:
     since.
     """
 
-    __slots__ = (
-        "active",
-        "answered",
-        "available_time",
-        "busy_time",
-        "handle_time",
-        "handled",
-        "last",
-        "missed",
-        "offers",
-        "open_offers",
-        "queues",
-        "rejected",
-        "satisfied",
-        "score_total",
-        "shown",
-        "since",
-        "status",
-        "surveys",
-        "talk_time",
-        "talked",
-        "wrap_time",
-        "wrap_up",
-    )
+    __slots__ = ("active", "last", "open_offers", "queues", "shown", "since", "status", "wrap_up")
 
     def __init__(self, queues: tuple[str, ...] = ()) -> None:
+        super().__init__()
         self.queues = queues
         self.status = AgentStatus.OFFLINE
         self.open_offers: set[str] = set()
         self.active: set[str] = set()
         self.wrap_up: set[str] = set()
         self.last: float | None = None
-        self.busy_time = 0.0
-        self.available_time = 0.0
-        self.offers = 0
-        self.answered = 0
-        self.rejected = 0
-        self.missed = 0
-        self.talked = 0  # conversations of its that ended or were transferred
-        self.talk_time = 0.0
-        self.handled = 0
-        self.wrap_time = 0.0
-        self.handle_time = 0.0
-        self.surveys = 0
-        self.satisfied = 0
-        self.score_total = 0.0
         # What a supervisor sees the agent doing (its state while available, else its status)
         # and since when; None until an event about the agent came.
         self.shown: AgentState | AgentStatus | None = None
@@ -438,7 +409,7 @@ class _Contact:
         self.talk = 0.0  # talk time so far, over every agent it was transferred between
 
 
-class Metrics:
+class Metrics(Fold):
     """Figures of one workspace, fed one event at a time with :meth:`apply`.
 
     A contact waits from ``ContactQueued`` until an agent accepts it or the customer
@@ -458,29 +429,6 @@ class Metrics:
         self._contacts: dict[str, _Contact] = {}
         # Open offer id -> (contact id, agent, queue).
         self._offers: dict[str, tuple[str, AgentMetrics, QueueMetrics | None]] = {}
-        self._handlers: dict[type[ev.Event], Callable[[Any], None]] = {
-            ev.ContactReceived: self._received,
-            ev.ContactQueued: self._queued,
-            ev.ContactOffered: self._offered,
-            ev.OfferAccepted: self._accepted,
-            ev.OfferRejected: self._rejected,
-            ev.OfferTimedOut: self._timed_out,
-            ev.OfferRescinded: self._rescinded,
-            ev.ContactTransferred: self._transferred,
-            ev.ContactEnded: self._ended,
-            ev.WrapUpEnded: self._wrapped,
-            ev.ContactAbandoned: self._abandoned,
-            ev.ContactClosed: self._gone,
-            ev.ContactRefused: self._gone,
-            ev.AgentStatusChanged: self._status,
-            ev.SurveyAnswered: self._survey,
-        }
-
-    def apply(self, event: ev.Event) -> None:
-        """Fold one event in. Events of other kinds are ignored."""
-        handler = self._handlers.get(type(event))
-        if handler is not None:
-            handler(event)
 
     # Contacts -------------------------------------------------------------------------------
 
@@ -496,9 +444,11 @@ class Metrics:
             found = self.agents[agent_id] = AgentMetrics()
         return found
 
+    @handles(ev.ContactReceived)
     def _received(self, event: ev.ContactReceived) -> None:
         self.received += 1
 
+    @handles(ev.ContactQueued)
     def _queued(self, event: ev.ContactQueued) -> None:
         cid = event.contact_id
         queue = self._queue(event.queue, event.workspace)
@@ -522,6 +472,7 @@ class Metrics:
         queue.offered += 1
         contact.queue = queue
 
+    @handles(ev.ContactOffered)
     def _offered(self, event: ev.ContactOffered) -> None:
         offer = event.offer
         agent = self._agent(offer.agent_id)
@@ -567,6 +518,7 @@ class Metrics:
             if contact.offers:
                 queue.ringing -= 1
 
+    @handles(ev.OfferAccepted)
     def _accepted(self, event: ev.OfferAccepted) -> None:
         cid, at = event.contact_id, event.at
         entry = self._close_offer(event.offer_id, at)
@@ -596,55 +548,61 @@ class Metrics:
         contact.accepted_at = at
         contact.ended_at = None
 
+    @handles(ev.OfferRejected)
     def _rejected(self, event: ev.OfferRejected) -> None:
         self._close_offer(event.offer_id, event.at)
         agent = self._agent(event.agent_id)
         agent.rejected += 1
         agent._settle(event.at)
 
+    @handles(ev.OfferTimedOut)
     def _timed_out(self, event: ev.OfferTimedOut) -> None:
         self._close_offer(event.offer_id, event.at)
         agent = self._agent(event.agent_id)
         agent.missed += 1
         agent._settle(event.at)
 
+    @handles(ev.OfferRescinded)
     def _rescinded(self, event: ev.OfferRescinded) -> None:
         self._close_offer(event.offer_id, event.at)
 
-    def _transferred(self, event: ev.ContactTransferred) -> None:
-        cid, at = event.contact_id, event.at
-        agent = self._agent(event.from_agent)
+    def _talked(self, agent_id: str, cid: str, at: float, *, wrap_up: bool) -> _Contact | None:
+        """The agent's conversation stopped at ``at``: ended (into wrap-up) or transferred.
+        The contact, when these figures followed its answer."""
+        agent = self._agent(agent_id)
         agent._mark(at)
         agent.active.discard(cid)
+        if wrap_up:
+            agent.wrap_up.add(cid)
         agent._settle(at)
         contact = self._contacts.get(cid)
-        if contact is not None and contact.accepted_at is not None:
-            talk = at - contact.accepted_at
-            agent.talked += 1
-            agent.talk_time += talk
-            contact.talk += talk
+        if contact is None or contact.accepted_at is None:
+            return None
+        talk = at - contact.accepted_at
+        agent.talked += 1
+        agent.talk_time += talk
+        contact.talk += talk
+        return contact
+
+    @handles(ev.ContactTransferred)
+    def _transferred(self, event: ev.ContactTransferred) -> None:
+        contact = self._talked(event.from_agent, event.contact_id, event.at, wrap_up=False)
+        if contact is not None:
             contact.agent = None
             contact.accepted_at = None
 
+    @handles(ev.ContactEnded)
     def _ended(self, event: ev.ContactEnded) -> None:
-        cid, at = event.contact_id, event.at
-        agent = self._agent(event.agent_id)
-        agent._mark(at)
-        agent.active.discard(cid)
-        agent.wrap_up.add(cid)
-        agent._settle(at)
-        contact = self._contacts.get(cid)
-        if contact is not None and contact.accepted_at is not None:
-            talk = at - contact.accepted_at
-            agent.talked += 1
-            agent.talk_time += talk
-            contact.talk += talk
+        at = event.at
+        contact = self._talked(event.agent_id, event.contact_id, at, wrap_up=True)
+        if contact is not None:
             contact.ended_at = at
             queue = contact.queue
             if queue is not None:
                 queue.talked += 1
                 queue.talk_time += contact.talk
 
+    @handles(ev.WrapUpEnded)
     def _wrapped(self, event: ev.WrapUpEnded) -> None:
         cid, at = event.contact_id, event.at
         agent = self._agent(event.agent_id)
@@ -665,6 +623,7 @@ class Metrics:
             queue.handle_time += contact.talk + wrap
         contact.ended_at = contact.accepted_at = None
 
+    @handles(ev.ContactAbandoned)
     def _abandoned(self, event: ev.ContactAbandoned) -> None:
         cid = event.contact_id
         contact = self._contacts.get(cid)
@@ -682,6 +641,7 @@ class Metrics:
                     queue.at_once += 1
         self._forget(cid, event.at)
 
+    @handles(ev.ContactClosed, ev.ContactRefused)
     def _gone(self, event: ev.ContactClosed | ev.ContactRefused) -> None:
         self._forget(event.contact_id, event.at)
 
@@ -700,12 +660,14 @@ class Metrics:
 
     # Agents and surveys -----------------------------------------------------------------------
 
+    @handles(ev.AgentStatusChanged)
     def _status(self, event: ev.AgentStatusChanged) -> None:
         agent = self._agent(event.agent_id)
         agent._mark(event.at)
         agent.status = event.status
         agent._settle(event.at)
 
+    @handles(ev.SurveyAnswered)
     def _survey(self, event: ev.SurveyAnswered) -> None:
         if event.scale <= 0:
             return

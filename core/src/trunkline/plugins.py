@@ -64,6 +64,8 @@ BUILTIN_PLUGINS: Mapping[str, str] = {
     "memory-store": "trunkline.builtin.memory_store",
     "sqlite-store": "trunkline.builtin.sqlite_store",
     "strategies": "trunkline.builtin.strategies",
+    "surveys": "trunkline.builtin.surveys",
+    "delivery-reports": "trunkline.builtin.delivery_reports",
     "cluster": "trunkline.builtin.cluster",
 }
 

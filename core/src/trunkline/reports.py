@@ -32,7 +32,7 @@ from __future__ import annotations
 import bisect
 import csv
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -40,7 +40,16 @@ import attrs
 
 from . import events as ev
 from .errors import TrunklineError
-from .metrics import contact_rates, count_survey, csat_rates, handling_rates, ratio
+from .fold import Fold, handles
+from .metrics import (
+    AgentCounters,
+    QueueCounters,
+    contact_rates,
+    count_survey,
+    csat_rates,
+    handling_rates,
+    ratio,
+)
 from .model import AgentStatus, Queue
 from .servicelevel import ServiceLevel
 from .store import Store
@@ -123,20 +132,20 @@ class ReportOptions:
 # Accumulators ---------------------------------------------------------------------------------
 
 
-class _Figures:
-    """Counters shared by queue and agent rows: FCR and CSAT."""
+_FCR = ("fcr_contacts", "fcr_pending", "resolved")
 
-    __slots__ = ("fcr_contacts", "fcr_pending", "resolved", "satisfied", "score_total", "surveys")
+
+class _Row:
+    """What a report's queue and agent rows add to the live figures' counters: FCR, and how
+    rows add up and read. (No ``__slots__`` here: a row's are its counters' and ``_FCR``.)"""
 
     def __init__(self) -> None:
+        super().__init__()  # the counters
         self.resolved = 0
         self.fcr_contacts = 0  # closed, answered contacts whose window has passed
         self.fcr_pending = 0
-        self.surveys = 0
-        self.satisfied = 0
-        self.score_total = 0.0  # on a 5-point scale
 
-    def add(self, other: _Figures) -> None:
+    def add(self, other: _Row) -> None:
         for cls in type(self).__mro__:
             for name in getattr(cls, "__slots__", ()):
                 setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -153,42 +162,8 @@ class _Figures:
         }
 
 
-class _QueueRow(_Figures):
-    __slots__ = (
-        "abandoned",
-        "abandoned_within",
-        "answer_time",
-        "answered",
-        "answered_within",
-        "at_once",
-        "counted",
-        "handle_time",
-        "handled",
-        "offered",
-        "short_abandoned",
-        "talk_time",
-        "talked",
-        "within",
-        "wrap_time",
-    )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.offered = 0
-        self.answered = 0
-        self.abandoned = 0
-        self.within = 0  # service level's numerator and denominator, by the queue's definition
-        self.counted = 0
-        self.answered_within = 0
-        self.abandoned_within = 0
-        self.short_abandoned = 0
-        self.at_once = 0
-        self.answer_time = 0.0
-        self.talked = 0
-        self.talk_time = 0.0
-        self.handled = 0
-        self.wrap_time = 0.0
-        self.handle_time = 0.0
+class _QueueRow(_Row, QueueCounters):
+    __slots__ = _FCR
 
     def figures(self) -> dict[str, Any]:
         return {
@@ -201,34 +176,8 @@ class _QueueRow(_Figures):
         }
 
 
-class _AgentRow(_Figures):
-    __slots__ = (
-        "answered",
-        "available_time",
-        "busy_time",
-        "handle_time",
-        "handled",
-        "missed",
-        "offers",
-        "rejected",
-        "talk_time",
-        "talked",
-        "wrap_time",
-    )
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.offers = 0
-        self.answered = 0
-        self.rejected = 0
-        self.missed = 0
-        self.talked = 0
-        self.talk_time = 0.0
-        self.handled = 0
-        self.wrap_time = 0.0
-        self.handle_time = 0.0
-        self.busy_time = 0.0
-        self.available_time = 0.0
+class _AgentRow(_Row, AgentCounters):
+    __slots__ = _FCR
 
     def figures(self) -> dict[str, Any]:
         return {
@@ -306,7 +255,7 @@ class _Agent:
 # The fold -----------------------------------------------------------------------------------
 
 
-class ReportFold:
+class ReportFold(Fold):
     """Fold events in order with :meth:`apply`; :meth:`report` gives the rows."""
 
     def __init__(self, queues: Iterable[Queue], options: ReportOptions) -> None:
@@ -321,27 +270,15 @@ class ReportFold:
         self.agent_rows: dict[tuple[str, float | None], _AgentRow] = {}
         self.surveys: list[ev.SurveyAnswered] = []  # for contacts the log does not hold
         self.last_at: float | None = None
-        self._handlers: dict[type[ev.Event], Callable[[Any], None]] = {
-            ev.ContactReceived: self._received,
-            ev.ContactQueued: self._queued,
-            ev.ContactOffered: self._offered,
-            ev.OfferAccepted: self._accepted,
-            ev.OfferRejected: self._rejected,
-            ev.OfferTimedOut: self._timed_out,
-            ev.ContactTransferred: self._transferred,
-            ev.ContactEnded: self._ended,
-            ev.WrapUpEnded: self._wrapped,
-            ev.ContactClosed: self._closed,
-            ev.ContactAbandoned: self._abandoned,
-            ev.AgentStatusChanged: self._status,
-            ev.SurveyAnswered: self._survey,
-        }
+        self._handler = self.handlers.get
 
     def apply(self, event: ev.Event) -> None:
+        """Fold one event in; agents' time runs up to the latest event of any type."""
         self.last_at = event.at if self.last_at is None else max(self.last_at, event.at)
-        handler = self._handlers.get(type(event))
+        # Fold.apply, inlined: a call through super() would add a frame to every event.
+        handler = self._handler(type(event))
         if handler is not None:
-            handler(event)
+            handler(self, event)
 
     # Where things count -------------------------------------------------------------------
 
@@ -399,12 +336,14 @@ class ReportFold:
 
     # Events -------------------------------------------------------------------------------
 
+    @handles(ev.ContactReceived)
     def _received(self, event: ev.ContactReceived) -> None:
         contact = self._contact(event.contact.id)
         contact.customer = event.contact.customer_id
         contact.received_at = event.at
         self.received.setdefault(contact.customer, []).append(event.at)
 
+    @handles(ev.ContactQueued)
     def _queued(self, event: ev.ContactQueued) -> None:
         contact = self._contact(event.contact_id)
         if contact.queued_at is None:
@@ -412,6 +351,7 @@ class ReportFold:
         if contact.answered_at is None and contact.abandoned_at is None:
             contact.queue = event.queue
 
+    @handles(ev.ContactOffered)
     def _offered(self, event: ev.ContactOffered) -> None:
         offer = event.offer
         contact = self.contacts.get(offer.contact_id)
@@ -421,16 +361,19 @@ class ReportFold:
         if row is not None:
             row.offers += 1
 
+    @handles(ev.OfferRejected)
     def _rejected(self, event: ev.OfferRejected) -> None:
         row = self._contact_agent_row(event.agent_id, event.contact_id, event.at)
         if row is not None:
             row.rejected += 1
 
+    @handles(ev.OfferTimedOut)
     def _timed_out(self, event: ev.OfferTimedOut) -> None:
         row = self._contact_agent_row(event.agent_id, event.contact_id, event.at)
         if row is not None:
             row.missed += 1
 
+    @handles(ev.OfferAccepted)
     def _accepted(self, event: ev.OfferAccepted) -> None:
         self._agent(event.agent_id, event.at).held.add(event.contact_id)
         contact = self._contact(event.contact_id)
@@ -456,12 +399,14 @@ class ReportFold:
             row.talk_time += talk
         return contact
 
+    @handles(ev.ContactTransferred)
     def _transferred(self, event: ev.ContactTransferred) -> None:
         self._agent(event.from_agent, event.at).held.discard(event.contact_id)
         contact = self._talked(event.from_agent, event.contact_id, event.at)
         if contact is not None:
             contact.accepted_at = None
 
+    @handles(ev.ContactEnded)
     def _ended(self, event: ev.ContactEnded) -> None:
         self._agent(event.agent_id, event.at)  # still held: in wrap-up
         contact = self._talked(event.agent_id, event.contact_id, event.at)
@@ -469,6 +414,7 @@ class ReportFold:
             contact.ended = True
             contact.ended_at = event.at
 
+    @handles(ev.WrapUpEnded)
     def _wrapped(self, event: ev.WrapUpEnded) -> None:
         self._agent(event.agent_id, event.at).held.discard(event.contact_id)
         contact = self.contacts.get(event.contact_id)
@@ -484,9 +430,11 @@ class ReportFold:
             row.handle_time += contact.ended_at - contact.accepted_at + wrap
         contact.accepted_at = contact.ended_at = None
 
+    @handles(ev.ContactClosed)
     def _closed(self, event: ev.ContactClosed) -> None:
         self._contact(event.contact_id).closed_at = event.at
 
+    @handles(ev.ContactAbandoned)
     def _abandoned(self, event: ev.ContactAbandoned) -> None:
         contact = self._contact(event.contact_id)
         if contact.answered_at is None and contact.abandoned_at is None:
@@ -496,9 +444,11 @@ class ReportFold:
             if contact.queue is None:
                 contact.queue = event.queue
 
+    @handles(ev.AgentStatusChanged)
     def _status(self, event: ev.AgentStatusChanged) -> None:
         self._agent(event.agent_id, event.at).status = event.status
 
+    @handles(ev.SurveyAnswered)
     def _survey(self, event: ev.SurveyAnswered) -> None:
         if event.scale <= 0:
             return
@@ -514,7 +464,7 @@ class ReportFold:
 
     # The rows -----------------------------------------------------------------------------
 
-    def _fcr(self, contact: _Contact, row: _Figures) -> None:
+    def _fcr(self, contact: _Contact, row: _Row) -> None:
         """Count the contact's first-contact resolution, if it is eligible."""
         if contact.answered_at is None or contact.closed_at is None or contact.customer is None:
             return
@@ -671,8 +621,7 @@ def report_from_events(
 ) -> Report:
     """Fold ``events`` (one workspace's, in order) into a report."""
     fold = ReportFold(queues, options)
-    for event in events:
-        fold.apply(event)
+    fold.apply_all(events)
     return fold.report()
 
 
@@ -689,8 +638,7 @@ async def build_report(
     after = 0
     while True:
         chunk = await store.read(workspace, after, page)
-        for stored in chunk:
-            fold.apply(stored.event)
+        fold.apply_all(stored.event for stored in chunk)
         if len(chunk) < page:
             break
         after = chunk[-1].seq

@@ -15,19 +15,17 @@ all). Each contact answered or abandoned after waiting ``w`` seconds falls in on
   it missed the threshold, whatever the type.
 
 :func:`service_level_parts` turns the four counted classes (counts, or probabilities for the
-Erlang models) into the figure's numerator and denominator. It imports nothing at run time,
-so the Erlang maths of the ``trunkline-workforce`` distribution, which share it, stay
-import-light.
+Erlang models) into the figure's numerator and denominator. It imports nothing of Trunkline,
+not even for type checking (a queue is anything with the three settings,
+:class:`ServiceLevelSettings`): the model imports :data:`ABANDONS` from here, and the Erlang
+maths of the ``trunkline-workforce`` distribution, which share it, stay import-light.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from .model import Queue
-
-__all__ = ["ABANDONS", "ServiceLevel", "service_level_parts"]
+__all__ = ["ABANDONS", "ServiceLevel", "ServiceLevelSettings", "service_level_parts"]
 
 #: How contacts abandoned within the threshold count (UCCE service level types 1, 2 and 3):
 #: ``"ignored"`` leaves them out, ``"missed"`` counts them as missing the threshold, ``"met"``
@@ -35,6 +33,20 @@ __all__ = ["ABANDONS", "ServiceLevel", "service_level_parts"]
 ABANDONS = ("ignored", "missed", "met")
 
 N = TypeVar("N", int, float)
+
+
+class ServiceLevelSettings(Protocol):
+    """What defines a service level: a :class:`~trunkline.model.Queue`, or anything with its
+    three settings."""
+
+    @property
+    def service_level_threshold(self) -> float: ...
+
+    @property
+    def service_level_abandons(self) -> str: ...
+
+    @property
+    def service_level_short_abandon(self) -> float: ...
 
 
 def service_level_parts(
@@ -112,8 +124,8 @@ class ServiceLevel:
         self._abandoned_late = unit(abandoned_late=1)
 
     @classmethod
-    def of(cls, queue: Queue) -> ServiceLevel:
-        """The definition of ``queue``."""
+    def of(cls, queue: ServiceLevelSettings) -> ServiceLevel:
+        """The definition of ``queue`` (a :class:`~trunkline.model.Queue`)."""
         return cls(
             queue.service_level_threshold,
             queue.service_level_abandons,

@@ -1,8 +1,9 @@
 """Surveys (CSAT): after a contact closes, ask its customer for a rating on the same channel.
 
 A workspace turns surveys on with ``[workspaces.<id>.survey]`` (:class:`SurveySettings`).
-When an answered inbound contact closes on a channel that can send, the runtime appends the
-question to the outbox (``OutboundQueued``) and ``SurveySent`` in the same append as the
+When an answered inbound contact closes on a channel that can send, the built-in plugin
+``surveys`` (:mod:`trunkline.builtin.surveys`, a decision step) appends the question to the
+outbox (``OutboundQueued``) and ``SurveySent`` in the same append as the
 ``ContactClosed``: a crash leaves either all three or none, and nothing is decided twice.
 
 The question is an ordinary outbound message of the closed contact whose metadata, under

@@ -14,7 +14,7 @@ import getpass
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import psycopg
@@ -24,7 +24,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from trunkline import Runtime, load_plugins
 from trunkline.testing import build_runtime
-from trunkline_postgres.store import PostgresStore
+from trunkline_postgres.store import WORKSPACE_LOCKS, PostgresStore, workspace_lock_key
 
 CANDIDATES = (
     "postgresql://postgres@127.0.0.1:5432/postgres",
@@ -132,3 +132,24 @@ async def node(
 
 def database_name(dsn: str) -> str:
     return str(conninfo_to_dict(dsn)["dbname"])
+
+
+@contextmanager
+def holding_the_append_lock(dsn: str, schema: str, workspace: str) -> Iterator[Any]:
+    """Another session holds the workspace's append lock until the block ends."""
+    with psycopg.connect(dsn) as conn:  # not autocommit: the lock lives until rollback
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)",
+            (WORKSPACE_LOCKS, workspace_lock_key(schema, workspace)),
+        )
+        yield conn
+        conn.rollback()
+
+
+def backends_waiting_for_the_lock(dsn: str) -> list[int]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
+        ).fetchall()
+    return [pid for (pid,) in rows]

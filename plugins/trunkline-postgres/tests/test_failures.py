@@ -8,8 +8,6 @@ password) and what to check.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -18,9 +16,9 @@ import pytest
 
 from trunkline import Address, TemporaryFailure, TrunklineError
 from trunkline.testing.store_suite import contact_events
-from trunkline_postgres.store import WORKSPACE_LOCKS, PostgresStore, workspace_lock_key
+from trunkline_postgres.store import PostgresStore
 
-from .conftest import opened
+from .conftest import backends_waiting_for_the_lock, holding_the_append_lock, opened
 
 pytestmark = pytest.mark.anyio
 
@@ -31,27 +29,6 @@ def closed_port() -> int:
     with socket.socket() as sock:  # free a moment ago, and nobody listens on it
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@contextmanager
-def holding_the_append_lock(dsn: str, schema: str, workspace: str) -> Iterator[Any]:
-    """Another session holds the workspace's append lock until the block ends."""
-    with psycopg.connect(dsn) as conn:  # not autocommit: the lock lives until rollback
-        conn.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)",
-            (WORKSPACE_LOCKS, workspace_lock_key(schema, workspace)),
-        )
-        yield conn
-        conn.rollback()
-
-
-def backends_waiting_for_the_lock(dsn: str) -> list[int]:
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
-        ).fetchall()
-    return [pid for (pid,) in rows]
 
 
 # Appends ------------------------------------------------------------------------------------

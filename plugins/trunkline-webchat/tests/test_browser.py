@@ -27,7 +27,7 @@ from trunkline import TemporaryFailure
 from trunkline import events as ev
 from trunkline.plugins import load_plugins
 from trunkline.testing import wait_for_event
-from trunkline.testing.browser import chromium_path, launched_chromium
+from trunkline_testsupport.browser import chromium_path, launched_chromium
 from trunkline_web import server
 from trunkline_web.demo import WEBCHAT, DemoOptions, demo_config, demo_workspace
 

@@ -19,7 +19,7 @@ import pytest
 from trunkline import events as ev
 from trunkline.cli import build
 from trunkline.plugins import load_plugins
-from trunkline.sqlite import SqliteStore
+from trunkline.sql import SqliteStore
 from trunkline_workforce.simulation import ArrivalSource, Exponential, Scenario, simulate
 from trunkline_workforce.simulation.replay import read_log, replay
 

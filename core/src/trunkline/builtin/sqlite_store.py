@@ -1,7 +1,7 @@
 """Built-in plugin: registers the SQLite store (``[store] backend = "sqlite"``).
 
-Light on purpose: the store itself, :mod:`trunkline.sqlite`, is imported when a store is
-built, not when plugins are listed (``trunkline --help`` stays fast).
+Light on purpose: the store itself, :class:`trunkline.sql.SqliteStore`, is imported when a
+store is built, not when plugins are listed (``trunkline --help`` stays fast).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from ..hookspecs import hookimpl
 from ..store import Store, StoreFactory
 
 if TYPE_CHECKING:
-    from ..sqlite import SqliteStore
+    from ..sql import SqliteStore
 
 __all__ = ["SqliteSettings"]
 
@@ -37,7 +37,7 @@ class _SqliteStoreFactory:
         return self._build(settings)
 
     def _build(self, settings: Mapping[str, Any] | SqliteSettings) -> SqliteStore:
-        from ..sqlite import SqliteStore
+        from ..sql import SqliteStore
 
         checked = settings if isinstance(settings, SqliteSettings) else SqliteSettings(**settings)
         return SqliteStore(

@@ -1,7 +1,8 @@
 """The PostgreSQL store: one event log shared by several ``trunkline serve`` processes (nodes).
 
-It runs the SQL of :mod:`trunkline.sqlstore` (the schema, its migrations, events turned into
-rows) through psycopg 3's asyncio API and a connection pool, and adds what several nodes need:
+It is a :class:`trunkline.sql.SqlStore`: the shared schema, its migrations, events turned into
+rows, the reads, snapshots, retention and group commit are core's. This module gives them
+psycopg 3's asyncio API and a connection pool, and adds what several nodes need:
 
 - **Gapless numbering across nodes.** An append's transaction takes a transaction-scoped
   advisory lock per workspace it writes to (in one global order, so two appends never wait
@@ -12,8 +13,8 @@ rows) through psycopg 3's asyncio API and a connection pool, and adds what sever
   events are consecutive. A failing append stores nothing and uses no number.
 - **Durability and group commit.** ``synchronous_commit`` is left on: a commit returns after
   the WAL is flushed, and ``append`` returns after its commit. While one commit is being made,
-  the appends that arrive wait, and the next transaction takes all of them, as the SQLite
-  store does: one lock, one flush and one notification per workspace for the whole group.
+  the appends that arrive wait, and the next transaction takes all of them (``SqlStore``'s
+  group commit): one lock, one flush and one notification per workspace for the whole group.
   When one append of a group is refused (a redelivered provider id, say), the group is
   written again with a savepoint per append, so it fails alone.
 - **Wake-ups.** The transaction sends ``pg_notify('trunkline_appends', workspace)`` for each
@@ -29,13 +30,12 @@ the plugin that imports psycopg: the entry point imports it when a store is buil
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import logging
 import os
 import re
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import anyio
 import anyio.lowlevel
@@ -44,24 +44,24 @@ import psycopg.conninfo
 from psycopg import sql as pgsql
 from psycopg_pool import AsyncConnectionPool
 
-from trunkline import Address, Contact, Customer, Message, Secret, TemporaryFailure, TrunklineError
-from trunkline import sqlstore as sql
+from trunkline import Secret, TemporaryFailure, TrunklineError
 from trunkline.events import Event
-from trunkline.retention import RetentionReport
-from trunkline.store import SEARCH_LIMIT, OutboxEntry, SearchResult, Snapshot, StoredEvent
+from trunkline.sql import Batch, Dialect, Plan, SchemaError, SqlStore, Statement, arun_plan, migrate
 
 __all__ = ["DIALECT", "PostgresStore", "workspace_lock_key"]
 
 log = logging.getLogger("trunkline_postgres")
 
-DIALECT = sql.Dialect(
+T = TypeVar("T")
+
+DIALECT = Dialect(
     name="postgres",
     blob="BYTEA",
     real="DOUBLE PRECISION",
     placeholder="%s",
     json_text="({column}::jsonb #>> '{braced}')",
+    no_limit=None,
 )
-SEARCH_CUSTOMERS, SEARCH_CONTACTS = (DIALECT.sql(s) for s in sql.search_statements(DIALECT))
 
 CHANNEL = "trunkline_appends"  # the NOTIFY channel of the default schema
 CONNECT_TIMEOUT = 10  # seconds, unless the dsn sets connect_timeout
@@ -98,12 +98,6 @@ RELEASE_LEASE = "DELETE FROM leases WHERE workspace = %s AND node = %s"
 # Helpers ------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=64)
-def _pg(statement: str) -> str:
-    """A shared statement (written with ``?``) in PostgreSQL's spelling."""
-    return DIALECT.sql(statement)
-
-
 def workspace_lock_key(schema: str, workspace: str) -> int:
     """The advisory lock key of a workspace's appends: the same on every node.
 
@@ -117,16 +111,19 @@ def workspace_lock_key(schema: str, workspace: str) -> int:
 _TABLE = re.compile(r"(?:INSERT INTO|UPDATE|DELETE FROM) (\w+) ")
 
 
-def _runs(statements: Sequence[sql.Statement]) -> list[tuple[str, list[tuple[Any, ...]]]]:
-    """Statements as runs of one text with many parameter rows, for ``executemany``.
+def _runs(
+    statements: Sequence[Statement], spell: Callable[[str], str]
+) -> list[tuple[str, list[tuple[Any, ...]]]]:
+    """Statements as runs of one text with many parameter rows, for ``executemany``, each
+    text in PostgreSQL's spelling (``spell``).
 
-    Each statement of :func:`trunkline.sqlstore.event_rows` changes one table and reads no
+    Each statement of :func:`trunkline.sql.event_rows` changes one table and reads no
     other, and no table refers to another, so statements on different tables may be
     reordered: they are gathered table by table, keeping their order within a table, and a
     run of the same text becomes one ``executemany`` (half the cost of one ``execute`` a
     row). A statement of another shape keeps everything in the order given.
     """
-    tables: dict[str, list[sql.Statement]] = {}
+    tables: dict[str, list[Statement]] = {}
     for one in statements:
         found = _TABLE.match(one[0])
         if found is None:
@@ -136,29 +133,16 @@ def _runs(statements: Sequence[sql.Statement]) -> list[tuple[str, list[tuple[Any
     runs: list[tuple[str, list[tuple[Any, ...]]]] = []
     for in_order in tables.values():
         for statement, params in in_order:
-            if runs and runs[-1][0] == _pg(statement):
+            text = spell(statement)
+            if runs and runs[-1][0] == text:
                 runs[-1][1].append(params)
             else:
-                runs.append((_pg(statement), [params]))
+                runs.append((text, [params]))
     return runs
 
 
 # Failures of the connection rather than of one append's rows: no retry on it makes sense.
 _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
-
-
-class _Batch:
-    """One ``append`` call waiting for (or leading) a group commit."""
-
-    __slots__ = ("done", "error", "events", "seq", "taken", "wake")
-
-    def __init__(self, events: Sequence[Event]) -> None:
-        self.events = events
-        self.wake = anyio.Event()  # set when done, or to nudge it to lead the next commit
-        self.taken = False  # in a commit under way
-        self.done = False
-        self.seq = 0
-        self.error: BaseException | None = None
 
 
 class _Target:
@@ -198,10 +182,12 @@ class _Target:
 # The store ----------------------------------------------------------------------------------
 
 
-class PostgresStore:
+class PostgresStore(SqlStore):
     """The event log and its lookups in a PostgreSQL database several nodes share."""
 
     name = "postgres"
+    dialect = DIALECT
+    engine = "PostgreSQL"
 
     def __init__(
         self,
@@ -212,6 +198,7 @@ class PostgresStore:
         statement_timeout: float = 30.0,
         schema: str = "public",
     ) -> None:
+        super().__init__()
         self._dsn = dsn if isinstance(dsn, Secret) else Secret(dsn)
         self.target = _Target(self._dsn.get())
         self.min_connections = min_connections
@@ -219,11 +206,7 @@ class PostgresStore:
         self.statement_timeout = statement_timeout
         self.schema = schema
         self.channel = CHANNEL if schema == "public" else f"{CHANNEL}.{schema}"
-        self.upgrade = False  # set by `trunkline db upgrade` before open()
         self.append_lanes = APPEND_LANES
-        self.commits = 0  # append transactions committed: for tests and benchmarks
-        self._queue: list[_Batch] = []
-        self._leaders = 0
         self._opened = False
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
         self._pool_home: anyio.lowlevel.EventLoopToken | None = None
@@ -266,6 +249,9 @@ class PostgresStore:
         )
         self._own_pids.add(conn.info.backend_pid)
 
+    def _reason(self, exc: BaseException) -> str:
+        return self.target.reason(exc)  # never the password
+
     def _cannot_connect(self, exc: BaseException) -> TrunklineError:
         who = f' as user "{self.target.user}"' if self.target.user else ""
         return TrunklineError(
@@ -283,7 +269,7 @@ class PostgresStore:
         try:
             async with conn:
                 await self._migrate(conn)
-        except sql.SchemaError as exc:
+        except SchemaError as exc:
             raise TrunklineError(f"{self.target}: {exc}") from None
         except psycopg.errors.DuplicateTable as exc:
             raise TrunklineError(
@@ -310,7 +296,7 @@ class PostgresStore:
                 )
             version = await self._version(conn)
             statements: list[str] = []
-            sql.migrate(version, statements.append, DIALECT, upgrade=self.upgrade)
+            migrate(version, statements.append, DIALECT, upgrade=self.upgrade)
             for statement in statements:
                 await conn.execute(statement)
 
@@ -375,44 +361,11 @@ class PostgresStore:
     # Appending: group commit -------------------------------------------------------------
 
     async def append(self, events: Sequence[Event]) -> int:
-        if not events:
-            return 0
-        if not self._opened:
+        if events and not self._opened:
             raise TemporaryFailure("the PostgreSQL store could not append: it is not open")
-        batch = _Batch(events)
-        # Shielded: once queued, the batch is committed or failed whatever the caller does,
-        # and a waiter nudged to lead the next commit must not be cancelled out of it.
-        with anyio.CancelScope(shield=True):
-            self._queue.append(batch)
-            while not batch.done:
-                if not batch.taken and self._leaders < self.append_lanes:
-                    await self._lead()
-                else:
-                    batch.wake = anyio.Event()
-                    await batch.wake.wait()
-        if batch.error is not None:
-            raise TemporaryFailure(
-                f"the PostgreSQL store could not append: {self.target.reason(batch.error)}"
-            ) from batch.error
-        return batch.seq
+        return await super().append(events)
 
-    async def _lead(self) -> None:
-        """Commit every queued append in one transaction, then wake them."""
-        self._leaders += 1
-        group, self._queue = self._queue, []
-        for batch in group:
-            batch.taken = True
-        try:
-            await self._commit(group)
-        finally:
-            self._leaders -= 1
-            for batch in group:
-                batch.done = True
-                batch.wake.set()
-            if self._queue:  # arrived meanwhile: the first of them leads the next commit
-                self._queue[0].wake.set()
-
-    async def _commit(self, group: list[_Batch]) -> None:
+    async def _commit(self, group: list[Batch]) -> None:
         """Write a group of appends in one transaction: one commit and flush for all.
 
         The fast path writes them straight. When that fails for something one append may
@@ -420,22 +373,17 @@ class PostgresStore:
         and written again with a savepoint per append, so only the failing append fails.
         When the connection fails, every append of the group fails.
         """
-        try:
-            pool = await self._connections("append")
-            async with pool.connection() as conn:
-                try:
-                    await self._write(conn, group, isolated=False)
-                except _CONNECTION_ERRORS:
-                    raise
-                except Exception:
-                    await self._write(conn, group, isolated=True)
-            self.commits += 1
-        except Exception as exc:  # nothing of the group was stored: each append is told
-            for batch in group:
-                batch.error = batch.error or exc
+        pool = await self._connections("append")
+        async with pool.connection() as conn:
+            try:
+                await self._write(conn, group, isolated=False)
+            except _CONNECTION_ERRORS:
+                raise
+            except Exception:
+                await self._write(conn, group, isolated=True)
 
     async def _write(
-        self, conn: psycopg.AsyncConnection[Any], group: list[_Batch], *, isolated: bool
+        self, conn: psycopg.AsyncConnection[Any], group: list[Batch], *, isolated: bool
     ) -> None:
         workspaces = sorted(
             {event.workspace for batch in group for event in batch.events},
@@ -460,7 +408,7 @@ class PostgresStore:
                 rows = await (await conn.execute(LAST_SEQS, (workspaces,))).fetchall()
                 seqs.update((workspace, int(seq)) for workspace, seq in rows)
             if not isolated:
-                statements = [s for batch in group for s in self._rows(batch, seqs)]
+                statements = [s for batch in group for s in self._number(batch, seqs)]
                 async with conn.pipeline():  # the rows and notifications in one round trip
                     await self._execute(conn, statements)
                     for workspace in workspaces:
@@ -471,7 +419,7 @@ class PostgresStore:
                 before = dict(seqs)
                 try:
                     async with conn.transaction():  # a savepoint
-                        await self._execute(conn, self._rows(batch, seqs))
+                        await self._execute(conn, self._number(batch, seqs))
                 except _CONNECTION_ERRORS:
                     raise
                 except Exception as exc:
@@ -485,19 +433,10 @@ class PostgresStore:
     def _lock_key(self, workspace: str) -> int:
         return workspace_lock_key(self.schema, workspace)
 
-    @staticmethod
-    def _rows(batch: _Batch, seqs: dict[str, int]) -> list[sql.Statement]:
-        """The statements of one append, numbering its events on from ``seqs``."""
-        statements: list[sql.Statement] = []
-        for event in batch.events:
-            seq = seqs[event.workspace] = seqs[event.workspace] + 1
-            statements += sql.event_rows(event, seq)
-            batch.seq = seq
-        return statements
-
-    @staticmethod
-    async def _execute(conn: psycopg.AsyncConnection[Any], statements: list[sql.Statement]) -> None:
-        for statement, rows in _runs(statements):
+    async def _execute(
+        self, conn: psycopg.AsyncConnection[Any], statements: list[Statement]
+    ) -> None:
+        for statement, rows in _runs(statements, self._sql):
             if len(rows) == 1:
                 await conn.execute(statement, rows[0])
             else:
@@ -512,166 +451,31 @@ class PostgresStore:
             async with pool.connection() as conn:
                 return await (await conn.execute(statement, params)).fetchall()
         except psycopg.Error as exc:
-            raise TemporaryFailure(
-                f"the PostgreSQL store could not read: {self.target.reason(exc)}"
-            ) from exc
-
-    async def read(
-        self, workspace: str, after: int = 0, limit: int | None = None
-    ) -> Sequence[StoredEvent]:
-        rows = await self._query(_pg(sql.READ_EVENTS), (workspace, after, limit))
-        return sql.stored_events(rows)
+            raise self._failure("read", exc) from exc
 
     async def last_seq(self, workspace: str) -> int:
         # From the database, not a cache: other nodes append too.
         rows = await self._query(LAST_SEQ, (workspace,))
         return int(rows[0][0])
 
-    async def seen(self, workspace: str, idempotency_key: str) -> tuple[str, str] | None:
-        rows = await self._query(_pg(sql.SEEN), (workspace, idempotency_key))
-        return (rows[0][0], rows[0][1]) if rows else None
+    # Writing a plan (retention, snapshots) --------------------------------------------------
 
-    async def customer_by_address(self, workspace: str, address: Address) -> Customer | None:
-        rows = await self._query(
-            _pg(sql.CUSTOMER_BY_ADDRESS), (workspace, address.kind, address.value)
-        )
-        customer: Customer | None = sql.one(rows, Customer)
-        return customer
-
-    async def open_contact(self, workspace: str, thread_key: str) -> Contact | None:
-        contact: Contact | None = sql.one(
-            await self._query(_pg(sql.OPEN_CONTACT), (workspace, thread_key)), Contact
-        )
-        return contact
-
-    async def contact(self, workspace: str, contact_id: str) -> Contact | None:
-        contact: Contact | None = sql.one(
-            await self._query(_pg(sql.CONTACT), (workspace, contact_id)), Contact
-        )
-        return contact
-
-    async def contacts_of(
-        self, workspace: str, customer_id: str, limit: int = 50
-    ) -> Sequence[Contact]:
-        contacts: list[Contact] = sql.many(
-            await self._query(_pg(sql.CONTACTS_OF), (workspace, customer_id, limit)), Contact
-        )
-        return contacts
-
-    async def messages(self, workspace: str, contact_id: str) -> Sequence[Message]:
-        messages: list[Message] = sql.many(
-            await self._query(_pg(sql.MESSAGES), (workspace, contact_id)), Message
-        )
-        return messages
-
-    async def contact_events(self, workspace: str, contact_id: str) -> Sequence[StoredEvent]:
-        rows = await self._query(_pg(sql.CONTACT_EVENTS), (workspace, contact_id))
-        return sql.stored_events(rows)
-
-    async def search(self, workspace: str, text: str, limit: int = SEARCH_LIMIT) -> SearchResult:
-        if not text:
-            return SearchResult()
-        like = sql.search_pattern(text)
-        customers = await self._query(SEARCH_CUSTOMERS, (workspace, text, like, like, limit))
-        contacts = await self._query(
-            SEARCH_CONTACTS, (workspace, text, text, like, like, workspace, text, like, like, limit)
-        )
-        return SearchResult(
-            customers=tuple(sql.many(customers, Customer)),
-            contacts=tuple(sql.many(contacts, Contact)),
-        )
-
-    async def outbox_due(self, now: float, limit: int = 100) -> Sequence[OutboxEntry]:
-        return sql.outbox_entries(await self._query(_pg(sql.OUTBOX_DUE), (now, limit)))
-
-    # Retention ----------------------------------------------------------------------------
-
-    async def retain(
-        self, workspace: str, before: float, mode: str, *, dry_run: bool = False
-    ) -> RetentionReport:
-        pool = await self._connections("apply retention")
+    async def _transaction(self, plan: Plan[T], doing: str, *, commit: bool = True) -> T:
+        pool = await self._connections(doing)
         with anyio.CancelScope(shield=True):
             try:
-                async with pool.connection() as conn:
-                    report = await self._retain(conn, workspace, before, mode, dry_run)
+                async with pool.connection() as conn, conn.transaction() as transaction:
+
+                    async def execute(statement: str, params: tuple[Any, ...]) -> list[Any]:
+                        cursor = await conn.execute(self.dialect.sql(statement), params)
+                        return await cursor.fetchall() if cursor.description is not None else []
+
+                    result = await arun_plan(plan, execute)
+                    if not commit:
+                        raise psycopg.Rollback(transaction)
             except psycopg.Error as exc:
-                raise TemporaryFailure(
-                    f"the PostgreSQL store could not apply retention: {self.target.reason(exc)}"
-                ) from exc
-        return report
-
-    async def _retain(
-        self,
-        conn: psycopg.AsyncConnection[Any],
-        workspace: str,
-        before: float,
-        mode: str,
-        dry_run: bool,
-    ) -> RetentionReport:
-        """The SQLite store's retention, statement for statement, in one transaction."""
-
-        async def rows(statement: str, params: tuple[Any, ...]) -> list[Any]:
-            return await (await conn.execute(DIALECT.sql(statement), params)).fetchall()
-
-        messages = events = 0
-        async with conn.transaction() as transaction:
-            ids = [row[0] for row in await rows(sql.RETAINABLE, (workspace, before))]
-            for start in range(0, len(ids), sql.RETENTION_CHUNK):
-                chunk = ids[start : start + sql.RETENTION_CHUNK]
-                params = (workspace, *chunk)
-                count_messages, count_events = sql.retention_counts(chunk)
-                messages += int((await rows(count_messages, params))[0][0])
-                events += int((await rows(count_events, params))[0][0])
-                if dry_run:
-                    continue
-                if mode == "delete":
-                    for statement, values in sql.retention_deletes(workspace, chunk):
-                        await conn.execute(DIALECT.sql(statement), values)
-                    continue
-                select_events, select_messages = sql.retention_selects(chunk)
-                for seq, data in await rows(select_events, params):
-                    new = sql.anonymised_event_json(data)
-                    await conn.execute(_pg(sql.ANONYMISE_EVENT), (new, workspace, seq))
-                for mid, data in await rows(select_messages, params):
-                    new = sql.anonymised_value_json(data, Message)
-                    await conn.execute(_pg(sql.ANONYMISE_MESSAGE), (new, workspace, mid))
-                for cid, data in await rows(sql.SELECT_CONTACTS + sql.in_list(chunk), params):
-                    new = sql.anonymised_value_json(data, Contact)
-                    await conn.execute(_pg(sql.ANONYMISE_CONTACT), (new, workspace, cid))
-            if dry_run:
-                raise psycopg.Rollback(transaction)
-        return RetentionReport(
-            workspace=workspace,
-            mode=mode,
-            before=before,
-            contacts=len(ids),
-            messages=messages,
-            events=events,
-            dry_run=dry_run,
-        )
-
-    # Snapshots ----------------------------------------------------------------------------
-
-    async def load_snapshot(self, workspace: str) -> Snapshot | None:
-        rows = await self._query(_pg(sql.LOAD_SNAPSHOT), (workspace,))
-        if not rows:
-            return None
-        seq, fingerprint, data = rows[0]
-        return Snapshot(seq=int(seq), fingerprint=fingerprint, data=bytes(data))
-
-    async def save_snapshot(self, workspace: str, snapshot: Snapshot) -> None:
-        pool = await self._connections("save a snapshot")
-        with anyio.CancelScope(shield=True):
-            try:
-                async with pool.connection() as conn:
-                    await conn.execute(
-                        _pg(sql.SAVE_SNAPSHOT),
-                        (workspace, snapshot.seq, snapshot.fingerprint, snapshot.data),
-                    )
-            except psycopg.Error as exc:
-                raise TemporaryFailure(
-                    f"the PostgreSQL store could not save a snapshot: {self.target.reason(exc)}"
-                ) from exc
+                raise self._failure(doing, exc) from exc
+        return result
 
     # Leases -------------------------------------------------------------------------------
 

@@ -19,8 +19,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from trunkline import (
     AgentStatus,
     Contact,
+    PluginRuntime,
     ReadsAttachments,
-    Runtime,
     TemporaryFailure,
     TrunklineError,
 )
@@ -80,7 +80,7 @@ def error_response(exc: ApiError) -> JSONResponse:
 class Api:
     """The endpoints, bound to one runtime, its users and its hub."""
 
-    def __init__(self, runtime: Runtime, auth: Auth, hub: Hub) -> None:
+    def __init__(self, runtime: PluginRuntime, auth: Auth, hub: Hub) -> None:
         self.runtime = runtime
         self.auth = auth
         self.hub = hub
@@ -866,5 +866,5 @@ def _status(value: Any) -> AgentStatus:
         raise ApiError(400, f'"status" must be one of {allowed}') from None
 
 
-def api_routes(runtime: Runtime, auth: Auth, hub: Hub) -> list[BaseRoute]:
+def api_routes(runtime: PluginRuntime, auth: Auth, hub: Hub) -> list[BaseRoute]:
     return Api(runtime, auth, hub).routes()

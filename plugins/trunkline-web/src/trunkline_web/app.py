@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from trunkline import Config, PluginError, Runtime
+from trunkline import Config, PluginError, PluginRuntime
 from trunkline_web import server
 from trunkline_web.api import ApiError, api_routes, error_response
 from trunkline_web.auth import DEVICE_DAYS, SESSION_COOKIE, Auth, Held, client_address
@@ -101,7 +101,7 @@ def _page(name: str, product: str) -> str:
     return text.replace("{{product}}", html.escape(product))
 
 
-def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
+def create_app(runtime: PluginRuntime, hub: Hub | None = None) -> Starlette:
     """The app for a running ``runtime``. ``hub.run()`` must run beside it (run_web does)."""
     auth = Auth(runtime.config, throttle_clock=runtime.clock.now)
     hub = hub or Hub(runtime)
@@ -248,7 +248,7 @@ def create_app(runtime: Runtime, hub: Hub | None = None) -> Starlette:
     return app
 
 
-def _plugin_routes(runtime: Runtime) -> list[BaseRoute]:
+def _plugin_routes(runtime: PluginRuntime) -> list[BaseRoute]:
     """The routes plugins add (``trunkline_register_routes``); one under a prefix of
     :data:`RESERVED` stops the start with a :class:`~trunkline.PluginError` naming it."""
     found: list[BaseRoute] = []
@@ -266,7 +266,7 @@ def _plugin_routes(runtime: Runtime) -> list[BaseRoute]:
 
 
 async def run_web(
-    runtime: Runtime, *, task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED
+    runtime: PluginRuntime, *, task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED
 ) -> None:
     """Serve the app on ``[web] host:port`` until cancelled; ``started`` gives its address,
     ``http://host:port/`` (``runtime.addresses["web"]``, read back by :func:`web_port`)."""
@@ -295,7 +295,7 @@ async def run_web(
         stop_listening()
 
 
-def web_port(runtime: Runtime) -> int | None:
+def web_port(runtime: PluginRuntime) -> int | None:
     """The port the runtime's web server listens on, once it does; None when it serves none."""
     address = runtime.addresses.get("web")
     if address is None:

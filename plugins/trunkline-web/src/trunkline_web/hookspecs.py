@@ -15,7 +15,7 @@ from trunkline.hookspecs import spec
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
-    from trunkline import Runtime
+    from trunkline import PluginRuntime
 
 __all__ = ["RESERVED", "trunkline_register_routes"]
 
@@ -33,7 +33,7 @@ RESERVED = (
 
 
 @spec()
-def trunkline_register_routes(runtime: Runtime) -> Sequence[BaseRoute]:
+def trunkline_register_routes(runtime: PluginRuntime) -> Sequence[BaseRoute]:
     """Return Starlette routes (``Route``, ``WebSocketRoute``, ``Mount``) to serve on the HTTP
     server of ``serve`` and ``demo``, beside the API and the pages.
 

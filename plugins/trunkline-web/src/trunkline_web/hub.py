@@ -20,7 +20,7 @@ import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from trunkline import Runtime, Signal
+from trunkline import PluginRuntime, Signal
 from trunkline import events as ev
 from trunkline.metrics import Metrics
 from trunkline_web.auth import User
@@ -96,7 +96,7 @@ class Connection:
 class Hub:
     """Routes events to connections. ``run`` is a task of the web server."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: PluginRuntime) -> None:
         self.runtime = runtime
         self.agents: dict[tuple[str, str], set[Connection]] = {}
         self.supervisors: dict[str, set[Connection]] = {}

@@ -21,7 +21,7 @@ from trunkline.services import Service
 if TYPE_CHECKING:
     import click
 
-    from trunkline import Config, PluginManager, Runtime, SettingsRegistry
+    from trunkline import Config, PluginManager, PluginRuntime, SettingsRegistry
     from trunkline.events import Event
 
 
@@ -40,7 +40,7 @@ def trunkline_add_settings(registry: SettingsRegistry) -> None:
 
 
 async def _serve(
-    runtime: Runtime, *, task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED
+    runtime: PluginRuntime, *, task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED
 ) -> None:
     from trunkline_web.app import run_web
 
@@ -48,7 +48,7 @@ async def _serve(
 
 
 @hookimpl
-def trunkline_register_services(runtime: Runtime) -> Sequence[Service]:
+def trunkline_register_services(runtime: PluginRuntime) -> Sequence[Service]:
     from trunkline_web.settings import web_settings
 
     if not web_settings(runtime.config).enabled:

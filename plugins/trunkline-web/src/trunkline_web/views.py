@@ -8,18 +8,24 @@ figures folded from events (:mod:`trunkline.metrics`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
-from trunkline import AgentStatus, Contact, ContactState, Customer, Message, Offer, Queue
+from trunkline import (
+    AgentStatus,
+    Contact,
+    ContactState,
+    Customer,
+    DeskView,
+    Message,
+    Offer,
+    PluginRuntime,
+    Queue,
+)
 from trunkline import events as ev
 from trunkline.metrics import Metrics
 from trunkline.routing import RoutingEngine
 from trunkline_web.settings import workspace_users
-
-if TYPE_CHECKING:
-    from trunkline.runtime import Desk
-from trunkline import Runtime
 
 __all__ = [
     "ALERT_KINDS",
@@ -39,7 +45,7 @@ __all__ = [
 ]
 
 
-def router_of(desk: Desk) -> RoutingEngine:
+def router_of(desk: DeskView) -> RoutingEngine:
     """The desk's routing engine, read through the RoutingEngine protocol alone (so any
     ``engine_factory``'s engine serves the API)."""
     return desk.engine
@@ -145,7 +151,7 @@ def customer_profile(customer: Customer) -> dict[str, Any]:
     }
 
 
-def author_name(runtime: Runtime, workspace: str, username: str, agent_id: str | None) -> str:
+def author_name(runtime: PluginRuntime, workspace: str, username: str, agent_id: str | None) -> str:
     """The name people read for a note's author: the user's, the agent's, or the user name."""
     config = runtime.config.workspaces.get(workspace)
     user = None if config is None else workspace_users(config).get(username)
@@ -168,7 +174,7 @@ def note_json(note: ev.NoteAdded, author: str) -> dict[str, Any]:
 
 
 async def contact_detail(
-    runtime: Runtime, workspace: str, contact: Contact, router: RoutingEngine | None
+    runtime: PluginRuntime, workspace: str, contact: Contact, router: RoutingEngine | None
 ) -> dict[str, Any]:
     """The contact, its messages and notes, its customer's profile, and the customer's other
     contacts with their messages and notes (newest first)."""
@@ -191,7 +197,7 @@ async def contact_detail(
     return detail
 
 
-async def _timeline(runtime: Runtime, workspace: str, contact_id: str) -> dict[str, Any]:
+async def _timeline(runtime: PluginRuntime, workspace: str, contact_id: str) -> dict[str, Any]:
     """From the contact's events: its notes, and when its agent accepted it (the start of
     the handle time; None while nobody holds it)."""
     notes = []

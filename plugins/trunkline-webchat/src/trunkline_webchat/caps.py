@@ -30,7 +30,7 @@ from pathlib import Path
 
 import anyio
 
-from trunkline import Runtime
+from trunkline import PluginRuntime
 
 from .adapter import WebChatChannel
 from .files import stored_bytes
@@ -112,15 +112,17 @@ def _count(directories: list[Path]) -> int:
     return sum(stored_bytes(directory) for directory in directories)
 
 
-_CAPS: weakref.WeakKeyDictionary[Runtime, dict[str, WorkspaceCaps]] = weakref.WeakKeyDictionary()
+_CAPS: weakref.WeakKeyDictionary[PluginRuntime, dict[str, WorkspaceCaps]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def caps_of(runtime: Runtime, workspace: str) -> WorkspaceCaps:
+def caps_of(runtime: PluginRuntime, workspace: str) -> WorkspaceCaps:
     """The caps' counts of ``workspace`` in ``runtime`` (made on first use; gone with it)."""
     return _CAPS.setdefault(runtime, {}).setdefault(workspace, WorkspaceCaps())
 
 
-def workspace_directories(runtime: Runtime, workspace: str) -> list[Path]:
+def workspace_directories(runtime: PluginRuntime, workspace: str) -> list[Path]:
     """The directories the workspace's web-chat channels keep files under, one per
     ``files_dir`` (``<files_dir>/<workspace>``)."""
     return sorted(

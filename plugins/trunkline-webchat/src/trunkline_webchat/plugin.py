@@ -14,7 +14,7 @@ from trunkline import hookimpl
 if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
-    from trunkline import ChannelAdapter, Runtime
+    from trunkline import ChannelAdapter, PluginRuntime
     from trunkline.events import Event
 
 
@@ -26,7 +26,7 @@ def trunkline_register_channels() -> list[type[ChannelAdapter]]:
 
 
 @hookimpl(optionalhook=True)  # trunkline-web's hook (its ``trunkline_addhooks``)
-def trunkline_register_routes(runtime: Runtime) -> list[BaseRoute]:
+def trunkline_register_routes(runtime: PluginRuntime) -> list[BaseRoute]:
     """``/chat/<channel>/…`` for the runtime's web-chat channels; nothing when it has none."""
     from .adapter import WebChatChannel
 
@@ -38,7 +38,7 @@ def trunkline_register_routes(runtime: Runtime) -> list[BaseRoute]:
 
 
 @hookimpl
-def trunkline_contact_event(event: Event, runtime: Runtime) -> None:
+def trunkline_contact_event(event: Event, runtime: PluginRuntime) -> None:
     """Each stored event, for the web-chat channels' visitors: their place in line moves, an
     agent takes their chat (see :mod:`trunkline_webchat.progress`)."""
     from .adapter import WebChatChannel

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from trunkline import AgentStatus, Contact, ContactState, Router, Runtime
+from trunkline import AgentStatus, Contact, ContactState, PluginRuntime, Router
 from trunkline import events as ev
 
 from . import protocol
@@ -57,7 +57,7 @@ class Progress:
 
     def __init__(self, channel: WebChatChannel) -> None:
         self.channel = channel
-        self.runtime: Runtime | None = None
+        self.runtime: PluginRuntime | None = None
         self.contacts: dict[str, str] = {}  # open contact id -> its visitor
         self.positions: dict[str, int] = {}  # contact id -> the place last told (while waiting)
         self.available: bool | None = None  # last told (with offline_form only)
@@ -70,7 +70,7 @@ class Progress:
 
     # Learning ------------------------------------------------------------------------------
 
-    def attach(self, runtime: Runtime) -> None:
+    def attach(self, runtime: PluginRuntime) -> None:
         """Know the runtime (on the first event or hello): agents' names, the channel's queue."""
         if self.runtime is runtime:
             return
@@ -89,7 +89,7 @@ class Progress:
             self.contacts[contact_id] = visitor
             self._mark_lines()
 
-    def observe(self, event: ev.Event, runtime: Runtime) -> None:
+    def observe(self, event: ev.Event, runtime: PluginRuntime) -> None:
         """One stored event: O(1), it only notes what is due."""
         if event.workspace != self.channel.workspace:
             return
@@ -193,7 +193,9 @@ class Progress:
 
     # A welcome -----------------------------------------------------------------------------
 
-    def welcome(self, runtime: Runtime, visitor: str, contact: Contact | None) -> dict[str, Any]:
+    def welcome(
+        self, runtime: PluginRuntime, visitor: str, contact: Contact | None
+    ) -> dict[str, Any]:
         """What a ``welcome`` adds for the visitor now: ``position`` while their open contact
         waits, ``agent`` while one handles it, ``available`` (and ``reason``) with
         ``offline_form``."""

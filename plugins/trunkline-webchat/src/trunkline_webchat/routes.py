@@ -39,7 +39,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from trunkline import Attachment, Runtime
+from trunkline import Attachment, PluginRuntime
 from trunkline.ratelimit import RateLimiter
 from trunkline_web.settings import web_settings
 
@@ -69,7 +69,7 @@ def _asset(name: str) -> str:
     return (_STATIC / name).read_text(encoding="utf-8")
 
 
-def chat_routes(runtime: Runtime) -> list[BaseRoute]:
+def chat_routes(runtime: PluginRuntime) -> list[BaseRoute]:
     """The routes of every web-chat channel of ``runtime``, under ``/chat/<channel>/``."""
     page_template = _asset("chat.html")
     widget_template = _asset("widget.js")
@@ -371,7 +371,7 @@ async def _serve_socket(
 # Uploads ------------------------------------------------------------------------------------
 
 
-async def _upload(runtime: Runtime, channel: WebChatChannel, request: Request) -> Response:
+async def _upload(runtime: PluginRuntime, channel: WebChatChannel, request: Request) -> Response:
     settings = channel.settings
     limit = settings.max_attachment_bytes
     content_type = request.headers.get("content-type", "")
@@ -438,7 +438,7 @@ async def _upload(runtime: Runtime, channel: WebChatChannel, request: Request) -
 
 
 async def _keep(
-    runtime: Runtime, channel: WebChatChannel, data: bytes, filename: str, kind: str
+    runtime: PluginRuntime, channel: WebChatChannel, data: bytes, filename: str, kind: str
 ) -> Attachment:
     """Keep a checked file, within the workspace's ``max_upload_storage_bytes``: a file this
     channel already keeps takes no more room; one that would pass the cap is refused (507),

@@ -36,7 +36,7 @@ from trunkline import (
     InboundMessage,
     InboundRejected,
     Message,
-    Runtime,
+    PluginRuntime,
     Signal,
     TemporaryFailure,
 )
@@ -131,7 +131,7 @@ class ChatSession:
     def __init__(
         self,
         channel: WebChatChannel,
-        runtime: Runtime,
+        runtime: PluginRuntime,
         connection: Connection,
         *,
         address: str = "",
@@ -341,7 +341,9 @@ def thread_key(channel: WebChatChannel, visitor: str) -> str:
     return f"{channel.instance}:{visitor}"
 
 
-async def open_contact(runtime: Runtime, channel: WebChatChannel, visitor: str) -> Contact | None:
+async def open_contact(
+    runtime: PluginRuntime, channel: WebChatChannel, visitor: str
+) -> Contact | None:
     """The visitor's open contact on the channel, if they have one."""
     store = runtime.store
     contact = await store.open_contact(channel.workspace, thread_key(channel, visitor))
@@ -358,7 +360,9 @@ async def open_contact(runtime: Runtime, channel: WebChatChannel, visitor: str) 
     return still if still is not None and still.id == last.id else None
 
 
-async def conversation(runtime: Runtime, channel: WebChatChannel, visitor: str) -> list[Message]:
+async def conversation(
+    runtime: PluginRuntime, channel: WebChatChannel, visitor: str
+) -> list[Message]:
     """The visitor's messages on this channel, both directions, oldest first: those of their
     open contact and of their latest closed ones (at most :data:`HISTORY_MESSAGES`)."""
     store = runtime.store

@@ -2,9 +2,11 @@
 
 Both the pages' tests and the web-chat plugin's use these, so the rule is the same everywhere:
 without ``/usr/bin/chromium`` (or the ``playwright`` package) the tests skip, and under
-``CI=true`` they fail, because CI installs chromium and must run them::
+``CI=true`` they fail, because CI installs chromium and must run them. The paths are this
+project's machines' (Debian), which is why this is the repository's test support and not part
+of the published ``trunkline.testing``::
 
-    from trunkline.testing.browser import chromium_path, launched_chromium
+    from trunkline_testsupport.browser import chromium_path, launched_chromium
 
     @pytest.fixture
     async def browser():
