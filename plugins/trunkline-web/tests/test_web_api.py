@@ -126,6 +126,10 @@ class WrappedEngine:
     def unrouted(self) -> Any:
         return self._inner.unrouted()
 
+    @property
+    def schedules(self) -> Any:
+        return self._inner.schedules
+
 
 async def test_an_engine_of_the_apps_own_serves_the_api_through_the_engine_protocol() -> None:
     engines: list[WrappedEngine] = []

@@ -7,7 +7,7 @@ the visitors' contacts from their sessions (:meth:`Progress.track`, on hello and
 acknowledged message, so a place in line never overtakes the message's ``ack``). An event that
 moves a line only marks the positions due; the channel's task (:meth:`Progress.run`) works them
 out at most once every :data:`POSITION_EVERY` seconds, reading each queue's line from the
-routing engine once (``Router.waiting``) for all of this channel's visitors waiting in it, and
+routing engine once (``waiting``) for all of this channel's visitors waiting in it, and
 pushes a ``position`` frame only to a visitor whose place changed. No event is answered by a
 scan over all contacts, and a channel with no visitor waiting reads nothing.
 """
@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from trunkline import AgentStatus, Contact, ContactState, PluginRuntime, Router
+from trunkline import AgentStatus, Contact, ContactState, PluginRuntime
 from trunkline import events as ev
+from trunkline.routing import RoutingEngine
 
 from . import protocol
 
@@ -136,11 +137,11 @@ class Progress:
                 log.exception("%s: could not tell visitors their progress", self.channel.what)
             await anyio.sleep(POSITION_EVERY)
 
-    def _router(self) -> Router | None:
+    def _router(self) -> RoutingEngine | None:
         runtime = self.runtime
         desk = None if runtime is None else runtime.desks.get(self.channel.workspace)
-        if desk is None or not desk.owned or not isinstance(desk.engine, Router):
-            return None  # another node routes the workspace, or another engine does
+        if desk is None or not desk.owned:
+            return None  # another node routes the workspace
         return desk.engine
 
     def _update(self) -> None:
@@ -156,7 +157,7 @@ class Progress:
                 self.available = available
                 self.channel.push_all(protocol.availability(available, reason))
 
-    def _push_positions(self, router: Router) -> None:
+    def _push_positions(self, router: RoutingEngine) -> None:
         by_queue: dict[str, list[str]] = {}
         places: dict[str, int] = {}
         for contact_id in self.contacts:
@@ -177,7 +178,7 @@ class Progress:
                 self.positions[contact_id] = place
                 self.channel.push(self.contacts[contact_id], protocol.position(place))
 
-    def availability(self, router: Router, now: float) -> tuple[bool, str | None]:
+    def availability(self, router: RoutingEngine, now: float) -> tuple[bool, str | None]:
         """Can anyone answer now: is the channel's queue open (its business hours), and is
         one of its agents available? ``(False, "closed")`` or ``(False, "no_agents")`` if not."""
         queue = router.queues.get(self._queue or "")

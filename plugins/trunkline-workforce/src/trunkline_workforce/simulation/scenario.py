@@ -22,7 +22,15 @@ from typing import Any
 
 import attrs
 
-from trunkline import Agent, Queue, Workspace, WorkspaceConfig, config_from_dict, load_config
+from trunkline import (
+    Agent,
+    Queue,
+    SettingsTable,
+    Workspace,
+    WorkspaceConfig,
+    config_from_dict,
+    load_config,
+)
 
 from ..errors import ScenarioError
 from .distributions import Distribution, Exponential, parse_distribution
@@ -208,6 +216,9 @@ def load_scenario(
     adapters: Mapping[str, Any],
     strategies: Collection[str],
     plugin_sections: Mapping[str, type[Any]] | None = None,
+    tables: Mapping[str, SettingsTable] | None = None,
+    workspace_tables: Mapping[str, SettingsTable] | None = None,
+    unavailable_tables: Mapping[str, str] | None = None,
     stores: Mapping[str, type[Any]] | None = None,
     env: Mapping[str, str] | None = None,
     seed: int | None = None,
@@ -236,6 +247,9 @@ def load_scenario(
         "adapters": adapters,
         "strategies": strategies,
         "plugin_sections": plugin_sections,
+        "tables": tables,
+        "workspace_tables": workspace_tables,
+        "unavailable_tables": unavailable_tables,
         "stores": stores,
         "env": env,
     }
