@@ -201,3 +201,21 @@ def test_serve_runs_a_config_and_stops(site: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "serving" in result.stdout
     assert "web on http://127.0.0.1:" in result.stdout
+
+
+def test_help_loads_every_plugin_but_neither_the_runtime_nor_a_web_library() -> None:
+    """``--help`` loads each plugin to list its commands; the built-in plugins' steps import
+    ``trunkline.runtime.steps``, which must not bring the runtime (or its store and
+    configuration code) with it, and no plugin may bring its web stack."""
+    code = (
+        "import sys\nfrom trunkline.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = ('trunkline.runtime.lifecycle', 'trunkline.runtime.desk', 'starlette', 'uvicorn')\n"
+        "print('LOADED', sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUNKLINE_")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert "demo" in result.stdout  # trunkline-web's command: its plugin was loaded
+    assert "LOADED []" in result.stdout, result.stdout[-400:]

@@ -14,20 +14,37 @@ A package, one job per module:
 
 from __future__ import annotations
 
-from .desk import Desk, EngineFactory, default_engine
-from .lifecycle import Runtime
-from .protocols import DeskView, PluginRuntime
-from .steps import Claim, DecisionStep, InboundStep, Intake
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "Claim",
-    "DecisionStep",
-    "Desk",
-    "DeskView",
-    "EngineFactory",
-    "InboundStep",
-    "Intake",
-    "PluginRuntime",
-    "Runtime",
-    "default_engine",
-]
+from .._lazy import lazy_exports
+
+if TYPE_CHECKING:  # the same names, for type checkers; at run time each is imported on use
+    from .desk import Desk as Desk
+    from .desk import EngineFactory as EngineFactory
+    from .desk import default_engine as default_engine
+    from .lifecycle import Runtime as Runtime
+    from .protocols import DeskView as DeskView
+    from .protocols import PluginRuntime as PluginRuntime
+    from .steps import Claim as Claim
+    from .steps import DecisionStep as DecisionStep
+    from .steps import InboundStep as InboundStep
+    from .steps import Intake as Intake
+
+# Imported on first use, so a plugin that imports only ``trunkline.runtime.steps`` (a built-in
+# plugin loaded by every command, ``--help`` too) does not load the runtime itself.
+_EXPORTS = {
+    "Claim": ".steps",
+    "DecisionStep": ".steps",
+    "Desk": ".desk",
+    "DeskView": ".protocols",
+    "EngineFactory": ".desk",
+    "InboundStep": ".steps",
+    "Intake": ".steps",
+    "PluginRuntime": ".protocols",
+    "Runtime": ".lifecycle",
+    "default_engine": ".desk",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, __all__)
