@@ -4,7 +4,6 @@ responses, search, attachments, the transfer directory, filters of the open cont
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -12,9 +11,8 @@ import httpx
 import pytest
 import websockets
 
-from trunkline import Address, Customer, FakeClock, Runtime, load_plugins
+from trunkline import Address, Customer, Runtime
 from trunkline import events as ev
-from trunkline.testing import build_runtime
 from trunkline_web.app import web_port
 from trunkline_web.users import hash_password, hash_token
 
@@ -84,16 +82,8 @@ def config_data() -> dict[str, Any]:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # uvicorn serves on asyncio
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[Runtime]:
-    pm = load_plugins({"TRUNKLINE_PLUGINS": "web"})
-    runtime = build_runtime(pm, config_data(), clock=FakeClock(), serve=True)
-    async with runtime.running():
-        yield runtime
+def web_config() -> dict[str, Any]:
+    return config_data()  # conftest's server runs it
 
 
 def client(runtime: Runtime, token: str) -> httpx.AsyncClient:

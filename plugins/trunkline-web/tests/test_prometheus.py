@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from trunkline_web.users import hash_password, hash_token
 TOKENS = {name: f"token-of-{name}" for name in ("ada", "sue", "eve")}
 
 
-def web_config() -> dict[str, Any]:
+def config_data() -> dict[str, Any]:
     def user(role: str, name: str, agent: str = "") -> dict[str, Any]:
         data = {
             "role": role,
@@ -51,16 +50,8 @@ def web_config() -> dict[str, Any]:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # uvicorn serves on asyncio
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[Runtime]:
-    pm = load_plugins({"TRUNKLINE_PLUGINS": "web"})
-    runtime = build_runtime(pm, web_config(), clock=FakeClock(), serve=True)
-    async with runtime.running():
-        yield runtime
+def web_config() -> dict[str, Any]:
+    return config_data()  # conftest's server runs it
 
 
 def scrape_client(runtime: Runtime, who: str | None) -> httpx.AsyncClient:
@@ -197,7 +188,7 @@ async def test_after_a_restart_the_waiting_gauges_count_contacts_queued_before(
     # Counters restart from zero with the server, but what waits now comes from the engine,
     # which rebuilds from the stored log: a contact queued before the restart still waits.
     pm = load_plugins({"TRUNKLINE_PLUGINS": "web"})
-    data = {**web_config(), "store": {"backend": "sqlite", "path": str(tmp_path / "t.db")}}
+    data = {**config_data(), "store": {"backend": "sqlite", "path": str(tmp_path / "t.db")}}
     clock = FakeClock()
     before = build_runtime(pm, data, clock=clock, serve=True)
     async with before.running():

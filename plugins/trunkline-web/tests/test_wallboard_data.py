@@ -8,7 +8,7 @@ time in state come from the server's own figures, so every page (and a reload) s
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -16,10 +16,9 @@ import httpx
 import pytest
 import websockets
 
-from trunkline import ConfigError, FakeClock, Runtime, config_from_dict, load_plugins
+from trunkline import ConfigError, FakeClock, Runtime, config_from_dict
 from trunkline.metrics import TREND_INTERVAL, TREND_INTERVALS
 from trunkline.model import AgentStatus, Queue
-from trunkline.testing import build_runtime
 from trunkline_web.app import web_port
 from trunkline_web.users import hash_token
 from trunkline_web.views import queue_alerts
@@ -55,16 +54,13 @@ def config_data() -> dict[str, Any]:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # uvicorn serves on asyncio
+def web_config() -> dict[str, Any]:
+    return config_data()  # conftest's server runs it
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[Runtime]:
-    pm = load_plugins({"TRUNKLINE_PLUGINS": "web"})
-    runtime = build_runtime(pm, config_data(), clock=FakeClock(start=3600.0), serve=True)
-    async with runtime.running():
-        yield runtime
+def web_clock() -> FakeClock:
+    return FakeClock(start=3600.0)
 
 
 def clock_of(runtime: Runtime) -> FakeClock:

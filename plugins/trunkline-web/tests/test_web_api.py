@@ -65,16 +65,8 @@ def config_data(**web: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # uvicorn serves on asyncio
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[Runtime]:
-    pm = load_plugins({"TRUNKLINE_PLUGINS": "web"})
-    runtime = build_runtime(pm, config_data(), clock=FakeClock(), serve=True)
-    async with runtime.running():
-        yield runtime
+def web_config() -> dict[str, Any]:
+    return config_data()  # conftest's server runs it
 
 
 class WrappedEngine:
