@@ -297,9 +297,10 @@ async def chat_run(visitors: int, seconds: float) -> dict[str, Any] | None:
                 nonlocal acked
                 url = f"ws://127.0.0.1:{web_port}/chat/chat/ws"
                 async with websockets.connect(url, max_queue=None) as ws:
-                    await ws.send(
-                        json.dumps({"type": "hello", "visitor": f"bench-visitor-{n:06d}"})
-                    )
+                    # A new visitor: no token, so the server issues one in its welcome.
+                    await ws.send(json.dumps({"type": "hello"}))
+                    while json.loads(await ws.recv()).get("type") != "welcome":
+                        pass
                     k, previous = 0, 0.0
                     deadline = time.perf_counter() + seconds
                     while time.perf_counter() < deadline:
