@@ -33,6 +33,9 @@ if TYPE_CHECKING:  # for type checkers only; test_facade checks it names _EXPORT
         InboundRejected as InboundRejected,
     )
     from .channels import (
+        LiveChannel as LiveChannel,
+    )
+    from .channels import (
         OutboundMessage as OutboundMessage,
     )
     from .channels import (
@@ -45,10 +48,16 @@ if TYPE_CHECKING:  # for type checkers only; test_facade checks it names _EXPORT
         Receipt as Receipt,
     )
     from .channels import (
+        Ring as Ring,
+    )
+    from .channels import (
         Secret as Secret,
     )
     from .channels import (
         SendsSignals as SendsSignals,
+    )
+    from .channels import (
+        SessionReports as SessionReports,
     )
     from .channels import (
         Signal as Signal,
@@ -271,6 +280,9 @@ _EXPORTS = {
     "SendsSignals": ".channels",
     "SettingsRegistry": ".config",
     "Signal": ".channels",
+    "LiveChannel": ".channels",
+    "Ring": ".channels",
+    "SessionReports": ".channels",
     "Store": ".store",
     "StoredEvent": ".store",
     "Strategy": ".routing",

@@ -27,12 +27,15 @@ __all__ = [
     "InboundMalformed",
     "InboundMessage",
     "InboundRejected",
+    "LiveChannel",
     "OutboundMessage",
     "PermanentSendError",
     "ReadsAttachments",
     "Receipt",
+    "Ring",
     "Secret",
     "SendsSignals",
+    "SessionReports",
     "Signal",
     "TemporaryFailure",
     "check_inbound",
@@ -86,6 +89,7 @@ class Capabilities:
     delivery_receipts: bool = False
     dedupe_key: bool = False  # ``send`` honours OutboundMessage.dedupe_key
     max_body_length: int | None = None
+    live: bool = False  # a contact is a session the runtime steers: see :class:`LiveChannel`
 
 
 @attrs.frozen
@@ -311,6 +315,7 @@ class Signal:
     kind: str = "typing"
     who: str = "customer"
     agent_id: str | None = None
+    value: str = ""  # what the signal carries, if anything: the digits of a ``"dtmf"`` signal
 
 
 InboundHandler = Callable[[InboundMessage], Awaitable[Ack]]
@@ -371,3 +376,96 @@ class ReadsAttachments(Protocol):
 
     async def read_attachment(self, sha256: str) -> bytes | None:
         """The content of a file a customer sent on this channel; None when it is not kept."""
+
+
+@attrs.frozen
+class Ring:
+    """One offer of a live contact to one agent: the runtime asks the channel to ring them.
+
+    ``offer_id`` names the engine's offer (one contact may ring several agents at once, each
+    with an offer of its own); ``caller`` is the customer's address and ``timeout`` the
+    queue's offer timeout in seconds, after which the engine times the offer out itself.
+    """
+
+    workspace: str
+    offer_id: str
+    contact_id: str
+    agent_id: str
+    caller: Address
+    timeout: float
+
+
+@runtime_checkable
+class SessionReports(Protocol):
+    """What a live channel tells the runtime about its sessions; handed to ``bind``.
+
+    Each report is mapped onto the engine's offer and contact lifecycle, so routing, metrics,
+    ``explain`` and the simulator see a call as any other contact:
+
+    ===================  ========================================================
+    report               becomes
+    ===================  ========================================================
+    ``answered``         the offer is accepted (the first of several wins)
+    ``declined``         the offer is rejected (the agent may get it again later)
+    ``no_answer``        the offer is rejected with reason ``"no-answer"``
+    ``hung_up``          abandonment while waiting, the contact's end once connected
+    ``dtmf``             a passing :class:`Signal` of kind ``"dtmf"``
+    ===================  ========================================================
+
+    Reports about an offer or a contact that is already settled are ignored, so a channel may
+    report what it sees without tracking the engine's state.
+    """
+
+    async def answered(self, ring: Ring) -> None:
+        """The agent's endpoint answered this ring."""
+
+    async def declined(self, ring: Ring, reason: str = "") -> None:
+        """The agent's endpoint refused this ring (busy, decline)."""
+
+    async def no_answer(self, ring: Ring) -> None:
+        """The agent's endpoint gave up ringing before the engine's offer timeout."""
+
+    async def hung_up(self, workspace: str, contact_id: str) -> None:
+        """The customer's side of the session ended."""
+
+    async def dtmf(self, workspace: str, contact_id: str, digits: str) -> None:
+        """The customer pressed keys."""
+
+
+@runtime_checkable
+class LiveChannel(Protocol):
+    """A channel whose contacts are live sessions (``capabilities.live``): a call, a video.
+
+    A session arrives as an :class:`InboundMessage` like any other contact (its ``provider_id``
+    the session's id); the contact the :class:`Ack` names is the session from then on. The
+    runtime calls ``bind`` once before ``run``, then steers each session from the events it
+    stores: ``offer`` when the engine offers the contact (one call per ring of a ring-N
+    offer), ``rescind`` when an offer is withdrawn or times out, ``connect`` when an offer is
+    accepted, ``hold``/``resume``, ``transfer`` when the contact goes back to a queue, and
+    ``hangup`` when the contact ends or is abandoned from the centre's side. A method may be
+    called for a session the channel no longer has: it does nothing then.
+    """
+
+    def bind(self, sessions: SessionReports) -> None:
+        """Keep ``sessions`` to report answers, declines and hang-ups through."""
+
+    async def offer(self, ring: Ring) -> None:
+        """Ring the agent's endpoint; report ``answered``, ``declined`` or ``no_answer``."""
+
+    async def rescind(self, ring: Ring) -> None:
+        """Stop ringing this agent: another answered first, the offer timed out, or it ended."""
+
+    async def connect(self, ring: Ring) -> None:
+        """The offer was accepted: join the customer and this agent."""
+
+    async def hold(self, contact_id: str) -> None:
+        """Put the customer on hold (they hear hold audio); the agent stays on the session."""
+
+    async def resume(self, contact_id: str) -> None:
+        """Take the customer off hold."""
+
+    async def transfer(self, contact_id: str) -> None:
+        """The contact went back to a queue: release the agent, keep the customer waiting."""
+
+    async def hangup(self, contact_id: str, reason: str) -> None:
+        """End the session from the centre's side."""

@@ -20,10 +20,12 @@ __all__ = [
     "ContactClosed",
     "ContactEnded",
     "ContactEscalated",
+    "ContactHeld",
     "ContactOffered",
     "ContactQueued",
     "ContactReceived",
     "ContactRefused",
+    "ContactResumed",
     "ContactTransferred",
     "CustomerCreated",
     "Event",
@@ -263,6 +265,22 @@ class NoteAdded(Event):
     author: str
     text: str
     agent_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ContactHeld(Event):
+    """The agent put a live contact (a call) on hold: the customer hears hold audio."""
+
+    contact_id: str
+    agent_id: str
+
+
+@attrs.frozen(kw_only=True)
+class ContactResumed(Event):
+    """The agent took a held live contact off hold."""
+
+    contact_id: str
+    agent_id: str
 
 
 # Surveys (CSAT) ---------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from .bus import Bus
 from .commands import Commands
 from .desk import Desk, EngineFactory, Ledger, default_engine
 from .inbound import Inbound
+from .live import LiveSessions
 from .outbox import Outbox
 from .steps import DecisionStep, InboundStep
 
@@ -94,6 +95,7 @@ class Runtime:
             steps=self._steps(hookspecs.trunkline_register_inbound_steps, InboundStep),
         )
         self.commands = Commands(self, self.desk, self.outbox)
+        self.live = LiveSessions(self, self.desk)
 
     # Construction -------------------------------------------------------------------------
 
@@ -203,6 +205,8 @@ class Runtime:
                     if isinstance(address, str):
                         self.addresses[service.name] = address
                 tg.start_soon(self.outbox.run)
+                if self.live.channels:
+                    await tg.start(self.live.run, self.bus.subscribe())
                 for name, adapter in self.channels.items():
                     await tg.start(self._supervise_channel, name, adapter)
                 task_status.started()
@@ -383,6 +387,14 @@ class Runtime:
 
     async def abandon(self, workspace: str, contact_id: str) -> list[ev.Event]:
         return await self.commands.abandon(workspace, contact_id)
+
+    async def hold(self, workspace: str, contact_id: str) -> ev.Event:
+        """Put a connected live contact (a call) on hold; its channel plays hold audio."""
+        return await self.live.hold(workspace, contact_id)
+
+    async def resume(self, workspace: str, contact_id: str) -> ev.Event:
+        """Take a held live contact off hold."""
+        return await self.live.hold(workspace, contact_id, held=False)
 
     async def add_note(
         self,

@@ -39,7 +39,9 @@ from ..channels import (
     Ack,
     Capabilities,
     ChannelAdapter,
+    LiveChannel,
     OutboundMessage,
+    Ring,
     SendsSignals,
     is_secret,
 )
@@ -52,7 +54,7 @@ from ..plugins import PluginManager, load_plugins
 from ..runtime import Runtime
 from .harness import wait_for_event
 
-__all__ = ["ChannelConformance", "Sample"]
+__all__ = ["ChannelConformance", "Sample", "until"]
 
 WORKSPACE = "conformance"
 CHANNEL = "channel-under-test"
@@ -94,6 +96,14 @@ def _malformed(cls: Any) -> str | None:
     if cls.inject_malformed is not ChannelConformance.inject_malformed:
         return None
     return "the driver does not implement inject_malformed()"
+
+
+async def until(check: Callable[[], bool], *, within: float = 5.0) -> None:
+    """Wait until ``check()`` holds (a channel's own view of its sessions, which no event
+    announces); fail after ``within`` seconds."""
+    with anyio.fail_after(within):
+        while not check():  # noqa: ASYNC110 - the state is the driver's, with nothing to await
+            await anyio.sleep(0.01)
 
 
 @attrs.frozen
@@ -166,6 +176,28 @@ class ChannelConformance:
         """Feed the channel one malformed input; it must raise a clear error. Optional: without
         it, the malformed-input test is left out."""
         raise NotImplementedError("inject_malformed() is optional and not implemented")
+
+    # The driver of a live channel (``capabilities.live``) --------------------------------
+
+    def ringing(self, channel: Any) -> Sequence[Ring]:
+        """The rings the channel is sounding now (rung, neither answered nor stopped)."""
+        raise NotImplementedError("a live channel's conformance class must implement ringing()")
+
+    async def answer(self, channel: Any, ring: Ring) -> None:
+        """Make the agent's endpoint answer ``ring``."""
+        raise NotImplementedError("a live channel's conformance class must implement answer()")
+
+    async def decline(self, channel: Any, ring: Ring) -> None:
+        """Make the agent's endpoint refuse ``ring`` (busy or decline)."""
+        raise NotImplementedError("a live channel's conformance class must implement decline()")
+
+    async def caller_hangs_up(self, channel: Any, contact_id: str) -> None:
+        """Make the customer end the session."""
+        raise NotImplementedError("a live channel's conformance class must implement it")
+
+    def connected(self, channel: Any, contact_id: str) -> str | None:
+        """The agent the customer is joined to now, or None (waiting, on hold, ended)."""
+        raise NotImplementedError("a live channel's conformance class must implement it")
 
     # Fixtures and helpers ----------------------------------------------------------------
 
@@ -368,6 +400,112 @@ class ChannelConformance:
             second = await channel.send(to, message)
             assert first == second
             assert len([m for _, m in self.sent(channel) if m.dedupe_key == "k-1"]) == 1
+
+    # Live sessions -------------------------------------------------------------------------
+
+    async def _rung(self, runtime: Runtime, channel: Any, events: Any) -> tuple[Ack, Ring]:
+        """Place a call with agent a1 available and wait for the channel to ring a1."""
+        await runtime.set_agent_status(WORKSPACE, "a1", "available")
+        ack = await self.inject(channel, Sample("caller-1", "incoming call", "call-1"))
+        await wait_for_event(
+            events,
+            lambda e: isinstance(e, ev.ContactOffered) and e.offer.contact_id == ack.contact_id,
+        )
+        await until(lambda: any(r.contact_id == ack.contact_id for r in self.ringing(channel)))
+        rings = [r for r in self.ringing(channel) if r.contact_id == ack.contact_id]
+        assert rings[0].agent_id == "a1"
+        return ack, rings[0]
+
+    @_needs("live")
+    def test_a_live_channel_implements_the_session_api(self) -> None:
+        channel = self.build().channel(CHANNEL)
+        assert isinstance(channel, LiveChannel), "the channel declares live but is no LiveChannel"
+        for method in ("offer", "rescind", "connect", "hold", "resume", "transfer", "hangup"):
+            assert inspect.iscoroutinefunction(getattr(channel, method)), f"{method} must be async"
+
+    @_needs("live")
+    async def test_an_offer_rings_the_agent_and_answering_accepts_it(self) -> None:
+        async with self.running() as (runtime, channel):
+            events = runtime.subscribe()
+            ack, ring = await self._rung(runtime, channel, events)
+            await self.answer(channel, ring)
+            await wait_for_event(
+                events, lambda e: isinstance(e, ev.OfferAccepted) and e.offer_id == ring.offer_id
+            )
+            await until(lambda: self.connected(channel, ack.contact_id) == "a1")
+
+    @_needs("live")
+    async def test_a_declined_ring_is_a_rejected_offer_and_the_call_waits_on(self) -> None:
+        async with self.running() as (runtime, channel):
+            events = runtime.subscribe()
+            ack, ring = await self._rung(runtime, channel, events)
+            await self.decline(channel, ring)
+            rejected = await wait_for_event(
+                events, lambda e: isinstance(e, ev.OfferRejected) and e.offer_id == ring.offer_id
+            )
+            assert isinstance(rejected, ev.OfferRejected)
+            assert rejected.agent_id == "a1"
+            assert self.connected(channel, ack.contact_id) is None
+            stored = await self.stored(runtime)
+            assert not any(isinstance(e, ev.ContactAbandoned | ev.ContactEnded) for e in stored)
+
+    @_needs("live")
+    async def test_hanging_up_while_waiting_is_an_abandonment_with_the_wait(self) -> None:
+        async with self.running() as (runtime, channel):
+            events = runtime.subscribe()
+            ack = await self.inject(
+                channel, Sample("caller-2", "incoming call", "call-2")
+            )  # no agent is in
+            runtime.clock.advance(12.0)  # type: ignore[attr-defined]
+            await self.caller_hangs_up(channel, ack.contact_id)
+            abandoned = await wait_for_event(
+                events,
+                lambda e: isinstance(e, ev.ContactAbandoned) and e.contact_id == ack.contact_id,
+            )
+            assert isinstance(abandoned, ev.ContactAbandoned)
+            assert abandoned.waited >= 12.0
+            assert await runtime.store.contact(WORKSPACE, ack.contact_id) is not None
+
+    @_needs("live")
+    async def test_hanging_up_when_connected_ends_the_contact(self) -> None:
+        async with self.running() as (runtime, channel):
+            events = runtime.subscribe()
+            ack, ring = await self._rung(runtime, channel, events)
+            await self.answer(channel, ring)
+            await wait_for_event(events, lambda e: isinstance(e, ev.OfferAccepted))
+            await self.caller_hangs_up(channel, ack.contact_id)
+            ended = await wait_for_event(
+                events, lambda e: isinstance(e, ev.ContactEnded) and e.contact_id == ack.contact_id
+            )
+            assert isinstance(ended, ev.ContactEnded)
+            assert ended.agent_id == "a1"
+
+    @_needs("live")
+    async def test_the_centre_ending_the_contact_hangs_the_session_up(self) -> None:
+        async with self.running() as (runtime, channel):
+            events = runtime.subscribe()
+            ack, ring = await self._rung(runtime, channel, events)
+            await self.answer(channel, ring)
+            await wait_for_event(events, lambda e: isinstance(e, ev.OfferAccepted))
+            await until(lambda: self.connected(channel, ack.contact_id) == "a1")
+            await runtime.end_contact(WORKSPACE, ack.contact_id)
+            await until(lambda: self.connected(channel, ack.contact_id) is None)
+
+    @_needs("live")
+    async def test_hold_and_resume_are_stored_and_reach_the_session(self) -> None:
+        async with self.running() as (runtime, channel):
+            events = runtime.subscribe()
+            ack, ring = await self._rung(runtime, channel, events)
+            await self.answer(channel, ring)
+            await wait_for_event(events, lambda e: isinstance(e, ev.OfferAccepted))
+            held = await runtime.hold(WORKSPACE, ack.contact_id)
+            assert isinstance(held, ev.ContactHeld)
+            assert held.agent_id == "a1"
+            await until(lambda: self.connected(channel, ack.contact_id) is None)
+            await runtime.resume(WORKSPACE, ack.contact_id)
+            await until(lambda: self.connected(channel, ack.contact_id) == "a1")
+            kinds = [type(e) for e in await self.stored(runtime)]
+            assert kinds.index(ev.ContactHeld) < kinds.index(ev.ContactResumed)
 
     async def test_stops_within_a_second(self) -> None:
         with anyio.fail_after(1.0):
